@@ -1,0 +1,34 @@
+"""fastdnn: fully-connected deep neural networks on the CPU, fast.
+
+``import fastdnn as dnn`` gives the course's functions (same names, same
+arguments, same numbers) on fused Numba kernels, and :class:`Network`, a
+trainer that owns its memory.
+"""
+
+from .course import (
+    L_layer_model,
+    L_model_backward,
+    L_model_forward,
+    compute_cost,
+    initialize_parameters,
+    initialize_parameters_deep,
+    linear_activation_backward,
+    linear_activation_forward,
+    linear_backward,
+    linear_forward,
+    normalize_rows,
+    predict,
+    relu,
+    relu_backward,
+    sigmoid,
+    sigmoid_backward,
+    softmax,
+    tanh,
+    tanh_backward,
+    two_layer_model,
+    update_parameters,
+)
+from .data import load_catvnoncat
+from .network import Network
+
+__version__ = "0.1.0"

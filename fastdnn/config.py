@@ -1,0 +1,29 @@
+"""Compilation flags and size thresholds shared by every Numba kernel.
+
+All kernels take their ``@njit`` options from here, so that caching, fastmath
+and the parallel cut-over are decided in one place.
+"""
+
+import os
+
+# Reassociation lets LLVM vectorise the row sums and the cost sums; it is
+# deterministic (the order is fixed at compile time).  The flags that assume
+# "no NaN / no inf" are left out on purpose: fastdnn must be able to *see* a
+# NaN or an inf in order to report it.
+FASTMATH = {"nsz", "arcp", "contract", "reassoc"}
+
+#: Flags of a serial kernel.
+JIT = {"cache": True, "nogil": True, "fastmath": FASTMATH, "error_model": "numpy"}
+
+#: Flags of a kernel that splits its rows over Numba's threads.
+JIT_PARALLEL = dict(JIT, parallel=True)
+
+#: Flags of the scalar math helpers (exp, sigmoid, tanh).  These allow only
+#: fused multiply-add: their range reduction relies on the exact order of the
+#: operations, which reassociation would destroy.  LLVM still inlines them
+#: into the kernels, where they vectorise.
+JIT_EXACT = {"cache": True, "nogil": True, "fastmath": {"contract"}, "error_model": "numpy"}
+
+#: Below this many elements an elementwise kernel runs on the calling thread:
+#: waking the thread pool costs more than the work.
+PARALLEL_MIN_ELEMENTS = int(os.environ.get("FASTDNN_PARALLEL_MIN_ELEMENTS", 1 << 17))

@@ -1,0 +1,771 @@
+"""The course's functions, drop-in: same names, arguments, returns and caches.
+
+Each public function validates its inputs (clear errors, no Numba
+tracebacks), allocates its outputs, and runs the fused kernels through
+:mod:`fastdnn.layers`.  No function modifies an array it is given:
+:func:`update_parameters` returns a new dictionary of new arrays.
+
+Arrays keep their float dtype (float32 stays float32); integer and boolean
+inputs are computed in float64, as NumPy would.
+"""
+
+import numpy as np
+
+from . import layers
+from . import validation as v
+from .kernels import activation as act
+from .kernels import loss
+from .kernels import update
+
+ACTIVATIONS = ("relu", "sigmoid", "tanh")
+INITS = ("scaled", "small", "he", "xavier")
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _float_input(name, x, ndim=None, dtype=None):
+    arr = v.as_array(name, x, ndim)
+    return arr, (dtype or v.float_dtype(arr))
+
+
+def _as_2d(arr):
+    """A 2-D view of a C-contiguous array, rows first, for the row kernels."""
+    if arr.ndim == 2:
+        return arr
+    if arr.ndim < 2:
+        return arr.reshape(1, -1)
+    return arr.reshape(-1, arr.shape[-1])
+
+
+def _elementwise_forward(name, Z, code):
+    arr, dtype = _float_input(name, Z)
+    z = v.prepare(arr, dtype)
+    out = np.empty_like(z)
+    if z.size:
+        act.activation_forward(_as_2d(z), code, 0.0, _as_2d(out))
+    return out, Z
+
+
+def _elementwise_backward(dA, cache, code):
+    dA_arr = v.as_array("dA", dA)
+    Z_arr = v.as_array("cache", cache)
+    if dA_arr.shape != Z_arr.shape:
+        raise ValueError(f"dA and cache (Z) must have the same shape, got dA {dA_arr.shape} and Z {Z_arr.shape}")
+    dtype = v.float_dtype(dA_arr, Z_arr)
+    da = v.prepare(dA_arr, dtype)
+    z = v.prepare(Z_arr, dtype)
+    dZ = np.empty_like(da)
+    if da.size:
+        act.activation_backward(_as_2d(da), _as_2d(z), True, code, 0.0, 1.0, _as_2d(dZ),
+                                act.empty_bias_buffer(dtype), False)
+    return dZ
+
+
+def _activation_code(activation):
+    return act.CODES[v.choice("activation", activation, ACTIVATIONS)]
+
+
+# ---------------------------------------------------------------- activations
+
+
+def sigmoid(Z):
+    """Logistic sigmoid, element-wise.
+
+    Parameters
+    ----------
+    Z : array_like of any shape
+
+    Returns
+    -------
+    A : ndarray of the shape of Z
+    cache : Z
+        The input, as the course's backward functions expect.
+
+    Notes
+    -----
+    .. math:: A = 1 / (1 + e^{-Z})
+    """
+    return _elementwise_forward("Z", Z, act.SIGMOID)
+
+
+def relu(Z):
+    """Rectified linear unit, element-wise: ``max(0, Z)``.
+
+    Parameters
+    ----------
+    Z : array_like of any shape
+
+    Returns
+    -------
+    A : ndarray of the shape of Z
+    cache : Z
+    """
+    return _elementwise_forward("Z", Z, act.RELU)
+
+
+def tanh(Z):
+    """Hyperbolic tangent, element-wise.
+
+    Parameters
+    ----------
+    Z : array_like of any shape
+
+    Returns
+    -------
+    A : ndarray of the shape of Z
+    cache : Z
+    """
+    return _elementwise_forward("Z", Z, act.TANH)
+
+
+def sigmoid_backward(dA, cache):
+    """Gradient through a sigmoid.
+
+    Parameters
+    ----------
+    dA : array_like of shape (n, m)
+    cache : array_like of shape (n, m)
+        ``Z``, as returned by :func:`sigmoid`.
+
+    Returns
+    -------
+    dZ : ndarray of shape (n, m)
+
+    Notes
+    -----
+    .. math:: dZ = dA\\,\\sigma(Z)(1 - \\sigma(Z))
+    """
+    return _elementwise_backward(dA, cache, act.SIGMOID)
+
+
+def relu_backward(dA, cache):
+    """Gradient through a relu: ``dA`` where ``Z > 0``, else 0.
+
+    Parameters
+    ----------
+    dA : array_like of shape (n, m)
+    cache : array_like of shape (n, m)
+
+    Returns
+    -------
+    dZ : ndarray of shape (n, m)
+    """
+    return _elementwise_backward(dA, cache, act.RELU)
+
+
+def tanh_backward(dA, cache):
+    """Gradient through a tanh.
+
+    Parameters
+    ----------
+    dA : array_like of shape (n, m)
+    cache : array_like of shape (n, m)
+
+    Returns
+    -------
+    dZ : ndarray of shape (n, m)
+
+    Notes
+    -----
+    .. math:: dZ = dA\\,(1 - \\tanh^2 Z)
+    """
+    return _elementwise_backward(dA, cache, act.TANH)
+
+
+def softmax(x):
+    """Softmax of each row, stable for large inputs.
+
+    Parameters
+    ----------
+    x : array_like of shape (n, k) or (k,)
+
+    Returns
+    -------
+    ndarray of the shape of x
+
+    Notes
+    -----
+    .. math:: s_{ij} = e^{x_{ij} - \\max_l x_{il}} / \\sum_l e^{x_{il} - \\max_l x_{il}}
+    """
+    arr, dtype = _float_input("x", x)
+    if arr.ndim not in (1, 2):
+        raise ValueError(f"x must be a 1-D or 2-D array, got shape {arr.shape}")
+    if arr.shape[-1] == 0:
+        raise ValueError(f"x must have at least one column, got shape {arr.shape}")
+    xs = v.prepare(arr, dtype)
+    v.check_finite("x", xs)
+    out = np.empty_like(xs)
+    loss.softmax_rows(_as_2d(xs), _as_2d(out))
+    return out
+
+
+def normalize_rows(x):
+    """Each row divided by its Euclidean norm; all-zero rows stay zero.
+
+    Parameters
+    ----------
+    x : array_like of shape (n, k)
+
+    Returns
+    -------
+    ndarray of shape (n, k)
+    """
+    arr, dtype = _float_input("x", x, ndim=2)
+    xs = v.prepare(arr, dtype)
+    v.check_finite("x", xs)
+    norms = np.linalg.norm(xs, axis=1, keepdims=True)
+    out = np.zeros_like(xs)
+    np.divide(xs, norms, out=out, where=norms > 0)
+    return out
+
+
+# ---------------------------------------------------------------- initialization
+
+
+def _check_seed(seed):
+    if seed is None:
+        return None
+    return v.non_negative_int("seed", seed)
+
+
+def initialize_parameters(n_x, n_h, n_y, seed=1):
+    """Parameters of the course's two-layer network, small random weights.
+
+    Parameters
+    ----------
+    n_x, n_h, n_y : int
+        Sizes of the input, hidden and output layers.
+    seed : int, default 1
+        Passed to ``np.random.seed`` first, as the course does.
+
+    Returns
+    -------
+    dict
+        ``W1`` (n_h, n_x), ``b1`` (n_h, 1), ``W2`` (n_y, n_h), ``b2`` (n_y, 1):
+        weights ``randn * 0.01``, zero biases.
+    """
+    return initialize_parameters_deep([n_x, n_h, n_y], init="small", seed=seed)
+
+
+def initialize_parameters_deep(layer_dims, init="scaled", seed=1):
+    """Parameters of an L-layer network.
+
+    Parameters
+    ----------
+    layer_dims : sequence of int
+        ``[n_x, n_1, ..., n_L]``.
+    init : {"scaled", "small", "he", "xavier"}, default "scaled"
+        ``randn(n[l], n[l-1])`` divided by ``sqrt(n[l-1])`` (the course's
+        deep initialization), times 0.01, times ``sqrt(2 / n[l-1])``, or
+        times ``sqrt(1 / n[l-1])``.
+    seed : int, default 1
+        Passed to ``np.random.seed`` first, as the course does (so the global
+        NumPy generator is re-seeded, like in the course).
+
+    Returns
+    -------
+    dict
+        ``W{l}`` of shape (n[l], n[l-1]) and zero ``b{l}`` of shape (n[l], 1).
+    """
+    dims = v.layer_dims("layer_dims", layer_dims)
+    v.choice("init", init, INITS)
+    seed = _check_seed(seed)
+    if seed is not None:
+        np.random.seed(seed)
+    parameters = {}
+    for l in range(1, len(dims)):
+        W = np.random.randn(dims[l], dims[l - 1])
+        parameters[f"W{l}"] = scale_initial_weights(W, init)
+        parameters[f"b{l}"] = np.zeros((dims[l], 1))
+    return parameters
+
+
+def scale_initial_weights(W, init):
+    """Scale a matrix of standard normal draws for ``init`` (in place when possible)."""
+    n_prev = W.shape[1]
+    if init == "scaled":
+        return W / np.sqrt(n_prev)
+    if init == "small":
+        return W * 0.01
+    if init == "he":
+        return W * np.sqrt(2.0 / n_prev)
+    return W * np.sqrt(1.0 / n_prev)
+
+
+# ---------------------------------------------------------------- forward
+
+
+def _check_layer(A, W, b, a_name="A", layer=""):
+    """Validate one layer's arrays; return them prepared plus the dtype."""
+    A_arr = v.as_array(a_name, A, ndim=2)
+    W_arr = v.as_array(f"W{layer}", W, ndim=2)
+    b_arr = v.as_array(f"b{layer}", b, ndim=2)
+    if W_arr.shape[1] != A_arr.shape[0]:
+        raise ValueError(
+            f"W{layer} of shape {W_arr.shape} does not fit {a_name} of shape {A_arr.shape}: "
+            f"W{layer} needs {A_arr.shape[0]} columns (one per row of {a_name})"
+        )
+    v.check_shape(f"b{layer}", b_arr, (W_arr.shape[0], 1), f"one bias per row of W{layer}")
+    dtype = v.float_dtype(A_arr, W_arr, b_arr)
+    A_c, W_c, b_c = (v.prepare(x, dtype) for x in (A_arr, W_arr, b_arr))
+    v.check_finite(a_name, A_c)
+    v.check_finite(f"W{layer}", W_c)
+    v.check_finite(f"b{layer}", b_c)
+    return A_c, W_c, b_c
+
+
+def _forward(A, W, b, code):
+    Z = np.empty((W.shape[0], A.shape[1]), dtype=A.dtype)
+    out = np.empty_like(Z) if code != act.LINEAR else Z
+    layers.dense_forward(A, W, b, code, 0.0, Z, out)
+    return Z, out
+
+
+def linear_forward(A, W, b):
+    """Linear part of a layer's forward pass.
+
+    Parameters
+    ----------
+    A : array_like of shape (n_prev, m)
+    W : array_like of shape (n, n_prev)
+    b : array_like of shape (n, 1)
+
+    Returns
+    -------
+    Z : ndarray of shape (n, m)
+    cache : tuple
+        ``(A, W, b)`` as given.
+
+    Notes
+    -----
+    .. math:: Z = W A + b
+    """
+    A_c, W_c, b_c = _check_layer(A, W, b)
+    Z, _ = _forward(A_c, W_c, b_c, act.LINEAR)
+    return Z, (A, W, b)
+
+
+def linear_activation_forward(A_prev, W, b, activation):
+    """One layer's forward pass: linear, then ``activation``.
+
+    Parameters
+    ----------
+    A_prev : array_like of shape (n_prev, m)
+    W : array_like of shape (n, n_prev)
+    b : array_like of shape (n, 1)
+    activation : {"relu", "sigmoid", "tanh"}
+
+    Returns
+    -------
+    A : ndarray of shape (n, m)
+    cache : tuple
+        ``((A_prev, W, b), Z)``, the course's linear and activation caches.
+    """
+    code = _activation_code(activation)
+    A_c, W_c, b_c = _check_layer(A_prev, W, b, "A_prev")
+    Z, A = _forward(A_c, W_c, b_c, code)
+    return A, ((A_prev, W, b), Z)
+
+
+def _check_parameters(parameters, n_x=None):
+    """Validate a course parameter dict; return ``[(W1, b1), ...]`` as given."""
+    if not isinstance(parameters, dict):
+        raise TypeError(f"parameters must be a dict with keys 'W1', 'b1', ...; got {type(parameters).__name__}")
+    L = len(parameters) // 2
+    if L < 1:
+        raise ValueError(f"parameters must hold at least 'W1' and 'b1'; got keys {sorted(parameters)}")
+    pairs = []
+    for l in range(1, L + 1):
+        for key in (f"W{l}", f"b{l}"):
+            if key not in parameters:
+                raise ValueError(
+                    f"parameters is missing {key!r}: a {L}-layer network needs W1..W{L} and b1..b{L}; "
+                    f"got keys {sorted(parameters)}"
+                )
+        W = v.as_array(f"W{l}", parameters[f"W{l}"], ndim=2)
+        b = v.as_array(f"b{l}", parameters[f"b{l}"], ndim=2)
+        expected_cols = n_x if l == 1 else pairs[-1][0].shape[0]
+        if expected_cols is not None and W.shape[1] != expected_cols:
+            what = "rows of X" if l == 1 else f"rows of W{l - 1}"
+            raise ValueError(
+                f"W{l} of shape {W.shape} does not fit: it needs {expected_cols} columns "
+                f"(the number of {what})"
+            )
+        v.check_shape(f"b{l}", b, (W.shape[0], 1), f"one bias per row of W{l}")
+        pairs.append((W, b))
+    return pairs
+
+
+def L_model_forward(X, parameters):
+    """Forward pass of ``[LINEAR->RELU]*(L-1) -> LINEAR->SIGMOID``.
+
+    Parameters
+    ----------
+    X : array_like of shape (n_x, m)
+    parameters : dict
+        ``W1, b1, ..., WL, bL``.
+
+    Returns
+    -------
+    AL : ndarray of shape (n_L, m)
+        Output probabilities.
+    caches : list of L tuples
+        ``((A_prev, W, b), Z)`` for each layer.
+    """
+    X_arr = v.as_array("X", X, ndim=2)
+    pairs = _check_parameters(parameters, X_arr.shape[0])
+    dtype = v.float_dtype(X_arr, *[a for pair in pairs for a in pair])
+    A = v.prepare(X_arr, dtype)
+    v.check_finite("X", A)
+    caches = []
+    L = len(pairs)
+    for l, (W, b) in enumerate(pairs, start=1):
+        W_c, b_c = v.prepare(W, dtype), v.prepare(b, dtype)
+        v.check_finite(f"W{l}", W_c)
+        v.check_finite(f"b{l}", b_c)
+        A_prev = A
+        Z, A = _forward(A_prev, W_c, b_c, act.SIGMOID if l == L else act.RELU)
+        caches.append(((A_prev, W_c, b_c), Z))
+    return A, caches
+
+
+# ---------------------------------------------------------------- cost
+
+
+def _check_output_and_labels(AL, Y):
+    AL_arr = v.as_array("AL", AL)
+    Y_arr = v.as_array("Y", Y)
+    if AL_arr.ndim != 2:
+        raise ValueError(f"AL must be a 2-D array of shape (n_out, m), got shape {AL_arr.shape}")
+    if Y_arr.shape != AL_arr.shape:
+        if Y_arr.size != AL_arr.size:
+            raise ValueError(f"Y of shape {Y_arr.shape} does not match AL of shape {AL_arr.shape}")
+        Y_arr = Y_arr.reshape(AL_arr.shape)
+    if AL_arr.shape[1] == 0:
+        raise ValueError("AL has no examples (m = 0)")
+    dtype = v.float_dtype(AL_arr, Y_arr)
+    AL_c, Y_c = v.prepare(AL_arr, dtype), v.prepare(Y_arr, dtype)
+    v.check_probabilities("AL", AL_c)
+    v.check_binary_labels("Y", Y_c)
+    return AL_c, Y_c
+
+
+def compute_cost(AL, Y):
+    """Cross-entropy cost of predictions ``AL`` for labels ``Y``.
+
+    Parameters
+    ----------
+    AL : array_like of shape (n_out, m)
+        Probabilities in [0, 1].
+    Y : array_like of shape (n_out, m)
+        Labels in {0, 1}.
+
+    Returns
+    -------
+    float
+
+    Notes
+    -----
+    .. math:: J = -\\frac{1}{m}\\sum y \\ln a + (1 - y) \\ln(1 - a)
+
+    ``0 * log(0)`` counts as 0, so a saturated correct prediction costs
+    nothing instead of NaN; a saturated wrong one costs ``inf``.
+    """
+    AL_c, Y_c = _check_output_and_labels(AL, Y)
+    out = np.empty(1, dtype=np.float64)
+    loss.binary_cross_entropy(AL_c, Y_c, out)
+    return float(out[0])
+
+
+# ---------------------------------------------------------------- backward
+
+
+def _check_linear_cache(cache, layer=""):
+    if not (isinstance(cache, tuple) and len(cache) == 3):
+        raise TypeError(f"linear cache{layer} must be a tuple (A_prev, W, b), got {type(cache).__name__}")
+    return cache
+
+
+def _backward_buffers(dZ_shape, A_prev, W, dtype):
+    dW = np.empty(W.shape, dtype=dtype)
+    db = np.empty((W.shape[0], 1), dtype=dtype)
+    dA_prev = np.empty((W.shape[1], dZ_shape[1]), dtype=dtype)
+    return dW, db, dA_prev
+
+
+def _check_backward_inputs(dname, d, cache, layer=""):
+    A_prev, W, b = _check_linear_cache(cache, layer)
+    d_arr = v.as_array(dname, d, ndim=2)
+    A_c, W_c, b_c = _check_layer(A_prev, W, b, "A_prev", layer)
+    if d_arr.shape != (W_c.shape[0], A_c.shape[1]):
+        raise ValueError(
+            f"{dname} must have shape {(W_c.shape[0], A_c.shape[1])} (rows of W, columns of A_prev), "
+            f"got {d_arr.shape}"
+        )
+    dtype = v.float_dtype(d_arr, A_c)
+    d_c = v.prepare(d_arr, dtype)
+    v.check_finite(dname, d_c)
+    return d_c, v.prepare(A_c, dtype), v.prepare(W_c, dtype), dtype
+
+
+def linear_backward(dZ, cache):
+    """Linear part of a layer's backward pass.
+
+    Parameters
+    ----------
+    dZ : array_like of shape (n, m)
+    cache : tuple
+        ``(A_prev, W, b)`` from :func:`linear_forward`.
+
+    Returns
+    -------
+    dA_prev : ndarray of shape (n_prev, m)
+    dW : ndarray of shape (n, n_prev)
+    db : ndarray of shape (n, 1)
+
+    Notes
+    -----
+    .. math:: dW = \\frac{1}{m} dZ A_{prev}^T,\\quad db = \\frac{1}{m}\\sum_j dZ_{:,j},
+              \\quad dA_{prev} = W^T dZ
+    """
+    dZ_c, A_c, W_c, dtype = _check_backward_inputs("dZ", dZ, cache)
+    m = A_c.shape[1]
+    dW, db, dA_prev = _backward_buffers(dZ_c.shape, A_c, W_c, dtype)
+    scale = 1.0 / m
+    act.row_sums(dZ_c, scale, db)
+    layers.linear_backward_into(dZ_c, A_c, W_c, scale, dW, dA_prev)
+    return dA_prev, dW, db
+
+
+def linear_activation_backward(dA, cache, activation):
+    """One layer's backward pass: through ``activation``, then linear.
+
+    Parameters
+    ----------
+    dA : array_like of shape (n, m)
+    cache : tuple
+        ``((A_prev, W, b), Z)`` from :func:`linear_activation_forward`.
+    activation : {"relu", "sigmoid", "tanh"}
+
+    Returns
+    -------
+    dA_prev : ndarray of shape (n_prev, m)
+    dW : ndarray of shape (n, n_prev)
+    db : ndarray of shape (n, 1)
+    """
+    code = _activation_code(activation)
+    if not (isinstance(cache, tuple) and len(cache) == 2):
+        raise TypeError(f"cache must be a tuple ((A_prev, W, b), Z), got {type(cache).__name__}")
+    linear_cache, Z = cache
+    dA_c, A_c, W_c, dtype = _check_backward_inputs("dA", dA, linear_cache)
+    Z_arr = v.as_array("Z", Z, ndim=2)
+    v.check_shape("Z (in cache)", Z_arr, dA_c.shape, "the shape of dA")
+    Z_c = v.prepare(Z_arr, dtype)
+    dW, db, dA_prev = _backward_buffers(dA_c.shape, A_c, W_c, dtype)
+    dZ = np.empty_like(dA_c)
+    layers.dense_backward(dA_c, Z_c, True, code, 0.0, A_c, W_c, 1.0 / A_c.shape[1], dZ, dW, db, dA_prev)
+    return dA_prev, dW, db
+
+
+def L_model_backward(AL, Y, caches):
+    """Backward pass of ``[LINEAR->RELU]*(L-1) -> LINEAR->SIGMOID``.
+
+    Parameters
+    ----------
+    AL : array_like of shape (1, m)
+        Output of :func:`L_model_forward`.
+    Y : array_like of shape (1, m)
+        Labels in {0, 1}.
+    caches : list
+        The caches of :func:`L_model_forward`.
+
+    Returns
+    -------
+    dict
+        ``dA{l-1}``, ``dW{l}``, ``db{l}`` for ``l = 1..L``.
+
+    Notes
+    -----
+    Starts, as the course does, from
+    :math:`dA^{[L]} = -(Y / A^{[L]} - (1 - Y) / (1 - A^{[L]}))` and each cache's
+    ``Z``, so caches built by hand give the course's numbers.  That ``dA`` is
+    undefined where ``AL`` is exactly 0 or 1, which raises ``ValueError``.
+    """
+    AL_c, Y_c = _check_output_and_labels(AL, Y)
+    if not isinstance(caches, (list, tuple)) or not caches:
+        raise TypeError("caches must be the non-empty list of caches returned by L_model_forward")
+    if np.any((AL_c == 0) | (AL_c == 1)):
+        raise ValueError(
+            "AL holds values of exactly 0 or 1: the course's dAL = -(Y/AL - (1-Y)/(1-AL)) is "
+            "undefined there (the output saturated)"
+        )
+    L = len(caches)
+    grads = {}
+    # Output layer: the course's dAL and the sigmoid derivative in one pass.
+    linear_cache, Z = caches[L - 1]
+    Z_c = v.prepare(v.as_array("Z", Z, ndim=2), AL_c.dtype)
+    v.check_shape(f"Z of layer {L}", Z_c, AL_c.shape, "the shape of AL")
+    dZ = np.empty_like(AL_c)
+    loss.course_sigmoid_output_backward(AL_c, Y_c, Z_c, dZ)
+    dA_prev, dW, db = linear_backward(dZ, linear_cache)
+    grads[f"dA{L - 1}"], grads[f"dW{L}"], grads[f"db{L}"] = dA_prev, dW, db
+    for l in range(L - 1, 0, -1):
+        dA_prev, dW, db = linear_activation_backward(grads[f"dA{l}"], caches[l - 1], "relu")
+        grads[f"dA{l - 1}"], grads[f"dW{l}"], grads[f"db{l}"] = dA_prev, dW, db
+    return grads
+
+
+# ---------------------------------------------------------------- update
+
+
+def update_parameters(parameters, grads, learning_rate):
+    """One gradient-descent step.
+
+    Parameters
+    ----------
+    parameters : dict
+        ``W1, b1, ..., WL, bL``.
+    grads : dict
+        ``dW1, db1, ...`` of the same shapes.
+    learning_rate : float
+
+    Returns
+    -------
+    dict
+        A new dictionary of new arrays; ``parameters`` is left untouched.
+
+    Notes
+    -----
+    .. math:: W \\leftarrow W - \\alpha\\,dW,\\qquad b \\leftarrow b - \\alpha\\,db
+    """
+    pairs = _check_parameters(parameters)
+    lr = v.finite_float("learning_rate", learning_rate)
+    if not isinstance(grads, dict):
+        raise TypeError(f"grads must be a dict with keys 'dW1', 'db1', ...; got {type(grads).__name__}")
+    updated = dict(parameters)
+    for l, (W, b) in enumerate(pairs, start=1):
+        for name, p in ((f"W{l}", W), (f"b{l}", b)):
+            key = "d" + name
+            if key not in grads:
+                raise ValueError(f"grads is missing {key!r} (needed for {name})")
+            g = v.as_array(key, grads[key])
+            v.check_shape(key, g, p.shape, f"the shape of {name}")
+            dtype = v.float_dtype(p, g)
+            p_c, g_c = v.prepare(p, dtype), v.prepare(g, dtype)
+            v.check_finite(key, g_c)
+            out = np.empty_like(p_c)
+            update.sgd(p_c.reshape(-1), g_c.reshape(-1), lr, out.reshape(-1))
+            updated[name] = out
+    return updated
+
+
+# ---------------------------------------------------------------- predict
+
+
+def predict(X, y, parameters, verbose=True):
+    """0/1 predictions of an L-layer network, printing the accuracy like the course.
+
+    Parameters
+    ----------
+    X : array_like of shape (n_x, m)
+    y : array_like of shape (1, m)
+        True labels, for the accuracy.
+    parameters : dict
+    verbose : bool, default True
+        Print ``Accuracy: ...``.
+
+    Returns
+    -------
+    p : ndarray of shape (1, m)
+        1.0 where the predicted probability exceeds 0.5, else 0.0.
+    """
+    AL, _ = L_model_forward(X, parameters)
+    p = (AL > 0.5).astype(AL.dtype)
+    y_arr = v.as_array("y", y)
+    if y_arr.size != p.size:
+        raise ValueError(f"y of shape {y_arr.shape} does not match the {p.shape[1]} examples of X")
+    if verbose:
+        m = p.shape[1]
+        print("Accuracy: " + str(np.sum((p == y_arr.reshape(p.shape)) / m)))
+    return p
+
+
+# ---------------------------------------------------------------- models
+
+
+def _course_training(X, Y, layers_dims, init, learning_rate, num_iterations, print_cost, return_costs):
+    from .network import Network
+
+    X_arr = v.as_array("X", X, ndim=2)
+    Y_arr = v.as_array("Y", Y, ndim=2)
+    dims = v.layer_dims("layers_dims", layers_dims)
+    if dims[0] != X_arr.shape[0]:
+        raise ValueError(f"layers_dims[0] = {dims[0]} does not match the {X_arr.shape[0]} rows of X")
+    if Y_arr.shape != (dims[-1], X_arr.shape[1]):
+        raise ValueError(f"Y must have shape {(dims[-1], X_arr.shape[1])} (n_y, m), got {Y_arr.shape}")
+    v.check_binary_labels("Y", Y_arr)
+    num_iterations = v.non_negative_int("num_iterations", num_iterations)
+    lr = v.finite_float("learning_rate", learning_rate)
+    net = Network(dims, hidden="relu", output="sigmoid", dtype=v.float_dtype(X_arr), init=init, seed=1)
+    costs = net.fit_course(X_arr, Y_arr, learning_rate=lr, num_iterations=num_iterations, print_cost=print_cost)
+    parameters = {k: a.copy() for k, a in net.parameters.items()}
+    return (parameters, costs) if return_costs else parameters
+
+
+def two_layer_model(X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000, print_cost=False,
+                    return_costs=False):
+    """The course's two-layer model, ``LINEAR->RELU->LINEAR->SIGMOID``, trained by gradient descent.
+
+    Parameters
+    ----------
+    X : array_like of shape (n_x, m)
+    Y : array_like of shape (1, m)
+    layers_dims : tuple of 3 ints
+        ``(n_x, n_h, n_y)``.
+    learning_rate : float, default 0.0075
+    num_iterations : int, default 3000
+    print_cost : bool, default False
+        Print the cost every 100 iterations and at the last one.
+    return_costs : bool, default False
+        Also return the costs recorded every 100 iterations (and the last).
+
+    Returns
+    -------
+    parameters : dict
+    costs : list of float, only when ``return_costs``
+    """
+    if len(layers_dims) != 3:
+        raise ValueError(f"layers_dims must be (n_x, n_h, n_y), got {tuple(layers_dims)}")
+    return _course_training(X, Y, layers_dims, "small", learning_rate, num_iterations, print_cost, return_costs)
+
+
+def L_layer_model(X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000, print_cost=False,
+                  return_costs=False):
+    """The course's L-layer model, ``[LINEAR->RELU]*(L-1) -> LINEAR->SIGMOID``.
+
+    Parameters
+    ----------
+    X : array_like of shape (n_x, m)
+    Y : array_like of shape (1, m)
+    layers_dims : sequence of int
+        ``[n_x, n_1, ..., n_L]``.
+    learning_rate : float, default 0.0075
+    num_iterations : int, default 3000
+    print_cost : bool, default False
+        Print the cost every 100 iterations and at the last one.
+    return_costs : bool, default False
+        Also return the costs recorded every 100 iterations (and the last).
+
+    Returns
+    -------
+    parameters : dict
+    costs : list of float, only when ``return_costs``
+
+    Notes
+    -----
+    Initialized like ``initialize_parameters_deep(layers_dims)`` (seed 1) and
+    trained by :class:`fastdnn.Network` with full-batch gradient descent; no
+    plot is drawn.
+    """
+    return _course_training(X, Y, layers_dims, "scaled", learning_rate, num_iterations, print_cost, return_costs)

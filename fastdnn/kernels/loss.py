@@ -1,0 +1,194 @@
+"""Output layers: cross-entropy costs and their gradients, softmax.
+
+Each kernel makes one pass over the output block and writes the cost into
+``out[0]`` (kernels return nothing).  Output blocks are small (``n_out`` rows
+of ``m`` examples), so these kernels are serial.
+"""
+
+import numpy as np
+from numba import njit
+
+from .. import config
+from . import scalar
+
+
+# ------------------------------------------------- cost on probabilities
+
+
+@njit(**config.JIT)
+def binary_cross_entropy(AL, Y, out):
+    """Cross-entropy of probabilities, with ``0 * log(0)`` counted as 0.
+
+    Parameters
+    ----------
+    AL : ndarray of shape (n, m)
+        Predicted probabilities.
+    Y : ndarray of shape (n, m)
+        Labels in {0, 1}.
+    out : ndarray of shape (1,)
+        Written in place with the cost.
+
+    Notes
+    -----
+    .. math:: J = -\\frac{1}{m}\\sum_{ij} y_{ij}\\ln a_{ij} + (1 - y_{ij})\\ln(1 - a_{ij})
+
+    Only the term whose label weight is non-zero is evaluated, so a
+    saturated but correct prediction (``a = 1`` with ``y = 1``) costs 0
+    instead of NaN.
+    """
+    total = 0.0
+    for i in range(AL.shape[0]):
+        for j in range(AL.shape[1]):
+            a = AL[i, j]
+            y = Y[i, j]
+            pos = y * scalar.log(a) if y != 0.0 else 0.0
+            neg = (1.0 - y) * scalar.log(1.0 - a) if y != 1.0 else 0.0
+            total += pos + neg
+    out[0] = -total / AL.shape[1]
+
+
+@njit(**config.JIT)
+def course_sigmoid_output_backward(AL, Y, Z, dZ):
+    """The course's first backward step, fused: ``dAL`` then the sigmoid derivative.
+
+    Parameters
+    ----------
+    AL : ndarray of shape (n, m)
+    Y : ndarray of shape (n, m)
+    Z : ndarray of shape (n, m)
+        Pre-activation of the output layer (from the cache).
+    dZ : ndarray of shape (n, m)
+        Written in place.
+
+    Notes
+    -----
+    .. math:: dA = -\\left(\\frac{Y}{A} - \\frac{1 - Y}{1 - A}\\right),
+              \\qquad dZ = dA\\,\\sigma(Z)\\,(1 - \\sigma(Z))
+
+    Computed from ``AL`` and ``Z`` exactly as the course does, so caches
+    built by hand give the course's numbers.
+    """
+    for i in range(AL.shape[0]):
+        for j in range(AL.shape[1]):
+            a = AL[i, j]
+            y = Y[i, j]
+            da = -(y / a - (1.0 - y) / (1.0 - a))
+            s = scalar.sigmoid(Z[i, j])
+            dZ[i, j] = da * s * (1.0 - s)
+
+
+# ------------------------------------------------- costs on logits
+
+
+@njit(**config.JIT)
+def sigmoid_cross_entropy(Z, Y, scale, A, dZ, out):
+    """Sigmoid output and its cross-entropy from the logits, stable for any ``Z``.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (n, m)
+        Logits.
+    Y : ndarray of shape (n, m)
+        Labels in [0, 1].
+    scale : float
+        Factor of the gradient, usually ``1/m``.
+    A : ndarray of shape (n, m)
+        Written in place with ``sigmoid(Z)``; may be ``Z``.
+    dZ : ndarray of shape (n, m)
+        Written in place with ``scale * (A - Y)``.
+    out : ndarray of shape (1,)
+        Written in place with the mean cost over the ``m`` columns.
+
+    Notes
+    -----
+    .. math:: J = \\frac{1}{m}\\sum \\max(z, 0) - z y + \\ln(1 + e^{-|z|}),
+              \\qquad dZ = s\\,(\\sigma(z) - y)
+
+    No ``log(0)`` and no overflow: logits of magnitude 1e4 are fine.
+    """
+    total = 0.0
+    for i in range(Z.shape[0]):
+        for j in range(Z.shape[1]):
+            z = Z[i, j]
+            y = Y[i, j]
+            total += max(z, 0.0) - z * y + scalar.log1p(scalar.exp(-abs(z)))
+            a = scalar.sigmoid(z)
+            A[i, j] = a
+            dZ[i, j] = scale * (a - y)
+    out[0] = total / Z.shape[1]
+
+
+@njit(**config.JIT)
+def softmax_cross_entropy(Z, Y, scale, P, dZ, out):
+    """Softmax over the rows (classes) of each column and its cross-entropy.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (k, m)
+        Logits, one column per example.
+    Y : ndarray of shape (k, m)
+        One-hot (or probability) targets.
+    scale : float
+        Factor of the gradient, usually ``1/m``.
+    P : ndarray of shape (k, m)
+        Written in place with the class probabilities; may be ``Z``.
+    dZ : ndarray of shape (k, m)
+        Written in place with ``scale * (P - Y)``.
+    out : ndarray of shape (1,)
+        Written in place with the mean cost.
+
+    Notes
+    -----
+    .. math:: J = \\frac{1}{m}\\sum_j \\Big(\\ln\\sum_i e^{z_{ij} - c_j} + c_j
+              - \\sum_i y_{ij} z_{ij}\\Big),\\quad c_j = \\max_i z_{ij}
+    """
+    k, m = Z.shape
+    total = 0.0
+    for j in range(m):
+        c = Z[0, j]
+        for i in range(1, k):
+            c = max(c, Z[i, j])
+        norm = 0.0
+        yz = 0.0
+        ysum = 0.0
+        for i in range(k):
+            norm += scalar.exp(Z[i, j] - c)
+            yz += Y[i, j] * Z[i, j]
+            ysum += Y[i, j]
+        log_norm = scalar.log(norm) + c
+        total += ysum * log_norm - yz
+        for i in range(k):
+            p = scalar.exp(Z[i, j] - log_norm)
+            P[i, j] = p
+            dZ[i, j] = scale * (p - Y[i, j])
+    out[0] = total / m
+
+
+# ------------------------------------------------- course's softmax
+
+
+@njit(**config.JIT)
+def softmax_rows(X, out):
+    """Softmax of each row, shifted by the row's maximum (no overflow).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, k)
+    out : ndarray of shape (n, k)
+        Written in place; may be ``X``.
+
+    Notes
+    -----
+    .. math:: s_{ij} = e^{x_{ij} - c_i} / \\sum_l e^{x_{il} - c_i}
+    """
+    for i in range(X.shape[0]):
+        c = -np.inf
+        for j in range(X.shape[1]):
+            c = max(c, X[i, j])
+        total = 0.0
+        for j in range(X.shape[1]):
+            e = scalar.exp(X[i, j] - c)
+            out[i, j] = e
+            total += e
+        for j in range(X.shape[1]):
+            out[i, j] = out[i, j] / total

@@ -1,0 +1,94 @@
+"""One dense layer, forward and backward, over buffers the caller owns.
+
+This is the single implementation of a layer's math.  The course functions
+call it with arrays they allocate (and build the course's caches around it);
+the trainer calls it with views into its arenas and workspace.  Matrix
+products go to BLAS through ``np.matmul(..., out=...)``; everything else is a
+fused kernel from :mod:`fastdnn.kernels.activation`.
+"""
+
+import numpy as np
+
+from .kernels import activation
+
+
+def dense_forward(A_prev, W, b, code, slope, Z, A):
+    """Forward pass of one layer into preallocated buffers.
+
+    Parameters
+    ----------
+    A_prev : ndarray of shape (n_prev, m)
+    W : ndarray of shape (n, n_prev)
+    b : ndarray of shape (n, 1)
+    code : int
+        Activation code (:data:`fastdnn.kernels.activation.CODES`).
+    slope : float
+        Leaky relu's negative slope.
+    Z : ndarray of shape (n, m)
+        Written in place with the pre-activation ``W @ A_prev + b``.
+    A : ndarray of shape (n, m)
+        Written in place with ``g(Z)``; may be ``Z`` to keep only the activation.
+
+    Notes
+    -----
+    .. math:: Z = W A_{prev} + b, \\qquad A = g(Z)
+    """
+    np.matmul(W, A_prev, out=Z)
+    activation.bias_activation_forward(Z, b, code, slope, A)
+
+
+def dense_backward(dA, H, from_pre_activation, code, slope, A_prev, W, scale, dZ, dW, db, dA_prev):
+    """Backward pass of one layer into preallocated buffers.
+
+    Parameters
+    ----------
+    dA : ndarray of shape (n, m)
+        Gradient with respect to the layer's output.
+    H : ndarray of shape (n, m)
+        ``Z`` if ``from_pre_activation`` else ``A = g(Z)``.
+    from_pre_activation : bool
+    code : int
+    slope : float
+    A_prev : ndarray of shape (n_prev, m)
+    W : ndarray of shape (n, n_prev)
+    scale : float
+        Factor of ``dW`` and ``db``: ``1/m`` for the course, 1 when the
+        caller folded ``1/m`` into ``dA`` already.
+    dZ : ndarray of shape (n, m)
+        Written in place with ``dA * g'(Z)``; may be ``dA``.
+    dW : ndarray of shape (n, n_prev)
+        Written in place.
+    db : ndarray of shape (n, 1)
+        Written in place.
+    dA_prev : ndarray of shape (n_prev, m) or None
+        Written in place with ``W.T @ dZ``; ``None`` skips it (the input
+        layer needs no ``dA``).
+
+    Notes
+    -----
+    .. math:: dZ = dA \\odot g'(Z),\\quad dW = s\\,dZ A_{prev}^T,\\quad
+              db = s \\sum_j dZ_{:,j},\\quad dA_{prev} = W^T dZ
+    """
+    activation.activation_backward(dA, H, from_pre_activation, code, slope, scale, dZ, db)
+    linear_backward_into(dZ, A_prev, W, scale, dW, dA_prev)
+
+
+def linear_backward_into(dZ, A_prev, W, scale, dW, dA_prev):
+    """The products of a layer's backward pass: ``dW`` and ``dA_prev`` (not ``db``).
+
+    Parameters
+    ----------
+    dZ : ndarray of shape (n, m)
+    A_prev : ndarray of shape (n_prev, m)
+    W : ndarray of shape (n, n_prev)
+    scale : float
+    dW : ndarray of shape (n, n_prev)
+        Written in place with ``scale * dZ @ A_prev.T``.
+    dA_prev : ndarray of shape (n_prev, m) or None
+        Written in place with ``W.T @ dZ`` unless ``None``.
+    """
+    np.matmul(dZ, A_prev.T, out=dW)
+    if scale != 1.0:
+        np.multiply(dW, scale, out=dW)
+    if dA_prev is not None:
+        np.matmul(W.T, dZ, out=dA_prev)

@@ -1,0 +1,162 @@
+"""Input checks shared by every public function.
+
+A public function validates and prepares its inputs here, then hands plain
+C-contiguous float arrays to the kernels.  Every error names the argument and
+what was expected and received, so a user never sees a Numba typing
+traceback or a silent NaN.
+"""
+
+import numbers
+
+import numpy as np
+from numba import njit
+
+from . import config
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _describe(x):
+    if isinstance(x, np.ndarray):
+        return f"array of shape {x.shape} and dtype {x.dtype}"
+    return f"{type(x).__name__}"
+
+
+def as_array(name, x, ndim=None):
+    """``x`` as an ndarray of a numeric dtype (not copied when it already is one).
+
+    Raises
+    ------
+    TypeError
+        ``x`` is not array-like or has a non-numeric dtype (object, string,
+        complex, datetime).
+    ValueError
+        ``x`` does not have ``ndim`` dimensions.
+    """
+    if x is None:
+        raise TypeError(f"{name} must be an array, got None")
+    try:
+        arr = np.asarray(x)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a numeric array, got {_describe(x)}: {exc}") from None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{name} must have a real numeric dtype (bool, int or float), got dtype {arr.dtype}"
+        )
+    if ndim is not None and arr.ndim != ndim:
+        raise ValueError(f"{name} must be a {ndim}-D array, got an array of shape {arr.shape} ({arr.ndim}-D)")
+    return arr
+
+
+def float_dtype(*arrays):
+    """The float dtype a computation on ``arrays`` runs in.
+
+    float32 only when every float input is float32 (and no integer input
+    would lose precision); float64 otherwise, NumPy's own promotion.
+    float16 is computed in float32.
+    """
+    dtype = np.result_type(*[a.dtype for a in arrays], np.float16)
+    if dtype == np.float16:
+        return np.dtype(np.float32)
+    if dtype not in FLOAT_DTYPES:
+        return np.dtype(np.float64)
+    return dtype
+
+
+def prepare(arr, dtype):
+    """``arr`` as a C-contiguous array of ``dtype``; copies only when it must."""
+    return np.ascontiguousarray(arr, dtype=dtype)
+
+
+@njit(**config.JIT)
+def _count_non_finite(x):
+    # x * 0 is 0 for finite x and NaN for inf or NaN; summing vectorises.
+    total = 0.0
+    for k in range(x.size):
+        total += x[k] * 0.0
+    return total != total
+
+
+def check_finite(name, arr):
+    """Raise ``ValueError`` if ``arr`` holds a NaN or an infinity."""
+    if arr.size == 0:
+        return
+    flat = arr.reshape(-1) if arr.flags.c_contiguous else np.ravel(arr)
+    if flat.dtype.kind != "f" or not _count_non_finite(flat):
+        return
+    bad = np.flatnonzero(~np.isfinite(flat))
+    first = np.unravel_index(bad[0], arr.shape)
+    raise ValueError(
+        f"{name} contains {bad.size} non-finite value(s) (NaN or inf), "
+        f"the first at index {tuple(int(i) for i in first)}: {flat[bad[0]]}"
+    )
+
+
+def check_binary_labels(name, Y):
+    """Raise ``ValueError`` unless every entry of ``Y`` is 0 or 1."""
+    if Y.size and not np.all((Y == 0) | (Y == 1)):
+        bad = Y[(Y != 0) & (Y != 1)]
+        raise ValueError(f"{name} must hold labels in {{0, 1}}; found {bad.size} other value(s), e.g. {bad.flat[0]!r}")
+
+
+def check_probabilities(name, A):
+    """Raise ``ValueError`` unless every entry of ``A`` lies in [0, 1]."""
+    check_finite(name, A)
+    if A.size and (A.min() < 0 or A.max() > 1):
+        raise ValueError(
+            f"{name} must hold probabilities in [0, 1]; found values in [{A.min()}, {A.max()}]"
+        )
+
+
+def check_shape(name, arr, expected, meaning=""):
+    """Raise ``ValueError`` unless ``arr.shape == expected``."""
+    if arr.shape != tuple(expected):
+        extra = f" ({meaning})" if meaning else ""
+        raise ValueError(f"{name} must have shape {tuple(expected)}{extra}, got {arr.shape}")
+
+
+def positive_int(name, value):
+    """``value`` as an int, which must be >= 1 (bool is not accepted)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a positive integer, got {value!r} ({type(value).__name__})")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value}")
+    return int(value)
+
+
+def non_negative_int(name, value):
+    """``value`` as an int, which must be >= 0."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a non-negative integer, got {value!r} ({type(value).__name__})")
+    if value < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {value}")
+    return int(value)
+
+
+def finite_float(name, value, minimum=None):
+    """``value`` as a finite float (optionally ``>= minimum``)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def choice(name, value, options):
+    """``value``, which must be one of ``options``; the error lists them."""
+    if not isinstance(value, str) or value not in options:
+        valid = ", ".join(repr(o) for o in options)
+        raise ValueError(f"{name} must be one of {valid}; got {value!r}")
+    return value
+
+
+def layer_dims(name, dims, min_len=2):
+    """A list of positive layer sizes."""
+    if isinstance(dims, (str, bytes)) or not hasattr(dims, "__len__"):
+        raise TypeError(f"{name} must be a sequence of positive integers, got {dims!r}")
+    if len(dims) < min_len:
+        raise ValueError(f"{name} must list at least {min_len} layer sizes, got {list(dims)}")
+    return [positive_int(f"{name}[{i}]", d) for i, d in enumerate(dims)]
