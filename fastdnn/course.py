@@ -444,10 +444,12 @@ def _check_output_and_labels(AL, Y):
         Y_arr = Y_arr.reshape(AL_arr.shape)
     if AL_arr.shape[1] == 0:
         raise ValueError("AL has no examples (m = 0)")
-    dtype = v.float_dtype(AL_arr, Y_arr)
+    # The labels do not choose the dtype: 0 and 1 are exact in any float, and
+    # int64 labels (the course's .h5 files) must not turn float32 into float64.
+    v.check_binary_labels("Y", Y_arr)  # before the cast, which could round a 1 + 1e-12 to 1
+    dtype = v.float_dtype(AL_arr)
     AL_c, Y_c = v.prepare(AL_arr, dtype), v.prepare(Y_arr, dtype)
     v.check_probabilities("AL", AL_c)
-    v.check_binary_labels("Y", Y_c)
     return AL_c, Y_c
 
 
@@ -769,3 +771,91 @@ def L_layer_model(X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000, 
     plot is drawn.
     """
     return _course_training(X, Y, layers_dims, "scaled", learning_rate, num_iterations, print_cost, return_costs)
+
+
+# ---------------------------------------------------------------- planar data (week 3)
+
+
+def layer_sizes(X, Y):
+    """Layer sizes of the course's planar model: input, 4 hidden units, output.
+
+    Parameters
+    ----------
+    X : array_like of shape (n_x, m)
+    Y : array_like of shape (n_y, m)
+
+    Returns
+    -------
+    n_x, n_h, n_y : int
+    """
+    X_arr = v.as_array("X", X, ndim=2)
+    Y_arr = v.as_array("Y", Y, ndim=2)
+    return X_arr.shape[0], 4, Y_arr.shape[0]
+
+
+def load_planar_dataset(seed=1):
+    """The course's two-class "flower" of 400 points.
+
+    Parameters
+    ----------
+    seed : int, default 1
+        Passed to ``np.random.seed`` first, as the course does.
+
+    Returns
+    -------
+    X : ndarray of shape (2, 400), float64
+    Y : ndarray of shape (1, 400), uint8
+    """
+    from . import reference  # generating the points is NumPy's work; nothing to speed up
+
+    return reference.load_planar_dataset(v.non_negative_int("seed", seed))
+
+
+def nn_model(X, Y, n_h, num_iterations=10000, print_cost=False, return_costs=False):
+    """The course's planar model, ``LINEAR->TANH->LINEAR->SIGMOID``, learning rate 1.2.
+
+    Parameters
+    ----------
+    X : array_like of shape (n_x, m)
+    Y : array_like of shape (n_y, m)
+        Labels in {0, 1}.
+    n_h : int
+        Size of the hidden layer.
+    num_iterations : int, default 10000
+    print_cost : bool, default False
+        Print ``Cost after iteration i: ...`` (6 decimals) every 1000 iterations.
+    return_costs : bool, default False
+        Also return the costs recorded every 1000 iterations.
+
+    Returns
+    -------
+    parameters : dict
+    costs : list of float, only when ``return_costs``
+
+    Notes
+    -----
+    Weights ``randn * 0.01`` drawn after seed 2 (the course's planar
+    initialization), zero biases, full-batch gradient descent:
+
+    .. math:: dZ^{[2]} = A^{[2]} - Y,\\qquad dZ^{[1]} = W^{[2]T} dZ^{[2]} \\odot (1 - A^{[1]2})
+    """
+    from .network import Network
+
+    X_arr = v.as_array("X", X, ndim=2)
+    Y_arr = v.as_array("Y", Y, ndim=2)
+    if Y_arr.shape[1] != X_arr.shape[1]:
+        raise ValueError(f"Y of shape {Y_arr.shape} must have one column per column of X {X_arr.shape}")
+    n_h = v.positive_int("n_h", n_h)
+    num_iterations = v.non_negative_int("num_iterations", num_iterations)
+    dims = [X_arr.shape[0], n_h, Y_arr.shape[0]]
+    net = Network(dims, hidden="tanh", output="sigmoid", dtype=v.float_dtype(X_arr), init="small", seed=2)
+    Xc, Yc = net._check_data(X_arr, Y_arr)
+    costs = []
+    for i in range(num_iterations):
+        cost = net.train_step(Xc, Yc, 1.2)
+        if i % 1000 == 0:
+            costs.append(float(cost))
+            if print_cost:
+                print("Cost after iteration %i: %f" % (i, cost))
+    parameters = {k: a.copy() for k, a in net.parameters.items()}
+    return (parameters, costs) if return_costs else parameters
