@@ -5,6 +5,8 @@ arguments, same numbers) on fused Numba kernels, and :class:`Network`, a
 trainer that owns its memory.
 """
 
+# First: sets how Numba's thread pool waits, before any kernel starts it.
+from . import threads  # noqa: F401  isort: skip
 from .course import (
     L_layer_model,
     L_model_backward,

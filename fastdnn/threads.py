@@ -1,0 +1,119 @@
+"""Who runs on the cores: BLAS's threads and Numba's threads.
+
+A training step alternates matrix products (BLAS, with its own thread pool)
+and elementwise passes (Numba kernels, with Numba's pool).  On a machine with
+few cores the two pools fight: a pool that spins after its work is done
+keeps a core busy while the other pool needs it.  Measured on the 2-core
+development machine (course cat model, one step): with Numba's OpenMP
+threads spinning after each parallel kernel, the NumPy reference run right
+after fastdnn slowed from 6.8 ms to 10.9 ms per step, and a fastdnn step
+with a parallel update ran at 8.6 ms instead of 3.9 ms.
+
+The design, chosen on purpose:
+
+* BLAS owns all cores during a product.
+* A Numba kernel runs on the calling thread unless its array is large
+  (:data:`fastdnn.config.PARALLEL_MIN_ELEMENTS`), where a parallel pass pays
+  for waking the pool.
+* Numba's OpenMP workers sleep as soon as a parallel kernel ends
+  (``OMP_WAIT_POLICY=PASSIVE``, set when fastdnn is imported unless the user
+  set it), so they never take a core from the next product.
+
+:func:`limit` sets both pools for a block of code and restores them after,
+also when the block raises.
+"""
+
+import contextlib
+import os
+
+# Must be in the environment before Numba starts its OpenMP pool, which it
+# does on the first parallel kernel; importing fastdnn comes before that.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def _threadpoolctl():
+    try:
+        import threadpoolctl
+    except ImportError:
+        return None
+    return threadpoolctl
+
+
+def blas_info():
+    """The BLAS libraries NumPy (and SciPy) loaded, as threadpoolctl reports them.
+
+    Returns
+    -------
+    list of dict
+        Empty when threadpoolctl (the ``threads`` extra) is not installed.
+    """
+    tpc = _threadpoolctl()
+    if tpc is None:
+        return []
+    return [info for info in tpc.threadpool_info() if info.get("user_api") == "blas"]
+
+
+def describe():
+    """A one-line description of the thread set-up, for benchmark tables.
+
+    Returns
+    -------
+    str
+    """
+    import numba
+
+    try:
+        layer = numba.threading_layer()
+    except ValueError:
+        layer = "not started"
+    blas = blas_info()
+    blas_text = ", ".join(
+        f"{b.get('internal_api')} {b.get('version')} {b.get('architecture', '')} x{b.get('num_threads')}" for b in blas
+    ) or "unknown (install threadpoolctl)"
+    return (
+        f"numba {numba.__version__} threads={numba.get_num_threads()} layer={layer}; "
+        f"BLAS: {blas_text}; OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}"
+    )
+
+
+@contextlib.contextmanager
+def limit(numba_threads=None, blas_threads=None):
+    """Run a block with at most this many Numba and BLAS threads.
+
+    Parameters
+    ----------
+    numba_threads : int, optional
+        Threads of Numba's parallel kernels (``numba.set_num_threads``),
+        at most ``numba.config.NUMBA_NUM_THREADS``.
+    blas_threads : int, optional
+        Threads of the BLAS behind NumPy (needs threadpoolctl, the
+        ``threads`` extra).
+
+    Notes
+    -----
+    Both settings are restored when the block exits, normally or by an
+    exception.  Numba's setting is per Python thread; BLAS's is per process.
+    """
+    import numba
+
+    if numba_threads is not None:
+        numba_threads = int(numba_threads)
+        if not 1 <= numba_threads <= numba.config.NUMBA_NUM_THREADS:
+            raise ValueError(
+                f"numba_threads must be between 1 and {numba.config.NUMBA_NUM_THREADS}, got {numba_threads}"
+            )
+    blas_limiter = None
+    if blas_threads is not None:
+        tpc = _threadpoolctl()
+        if tpc is None:
+            raise ImportError("limiting BLAS threads needs threadpoolctl: pip install 'fastdnn[threads]'")
+        blas_limiter = tpc.threadpool_limits(limits=int(blas_threads), user_api="blas")
+    previous = numba.get_num_threads()
+    try:
+        if numba_threads is not None:
+            numba.set_num_threads(numba_threads)
+        yield
+    finally:
+        numba.set_num_threads(previous)
+        if blas_limiter is not None:
+            blas_limiter.restore_original_limits()
