@@ -367,7 +367,31 @@ def machine_line(info):
         parts.append(f"torch {info['torch']} ({info['torch_threads']} threads)")
     if info["env"]:
         parts.append("env " + " ".join(f"{k}={v}" for k, v in info["env"].items()))
+    if info.get("load_average_before") is not None:
+        parts.append(f"load average {info['load_average_before']:.2f} at the start")
     return "machine: " + "; ".join(parts)
+
+
+def busy_machine_warning(load=None, nproc=None):
+    """A warning when other processes already keep the cores busy, or None.
+
+    Parameters
+    ----------
+    load : float, optional
+        One-minute load average (``os.getloadavg()[0]`` by default).
+    nproc : int, optional
+        Cores available (this process's affinity by default).
+    """
+    if load is None:
+        if not hasattr(os, "getloadavg"):
+            return None
+        load = os.getloadavg()[0]
+    if nproc is None:
+        nproc = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if load < 0.5 * nproc:
+        return None
+    return (f"warning: the machine is busy before the benchmark starts (load average {load:.2f} on {nproc} "
+            f"cores): threads that wait for each other suffer most, so every time below is inflated and noisy")
 
 
 def slow_blas_warning(environ=None):
@@ -664,9 +688,10 @@ def _err(message):
 
 def run(args):
     """Run ``fastdnn bench``; returns the exit status (1 when ``--compare`` finds a regression)."""
-    warning = slow_blas_warning()
-    if warning:
-        _err(warning)
+    for warning in (slow_blas_warning(), busy_machine_warning()):
+        if warning:
+            _err(warning)
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     if args.plot:
         try:
             _require_matplotlib()
@@ -704,6 +729,7 @@ def run(args):
     elapsed = time.perf_counter() - started
 
     machine = machine_info(torch_module)
+    machine["load_average_before"] = load_before
     print(machine_line(machine))
     print(f"median seconds per training step (forward, cost, backward, SGD update) over {repeats} interleaved "
           f"samples; speedup = reference / fastdnn; bound = the step's matrix products alone")

@@ -1,0 +1,161 @@
+"""Smoke tests of ``fastdnn bench`` and its peers on a tiny configuration.
+
+They check what the command prints and saves, and the regression check of
+``--compare`` on synthetic saved runs; they never assert anything about how
+fast a step was (timing belongs to the benchmarks, not to pass/fail tests).
+"""
+
+import json
+
+import numpy as np
+import pytest
+
+from fastdnn import bench, peers
+from fastdnn.cli import build_parser, main
+
+TINY = ["bench", "--shapes", "8,4,1", "--m", "16", "--repeats", "1", "--no-torch"]
+NO_TORCH_COLUMNS = ["shape", "dtype", "m", "reference ms", "fastdnn ms", "speedup", "bound ms", "fastdnn/bound",
+                    "first call (compile) s"]
+
+
+def _table(out):
+    """Header line, rule and rows of the printed table."""
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("shape "))
+    rows = []
+    for line in lines[start + 2:]:
+        if not line.strip() or not line[0].isdigit():
+            break
+        rows.append(line.split())
+    return lines[start], rows
+
+
+def test_table_has_the_expected_columns_and_rows(capsys):
+    status = main(TINY + ["--dtype", "float64,float32"])
+    out = capsys.readouterr().out
+    assert status == 0
+    header, rows = _table(out)
+    positions = [header.index(c) for c in NO_TORCH_COLUMNS]
+    assert positions == sorted(positions)  # all present, in this order
+    assert "torch" not in header
+    assert [r[:3] for r in rows] == [["8,4,1", "float64", "16"], ["8,4,1", "float32", "16"]]
+    machine = next(line for line in out.splitlines() if line.startswith("machine: "))
+    assert "cores" in machine and "numba" in machine
+
+
+def test_json_round_trip(tmp_path, capsys):
+    path = tmp_path / "run.json"
+    assert main(TINY + ["--dtype", "float32", "--json", str(path)]) == 0
+    capsys.readouterr()
+    doc = bench.load_json(str(path))
+    assert doc["format"] == bench.JSON_FORMAT
+    assert doc["columns"] == NO_TORCH_COLUMNS
+    assert doc["machine"]["nproc"] >= 1 and doc["machine"]["numpy"] == np.__version__
+    (row,) = doc["rows"]
+    assert row["shape"] == [8, 4, 1] and row["dtype"] == "float32" and row["m"] == 16
+    assert row["torch_s"] is None
+    for key in ("reference_s", "fastdnn_s", "bound_s", "first_call_s"):
+        assert row[key] > 0
+    assert row["speedup"] == pytest.approx(row["reference_s"] / row["fastdnn_s"])
+    assert row["costs_agree"], row["first_cost"]  # same weights, same batch: same first cost
+    assert set(row["timings"]) == {"reference", "fastdnn", "bound"}
+
+
+def _saved_run(tmp_path, fastdnn_seconds):
+    """A saved run holding the tiny row with a made-up fastdnn time."""
+    row = {"shape": [8, 4, 1], "dtype": "float64", "m": 16, "fastdnn_s": fastdnn_seconds}
+    path = tmp_path / "saved.json"
+    path.write_text(json.dumps({"format": bench.JSON_FORMAT, "rows": [row]}))
+    return str(path)
+
+
+def test_compare_flags_a_regression(tmp_path, capsys):
+    # No real step takes a picosecond, so against this saved run every time is a regression.
+    status = main(TINY + ["--dtype", "float64", "--compare", _saved_run(tmp_path, 1e-12)])
+    out = capsys.readouterr().out
+    assert status == 1
+    assert "REGRESSED" in out
+
+
+def test_compare_passes_when_nothing_got_slower(tmp_path, capsys):
+    status = main(TINY + ["--dtype", "float64", "--compare", _saved_run(tmp_path, 1e6)])
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "REGRESSED" not in out and "no regression" in out
+
+
+def test_compare_rows_matches_by_shape_dtype_and_m():
+    base = {"shape": [8, 4, 1], "dtype": "float64", "m": 16}
+    now = [dict(base, fastdnn_s=1.06), dict(base, dtype="float32", fastdnn_s=1.04), dict(base, m=32, fastdnn_s=9.0)]
+    saved = [dict(base, fastdnn_s=1.0), dict(base, dtype="float32", fastdnn_s=1.0)]
+    matches = bench.compare_rows(now, saved, tolerance=0.05)
+    assert [(m["row"]["dtype"], m["regressed"]) for m in matches] == [("float64", True), ("float32", False)]
+    assert matches[0]["change"] == pytest.approx(0.06)
+
+
+def test_compare_rejects_a_file_that_is_not_a_saved_run(tmp_path, capsys):
+    path = tmp_path / "other.json"
+    path.write_text(json.dumps({"rows": []}))
+    assert main(TINY + ["--compare", str(path)]) == 2
+    assert "was not written by 'fastdnn bench --json'" in capsys.readouterr().err
+
+
+def test_plot_writes_a_png(tmp_path, capsys):
+    pytest.importorskip("matplotlib", reason="--plot needs matplotlib (the plot extra)")
+    path = tmp_path / "speedup.png"
+    assert main(TINY + ["--dtype", "float64", "--plot", str(path)]) == 0
+    capsys.readouterr()
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("argv", [["--shapes", "8,x,1"], ["--shapes", "8"], ["--m", "0"], ["--dtype", "float16"],
+                                  ["--repeats", "0"], ["--quick", "--full"]])
+def test_bad_options_are_usage_errors(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["bench"] + argv)
+    assert exc.value.code == 2
+    assert "error" in capsys.readouterr().err
+
+
+def test_slow_blas_environment_is_warned_about():
+    message = bench.slow_blas_warning({"OPENBLAS_CORETYPE": "Haswell", "PATH": "/bin"})
+    assert "OPENBLAS_CORETYPE=Haswell" in message and "-u OPENBLAS_CORETYPE" in message
+    assert "OPENBLAS_L2_SIZE" not in message
+    assert bench.slow_blas_warning({"PATH": "/bin"}) is None
+
+
+def test_busy_machine_is_warned_about():
+    assert "load average 3.00 on 2 cores" in bench.busy_machine_warning(load=3.0, nproc=2)
+    assert bench.busy_machine_warning(load=0.2, nproc=2) is None
+
+
+def test_default_cases_are_the_spec_shapes():
+    args = build_parser().parse_args(["bench"])
+    cases = bench._cases(args)
+    assert {c[0] for c in cases} == set(bench.SPEC_SHAPES)
+    assert (bench.COURSE_SHAPE, bench.COURSE_M, "float64") in cases
+    full = bench._cases(build_parser().parse_args(["bench", "--full"]))
+    assert ((784, 1024, 1024, 1), 65536, "float32") in full
+
+
+def test_bound_step_runs_and_rejects_bad_input():
+    step = peers.matmul_bound_step([6, 5, 3, 2], 7, np.float32)
+    assert step() is None
+    with pytest.raises(TypeError, match="dtype"):
+        peers.matmul_bound_step([6, 5, 2], 7, np.int32)
+    with pytest.raises(ValueError, match="m must be a positive integer"):
+        peers.matmul_bound_step([6, 5, 2], 0, np.float64)
+
+
+def test_torch_step_trains_and_checks_its_input():
+    pytest.importorskip("torch", reason="PyTorch is not installed (the torch extra)")
+    X, Y = bench.make_batch([6, 5, 1], 32, np.float64)
+    step = peers.torch_step([6, 5, 1], 32, np.float64, "sigmoid", X=X, Y=Y, learning_rate=0.5)
+    losses = [step() for _ in range(20)]
+    assert all(np.isfinite(losses)) and losses[-1] < losses[0]
+    softmax = peers.torch_step([6, 5, 3], 32, np.float32, "softmax")
+    assert np.isfinite(softmax())
+    with pytest.raises(ValueError, match="X must have shape"):
+        peers.torch_step([6, 5, 1], 32, np.float64, X=X[:, :10])
+    with pytest.raises(ValueError, match="output"):
+        peers.torch_step([6, 5, 1], 32, np.float64, "softmax")
