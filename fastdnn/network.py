@@ -1,27 +1,51 @@
 """The trainer: a fully-connected network that owns its memory.
 
 All parameters live in one contiguous arena (each ``W{l}``, ``b{l}`` is a
-view into it), the gradients in a second arena of the same layout, and the
+view into it; the weights of every layer first, then the biases, so that L2
+decay covers one prefix), the gradients in a second arena of the same
+layout, the optimizer's state (velocity, moments) in a third, and the
 activations of a batch in a workspace that is allocated once per batch size
-and reused.  A training step only runs kernels over these buffers: it
-allocates nothing.
+and reused.  A training step -- gather the batch, forward, cost, backward,
+update -- only runs kernels over these buffers: it allocates nothing.
 """
+
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+import zipfile
 
 import numpy as np
 
 from . import layers
+from . import optimizers as opt_mod
 from . import validation as v
 from .kernels import activation as act
+from .kernels import gather as gather_mod
 from .kernels import loss
+from .kernels import metrics
+from .kernels import regularization as reg
 from .kernels import update
 
-HIDDEN = ("relu", "tanh", "sigmoid", "leaky_relu")
+HIDDEN = ("relu", "tanh", "sigmoid", "leaky_relu", "linear")
 OUTPUTS = ("sigmoid", "softmax", "linear")
 INITS = ("scaled", "small", "he", "xavier")
+
+#: Identifies a fastdnn model file; bumped when the file layout changes.
+FILE_FORMAT = "fastdnn.Network"
+FILE_VERSION = 1
+
+# Target size (elements) of one activation buffer when predicting in chunks.
+_CHUNK_ELEMENTS = 1 << 20
 
 
 def arena_layout(layer_dims):
     """Offsets of every ``W{l}`` and ``b{l}`` in a flat parameter arena.
+
+    The weights of all layers come first (in layer order), then the biases,
+    so that weight decay is one contiguous prefix of the arena.
 
     Returns
     -------
@@ -30,20 +54,41 @@ def arena_layout(layer_dims):
     int
         Total number of parameters.
     """
+    shapes = [(layer_dims[l], layer_dims[l - 1]) for l in range(1, len(layer_dims))]
+    n_weights = sum(n * n_prev for n, n_prev in shapes)
     layout = []
-    offset = 0
-    for l in range(1, len(layer_dims)):
-        n, n_prev = layer_dims[l], layer_dims[l - 1]
-        w = slice(offset, offset + n * n_prev)
-        offset = w.stop
-        b = slice(offset, offset + n)
-        offset = b.stop
+    w_offset, b_offset = 0, n_weights
+    for n, n_prev in shapes:
+        w = slice(w_offset, w_offset + n * n_prev)
+        b = slice(b_offset, b_offset + n)
+        w_offset, b_offset = w.stop, b.stop
         layout.append((w, (n, n_prev), b, (n, 1)))
-    return layout, offset
+    return layout, b_offset
 
 
 def _views(arena, layout):
     return [(arena[w].reshape(ws), arena[b].reshape(bs)) for w, ws, b, bs in layout]
+
+
+class _Buffers:
+    """Flat storage shared by the workspaces of every batch size up to ``capacity``.
+
+    A workspace for ``m <= capacity`` examples takes C-contiguous views of the
+    first ``rows * m`` elements, so the full batches and the smaller last
+    batch of an epoch use the same memory.
+    """
+
+    def __init__(self, capacity):
+        self.capacity = capacity
+        self.flat = {}
+
+    def get(self, name, rows, m, dtype):
+        need = rows * self.capacity
+        flat = self.flat.get(name)
+        if flat is None or flat.size < need or flat.dtype != dtype:
+            flat = np.empty(need, dtype=dtype)
+            self.flat[name] = flat
+        return flat[: rows * m].reshape(rows, m)
 
 
 class _Workspace:
@@ -51,18 +96,80 @@ class _Workspace:
 
     ``A[l]`` holds layer ``l``'s activation for ``l >= 1`` (the input batch
     is passed to each step, so it may be the caller's array itself); two scratch buffers hold the
-    backward pass's ``dA``/``dZ`` of consecutive layers in turn.
+    backward pass's ``dA``/``dZ`` of consecutive layers in turn.  The batch
+    buffers ``X``/``Y`` and the dropout masks are made on first use.
     """
 
-    def __init__(self, layer_dims, m, dtype):
+    def __init__(self, layer_dims, m, dtype, buffers=None):
         self.m = m
+        self.dtype = np.dtype(dtype)
+        self._dims = layer_dims
+        self._buffers = _Buffers(m) if buffers is None else buffers
         L = len(layer_dims) - 1
-        self.A = [None] + [np.empty((layer_dims[l], m), dtype=dtype) for l in range(1, L + 1)]
+        self.A = [None] + [self._buffers.get(f"A{l}", layer_dims[l], m, dtype) for l in range(1, L + 1)]
         widest = max(layer_dims[1:])
-        flat = [np.empty(widest * m, dtype=dtype) for _ in range(2)]
+        flat = [self._buffers.get(f"scratch{k}", widest, m, dtype).reshape(-1) for k in range(2)]
         # Layer l's dZ lives in scratch l % 2; dA of layer l - 1 in the other.
         self.dZ = [None] + [flat[l % 2][: layer_dims[l] * m].reshape(layer_dims[l], m) for l in range(1, L + 1)]
         self.cost = np.zeros(1, dtype=np.float64)
+        self.count = np.zeros(1, dtype=np.float64)
+        self.square_sum = np.zeros(1, dtype=np.float64)
+        self._X = self._Y = self._masks = None
+
+    @property
+    def X(self):
+        """Batch buffer of the inputs, ``(n_x, m)``."""
+        if self._X is None:
+            self._X = self._buffers.get("X", self._dims[0], self.m, self.dtype)
+        return self._X
+
+    @property
+    def Y(self):
+        """Batch buffer of the targets, ``(n_L, m)``."""
+        if self._Y is None:
+            self._Y = self._buffers.get("Y", self._dims[-1], self.m, self.dtype)
+        return self._Y
+
+    @property
+    def masks(self):
+        """Dropout masks of the hidden layers, ``masks[l]`` of shape ``(n_l, m)``, uint8."""
+        if self._masks is None:
+            L = len(self._dims) - 1
+            self._masks = [None] + [self._buffers.get(f"mask{l}", self._dims[l], self.m, np.uint8)
+                                    for l in range(1, L)]
+        return self._masks
+
+
+class _Data:
+    """Inputs and targets checked once, ready to be gathered batch by batch.
+
+    ``X`` has shape ``(n_x, m)`` in any layout and real dtype (a transposed
+    row-per-example array or a memory map included); ``labels`` are integer
+    classes of shape ``(m,)`` (one-hot in the gather) or ``Y`` a matrix
+    ``(n_L, m)``.
+    """
+
+    def __init__(self, X, Y=None, labels=None):
+        self.X = X
+        self.Y = Y
+        self.labels = labels
+        self.m = X.shape[1]
+
+    def direct_X(self, dtype):
+        """Whether a product can read ``X`` as it is (right dtype, C or F order)."""
+        return self.X.dtype == dtype and (self.X.flags.c_contiguous or self.X.flags.f_contiguous)
+
+    def direct_Y(self, dtype):
+        return self.Y is not None and self.Y.dtype == dtype and self.Y.flags.c_contiguous
+
+    def gather_X(self, indices, start, out):
+        gather_mod.gather(self.X, indices, start, out)
+
+    def gather_Y(self, indices, start, out):
+        if self.labels is not None:
+            gather_mod.one_hot(self.labels, indices, start, out)
+        else:
+            gather_mod.gather(self.Y, indices, start, out)
 
 
 class Network:
@@ -72,7 +179,7 @@ class Network:
     ----------
     layer_dims : sequence of int
         ``[n_x, n_1, ..., n_L]``.
-    hidden : {"relu", "tanh", "sigmoid", "leaky_relu"}, default "relu"
+    hidden : {"relu", "tanh", "sigmoid", "leaky_relu", "linear"}, default "relu"
         Activation of the hidden layers.
     output : {"sigmoid", "softmax", "linear"}, default "sigmoid"
         Output layer and cost: binary cross-entropy from logits, softmax
@@ -82,38 +189,67 @@ class Network:
         As :func:`fastdnn.initialize_parameters_deep`; the same seed gives the
         same weights (drawn from a private ``RandomState``, so the global
         NumPy generator is left alone).
-    seed : int, default 1
+    seed : int or None, default 1
+        Seeds the weights, the shuffling of the mini-batches and the dropout
+        masks: the same seed gives bit-identical training.
     leaky_slope : float, default 0.01
         Negative-side slope of leaky relu.
 
     Attributes
     ----------
     params : ndarray of shape (n_parameters,)
-        The parameter arena.
+        The parameter arena: every ``W{l}`` (row-major), then every ``b{l}``.
     grads : ndarray of shape (n_parameters,)
         The gradient arena, same layout.
+    state : ndarray of shape (n_slots * n_parameters,)
+        The optimizer's arena (empty for plain SGD).
+    n_weights : int
+        Number of weights, the leading part of the arenas.
+    history : dict of list
+        Per-epoch records of every :meth:`fit` so far (see :meth:`fit`).
+    metadata : dict
+        Free JSON-serialisable information saved with the model (the command
+        line keeps the class names and the input scaling there).
     """
 
     def __init__(self, layer_dims, hidden="relu", output="sigmoid", dtype=np.float64, init="scaled", seed=1,
                  leaky_slope=0.01):
+        self._setup(layer_dims, hidden, output, dtype, init, seed, leaky_slope)
+        self._initialize()
+
+    def _setup(self, layer_dims, hidden, output, dtype, init, seed, leaky_slope):
         self.layer_dims = v.layer_dims("layer_dims", layer_dims)
         self.hidden = v.choice("hidden", hidden, HIDDEN)
         self.output = v.choice("output", output, OUTPUTS)
         self.init = v.choice("init", init, INITS)
-        self.dtype = np.dtype(dtype)
+        try:
+            self.dtype = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"dtype must be float32 or float64, got {dtype!r}") from None
         if self.dtype not in v.FLOAT_DTYPES:
             raise TypeError(f"dtype must be float32 or float64, got {self.dtype}")
         self.seed = None if seed is None else v.non_negative_int("seed", seed)
         self.leaky_slope = v.finite_float("leaky_slope", leaky_slope)
+        if self.output == "softmax" and self.layer_dims[-1] < 2:
+            raise ValueError(f"a softmax output needs at least 2 units, got layer_dims[-1] = {self.layer_dims[-1]}")
         self._hidden_code = act.CODES[self.hidden]
         self._layout, n_params = arena_layout(self.layer_dims)
+        self.n_weights = self._layout[-1][0].stop
         self.params = np.zeros(n_params, dtype=self.dtype)
         self.grads = np.zeros(n_params, dtype=self.dtype)
         self._layers = _views(self.params, self._layout)
         self._grad_layers = _views(self.grads, self._layout)
+        self._buffers = None
         self._workspaces = {}
-        self.history = []
-        self._initialize()
+        self.history = {}
+        self.metadata = {}
+        # Randomness of training: shuffling and dropout, both from the seed.
+        seq = np.random.SeedSequence(self.seed)
+        self._rng = np.random.default_rng(seq)
+        self._dropout_seed = int(seq.generate_state(2, np.uint64)[1]) >> 1
+        self._n_steps = 0
+        self._reset_optimizer(opt_mod.SGD())
+        self._partials = np.zeros(reg.n_sum_blocks(self.n_weights), dtype=np.float64)
 
     # ------------------------------------------------------------ parameters
 
@@ -152,25 +288,59 @@ class Network:
             out[f"db{l}"] = db
         return out
 
+    @property
+    def optimizer(self):
+        """The optimizer whose state :attr:`state` holds."""
+        return self._optimizer
+
+    def __repr__(self):
+        return (f"Network({self.layer_dims}, hidden={self.hidden!r}, output={self.output!r}, "
+                f"dtype={self.dtype.name}, init={self.init!r}, seed={self.seed})")
+
     # ------------------------------------------------------------ buffers
 
-    def _workspace(self, m):
+    def _workspace(self, m, cache=True):
         ws = self._workspaces.get(m)
         if ws is None:
-            ws = _Workspace(self.layer_dims, m, self.dtype)
-            self._workspaces[m] = ws
+            if self._buffers is None or m > self._buffers.capacity:
+                # A larger batch: new storage; workspaces of the old one are
+                # dropped (the ones in use keep their memory alive).
+                self._buffers = _Buffers(m)
+                self._workspaces.clear()
+            ws = _Workspace(self.layer_dims, m, self.dtype, self._buffers)
+            if cache:
+                self._workspaces[m] = ws
         return ws
+
+    def _reset_optimizer(self, optimizer):
+        """Bind ``optimizer``: a zeroed state arena of its size, step count 0."""
+        p = self.params.size
+        self._optimizer = optimizer
+        self.state = np.zeros(optimizer.n_slots * p, dtype=self.dtype)
+        self._slots = tuple(self.state[k * p:(k + 1) * p] for k in range(optimizer.n_slots))
+        self._t = 0
+        # Rollback copy of the parameters and the state, taken before each update.
+        self._backup = np.empty(p, dtype=self.dtype)
+        self._backup_state = np.empty_like(self.state)
+        self._backup_t = 0
+        self._backup_valid = False
 
     # ------------------------------------------------------------ the step
 
-    def _forward(self, X, ws):
-        """Fill ``ws.A`` for input ``X``; the output layer keeps its logits."""
+    def _forward(self, X, ws, keep_prob=1.0, key=0):
+        """Fill ``ws.A`` for input ``X``; the output layer keeps its logits.
+
+        With ``keep_prob < 1`` the hidden activations go through inverted
+        dropout with masks drawn from ``key`` (kept in ``ws.masks``).
+        """
         A_prev = X
         L = self.n_layers
         for l in range(1, L + 1):
             W, b = self._layers[l - 1]
             code = self._hidden_code if l < L else act.LINEAR
             layers.dense_forward(A_prev, W, b, code, self.leaky_slope, ws.A[l], ws.A[l])
+            if keep_prob < 1.0 and l < L:
+                reg.dropout_forward(ws.A[l], reg.mix_key(key, l), keep_prob, ws.masks[l])
             A_prev = ws.A[l]
         return ws.A[L]
 
@@ -189,7 +359,7 @@ class Network:
             np.multiply(dZ, scale, out=dZ)
         return ws.cost[0]
 
-    def _backward(self, X, ws):
+    def _backward(self, X, ws, keep_prob=1.0):
         """Fill the gradient arena from ``ws.dZ[L]`` (already scaled by ``1/m``)."""
         L = self.n_layers
         W, _ = self._layers[L - 1]
@@ -202,6 +372,9 @@ class Network:
             W, _ = self._layers[l - 1]
             dW, db = self._grad_layers[l - 1]
             dA = ws.dZ[l]
+            if keep_prob < 1.0:
+                # After layer l + 1 used the dropped A[l] for its dW.
+                reg.dropout_backward(dA, ws.A[l], ws.masks[l], keep_prob)
             A_prev = ws.A[l - 1] if l > 1 else X
             layers.dense_backward(dA, ws.A[l], False, self._hidden_code, self.leaky_slope, A_prev, W, 1.0,
                                   dA, dW, db, ws.dZ[l - 1] if l > 1 else None)
@@ -234,6 +407,56 @@ class Network:
         update.sgd(self.params, self.grads, learning_rate, self.params)
         return cost
 
+    def _regularized_cost(self, cost, ws, l2, m):
+        if l2 == 0.0:
+            return cost
+        reg.sum_of_squares(self.params, self.n_weights, self._partials, ws.square_sum)
+        return cost + (l2 / (2.0 * m)) * ws.square_sum[0]
+
+    def _fit_step(self, X, Y, ws, learning_rate, l2, keep_prob, count):
+        """One training step of :meth:`fit` on a batch already in place; returns the cost.
+
+        Forward (with dropout), cost (with the L2 term), and -- only when the
+        cost is finite -- backward, a copy of the parameters and the
+        optimizer state into the rollback arena (two ``memcpy``), and the
+        fused update.  A non-finite cost is returned without touching the
+        parameters.  Allocates nothing.
+        """
+        m = X.shape[1]
+        key = reg.mix_key(self._dropout_seed, self._n_steps) if keep_prob < 1.0 else 0
+        self._forward(X, ws, keep_prob, key)
+        cost = self._regularized_cost(self._output_and_cost(Y, ws, 1.0 / m), ws, l2, m)
+        if not math.isfinite(cost):
+            return cost
+        if count:
+            metrics.count_correct(ws.A[self.n_layers], Y, self.output == "softmax", ws.count)
+        self._backward(X, ws, keep_prob)
+        np.copyto(self._backup, self.params)
+        np.copyto(self._backup_state, self.state)
+        self._backup_t = self._t
+        self._backup_valid = True
+        self._t += 1
+        self._optimizer.step(self.params, self.grads, self._slots, learning_rate, l2 / m, self.n_weights, self._t)
+        self._n_steps += 1
+        return cost
+
+    def _train_batch(self, data, indices, start, ws, learning_rate, l2, keep_prob, count):
+        """Gather the examples ``indices[start:start + ws.m]`` into ``ws`` and train on them; returns the cost."""
+        data.gather_X(indices, start, ws.X)
+        data.gather_Y(indices, start, ws.Y)
+        ws.count[0] = 0.0
+        return self._fit_step(ws.X, ws.Y, ws, learning_rate, l2, keep_prob, count)
+
+    def _rollback(self):
+        """Restore the parameters and optimizer state saved before the last update; ``False`` if none."""
+        if not self._backup_valid:
+            return False
+        np.copyto(self.params, self._backup)
+        np.copyto(self.state, self._backup_state)
+        self._t = self._backup_t
+        self._backup_valid = False
+        return True
+
     # ------------------------------------------------------------ data
 
     def _check_data(self, X, Y=None):
@@ -257,7 +480,286 @@ class Network:
             v.check_binary_labels("Y", Yc)
         return Xc, Yc
 
+    def _prepare_X(self, X, name="X"):
+        """``X`` checked (shape, dtype, finite) but not copied: a memory map stays one."""
+        if isinstance(X, np.memmap):
+            X = np.asarray(X)  # a plain view of the mapped memory, no copy
+        X_arr = v.as_array(name, X, ndim=2)
+        n_x = self.layer_dims[0]
+        if X_arr.shape[0] != n_x:
+            raise ValueError(
+                f"{name} has {X_arr.shape[0]} rows (features) but the network expects {n_x}: "
+                f"{name} must have shape ({n_x}, m), one column per example"
+            )
+        if X_arr.shape[1] == 0:
+            raise ValueError(f"{name} has no examples (shape {X_arr.shape})")
+        if X_arr.flags.f_contiguous and not X_arr.flags.c_contiguous:
+            v.check_finite(name, X_arr.T)
+        else:
+            v.check_finite(name, X_arr)
+        return X_arr
+
+    def _prepare_data(self, X, Y, names=("X", "Y")):
+        """Check ``X`` and ``Y`` once; integer class labels stay labels (one-hot happens in the gather)."""
+        X_arr = self._prepare_X(X, names[0])
+        m = X_arr.shape[1]
+        k = self.layer_dims[-1]
+        name = names[1]
+        if isinstance(Y, np.memmap):
+            Y = np.asarray(Y)
+        Y_arr = v.as_array(name, Y)
+        if Y_arr.ndim == 1:
+            if Y_arr.shape[0] != m:
+                raise ValueError(f"{name} has {Y_arr.shape[0]} labels but {names[0]} has {m} examples")
+            if self.output == "softmax":
+                return _Data(X_arr, labels=self._class_labels(name, Y_arr))
+            if k != 1:
+                raise ValueError(
+                    f"{name} of shape {Y_arr.shape} fits a single output unit; this network has {k}: "
+                    f"{name} must have shape ({k}, {m})"
+                )
+            Y_arr = Y_arr.reshape(1, m)
+        if Y_arr.ndim != 2:
+            raise ValueError(f"{name} must be 1-D (labels) or 2-D ({k}, m), got shape {Y_arr.shape}")
+        v.check_shape(name, Y_arr, (k, m), f"(n_out, m), one column per example of {names[0]}")
+        v.check_finite(name, Y_arr)
+        if self.output == "sigmoid":
+            v.check_binary_labels(name, Y_arr)
+        return _Data(X_arr, Y=Y_arr)
+
+    def _class_labels(self, name, y):
+        k = self.layer_dims[-1]
+        if y.dtype.kind == "f":
+            v.check_finite(name, y)
+            if np.any(y != np.floor(y)):
+                raise ValueError(f"{name} must hold integer class labels in [0, {k}), found non-integer values")
+        lo, hi = (y.min(), y.max()) if y.size else (0, 0)
+        if lo < 0 or hi >= k:
+            raise ValueError(
+                f"{name} must hold class labels in [0, {k}) for a softmax output of {k} units; "
+                f"found labels from {lo} to {hi}"
+            )
+        return y if y.dtype == np.int64 else y.astype(np.int64)
+
     # ------------------------------------------------------------ training
+
+    def fit(self, X, Y, epochs=1, batch_size=None, optimizer="sgd", learning_rate=0.0075, l2=0.0, dropout=0.0,
+            shuffle=True, validation=None, progress=True, schedule=None, callback=None):
+        """Train the network.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_x, m)
+            One example per column, any real dtype and any memory layout:
+            C-contiguous, the transposed view of a row-per-example array (read
+            without a copy), or a ``np.memmap`` (a data set larger than memory
+            trains: each batch is read from the map).
+        Y : array_like of shape (n_L, m), or (m,)
+            Targets: 0/1 labels (sigmoid), one-hot columns or integer class
+            labels of shape ``(m,)`` (softmax; made one-hot batch by batch,
+            never as a whole), values (linear).
+        epochs : int, default 1
+            Passes over the data.
+        batch_size : int or None, default None
+            Examples per step; ``None`` (or at least ``m``) trains on the full
+            batch, using ``X`` itself when it is C- or F-ordered and of the
+            network's dtype (otherwise one copy, made once).  Mini-batches are
+            gathered into a preallocated buffer, ``m % batch_size`` examples
+            form a last, smaller batch.
+        optimizer : {"sgd", "momentum", "adam"} or fastdnn.optimizers.Optimizer, default "sgd"
+            The optimizer state is kept across calls while the optimizer stays
+            equal, so that two calls continue one training.
+        learning_rate : float, default 0.0075
+        l2 : float, default 0.0
+            L2 strength ``lambda``: adds ``lambda / (2 m) * sum(W**2)`` to the
+            cost and ``lambda / m * W`` to each weight's gradient (fused into
+            the update); biases do not decay.
+        dropout : float, default 0.0
+            Probability of dropping a hidden unit (inverted dropout; the
+            output layer and prediction never drop).
+        shuffle : bool, default True
+            Shuffle the examples every epoch (mini-batches only).
+        validation : tuple (X_val, Y_val), optional
+            Evaluated after each epoch: ``val_cost`` and ``val_accuracy``.
+        progress : bool, default True
+            Show a progress bar (epoch, loss, examples/s) -- only when
+            standard error is a terminal.
+        schedule : callable, optional
+            ``schedule(epoch) -> learning_rate``, called before each epoch
+            (``epoch`` counts from 0 in this call).
+        callback : callable, optional
+            ``callback(epoch, record)`` after each epoch with that epoch's
+            record (the keys below, one value each); a true return value
+            stops training.
+
+        Returns
+        -------
+        dict of list
+            One entry per epoch: ``epoch``, ``cost`` (mean over the epoch's
+            batches, L2 term included, measured before each update),
+            ``accuracy`` (on the training batches, with dropout; classifiers
+            only), ``learning_rate``, ``seconds``, and with ``validation``
+            ``val_cost`` and ``val_accuracy`` (classifiers only).  The same
+            records are appended to :attr:`history`.
+
+        Raises
+        ------
+        FloatingPointError
+            The cost became NaN or infinite; the message names the epoch and
+            the step.  The parameters and the optimizer state are rolled back
+            to the last state whose cost was finite (saved before every update
+            at the price of one copy of the parameters and of the state).
+
+        Notes
+        -----
+        With ``output="sigmoid"``, ``optimizer="sgd"``, ``batch_size=None``
+        and float64, each epoch is one step of the course's ``L_layer_model``:
+        the same costs and parameters, bit for bit.
+        """
+        return self._fit(X, Y, epochs, batch_size, optimizer, learning_rate, l2, dropout, shuffle, validation,
+                         progress, schedule, callback)
+
+    def _fit(self, X, Y, epochs=1, batch_size=None, optimizer="sgd", learning_rate=0.0075, l2=0.0, dropout=0.0,
+             shuffle=True, validation=None, progress=True, schedule=None, callback=None, train_indices=None,
+             data=None, validation_data=None):
+        data = self._prepare_data(X, Y) if data is None else data
+        epochs = v.positive_int("epochs", epochs)
+        learning_rate = self._check_learning_rate(learning_rate)
+        l2 = v.finite_float("l2", l2, minimum=0.0)
+        dropout = v.finite_float("dropout", dropout, minimum=0.0)
+        if dropout >= 1.0:
+            raise ValueError(f"dropout must lie in [0, 1), got {dropout}")
+        keep_prob = 1.0 - dropout
+        if schedule is not None and not callable(schedule):
+            raise TypeError(f"schedule must be a callable epoch -> learning rate, got {schedule!r}")
+        if callback is not None and not callable(callback):
+            raise TypeError(f"callback must be a callable (epoch, record) -> stop, got {callback!r}")
+        if validation is not None and validation_data is None:
+            if not isinstance(validation, (tuple, list)) or len(validation) != 2:
+                raise TypeError("validation must be a pair (X_val, Y_val)")
+            validation_data = self._prepare_data(validation[0], validation[1], names=("X_val", "Y_val"))
+        opt = opt_mod.get_optimizer(optimizer)
+        if opt != self._optimizer:
+            self._reset_optimizer(opt)
+        self._backup_valid = False
+
+        if train_indices is None:
+            indices = np.arange(data.m, dtype=np.int64)
+        else:
+            indices = np.ascontiguousarray(train_indices, dtype=np.int64)
+        m = indices.size
+        if batch_size is not None:
+            batch_size = v.positive_int("batch_size", batch_size)
+        full_batch = batch_size is None or batch_size >= m
+        batch = m if full_batch else batch_size
+        count = self.output != "linear"
+        per_example = 1 if self.output == "softmax" else self.layer_dims[-1]
+
+        if full_batch:
+            ws = self._workspace(m)
+            # Full batch: the caller's arrays themselves when a product can
+            # read them, otherwise one copy made now (not per epoch).
+            if train_indices is None and data.direct_X(self.dtype):
+                X_full = data.X
+            else:
+                X_full = np.empty((self.layer_dims[0], m), dtype=self.dtype)
+                data.gather_X(indices, 0, X_full)
+            if train_indices is None and data.direct_Y(self.dtype):
+                Y_full = data.Y
+            else:
+                Y_full = np.empty((self.layer_dims[-1], m), dtype=self.dtype)
+                data.gather_Y(indices, 0, Y_full)
+        else:
+            ws_full = self._workspace(batch)
+            rest = m % batch
+            ws_rest = self._workspace(rest) if rest else None
+
+        history = {}
+        bar = _progress_bar(progress, epochs * m)
+        try:
+            for epoch in range(epochs):
+                lr = learning_rate if schedule is None else self._check_learning_rate(schedule(epoch), "schedule")
+                started = time.perf_counter()
+                total = 0.0
+                correct = 0.0
+                if bar is not None:
+                    bar.set_description(f"epoch {epoch + 1}/{epochs}", refresh=False)
+                if full_batch:
+                    ws.count[0] = 0.0
+                    cost = self._fit_step(X_full, Y_full, ws, lr, l2, keep_prob, count)
+                    if not math.isfinite(cost):
+                        self._diverged(cost, epoch, epochs, 0, 1, lr)
+                    total = cost
+                    correct = ws.count[0]
+                    if bar is not None:
+                        bar.update(m)
+                else:
+                    if shuffle:
+                        self._rng.shuffle(indices)
+                    n_steps = (m + batch - 1) // batch
+                    shown = started
+                    for step in range(n_steps):
+                        start = step * batch
+                        b = min(batch, m - start)
+                        wsb = ws_full if b == batch else ws_rest
+                        cost = self._train_batch(data, indices, start, wsb, lr, l2, keep_prob, count)
+                        if not math.isfinite(cost):
+                            self._diverged(cost, epoch, epochs, step, n_steps, lr)
+                        total += cost * (b / m)
+                        correct += wsb.count[0]
+                        if bar is not None:
+                            bar.update(b)
+                            now = time.perf_counter()
+                            if now - shown > 0.5:
+                                bar.set_postfix(loss=f"{total * m / (start + b):.4g}", refresh=False)
+                                shown = now
+                record = {"epoch": len(self.history.get("epoch", ())) + 1, "cost": float(total)}
+                if count:
+                    record["accuracy"] = float(correct) / (m * per_example)
+                record["learning_rate"] = lr
+                record["seconds"] = time.perf_counter() - started
+                if validation_data is not None:
+                    scores = self._evaluate(validation_data)
+                    record["val_cost"] = scores["cost"]
+                    if "accuracy" in scores:
+                        record["val_accuracy"] = scores["accuracy"]
+                for key, value in record.items():
+                    history.setdefault(key, []).append(value)
+                    self.history.setdefault(key, []).append(value)
+                if bar is not None:
+                    shown_values = {"loss": f"{record['cost']:.4g}"}
+                    if "val_accuracy" in record:
+                        shown_values["val_acc"] = f"{record['val_accuracy']:.4f}"
+                    bar.set_postfix(shown_values, refresh=True)
+                if callback is not None and callback(epoch, dict(record)):
+                    break
+            if v._count_non_finite(self.params):
+                # The last update is not followed by a cost: check it here.
+                self._rollback()
+                raise FloatingPointError(
+                    f"training diverged: the last update (epoch {epoch + 1}) made some parameters NaN or "
+                    f"infinite; they were rolled back to the state before it. Try a smaller learning rate."
+                )
+        finally:
+            if bar is not None:
+                bar.close()
+        return history
+
+    def _diverged(self, cost, epoch, epochs, step, n_steps, lr):
+        rolled = self._rollback()
+        where = f"epoch {epoch + 1} of {epochs}, step {step + 1} of {n_steps}"
+        state = ("the parameters and the optimizer state were rolled back to the last state whose cost was finite"
+                 if rolled else "the parameters were not changed (no update had been made in this fit)")
+        raise FloatingPointError(
+            f"training diverged: the cost became {cost} at {where} (learning rate {lr}); {state}. "
+            f"Try a smaller learning rate, standardised inputs, or float64."
+        )
+
+    @staticmethod
+    def _check_learning_rate(value, name="learning_rate"):
+        value = v.finite_float(name if name == "learning_rate" else f"the learning rate returned by {name}", value,
+                               minimum=0.0)
+        return value
 
     def fit_course(self, X, Y, learning_rate=0.0075, num_iterations=3000, print_cost=False):
         """Full-batch gradient descent exactly as the course's ``L_layer_model`` runs it.
@@ -288,10 +790,73 @@ class Network:
                 if print_cost:
                     print(f"Cost after iteration {i}: {cost}")
         del ws
-        self.history.extend(costs)
         return costs
 
     # ------------------------------------------------------------ inference
+
+    def _chunk(self, m):
+        widest = max(self.layer_dims)
+        chunk = max(256, _CHUNK_ELEMENTS // widest)
+        if self._buffers is not None:
+            chunk = max(chunk, self._buffers.capacity)
+        return min(m, chunk)
+
+    def _chunks(self, data, with_targets):
+        """Yield ``(start, b, ws, X_chunk, Y_chunk)`` over ``data`` in chunks that share one workspace."""
+        m = data.m
+        chunk = self._chunk(m)
+        positions = np.arange(chunk, dtype=np.int64)
+        direct = data.direct_X(self.dtype)
+        for start in range(0, m, chunk):
+            b = min(chunk, m - start)
+            ws = self._workspace(b, cache=(b == chunk))
+            X_part = data.X[:, start:start + b]
+            if direct:
+                X_chunk = X_part  # a product reads a slice of a C or F array in place
+            else:
+                gather_mod.gather(X_part, positions, 0, ws.X)
+                X_chunk = ws.X
+            Y_chunk = None
+            if with_targets:
+                if data.labels is not None:
+                    gather_mod.one_hot(data.labels[start:start + b], positions, 0, ws.Y)
+                else:
+                    gather_mod.gather(data.Y[:, start:start + b], positions, 0, ws.Y)
+                Y_chunk = ws.Y
+            yield start, b, ws, X_chunk, Y_chunk
+
+    def _evaluate(self, data):
+        total = 0.0
+        correct = 0.0
+        for start, b, ws, X_chunk, Y_chunk in self._chunks(data, True):
+            self._forward(X_chunk, ws)
+            total += float(self._output_and_cost(Y_chunk, ws, 1.0 / b)) * b
+            if self.output != "linear":
+                metrics.count_correct(ws.A[self.n_layers], Y_chunk, self.output == "softmax", ws.count)
+                correct += ws.count[0]
+        scores = {"cost": total / data.m}
+        if self.output != "linear":
+            per_example = 1 if self.output == "softmax" else self.layer_dims[-1]
+            scores["accuracy"] = float(correct) / (data.m * per_example)
+        return scores
+
+    def evaluate(self, X, Y):
+        """Cost and accuracy on ``(X, Y)``, without dropout and without the L2 term.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_x, m)
+        Y : array_like of shape (n_L, m) or (m,)
+            As for :meth:`fit`.
+
+        Returns
+        -------
+        dict
+            ``cost``: the mean cost; ``accuracy`` (sigmoid and softmax outputs):
+            the fraction of correct answers (per example for softmax, per output
+            entry for sigmoid).
+        """
+        return self._evaluate(self._prepare_data(X, Y))
 
     def predict_proba(self, X):
         """Output of the network: probabilities (sigmoid, softmax) or values (linear).
@@ -299,23 +864,22 @@ class Network:
         Parameters
         ----------
         X : array_like of shape (n_x, m)
+            Any real dtype and layout, as for :meth:`fit`; read in chunks.
 
         Returns
         -------
         ndarray of shape (n_L, m)
+            Of the network's dtype.
         """
-        Xc, _ = self._check_data(X)
-        ws = _Workspace(self.layer_dims, Xc.shape[1], self.dtype)
-        Z = self._forward(Xc, ws)
-        out = np.empty_like(Z)
-        if self.output == "sigmoid":
-            act.activation_forward(Z, act.SIGMOID, 0.0, out)
-        elif self.output == "softmax":
-            rows = np.empty((Z.shape[1], Z.shape[0]), dtype=self.dtype)
-            loss.softmax_rows(np.ascontiguousarray(Z.T), rows)
-            out[...] = rows.T
-        else:
-            out[...] = Z
+        data = _Data(self._prepare_X(X))
+        out = np.empty((self.layer_dims[-1], data.m), dtype=self.dtype)
+        for start, b, ws, X_chunk, _ in self._chunks(data, False):
+            Z = self._forward(X_chunk, ws)
+            if self.output == "sigmoid":
+                act.activation_forward(Z, act.SIGMOID, 0.0, Z)
+            elif self.output == "softmax":
+                metrics.softmax_columns(Z, Z)
+            np.copyto(out[:, start:start + b], Z)
         return out
 
     def predict(self, X):
@@ -335,3 +899,198 @@ class Network:
         if self.output == "softmax":
             return np.argmax(P, axis=0)
         return P
+
+    # ------------------------------------------------------------ persistence
+
+    def _architecture(self):
+        return {
+            "format": FILE_FORMAT,
+            "version": FILE_VERSION,
+            "layer_dims": self.layer_dims,
+            "hidden": self.hidden,
+            "output": self.output,
+            "dtype": self.dtype.name,
+            "init": self.init,
+            "seed": self.seed,
+            "leaky_slope": self.leaky_slope,
+            "layout": "weights-then-biases",
+            "n_parameters": int(self.params.size),
+            "metadata": self.metadata,
+        }
+
+    def save(self, path, include_optimizer=False):
+        """Write the network to one ``.npz`` file, atomically.
+
+        The file holds the architecture (a small JSON record) and the
+        parameter arena (and, on request, the optimizer's state to resume
+        training).  It is written to a temporary file in the same folder,
+        flushed to disk (``fsync``) and renamed over ``path``, so a crash
+        leaves either the old file or the new one, never a torn one.
+
+        Parameters
+        ----------
+        path : str or path
+            Written as given (no suffix is added).
+        include_optimizer : bool, default False
+            Also save the optimizer, its state and step count.
+        """
+        path = os.fspath(path)
+        arch = self._architecture()
+        arrays = {"params": self.params}
+        if include_optimizer:
+            arch["optimizer"] = {"name": self._optimizer.name, "config": self._optimizer.get_config(),
+                                 "t": self._t}
+            arrays["optimizer_state"] = self.state
+        try:
+            record = json.dumps(arch)
+        except TypeError as exc:
+            raise TypeError(f"metadata must be JSON-serialisable: {exc}") from None
+        arrays["fastdnn_architecture"] = np.array(record)
+        directory = os.path.dirname(os.path.abspath(path))
+        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, **arrays)
+                f.flush()
+                os.fsync(f.fileno())
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        _fsync_directory(directory)
+
+    @classmethod
+    def load(cls, path):
+        """Read a network written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : str or path
+
+        Returns
+        -------
+        Network
+            Same architecture, parameters (bit for bit) and metadata; with the
+            optimizer and its state when they were saved.
+
+        Raises
+        ------
+        FileNotFoundError
+            No such file.
+        ValueError
+            The file is not a fastdnn model, or it is truncated or damaged;
+            the message names the file.
+        """
+        path = os.fspath(path)
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"no such model file: {path}")
+        try:
+            archive = np.load(path, allow_pickle=False)
+            if not isinstance(archive, np.lib.npyio.NpzFile):
+                raise _NotAModel("it is a single .npy array, not a fastdnn .npz model")
+            with archive:
+                if "fastdnn_architecture" not in archive.files:
+                    raise _NotAModel(f"it has no architecture record (arrays: {', '.join(archive.files) or 'none'})")
+                arch = json.loads(str(archive["fastdnn_architecture"]))
+                if not isinstance(arch, dict) or arch.get("format") != FILE_FORMAT:
+                    raise _NotAModel("its architecture record is not a fastdnn.Network's")
+                if arch.get("version", 0) > FILE_VERSION:
+                    raise _NotAModel(f"it was written by a newer fastdnn (file version {arch.get('version')})")
+                if "params" not in archive.files:
+                    raise _NotAModel("it has no parameter arena")
+                params = archive["params"]
+                state = archive["optimizer_state"] if "optimizer_state" in archive.files else None
+        except _NotAModel as exc:
+            raise ValueError(f"{path} is not a fastdnn model file: {exc}") from None
+        except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
+            raise ValueError(
+                f"{path} is not a readable fastdnn model file (not an .npz archive, truncated or damaged): {exc}"
+            ) from None
+        try:
+            net = cls.__new__(cls)
+            net._setup(arch["layer_dims"], arch["hidden"], arch["output"], arch["dtype"], arch["init"],
+                       arch["seed"], arch["leaky_slope"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{path} is not a fastdnn model file: its architecture record is invalid ({exc})") \
+                from None
+        if params.shape != net.params.shape or params.dtype != net.dtype:
+            raise ValueError(
+                f"{path} is damaged: its parameter arena has shape {params.shape} and dtype {params.dtype}, "
+                f"the architecture needs ({net.params.size},) of {net.dtype}"
+            )
+        net.params[...] = params
+        net.metadata = arch.get("metadata") or {}
+        if state is not None and "optimizer" in arch:
+            spec = arch["optimizer"]
+            net._reset_optimizer(opt_mod.from_config(spec["name"], spec["config"]))
+            if state.shape != net.state.shape:
+                raise ValueError(f"{path} is damaged: its optimizer state has shape {state.shape}, "
+                                 f"expected {net.state.shape}")
+            net.state[...] = state
+            net._t = int(spec.get("t", 0))
+        return net
+
+    def __getstate__(self):
+        # Pickle the arenas only; views and workspaces are rebuilt on load, so
+        # that W{l} stay views into the arena.
+        return {
+            "architecture": self._architecture(),
+            "params": self.params,
+            "optimizer": (self._optimizer.name, self._optimizer.get_config()),
+            "state": self.state,
+            "t": self._t,
+            "history": self.history,
+            "rng": self._rng.bit_generator.state,
+            "n_steps": self._n_steps,
+        }
+
+    def __setstate__(self, saved):
+        arch = saved["architecture"]
+        self._setup(arch["layer_dims"], arch["hidden"], arch["output"], arch["dtype"], arch["init"], arch["seed"],
+                    arch["leaky_slope"])
+        self.params[...] = saved["params"]
+        self.metadata = arch.get("metadata") or {}
+        self._reset_optimizer(opt_mod.from_config(*saved["optimizer"]))
+        self.state[...] = saved["state"]
+        self._t = saved["t"]
+        self.history = saved["history"]
+        self._rng.bit_generator.state = saved["rng"]
+        self._n_steps = saved["n_steps"]
+
+
+class _NotAModel(Exception):
+    pass
+
+
+def _fsync_directory(directory):
+    """Make a rename durable (POSIX); a no-op where directories cannot be opened."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _stream_is_terminal(stream):
+    try:
+        return stream is not None and stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _progress_bar(progress, total):
+    """A tqdm bar counting examples, or ``None`` when off or when the output is not a terminal."""
+    if not progress or not _stream_is_terminal(sys.stderr):
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="ex", unit_scale=True, dynamic_ncols=True, leave=True)

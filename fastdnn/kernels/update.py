@@ -5,6 +5,7 @@ one pass over one (or a few) flat arrays, split over Numba's threads when it
 is large.
 """
 
+import numpy as np
 from numba import njit, prange
 
 from .. import config
@@ -41,3 +42,192 @@ def sgd(param, grad, learning_rate, out):
         _sgd_parallel(param, grad, learning_rate, out)
     else:
         _sgd_serial(param, grad, learning_rate, out)
+
+
+# ---------------------------------------------------------------- regularised and stateful updates
+#
+# The trainer's arena holds every weight first and every bias after them, so
+# L2 weight decay applies to the prefix ``[0, n_decay)`` and nothing else.
+# Each update is one pass over the arena (and its state), split over Numba's
+# threads above config.PARALLEL_MIN_ELEMENTS; the prefix and the rest are two
+# branch-free loops so that both vectorise.
+
+
+@njit(**config.JIT)
+def _sgd_l2_range(param, grad, learning_rate, decay, out, start, stop):
+    for k in range(start, stop):
+        p = param[k]
+        out[k] = p - learning_rate * (grad[k] + decay * p)
+
+
+@njit(**config.JIT)
+def _sgd_l2_serial(param, grad, learning_rate, decay, n_decay, out):
+    _sgd_l2_range(param, grad, learning_rate, decay, out, 0, n_decay)
+    _sgd_l2_range(param, grad, learning_rate, 0.0, out, n_decay, param.size)
+
+
+@njit(**config.JIT_PARALLEL)
+def _sgd_l2_parallel(param, grad, learning_rate, decay, n_decay, out):
+    for k in prange(n_decay):
+        p = param[k]
+        out[k] = p - learning_rate * (grad[k] + decay * p)
+    for k in prange(n_decay, param.size):
+        out[k] = param[k] - learning_rate * grad[k]
+
+
+def sgd_l2(param, grad, learning_rate, decay, n_decay, out):
+    """Gradient-descent step with L2 weight decay on a prefix of the arena.
+
+    Parameters
+    ----------
+    param : ndarray of shape (p,)
+    grad : ndarray of shape (p,)
+    learning_rate : float
+    decay : float
+        ``lambda / m``: the gradient of the L2 term per unit of weight.
+    n_decay : int
+        The first ``n_decay`` entries (the weights) decay; the rest (the
+        biases) do not.
+    out : ndarray of shape (p,)
+        Written in place with the new parameters; may be ``param`` itself.
+
+    Notes
+    -----
+    .. math:: \\theta_k \\leftarrow \\theta_k - \\alpha\\,(g_k + d\\,\\theta_k\\,[k < n_{decay}])
+    """
+    if param.size >= config.PARALLEL_MIN_ELEMENTS:
+        _sgd_l2_parallel(param, grad, learning_rate, decay, n_decay, out)
+    else:
+        _sgd_l2_serial(param, grad, learning_rate, decay, n_decay, out)
+
+
+@njit(**config.JIT)
+def _momentum_element(param, grad, velocity, learning_rate, beta, nesterov, decay, out, k):
+    p = param[k]
+    g = grad[k] + decay * p
+    vel = beta * velocity[k] + (1.0 - beta) * g
+    velocity[k] = vel
+    if nesterov:
+        out[k] = p - learning_rate * (beta * vel + (1.0 - beta) * g)
+    else:
+        out[k] = p - learning_rate * vel
+
+
+@njit(**config.JIT)
+def _momentum_serial(param, grad, velocity, learning_rate, beta, nesterov, decay, n_decay, out):
+    for k in range(n_decay):
+        _momentum_element(param, grad, velocity, learning_rate, beta, nesterov, decay, out, k)
+    for k in range(n_decay, param.size):
+        _momentum_element(param, grad, velocity, learning_rate, beta, nesterov, 0.0, out, k)
+
+
+@njit(**config.JIT_PARALLEL)
+def _momentum_parallel(param, grad, velocity, learning_rate, beta, nesterov, decay, n_decay, out):
+    for k in prange(n_decay):
+        _momentum_element(param, grad, velocity, learning_rate, beta, nesterov, decay, out, k)
+    for k in prange(n_decay, param.size):
+        _momentum_element(param, grad, velocity, learning_rate, beta, nesterov, 0.0, out, k)
+
+
+def momentum(param, grad, velocity, learning_rate, beta, nesterov, decay, n_decay, out):
+    """Gradient descent with momentum (the course's exponentially weighted form), fused.
+
+    Parameters
+    ----------
+    param : ndarray of shape (p,)
+    grad : ndarray of shape (p,)
+    velocity : ndarray of shape (p,)
+        The running average of the gradients; written in place.
+    learning_rate : float
+    beta : float
+    nesterov : bool
+        Take the step from the look-ahead velocity (Nesterov's variant).
+    decay : float
+        L2 decay per unit of weight, ``lambda / m`` (0 for none).
+    n_decay : int
+        Number of leading entries (the weights) that decay.
+    out : ndarray of shape (p,)
+        Written in place with the new parameters; may be ``param``.
+
+    Notes
+    -----
+    .. math:: g' = g + d\\,\\theta,\\quad v \\leftarrow \\beta v + (1-\\beta) g',\\quad
+              \\theta \\leftarrow \\theta - \\alpha v
+              \\;\\; (\\text{Nesterov: } \\theta - \\alpha(\\beta v + (1-\\beta) g'))
+    """
+    if param.size >= config.PARALLEL_MIN_ELEMENTS:
+        _momentum_parallel(param, grad, velocity, learning_rate, beta, nesterov, decay, n_decay, out)
+    else:
+        _momentum_serial(param, grad, velocity, learning_rate, beta, nesterov, decay, n_decay, out)
+
+
+@njit(**config.JIT)
+def _adam_element(param, grad, first, second, learning_rate, beta1, beta2, correction1, correction2, eps, decay,
+                  out, k):
+    p = param[k]
+    g = grad[k] + decay * p
+    m1 = beta1 * first[k] + (1.0 - beta1) * g
+    m2 = beta2 * second[k] + (1.0 - beta2) * (g * g)
+    first[k] = m1
+    second[k] = m2
+    out[k] = p - learning_rate * (m1 * correction1) / (np.sqrt(m2 * correction2) + eps)
+
+
+@njit(**config.JIT)
+def _adam_serial(param, grad, first, second, learning_rate, beta1, beta2, correction1, correction2, eps, decay,
+                 n_decay, out):
+    for k in range(n_decay):
+        _adam_element(param, grad, first, second, learning_rate, beta1, beta2, correction1, correction2, eps,
+                      decay, out, k)
+    for k in range(n_decay, param.size):
+        _adam_element(param, grad, first, second, learning_rate, beta1, beta2, correction1, correction2, eps,
+                      0.0, out, k)
+
+
+@njit(**config.JIT_PARALLEL)
+def _adam_parallel(param, grad, first, second, learning_rate, beta1, beta2, correction1, correction2, eps, decay,
+                   n_decay, out):
+    for k in prange(n_decay):
+        _adam_element(param, grad, first, second, learning_rate, beta1, beta2, correction1, correction2, eps,
+                      decay, out, k)
+    for k in prange(n_decay, param.size):
+        _adam_element(param, grad, first, second, learning_rate, beta1, beta2, correction1, correction2, eps,
+                      0.0, out, k)
+
+
+def adam(param, grad, first, second, learning_rate, beta1, beta2, eps, t, decay, n_decay, out):
+    """Adam step with bias correction, fused into one pass.
+
+    Parameters
+    ----------
+    param : ndarray of shape (p,)
+    grad : ndarray of shape (p,)
+    first : ndarray of shape (p,)
+        Running mean of the gradients, ``v`` in the course; written in place.
+    second : ndarray of shape (p,)
+        Running mean of the squared gradients, ``s`` in the course; written in place.
+    learning_rate : float
+    beta1, beta2 : float
+    eps : float
+    t : int
+        Number of this step, counting from 1 (for the bias correction).
+    decay : float
+        L2 decay per unit of weight, ``lambda / m`` (0 for none).
+    n_decay : int
+        Number of leading entries (the weights) that decay.
+    out : ndarray of shape (p,)
+        Written in place with the new parameters; may be ``param``.
+
+    Notes
+    -----
+    .. math:: v \\leftarrow \\beta_1 v + (1-\\beta_1) g,\\quad s \\leftarrow \\beta_2 s + (1-\\beta_2) g^2,\\quad
+              \\theta \\leftarrow \\theta - \\alpha\\,\\frac{v / (1-\\beta_1^t)}{\\sqrt{s / (1-\\beta_2^t)} + \\epsilon}
+    """
+    correction1 = 1.0 / (1.0 - beta1 ** t)
+    correction2 = 1.0 / (1.0 - beta2 ** t)
+    if param.size >= config.PARALLEL_MIN_ELEMENTS:
+        _adam_parallel(param, grad, first, second, learning_rate, beta1, beta2, correction1, correction2, eps,
+                       decay, n_decay, out)
+    else:
+        _adam_serial(param, grad, first, second, learning_rate, beta1, beta2, correction1, correction2, eps,
+                     decay, n_decay, out)

@@ -1,0 +1,186 @@
+"""Optimizers: how a gradient becomes a parameter update.
+
+Each optimizer is one fused Numba kernel over the whole parameter arena
+(:mod:`fastdnn.kernels.update`), with its state (velocity, moments) in a
+third arena the :class:`~fastdnn.Network` owns next to the parameters and the
+gradients.  L2 weight decay is folded into the same pass.
+
+Pass an instance to :meth:`fastdnn.Network.fit` to choose the
+hyper-parameters, or a name (``"sgd"``, ``"momentum"``, ``"adam"``) for the
+defaults.
+"""
+
+from . import validation as v
+from .kernels import update
+
+
+class Optimizer:
+    """Base class: a name, a number of state slots and a fused update.
+
+    Subclasses set :attr:`name` and :attr:`n_slots` and implement
+    :meth:`step`.  Two optimizers are equal when they are of the same class
+    with the same hyper-parameters; the network keeps its optimizer state
+    across :meth:`~fastdnn.Network.fit` calls as long as the optimizer stays
+    equal.
+    """
+
+    #: Name accepted by :func:`get_optimizer`.
+    name = "optimizer"
+    #: Arrays of the parameters' size this optimizer keeps between steps.
+    n_slots = 0
+
+    def get_config(self):
+        """The hyper-parameters, as a dict of plain Python values."""
+        return {}
+
+    def step(self, params, grads, slots, learning_rate, decay, n_decay, t):
+        """Apply one update to ``params`` in place.
+
+        Parameters
+        ----------
+        params : ndarray of shape (p,)
+            The parameter arena; written in place.
+        grads : ndarray of shape (p,)
+        slots : tuple of ndarray of shape (p,)
+            ``n_slots`` state arrays (views into the state arena), written in place.
+        learning_rate : float
+        decay : float
+            L2 decay per unit of weight, ``lambda / m``; 0 for none.
+        n_decay : int
+            The leading ``n_decay`` entries of the arena (the weights) decay.
+        t : int
+            Number of this update, counting from 1.
+        """
+        raise NotImplementedError
+
+    def __eq__(self, other):
+        return type(self) is type(other) and self.get_config() == other.get_config()
+
+    def __hash__(self):
+        return hash((type(self).__name__, tuple(sorted(self.get_config().items()))))
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={val!r}" for k, val in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class SGD(Optimizer):
+    """Plain gradient descent.
+
+    Notes
+    -----
+    .. math:: \\theta \\leftarrow \\theta - \\alpha\\,(g + d\\,\\theta_{weights})
+    """
+
+    name = "sgd"
+    n_slots = 0
+
+    def step(self, params, grads, slots, learning_rate, decay, n_decay, t):
+        if decay == 0.0:
+            # The very kernel of the course's update_parameters, so that the
+            # trainer reproduces L_layer_model's trajectory bit for bit.
+            update.sgd(params, grads, learning_rate, params)
+        else:
+            update.sgd_l2(params, grads, learning_rate, decay, n_decay, params)
+
+
+class Momentum(Optimizer):
+    """Gradient descent with momentum, in the course's form.
+
+    Parameters
+    ----------
+    beta : float, default 0.9
+        Weight of the past in the running average of the gradients, in ``[0, 1)``.
+    nesterov : bool, default False
+        Step from the look-ahead velocity.
+
+    Notes
+    -----
+    .. math:: v \\leftarrow \\beta v + (1 - \\beta) g, \\qquad \\theta \\leftarrow \\theta - \\alpha v
+
+    scikit-learn's form ``u \\leftarrow \\mu u - \\eta g`` is the same update
+    with ``\\eta = \\alpha (1 - \\beta)``.
+    """
+
+    name = "momentum"
+    n_slots = 1
+
+    def __init__(self, beta=0.9, nesterov=False):
+        self.beta = _fraction("beta", beta)
+        self.nesterov = bool(nesterov)
+
+    def get_config(self):
+        return {"beta": self.beta, "nesterov": self.nesterov}
+
+    def step(self, params, grads, slots, learning_rate, decay, n_decay, t):
+        update.momentum(params, grads, slots[0], learning_rate, self.beta, self.nesterov, decay, n_decay, params)
+
+
+class Adam(Optimizer):
+    """Adam with bias correction, in the course's form.
+
+    Parameters
+    ----------
+    beta1 : float, default 0.9
+    beta2 : float, default 0.999
+    eps : float, default 1e-8
+
+    Notes
+    -----
+    .. math:: v \\leftarrow \\beta_1 v + (1-\\beta_1) g,\\quad s \\leftarrow \\beta_2 s + (1-\\beta_2) g^2,\\quad
+              \\theta \\leftarrow \\theta - \\alpha \\frac{v/(1-\\beta_1^t)}{\\sqrt{s/(1-\\beta_2^t)} + \\epsilon}
+    """
+
+    name = "adam"
+    n_slots = 2
+
+    def __init__(self, beta1=0.9, beta2=0.999, eps=1e-8):
+        self.beta1 = _fraction("beta1", beta1)
+        self.beta2 = _fraction("beta2", beta2)
+        self.eps = v.finite_float("eps", eps, minimum=0.0)
+        if self.eps == 0.0:
+            raise ValueError("eps must be > 0, got 0.0")
+
+    def get_config(self):
+        return {"beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
+
+    def step(self, params, grads, slots, learning_rate, decay, n_decay, t):
+        update.adam(params, grads, slots[0], slots[1], learning_rate, self.beta1, self.beta2, self.eps, t,
+                    decay, n_decay, params)
+
+
+#: Optimizer classes by name.
+OPTIMIZERS = {cls.name: cls for cls in (SGD, Momentum, Adam)}
+
+
+def get_optimizer(optimizer):
+    """An :class:`Optimizer` from a name or an instance.
+
+    Parameters
+    ----------
+    optimizer : {"sgd", "momentum", "adam"} or Optimizer
+
+    Returns
+    -------
+    Optimizer
+    """
+    if isinstance(optimizer, Optimizer):
+        return optimizer
+    if isinstance(optimizer, str):
+        return OPTIMIZERS[v.choice("optimizer", optimizer, tuple(OPTIMIZERS))]()
+    raise TypeError(
+        f"optimizer must be one of {', '.join(repr(k) for k in OPTIMIZERS)} or a fastdnn.optimizers.Optimizer, "
+        f"got {optimizer!r} ({type(optimizer).__name__})"
+    )
+
+
+def from_config(name, config):
+    """Rebuild an optimizer saved as ``(name, get_config())``."""
+    return OPTIMIZERS[v.choice("optimizer", name, tuple(OPTIMIZERS))](**config)
+
+
+def _fraction(name, value):
+    value = v.finite_float(name, value, minimum=0.0)
+    if value >= 1.0:
+        raise ValueError(f"{name} must lie in [0, 1), got {value}")
+    return value
