@@ -12,9 +12,6 @@ from .course import (
     L_model_backward,
     L_model_forward,
     compute_cost,
-    layer_sizes,
-    load_planar_dataset,
-    nn_model,
     initialize_parameters,
     initialize_parameters_deep,
     linear_activation_backward,
@@ -35,5 +32,11 @@ from .course import (
 )
 from .data import load_catvnoncat
 from .network import Network
+
+# The course's other weeks: logistic regression (week 2), the planar model
+# (week 3, whose helpers SPEC section 1 also lists at the top level), figures
+# and image helpers.
+from . import images, logistic, planar, plots  # noqa: E402
+from .planar import layer_sizes, load_planar_dataset, nn_model  # noqa: E402
 
 __version__ = "0.1.0"

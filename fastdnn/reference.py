@@ -907,3 +907,186 @@ def load_catvnoncat(directory):
     train_y = train_y.reshape((1, train_y.shape[0]))
     test_y = test_y.reshape((1, test_y.shape[0]))
     return train_x_orig, train_y, test_x_orig, test_y, classes
+
+
+# ---------------------------------------------------------------------------
+# Week 2 (logistic regression) and week 3's step functions (planar model).
+#
+# Their course names clash with the deep-network functions above
+# (``sigmoid`` returns no cache, ``predict`` and ``initialize_parameters``
+# take other arguments), so they are grouped in two namespaces that mirror
+# the fast modules: ``reference.logistic.f`` is the baseline of
+# ``fastdnn.logistic.f`` and ``reference.planar.f`` of ``fastdnn.planar.f``.
+# ---------------------------------------------------------------------------
+
+def _logistic_sigmoid(z):
+    """Week 2's sigmoid: ``1 / (1 + exp(-z))``, the value only (no cache)."""
+    with np.errstate(over="ignore"):
+        return 1 / (1 + np.exp(-z))
+
+
+def _initialize_with_zeros(dim):
+    """``w`` of shape (dim, 1) and ``b = 0.0``."""
+    return np.zeros((dim, 1)), 0.0
+
+
+def _propagate(w, b, X, Y):
+    """Logistic-regression cost and gradient, the course's arithmetic.
+
+    Returns ``({"dw": (n_x, 1), "db": float}, cost)``; the cost counts
+    ``0 * log(0)`` as 0.
+    """
+    m = X.shape[1]
+    A = _logistic_sigmoid(np.dot(w.T, X) + b)
+    cost = -1 / m * np.sum(_xlogy(Y, A) + _xlogy(1 - Y, 1 - A))
+    dw = 1 / m * np.dot(X, (A - Y).T)
+    db = 1 / m * np.sum(A - Y)
+    return {"dw": dw, "db": db}, np.float64(cost)
+
+
+def _optimize(w, b, X, Y, num_iterations=100, learning_rate=0.009, print_cost=False):
+    """Gradient descent with :func:`_propagate`; a cost every 100 iterations.
+
+    Returns ``(params, grads, costs)``; the grads are the last iteration's.
+    The caller's ``w`` is not modified.
+    """
+    w = np.array(w, dtype=float, copy=True)
+    costs = []
+    for i in range(num_iterations):
+        grads, cost = _propagate(w, b, X, Y)
+        dw, db = grads["dw"], grads["db"]
+        w = w - learning_rate * dw
+        b = b - learning_rate * db
+        if i % 100 == 0:
+            costs.append(float(cost))
+            if print_cost:
+                print("Cost after iteration %i: %f" % (i, cost))
+    return {"w": w, "b": b}, {"dw": dw, "db": db}, costs
+
+
+def _logistic_predict(w, b, X):
+    """1.0 where ``sigmoid(w^T X + b) > 0.5``, else 0.0; shape (1, m)."""
+    m = X.shape[1]
+    w = w.reshape(X.shape[0], 1)
+    A = _logistic_sigmoid(np.dot(w.T, X) + b)
+    Y_prediction = np.zeros((1, m))
+    Y_prediction[A > 0.5] = 1
+    return Y_prediction
+
+
+def _logistic_model(X_train, Y_train, X_test, Y_test, num_iterations=2000, learning_rate=0.5,
+                    print_cost=False):
+    """The course's week-2 model; returns its dict (costs, predictions, w, b, ...)."""
+    w, b = _initialize_with_zeros(X_train.shape[0])
+    params, grads, costs = _optimize(w, b, X_train, Y_train, num_iterations, learning_rate, print_cost)
+    w, b = params["w"], params["b"]
+    Y_prediction_test = _logistic_predict(w, b, X_test)
+    Y_prediction_train = _logistic_predict(w, b, X_train)
+    train_accuracy = 100 - np.mean(np.abs(Y_prediction_train - Y_train)) * 100
+    test_accuracy = 100 - np.mean(np.abs(Y_prediction_test - Y_test)) * 100
+    if print_cost:
+        print("train accuracy: {} %".format(train_accuracy))
+        print("test accuracy: {} %".format(test_accuracy))
+    return {"costs": costs, "Y_prediction_test": Y_prediction_test, "Y_prediction_train": Y_prediction_train,
+            "w": w, "b": b, "learning_rate": learning_rate, "num_iterations": num_iterations,
+            "train_accuracy": float(train_accuracy), "test_accuracy": float(test_accuracy)}
+
+
+def _planar_initialize_parameters(n_x, n_h, n_y):
+    """Week 3's initialization: ``np.random.seed(2)``, ``randn * 0.01``, zero biases."""
+    np.random.seed(2)
+    W1 = np.random.randn(n_h, n_x) * 0.01
+    b1 = np.zeros((n_h, 1))
+    W2 = np.random.randn(n_y, n_h) * 0.01
+    b2 = np.zeros((n_y, 1))
+    return {"W1": W1, "b1": b1, "W2": W2, "b2": b2}
+
+
+def _forward_propagation(X, parameters):
+    """``LINEAR->TANH->LINEAR->SIGMOID``; returns ``A2`` and ``{"Z1", "A1", "Z2", "A2"}``."""
+    Z1 = np.dot(parameters["W1"], X) + parameters["b1"]
+    A1 = np.tanh(Z1)
+    Z2 = np.dot(parameters["W2"], A1) + parameters["b2"]
+    A2 = _logistic_sigmoid(Z2)
+    return A2, {"Z1": Z1, "A1": A1, "Z2": Z2, "A2": A2}
+
+
+def _planar_compute_cost(A2, Y, parameters=None):
+    """Week 3's cross-entropy (``parameters`` is accepted and unused, as in the course)."""
+    m = Y.shape[1]
+    logprobs = _xlogy(Y, A2) + _xlogy(1 - Y, 1 - A2)
+    return float(-np.sum(logprobs) / m)
+
+
+def _backward_propagation(parameters, cache, X, Y):
+    """Week 3's gradients from the cache's ``A1`` and ``A2``: ``{"dW1", "db1", "dW2", "db2"}``."""
+    m = X.shape[1]
+    W2 = parameters["W2"]
+    A1, A2 = cache["A1"], cache["A2"]
+    dZ2 = A2 - Y
+    dW2 = (1 / m) * np.dot(dZ2, A1.T)
+    db2 = (1 / m) * np.sum(dZ2, axis=1, keepdims=True)
+    dZ1 = np.multiply(np.dot(W2.T, dZ2), 1 - np.power(A1, 2))
+    dW1 = (1 / m) * np.dot(dZ1, X.T)
+    db1 = (1 / m) * np.sum(dZ1, axis=1, keepdims=True)
+    return {"dW1": dW1, "db1": db1, "dW2": dW2, "db2": db2}
+
+
+def _planar_update_parameters(parameters, grads, learning_rate=1.2):
+    """One gradient-descent step; new arrays, the caller's are untouched."""
+    return {name: parameters[name] - learning_rate * grads["d" + name] for name in ("W1", "b1", "W2", "b2")}
+
+
+def _planar_predict(parameters, X):
+    """Boolean predictions ``A2 > 0.5`` of shape (n_y, m), as the course returns them."""
+    A2, _ = _forward_propagation(X, parameters)
+    return A2 > 0.5
+
+
+def _hidden_layer_sweep(X, Y, hidden_sizes=(1, 2, 3, 4, 5, 20, 50), num_iterations=5000):
+    """Training accuracy in percent of :func:`nn_model` for each hidden size: ``{n_h: accuracy}``."""
+    accuracies = {}
+    for n_h in hidden_sizes:
+        parameters = nn_model(X, Y, n_h, num_iterations=num_iterations)
+        predictions = _planar_predict(parameters, X)
+        accuracies[n_h] = float(np.mean(predictions == Y) * 100)
+    return accuracies
+
+
+class _Namespace:
+    """A read-only bag of functions with the course's names."""
+
+    def __init__(self, name, **functions):
+        self.__dict__.update(functions)
+        self._name = name
+
+    def __repr__(self):
+        names = ", ".join(k for k in self.__dict__ if not k.startswith("_"))
+        return f"<fastdnn.reference.{self._name}: {names}>"
+
+
+#: Week 2's logistic regression: the baseline of :mod:`fastdnn.logistic`.
+logistic = _Namespace(
+    "logistic",
+    sigmoid=_logistic_sigmoid,
+    initialize_with_zeros=_initialize_with_zeros,
+    propagate=_propagate,
+    optimize=_optimize,
+    predict=_logistic_predict,
+    model=_logistic_model,
+)
+
+#: Week 3's planar model: the baseline of :mod:`fastdnn.planar`.
+planar = _Namespace(
+    "planar",
+    load_planar_dataset=load_planar_dataset,
+    layer_sizes=layer_sizes,
+    initialize_parameters=_planar_initialize_parameters,
+    forward_propagation=_forward_propagation,
+    compute_cost=_planar_compute_cost,
+    backward_propagation=_backward_propagation,
+    update_parameters=_planar_update_parameters,
+    nn_model=nn_model,
+    predict=_planar_predict,
+    hidden_layer_sweep=_hidden_layer_sweep,
+)
