@@ -648,6 +648,7 @@ class Network:
         else:
             indices = np.ascontiguousarray(train_indices, dtype=np.int64)
         m = indices.size
+        order = indices.copy()
         if batch_size is not None:
             batch_size = v.positive_int("batch_size", batch_size)
         full_batch = batch_size is None or batch_size >= m
@@ -695,6 +696,9 @@ class Network:
                         bar.update(m)
                 else:
                     if shuffle:
+                        # From the same starting order each epoch, so that two
+                        # fit calls continue exactly like one.
+                        np.copyto(indices, order)
                         self._rng.shuffle(indices)
                     n_steps = (m + batch - 1) // batch
                     shown = started

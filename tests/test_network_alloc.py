@@ -1,0 +1,134 @@
+"""One training step allocates nothing after warm-up.
+
+Two witnesses:
+
+* ``tracemalloc``: NumPy reports every array buffer it allocates to
+  ``tracemalloc`` in its own domain.  Over 20 steps, no NumPy buffer may
+  survive (snapshot difference) and the traced peak may not rise by more than
+  a few Python objects, far below the size of the smallest buffer the step
+  uses, so no temporary array was made either.
+* Numba's runtime statistics (``rtsys.get_allocation_stats``): every
+  allocation made by a kernel is freed again.  Numba wraps each array
+  argument of a call in a small header (a ``MemInfo`` pointing at the NumPy
+  buffer, no data) that it frees when the call returns; those are the only
+  allocations and they balance, so the deltas of ``alloc`` and ``free`` are
+  equal.
+"""
+
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from fastdnn.network import Network
+
+STEPS = 20
+
+
+@pytest.fixture
+def numba_stats():
+    from numba.core.runtime import _nrt_python, rtsys
+
+    was_enabled = _nrt_python.memsys_stats_enabled()
+    _nrt_python.memsys_enable_stats()
+    yield rtsys.get_allocation_stats
+    if not was_enabled:
+        _nrt_python.memsys_disable_stats()
+
+
+def run_steps(step):
+    for _ in range(STEPS):
+        step()
+
+
+def assert_no_allocation(step, smallest_buffer_bytes, numba_stats):
+    for _ in range(3):  # warm-up: compilation, workspace, lazily made buffers
+        step()
+
+    numba_before = numba_stats()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.take_snapshot()
+        tracemalloc.reset_peak()
+        current_before, _ = tracemalloc.get_traced_memory()
+        run_steps(step)
+        current_after, peak = tracemalloc.get_traced_memory()
+        after = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    numba_after = numba_stats()
+
+    numpy_domain = tracemalloc.DomainFilter(True, np.lib.tracemalloc_domain)
+    grown = [d for d in after.filter_traces([numpy_domain]).compare_to(
+        before.filter_traces([numpy_domain]), "traceback") if d.size_diff > 0]
+    assert grown == [], f"NumPy buffers left behind by {STEPS} steps: {grown[:3]}"
+    # No temporary array: the peak stays far below any buffer of the step.
+    assert peak - current_before < min(8192, smallest_buffer_bytes // 4), (peak - current_before)
+    assert current_after - current_before < 4096
+
+    allocs = numba_after.alloc - numba_before.alloc
+    frees = numba_after.free - numba_before.free
+    assert allocs == frees, (numba_before, numba_after)
+    assert numba_after.mi_alloc - numba_before.mi_alloc == numba_after.mi_free - numba_before.mi_free
+
+
+@pytest.mark.parametrize(
+    "optimizer, l2, dropout",
+    [("sgd", 0.0, 0.0), ("sgd", 0.01, 0.0), ("momentum", 0.01, 0.2), ("adam", 0.01, 0.2)],
+)
+def test_mini_batch_step_allocates_nothing(optimizer, l2, dropout, rng, numba_stats):
+    dims = [40, 64, 48, 10]
+    batch = 512
+    m = 3 * batch
+    net = Network(dims, output="softmax", seed=0)
+    X = rng.standard_normal((m, dims[0])).T  # a row-per-example array seen transposed
+    y = rng.integers(0, 10, m)
+    # One epoch binds the optimizer and sizes everything.
+    net.fit(X, y, epochs=1, batch_size=batch, optimizer=optimizer, learning_rate=0.01, l2=l2, dropout=dropout,
+            progress=False)
+    data = net._prepare_data(X, y)
+    indices = np.random.default_rng(0).permutation(m)
+    ws = net._workspace(batch)
+    starts = iter(range(10 ** 6))
+
+    def step():
+        start = (next(starts) % 3) * batch
+        cost = net._train_batch(data, indices, start, ws, 0.01, l2, 1.0 - dropout, True)
+        assert np.isfinite(cost)
+
+    assert_no_allocation(step, dims[-1] * batch * 8, numba_stats)
+
+
+@pytest.mark.parametrize("output", ["sigmoid", "linear"])
+def test_full_batch_step_allocates_nothing(output, rng, numba_stats):
+    dims = [30, 40, 20, 1]
+    m = 600
+    net = Network(dims, output=output, seed=0)
+    X = rng.standard_normal((dims[0], m))
+    Y = (rng.random((1, m)) > 0.5).astype(np.float64)
+    net.fit(X, Y, epochs=1, optimizer="adam", learning_rate=0.01, l2=0.1, progress=False)
+    ws = net._workspace(m)
+
+    def step():
+        cost = net._fit_step(X, Y, ws, 0.01, 0.1, 1.0, output != "linear")
+        assert np.isfinite(cost)
+
+    assert_no_allocation(step, dims[-1] * m * 8, numba_stats)
+
+
+def test_the_witness_sees_an_allocating_step(rng, numba_stats):
+    # The test above must be able to fail:
+    # a temporary as large as the smallest buffer, or a buffer kept, is caught.
+    X = rng.standard_normal((30, 600))
+    kept = []
+
+    def wasteful_step():
+        np.multiply(X[:10], 2.0)
+
+    def leaking_step():
+        kept.append(np.empty(64))
+
+    with pytest.raises(AssertionError, match="peak|<"):
+        assert_no_allocation(wasteful_step, 10 * 600 * 8, numba_stats)
+    with pytest.raises(AssertionError, match="NumPy buffers left behind"):
+        assert_no_allocation(leaking_step, 10 * 600 * 8, numba_stats)
