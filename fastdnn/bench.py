@@ -366,7 +366,12 @@ def machine_line(info):
     if info["torch"]:
         parts.append(f"torch {info['torch']} ({info['torch_threads']} threads)")
     if info["env"]:
-        parts.append("env " + " ".join(f"{k}={v}" for k, v in info["env"].items()))
+        text = "env " + " ".join(f"{k}={v}" for k, v in info["env"].items())
+        if info["env"].get("OMP_WAIT_POLICY") == "PASSIVE":
+            # fastdnn.threads puts it there at import unless the user chose a policy,
+            # and PyTorch's OpenMP pool in this process follows it too.
+            text += " (fastdnn's default, unless set by the user)"
+        parts.append(text)
     if info.get("load_average_before") is not None:
         parts.append(f"load average {info['load_average_before']:.2f} at the start")
     return "machine: " + "; ".join(parts)
