@@ -372,31 +372,58 @@ def machine_line(info):
             # and PyTorch's OpenMP pool in this process follows it too.
             text += " (fastdnn's default, unless set by the user)"
         parts.append(text)
-    if info.get("load_average_before") is not None:
-        parts.append(f"load average {info['load_average_before']:.2f} at the start")
+    busy = info.get("other_cores_busy") or {}
+    if busy.get("before") is not None and busy.get("during") is not None:
+        parts.append(f"other processes busy: {busy['before']:.1f} cores before, {busy['during']:.1f} during")
     return "machine: " + "; ".join(parts)
 
 
-def busy_machine_warning(load=None, nproc=None):
-    """A warning when other processes already keep the cores busy, or None.
+def cpu_sample():
+    """Jiffies counters for measuring how busy *other* processes keep the cores.
+
+    Returns
+    -------
+    tuple of (int, int, int, int) or None
+        Busy jiffies of the whole machine, total jiffies, jiffies of this
+        process (all its threads), and the number of CPUs; None where
+        ``/proc`` is not available.
+    """
+    try:
+        with open("/proc/stat") as f:
+            lines = f.read().splitlines()
+        with open("/proc/self/stat") as f:
+            # Fields after the command name, which may contain spaces: utime and stime are 14th and 15th.
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    values = [int(x) for x in lines[0].split()[1:]]
+    idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
+    total = sum(values[:8])  # guest time is already counted in user time
+    ncpu = sum(1 for line in lines if line.startswith("cpu") and line[3:4].isdigit())
+    return total - idle, total, int(fields[11]) + int(fields[12]), max(ncpu, 1)
+
+
+def other_cores_busy(before, after):
+    """Cores kept busy by other processes between two :func:`cpu_sample` calls, or None."""
+    if before is None or after is None or after[1] <= before[1]:
+        return None
+    busy = (after[0] - before[0]) - (after[2] - before[2])
+    return max(0.0, busy / (after[1] - before[1]) * after[3])
+
+
+def busy_machine_warning(cores_busy, when="before the benchmark starts"):
+    """A warning when other processes keep at least half a core busy, or None.
 
     Parameters
     ----------
-    load : float, optional
-        One-minute load average (``os.getloadavg()[0]`` by default).
-    nproc : int, optional
-        Cores available (this process's affinity by default).
+    cores_busy : float or None
+        Cores other processes used (from :func:`other_cores_busy`).
+    when : str
     """
-    if load is None:
-        if not hasattr(os, "getloadavg"):
-            return None
-        load = os.getloadavg()[0]
-    if nproc is None:
-        nproc = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    if load < 0.5 * nproc:
+    if cores_busy is None or cores_busy < 0.5:
         return None
-    return (f"warning: the machine is busy before the benchmark starts (load average {load:.2f} on {nproc} "
-            f"cores): threads that wait for each other suffer most, so every time below is inflated and noisy")
+    return (f"warning: other processes kept {cores_busy:.1f} cores busy {when}: threads that wait for each "
+            f"other suffer most, so the times are inflated and noisy")
 
 
 def slow_blas_warning(environ=None):
@@ -440,7 +467,7 @@ def table_columns(with_torch):
     columns += ["bound ms"]
     if with_torch:
         columns += ["fastdnn/torch"]
-    columns += ["fastdnn/bound", "first call (compile) s"]
+    columns += ["fastdnn/bound", "first call (compile) s", "others busy"]
     return columns
 
 
@@ -453,7 +480,9 @@ def table_cells(row, with_torch):
     cells += [_ms(row["bound_s"])]
     if with_torch:
         cells += [_ratio(row["fastdnn_over_torch"])]
-    cells += [_ratio(row["fastdnn_over_bound"]), f"{row['first_call_s']:.2f}"]
+    busy = row.get("other_cores_busy")
+    cells += [_ratio(row["fastdnn_over_bound"]), f"{row['first_call_s']:.2f}",
+              "-" if busy is None else f"{busy:.1f}" + (" !" if busy >= 0.5 else "")]
     return cells
 
 
@@ -693,10 +722,16 @@ def _err(message):
 
 def run(args):
     """Run ``fastdnn bench``; returns the exit status (1 when ``--compare`` finds a regression)."""
-    for warning in (slow_blas_warning(), busy_machine_warning()):
-        if warning:
-            _err(warning)
-    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    warning = slow_blas_warning()
+    if warning:
+        _err(warning)
+    sample = cpu_sample()
+    time.sleep(0.3)
+    run_sample = cpu_sample()
+    busy_before = other_cores_busy(sample, run_sample)
+    warning = busy_machine_warning(busy_before)
+    if warning:
+        _err(warning)
     if args.plot:
         try:
             _require_matplotlib()
@@ -726,15 +761,21 @@ def run(args):
     started = time.perf_counter()
     for k, (shape, m, dtype) in enumerate(cases, start=1):
         _err(f"[{k}/{len(cases)}] timing {','.join(map(str, shape))} {dtype} m={m} ...")
+        case_sample = cpu_sample()
         row = run_case(shape, m, dtype, repeats, with_torch)
+        row["other_cores_busy"] = other_cores_busy(case_sample, cpu_sample())
         if not row["costs_agree"]:
             _err(f"warning: first-step costs differ: reference {row['first_cost']['reference']!r}, "
                  f"fastdnn {row['first_cost']['fastdnn']!r}")
         rows.append(row)
     elapsed = time.perf_counter() - started
+    busy_during = other_cores_busy(run_sample, cpu_sample())
+    warning = busy_machine_warning(busy_during, "while the benchmark ran")
+    if warning:
+        _err(warning)
 
     machine = machine_info(torch_module)
-    machine["load_average_before"] = load_before
+    machine["other_cores_busy"] = {"before": busy_before, "during": busy_during}
     print(machine_line(machine))
     print(f"median seconds per training step (forward, cost, backward, SGD update) over {repeats} interleaved "
           f"samples; speedup = reference / fastdnn; bound = the step's matrix products alone")
@@ -746,7 +787,8 @@ def run(args):
     summary += f"; fastdnn/bound: {geometric_mean([r['fastdnn_over_bound'] for r in rows]):.2f}"
     print(summary)
     print(f"first call (compile) s: fastdnn's first step of the row, which includes Numba's compile (or its cache "
-          f"load) the first time a dtype is used; whole run {elapsed:.1f} s")
+          f"load) the first time a dtype is used; others busy: cores other processes used while the row was timed "
+          f"('!': half a core or more, so that row is noisy); whole run {elapsed:.1f} s")
 
     settings = {"mode": "full" if args.full else "quick", "repeats": repeats, "sample_seconds": SAMPLE_SECONDS,
                 "learning_rate": LEARNING_RATE, "torch": with_torch, "dtypes": list(args.dtype),

@@ -15,7 +15,7 @@ from fastdnn.cli import build_parser, main
 
 TINY = ["bench", "--shapes", "8,4,1", "--m", "16", "--repeats", "1", "--no-torch"]
 NO_TORCH_COLUMNS = ["shape", "dtype", "m", "reference ms", "fastdnn ms", "speedup", "bound ms", "fastdnn/bound",
-                    "first call (compile) s"]
+                    "first call (compile) s", "others busy"]
 
 
 def _table(out):
@@ -26,7 +26,7 @@ def _table(out):
     for line in lines[start + 2:]:
         if not line.strip() or not line[0].isdigit():
             break
-        rows.append(line.split())
+        rows.append(line.split())  # the shape has no spaces, so split() keeps the cells apart
     return lines[start], rows
 
 
@@ -125,8 +125,19 @@ def test_slow_blas_environment_is_warned_about():
 
 
 def test_busy_machine_is_warned_about():
-    assert "load average 3.00 on 2 cores" in bench.busy_machine_warning(load=3.0, nproc=2)
-    assert bench.busy_machine_warning(load=0.2, nproc=2) is None
+    assert "kept 1.5 cores busy" in bench.busy_machine_warning(1.5)
+    assert bench.busy_machine_warning(0.2) is None
+    assert bench.busy_machine_warning(None) is None
+
+
+def test_other_cores_busy_leaves_out_our_own_time():
+    # 2 CPUs, 100 jiffies elapsed on each (200 in all): 150 busy, of which 50 were ours.
+    before = (1000, 5000, 300, 2)
+    after = (1150, 5200, 350, 2)
+    assert bench.other_cores_busy(before, after) == pytest.approx(1.0)
+    assert bench.other_cores_busy(None, after) is None
+    sample = bench.cpu_sample()
+    assert sample is None or (sample[1] >= sample[0] >= 0 and sample[3] >= 1)
 
 
 def test_default_cases_are_the_spec_shapes():
