@@ -31,7 +31,18 @@ from .course import (
     update_parameters,
 )
 from .data import load_catvnoncat
+from .data import load_data, load_h5, load_idx, load_npy, load_npz
 from .network import Network
+from .optimizers import SGD, Adam, Momentum, Optimizer
+
+
+def __getattr__(name):
+    # The estimator imports scikit-learn when it is installed: only on first use.
+    if name == "MLPClassifier":
+        from .estimator import MLPClassifier
+
+        return MLPClassifier
+    raise AttributeError(f"module 'fastdnn' has no attribute {name!r}")
 
 # The course's other weeks: logistic regression (week 2), the planar model
 # (week 3, whose helpers SPEC section 1 also lists at the top level), figures

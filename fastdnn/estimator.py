@@ -1,0 +1,558 @@
+"""``MLPClassifier``: the scikit-learn estimator convention on top of :class:`fastdnn.Network`.
+
+Rows are examples, as in scikit-learn.  The network reads ``X.T``, a view
+(no copy): its batch gather reads one row per example straight from the
+caller's array.  Constructor parameters are named as in
+``sklearn.neural_network.MLPClassifier``, so switching is a change of
+import.
+
+scikit-learn is optional: when it is importable the class derives from its
+``ClassifierMixin`` and ``BaseEstimator`` (so it works in a ``Pipeline``,
+``cross_val_score``, ``GridSearchCV``, ``clone``) and validates inputs with
+scikit-learn's own helpers; without it, a small built-in base provides
+``get_params``/``set_params``/``score`` and plain NumPy checks.
+"""
+
+import inspect
+import numbers
+import warnings
+
+import numpy as np
+
+from . import optimizers
+from . import validation as v
+from .network import Network
+
+try:  # scikit-learn is an optional extra ('fastdnn[sklearn]')
+    from sklearn.base import BaseEstimator, ClassifierMixin
+    from sklearn.exceptions import ConvergenceWarning, NotFittedError
+    from sklearn.utils.multiclass import check_classification_targets
+    from sklearn.utils.validation import check_is_fitted
+
+    try:
+        from sklearn.utils.validation import validate_data as _sk_validate_data
+    except ImportError:  # scikit-learn < 1.6
+        def _sk_validate_data(estimator, *args, **kwargs):
+            return estimator._validate_data(*args, **kwargs)
+
+    HAVE_SKLEARN = True
+except ImportError:
+    HAVE_SKLEARN = False
+
+    class NotFittedError(ValueError, AttributeError):
+        """The estimator is used before :meth:`fit`."""
+
+    class ConvergenceWarning(UserWarning):
+        """Training stopped at ``max_iter`` before it converged."""
+
+    class _FallbackBase:
+        """``get_params``/``set_params``/``score`` for when scikit-learn is not installed."""
+
+        @classmethod
+        def _get_param_names(cls):
+            signature = inspect.signature(cls.__init__)
+            return sorted(p.name for p in signature.parameters.values()
+                          if p.name != "self" and p.kind != p.VAR_KEYWORD)
+
+        def get_params(self, deep=True):
+            return {name: getattr(self, name) for name in self._get_param_names()}
+
+        def set_params(self, **params):
+            valid = self._get_param_names()
+            for name, value in params.items():
+                if name not in valid:
+                    raise ValueError(f"invalid parameter {name!r} for {type(self).__name__}; valid: {valid}")
+                setattr(self, name, value)
+            return self
+
+        def score(self, X, y):
+            """Mean accuracy of :meth:`predict` on ``(X, y)``."""
+            return float(np.mean(self.predict(X) == np.asarray(y)))
+
+        def __repr__(self):
+            defaults = inspect.signature(type(self).__init__).parameters
+            changed = [f"{k}={val!r}" for k, val in self.get_params().items()
+                       if not (defaults[k].default is val or _equal(defaults[k].default, val))]
+            return f"{type(self).__name__}({', '.join(changed)})"
+
+    def _equal(a, b):
+        try:
+            return bool(a == b)
+        except Exception:
+            return False
+
+_BASES = (ClassifierMixin, BaseEstimator) if HAVE_SKLEARN else (_FallbackBase,)
+
+#: scikit-learn's activation names -> fastdnn's.
+ACTIVATIONS = {"identity": "linear", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu",
+               "leaky_relu": "leaky_relu"}
+SOLVERS = ("adam", "sgd")
+LEARNING_RATES = ("constant", "invscaling", "adaptive")
+
+
+class MLPClassifier(*_BASES):
+    """Multi-layer perceptron classifier, trained by fastdnn's fused kernels.
+
+    Parameters are scikit-learn's ``MLPClassifier``'s (``solver="lbfgs"`` is
+    not offered), plus ``dropout`` and ``dtype``.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : tuple of int, default (100,)
+        Units of each hidden layer.
+    activation : {"relu", "tanh", "logistic", "identity", "leaky_relu"}, default "relu"
+    solver : {"adam", "sgd"}, default "adam"
+    alpha : float, default 1e-4
+        L2 strength: the loss gains ``alpha / (2 m) * sum(W**2)`` per batch of ``m``.
+    batch_size : int or "auto", default "auto"
+        ``"auto"`` is ``min(200, n_samples)``.
+    learning_rate : {"constant", "invscaling", "adaptive"}, default "constant"
+        Schedule of the ``"sgd"`` solver, as in scikit-learn.
+    learning_rate_init : float, default 1e-3
+    power_t : float, default 0.5
+        Exponent of ``"invscaling"``.
+    max_iter : int, default 200
+        Epochs at most.
+    shuffle : bool, default True
+    random_state : int, RandomState or None, default None
+        Seeds the weights, the shuffling, dropout and the early-stopping split.
+    tol : float, default 1e-4
+    verbose : bool, default False
+        Print the loss after each epoch.
+    warm_start : bool, default False
+        Continue from the previous fit's network.
+    momentum : float, default 0.9
+        Of the ``"sgd"`` solver.
+    nesterovs_momentum : bool, default True
+    early_stopping : bool, default False
+        Hold out ``validation_fraction`` of the data and stop when its
+        accuracy stops improving; the best network is kept.
+    validation_fraction : float, default 0.1
+    beta_1, beta_2, epsilon : float
+        Adam's.
+    n_iter_no_change : int, default 10
+    dropout : float, default 0.0
+        Probability of dropping a hidden unit while training (fastdnn only).
+    dtype : {np.float64, np.float32}, default np.float64
+        Precision of the network; float32 is about twice as fast.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    n_features_in_ : int
+    n_outputs_ : int
+        1 for two classes (one logistic unit), else ``n_classes``.
+    n_layers_ : int
+    out_activation_ : {"logistic", "softmax"}
+    coefs_ : list of ndarray of shape (n_in, n_out)
+        Views (transposed) of the network's weights.
+    intercepts_ : list of ndarray of shape (n_out,)
+    loss_ : float
+    loss_curve_ : list of float
+    best_loss_ : float or None
+    validation_scores_ : list of float or None
+    best_validation_score_ : float or None
+    n_iter_ : int
+    t_ : int
+        Training samples seen.
+    network_ : fastdnn.Network
+    """
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam", alpha=1e-4,
+                 batch_size="auto", learning_rate="constant", learning_rate_init=1e-3, power_t=0.5, max_iter=200,
+                 shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999,
+                 epsilon=1e-8, n_iter_no_change=10, dropout=0.0, dtype=np.float64):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.dropout = dropout
+        self.dtype = dtype
+
+    # ------------------------------------------------------------ public API
+
+    def fit(self, X, y):
+        """Train on ``(X, y)`` for up to ``max_iter`` epochs.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features)
+            Read through its transpose, without a copy (float32 and float64
+            are used as they are; other dtypes are converted once).
+        y : array_like of shape (n_samples,)
+            Class labels of any type.
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y, incremental=False)
+
+    def partial_fit(self, X, y, classes=None):
+        """One epoch over ``(X, y)``, continuing from the current network.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features)
+        y : array_like of shape (n_samples,)
+        classes : array_like of shape (n_classes,), optional
+            Every class of all the calls; required on the first call.
+
+        Returns
+        -------
+        self
+        """
+        if not hasattr(self, "classes_"):
+            if classes is None:
+                raise ValueError("classes must be passed on the first call to partial_fit.")
+        elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
+            raise ValueError(f"`classes={np.unique(classes)!r}` is not the same as on the first call to "
+                             f"partial_fit, which was {self.classes_!r}")
+        return self._fit(X, y, incremental=True, classes=classes)
+
+    def predict_proba(self, X):
+        """Class probabilities.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        self._check_fitted()
+        X = self._validate_X(X)
+        P = self.network_.predict_proba(X.T)
+        if self.n_outputs_ == 1:
+            p = P[0]
+            return np.column_stack([1.0 - p, p])
+        return P.T
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def predict(self, X):
+        """Predicted class of each sample.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Labels from :attr:`classes_`.
+        """
+        self._check_fitted()
+        X = self._validate_X(X)
+        P = self.network_.predict_proba(X.T)
+        index = (P[0] > 0.5).astype(np.intp) if self.n_outputs_ == 1 else np.argmax(P, axis=0)
+        return self.classes_[index]
+
+    @property
+    def coefs_(self):
+        """Weights per layer, shape ``(n_in, n_out)``: transposed views of the network's."""
+        self._check_fitted()
+        return [W.T for W, _ in self.network_._layers]
+
+    @property
+    def intercepts_(self):
+        """Biases per layer, shape ``(n_out,)``: views of the network's."""
+        self._check_fitted()
+        return [b.reshape(-1) for _, b in self.network_._layers]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = False
+        tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = False
+        return tags
+
+    # ------------------------------------------------------------ validation
+
+    def _check_fitted(self):
+        if not hasattr(self, "network_"):
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with appropriate arguments "
+                f"before using this estimator."
+            )
+
+    def _validate_X_y(self, X, y, reset):
+        if HAVE_SKLEARN:
+            X, y = _sk_validate_data(self, X, y, dtype=(np.float64, np.float32), reset=reset)
+            check_classification_targets(y)
+            return X, y
+        X = v.as_array("X", X, ndim=2)
+        if X.dtype not in v.FLOAT_DTYPES:
+            X = X.astype(np.float64)
+        y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            warnings.warn("A column-vector y was passed when a 1d array was expected; it was ravelled.")
+            y = y.ravel()
+        if y.ndim != 1:
+            raise ValueError(f"y must be 1-D (one label per sample), got shape {y.shape}")
+        if len(y) != len(X):
+            raise ValueError(f"X has {len(X)} samples but y has {len(y)}")
+        if X.shape[0] < 1 or X.shape[1] < 1:
+            raise ValueError(f"X must have at least one sample and one feature, got shape {X.shape}")
+        v.check_finite("X", X if X.flags.c_contiguous else X.T)
+        if y.dtype.kind == "f":
+            v.check_finite("y", y)
+            if np.any(y != np.round(y)):
+                raise ValueError("Unknown label type: y holds continuous values; a classifier needs class labels")
+        self._check_n_features(X, reset)
+        return X, y
+
+    def _validate_X(self, X):
+        if HAVE_SKLEARN:
+            return _sk_validate_data(self, X, dtype=(np.float64, np.float32), reset=False)
+        X = v.as_array("X", X, ndim=2)
+        if X.dtype not in v.FLOAT_DTYPES:
+            X = X.astype(np.float64)
+        self._check_n_features(X, False)
+        return X
+
+    def _check_n_features(self, X, reset):
+        if reset:
+            self.n_features_in_ = X.shape[1]
+        elif X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                             f"{self.n_features_in_} features as input.")
+
+    def _checked_params(self):
+        sizes = self.hidden_layer_sizes
+        if isinstance(sizes, numbers.Integral):
+            sizes = (sizes,)
+        try:
+            sizes = [v.positive_int("hidden_layer_sizes", s) for s in sizes]
+        except TypeError:
+            raise TypeError(f"hidden_layer_sizes must be a tuple of positive integers, got {sizes!r}") from None
+        params = {
+            "sizes": sizes,
+            "activation": ACTIVATIONS[v.choice("activation", self.activation, tuple(ACTIVATIONS))],
+            "solver": v.choice("solver", self.solver, SOLVERS) if self.solver != "lbfgs" else None,
+            "alpha": v.finite_float("alpha", self.alpha, minimum=0.0),
+            "learning_rate": v.choice("learning_rate", self.learning_rate, LEARNING_RATES),
+            "learning_rate_init": v.finite_float("learning_rate_init", self.learning_rate_init, minimum=0.0),
+            "power_t": v.finite_float("power_t", self.power_t),
+            "max_iter": v.positive_int("max_iter", self.max_iter),
+            "tol": v.finite_float("tol", self.tol, minimum=0.0),
+            "momentum": v.finite_float("momentum", self.momentum, minimum=0.0),
+            "validation_fraction": v.finite_float("validation_fraction", self.validation_fraction, minimum=0.0),
+            "n_iter_no_change": v.positive_int("n_iter_no_change", self.n_iter_no_change),
+            "dropout": v.finite_float("dropout", self.dropout, minimum=0.0),
+        }
+        if params["solver"] is None:
+            raise ValueError("solver='lbfgs' is not offered by fastdnn's MLPClassifier; use 'adam' or 'sgd'")
+        if params["learning_rate_init"] <= 0:
+            raise ValueError(f"learning_rate_init must be > 0, got {self.learning_rate_init}")
+        if params["momentum"] > 1:
+            raise ValueError(f"momentum must lie in [0, 1], got {self.momentum}")
+        if not 0 < params["validation_fraction"] < 1:
+            raise ValueError(f"validation_fraction must lie in (0, 1), got {self.validation_fraction}")
+        if params["dropout"] >= 1:
+            raise ValueError(f"dropout must lie in [0, 1), got {self.dropout}")
+        if isinstance(self.batch_size, str):
+            if self.batch_size != "auto":
+                raise ValueError(f"batch_size must be a positive integer or 'auto', got {self.batch_size!r}")
+        elif isinstance(self.batch_size, bool) or not isinstance(self.batch_size, numbers.Integral):
+            raise TypeError(f"batch_size must be a positive integer or 'auto', got {self.batch_size!r}")
+        if np.dtype(self.dtype) not in v.FLOAT_DTYPES:
+            raise TypeError(f"dtype must be np.float32 or np.float64, got {self.dtype!r}")
+        return params
+
+    def _optimizer(self, params):
+        if params["solver"] == "adam":
+            return optimizers.Adam(self.beta_1, self.beta_2, self.epsilon), 1.0
+        mu = params["momentum"]
+        if mu == 0.0:
+            return optimizers.SGD(), 1.0
+        # scikit-learn's u <- mu u - eta g is the course's v <- mu v + (1 - mu) g
+        # with alpha = eta / (1 - mu); mu = 1 would never forget, reject it.
+        if mu >= 1.0:
+            raise ValueError("momentum must be < 1 for the sgd solver")
+        return optimizers.Momentum(beta=mu, nesterov=bool(self.nesterovs_momentum)), 1.0 / (1.0 - mu)
+
+    # ------------------------------------------------------------ training
+
+    def _fit(self, X, y, incremental, classes=None):
+        params = self._checked_params()
+        first = not hasattr(self, "network_") or not (incremental or self.warm_start)
+        X, y = self._validate_X_y(X, y, reset=first)
+        if first:
+            labels = np.unique(classes) if classes is not None else np.unique(y)
+            if len(labels) < 2:
+                raise ValueError(
+                    f"{type(self).__name__} needs samples of at least 2 classes, but the data contain only "
+                    f"1 class: {labels!r}"
+                )
+            self.classes_ = labels
+        codes = np.searchsorted(self.classes_, y)
+        codes = np.minimum(codes, len(self.classes_) - 1)
+        unknown = self.classes_[codes] != y
+        if np.any(unknown):
+            raise ValueError(f"y contains labels not seen before: {np.unique(y[unknown])!r}; "
+                             f"the classes are {self.classes_!r}")
+        n_samples = X.shape[0]
+        seed = self._seed()
+        if first:
+            self._build(params, X.shape[1], seed)
+        network = self.network_
+        optimizer, lr_factor = self._optimizer(params)
+
+        batch_size = self.batch_size
+        if isinstance(batch_size, str):
+            batch_size = min(200, n_samples)
+        elif not 1 <= batch_size <= n_samples:
+            warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going to be clipped")
+            batch_size = int(np.clip(batch_size, 1, n_samples))
+
+        data = network._prepare_data(X.T, codes)  # the transposed view: no copy
+        train_indices = None
+        validation_data = None
+        early_stopping = self.early_stopping and not incremental
+        if early_stopping:
+            train_indices, val_indices = self._split(codes, params["validation_fraction"], seed)
+            validation_data = network._prepare_data(X[val_indices].T, codes[val_indices], names=("X_val", "y_val"))
+        n_train = n_samples if train_indices is None else len(train_indices)
+
+        if first:
+            self.n_iter_ = 0
+            self.t_ = 0
+            self.loss_curve_ = []
+            self._no_improvement_count = 0
+            self.best_loss_ = None if early_stopping else np.inf
+            self.validation_scores_ = [] if early_stopping else None
+            self.best_validation_score_ = -np.inf if early_stopping else None
+            self._learning_rate = params["learning_rate_init"]
+        if early_stopping:
+            self._best_params = network.params.copy()
+        state = {"stopped": False}
+
+        def schedule(epoch):
+            return self._learning_rate * lr_factor
+
+        def callback(epoch, record):
+            return self._after_epoch(record, params, n_train, early_stopping, state)
+
+        network._fit(None, None, epochs=1 if incremental else params["max_iter"], batch_size=batch_size,
+                     optimizer=optimizer, learning_rate=self._learning_rate * lr_factor, l2=params["alpha"],
+                     dropout=params["dropout"], shuffle=bool(self.shuffle), progress=False, schedule=schedule,
+                     callback=callback, train_indices=train_indices, data=data, validation_data=validation_data)
+        if early_stopping:
+            network.params[...] = self._best_params
+            del self._best_params
+        if not incremental and not state["stopped"] and self.n_iter_ >= params["max_iter"]:
+            warnings.warn(
+                f"Stochastic Optimizer: Maximum iterations ({params['max_iter']}) reached and the optimization "
+                f"hasn't converged yet.", ConvergenceWarning)
+        return self
+
+    def _after_epoch(self, record, params, n_train, early_stopping, state):
+        """scikit-learn's bookkeeping and stopping rule after each epoch; true to stop."""
+        self.n_iter_ += 1
+        self.t_ += n_train
+        self.loss_ = record["cost"]
+        self.loss_curve_.append(self.loss_)
+        if self.verbose:
+            print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
+        tol = params["tol"]
+        if early_stopping:
+            score = record["val_accuracy"]
+            self.validation_scores_.append(score)
+            if self.verbose:
+                print(f"Validation score: {score:f}")
+            self._no_improvement_count = (self._no_improvement_count + 1
+                                          if score < self.best_validation_score_ + tol else 0)
+            if score > self.best_validation_score_:
+                self.best_validation_score_ = score
+                np.copyto(self._best_params, self.network_.params)
+        else:
+            self._no_improvement_count = (self._no_improvement_count + 1
+                                          if self.loss_ > self.best_loss_ - tol else 0)
+            self.best_loss_ = min(self.best_loss_, self.loss_)
+        if params["solver"] == "sgd" and params["learning_rate"] == "invscaling":
+            self._learning_rate = params["learning_rate_init"] / (self.t_ + 1) ** params["power_t"]
+        if self._no_improvement_count > params["n_iter_no_change"]:
+            what = "Validation score" if early_stopping else "Training loss"
+            message = (f"{what} did not improve more than tol={tol:f} for {params['n_iter_no_change']} "
+                       f"consecutive epochs.")
+            if params["solver"] == "sgd" and params["learning_rate"] == "adaptive" and self._learning_rate > 1e-6:
+                self._learning_rate /= 5.0
+                self._no_improvement_count = 0
+                if self.verbose:
+                    print(message + f" Setting learning rate to {self._learning_rate:f}")
+                return False
+            if self.verbose:
+                print(message + " Stopping.")
+            state["stopped"] = True
+            return True
+        return False
+
+    def _build(self, params, n_features, seed):
+        n_outputs = 1 if len(self.classes_) == 2 else len(self.classes_)
+        hidden = params["activation"]
+        self.network_ = Network([n_features, *params["sizes"], n_outputs], hidden=hidden,
+                                output="sigmoid" if n_outputs == 1 else "softmax", dtype=self.dtype,
+                                init="he" if hidden in ("relu", "leaky_relu") else "xavier", seed=seed)
+        self.n_outputs_ = n_outputs
+        self.n_layers_ = len(params["sizes"]) + 2
+        self.out_activation_ = "logistic" if n_outputs == 1 else "softmax"
+
+    def _seed(self):
+        """A seed for the network from ``random_state`` (an int is used as it is)."""
+        rs = self.random_state
+        if rs is None:
+            return None
+        if isinstance(rs, numbers.Integral) and not isinstance(rs, bool):
+            return int(rs)
+        if isinstance(rs, np.random.RandomState):
+            return int(rs.randint(np.iinfo(np.int32).max))
+        if isinstance(rs, np.random.Generator):
+            return int(rs.integers(np.iinfo(np.int32).max))
+        raise ValueError(f"random_state must be None, an int, a RandomState or a Generator, got {rs!r}")
+
+    def _split(self, codes, fraction, seed):
+        """Stratified train/validation indices for early stopping."""
+        rng = np.random.default_rng(seed)
+        train, val = [], []
+        for c in np.unique(codes):
+            members = rng.permutation(np.flatnonzero(codes == c))
+            n_val = int(round(fraction * len(members)))
+            val.append(members[:n_val])
+            train.append(members[n_val:])
+        train = np.sort(np.concatenate(train))
+        val = np.sort(np.concatenate(val))
+        if len(val) < 1 or len(train) < 1:
+            raise ValueError(
+                f"early_stopping with validation_fraction={fraction} leaves {len(train)} training and {len(val)} "
+                f"validation samples; use more data or another validation_fraction"
+            )
+        return train, val

@@ -1,0 +1,272 @@
+"""fastdnn.MLPClassifier: the scikit-learn estimator convention, with and without scikit-learn."""
+
+import subprocess
+import sys
+import textwrap
+import warnings
+
+import numpy as np
+import pytest
+
+import fastdnn
+from fastdnn.estimator import MLPClassifier
+from fastdnn.network import Network
+
+sklearn = pytest.importorskip("sklearn", reason="scikit-learn (the 'sklearn' extra) is needed for these tests")
+from sklearn.base import clone  # noqa: E402
+from sklearn.datasets import load_digits, make_blobs  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning, NotFittedError  # noqa: E402
+from sklearn.model_selection import cross_val_score, train_test_split  # noqa: E402
+from sklearn.pipeline import make_pipeline  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+
+
+# scikit-learn's own suite, default constructor parameters.  Two checks are
+# skipped by scikit-learn itself here: pandas input (pandas not installed)
+# and array-API input (SCIPY_ARRAY_API unset).
+@parametrize_with_checks([MLPClassifier()])
+def test_scikit_learn_estimator_checks(estimator, check):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        check(estimator)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return train_test_split(X / 16.0, y, test_size=0.25, random_state=0, stratify=y)
+
+
+def test_digits_accuracy(digits):
+    X_train, X_test, y_train, y_test = digits
+    clf = MLPClassifier(hidden_layer_sizes=(64,), max_iter=60, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X_train, y_train)
+    assert clf.score(X_test, y_test) >= 0.95
+    assert clf.n_iter_ == 60 and len(clf.loss_curve_) == 60 and clf.t_ == 60 * len(X_train)
+    assert clf.loss_curve_[-1] < clf.loss_curve_[0]
+    P = clf.predict_proba(X_test)
+    assert P.shape == (len(X_test), 10)
+    np.testing.assert_allclose(P.sum(axis=1), 1.0, rtol=1e-12)
+    np.testing.assert_array_equal(clf.predict(X_test), clf.classes_[np.argmax(P, axis=1)])
+    np.testing.assert_allclose(clf.predict_log_proba(X_test), np.log(P))
+
+
+def test_reads_the_callers_array_without_copying(digits, monkeypatch):
+    X_train, _, y_train, _ = digits
+    X = np.ascontiguousarray(X_train)
+    seen = []
+    real = Network._prepare_data
+
+    def spy(self, X_in, Y_in, names=("X", "Y")):
+        seen.append(X_in)
+        return real(self, X_in, Y_in, names)
+
+    monkeypatch.setattr(Network, "_prepare_data", spy)
+    MLPClassifier(hidden_layer_sizes=(8,), max_iter=2, random_state=0).fit(X, y_train)
+    assert np.shares_memory(seen[0], X) and seen[0].shape == X.T.shape
+
+
+def test_pipeline_and_cross_validation(digits):
+    X_train, _, y_train, _ = digits
+    pipe = make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(32,), max_iter=80, random_state=1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        scores = cross_val_score(pipe, X_train, y_train, cv=3)
+    assert scores.shape == (3,) and scores.min() > 0.9
+
+
+def test_binary_string_labels_and_clone():
+    X, y = make_blobs(n_samples=120, centers=2, random_state=3)
+    labels = np.where(y == 1, "cat", "dog")
+    clf = MLPClassifier(hidden_layer_sizes=(5,), max_iter=50, random_state=0, learning_rate_init=0.05)
+    clf.fit(X, labels)
+    assert clf.n_outputs_ == 1 and clf.out_activation_ == "logistic"
+    assert list(clf.classes_) == ["cat", "dog"]
+    assert clf.score(X, labels) > 0.95
+    P = clf.predict_proba(X)
+    np.testing.assert_array_equal(clf.predict(X), np.where(P[:, 1] > 0.5, "dog", "cat"))
+    assert [c.shape for c in clf.coefs_] == [(2, 5), (5, 1)]
+    assert [b.shape for b in clf.intercepts_] == [(5,), (1,)]
+    assert np.shares_memory(clf.coefs_[0], clf.network_.params)
+    twin = clone(clf)
+    assert twin.get_params() == clf.get_params() and not hasattr(twin, "network_")
+
+
+def test_same_random_state_same_model():
+    X, y = make_blobs(n_samples=300, centers=3, random_state=0)
+    a = MLPClassifier(max_iter=5, random_state=7).fit(X, y)
+    b = MLPClassifier(max_iter=5, random_state=7).fit(X, y)
+    np.testing.assert_array_equal(a.network_.params, b.network_.params)
+
+
+def test_partial_fit_continues_training():
+    X, y = make_blobs(n_samples=200, centers=3, random_state=0)
+    clf = MLPClassifier(hidden_layer_sizes=(10,), random_state=0)
+    with pytest.raises(ValueError, match="classes must be passed on the first call"):
+        clf.partial_fit(X, y)
+    clf.partial_fit(X[:100], y[:100], classes=[0, 1, 2])
+    assert clf.n_iter_ == 1
+    losses = [clf.loss_]
+    for _ in range(20):
+        clf.partial_fit(X, y)
+        losses.append(clf.loss_)
+    assert clf.n_iter_ == 21 and losses[-1] < losses[0]
+    with pytest.raises(ValueError, match="labels not seen before"):
+        clf.partial_fit(X[:5], np.full(5, 9))
+    with pytest.raises(ValueError, match="X has 1 features, but MLPClassifier is expecting 2"):
+        clf.partial_fit(X[:, :1], y)
+
+
+def test_warm_start_continues_and_cold_start_restarts():
+    X, y = make_blobs(n_samples=150, centers=3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warm = MLPClassifier(hidden_layer_sizes=(6,), max_iter=3, warm_start=True, random_state=0).fit(X, y)
+        net = warm.network_
+        warm.fit(X, y)
+        assert warm.network_ is net and warm.n_iter_ == 6
+        cold = MLPClassifier(hidden_layer_sizes=(6,), max_iter=3, random_state=0).fit(X, y)
+        net = cold.network_
+        cold.fit(X, y)
+        assert cold.network_ is not net and cold.n_iter_ == 3
+
+
+def test_early_stopping_keeps_the_best_validation_model(digits):
+    X_train, _, y_train, _ = digits
+    clf = MLPClassifier(hidden_layer_sizes=(16,), early_stopping=True, n_iter_no_change=3, max_iter=200,
+                        learning_rate_init=0.05, random_state=0)
+    clf.fit(X_train, y_train)
+    assert clf.n_iter_ < 200  # stopped early
+    assert clf.best_validation_score_ == max(clf.validation_scores_)
+    assert clf.best_loss_ is None
+
+
+def test_stops_when_the_loss_stops_improving():
+    X, y = make_blobs(n_samples=100, centers=2, random_state=0)
+    clf = MLPClassifier(hidden_layer_sizes=(4,), tol=10.0, n_iter_no_change=2, random_state=0).fit(X, y)
+    # The first epoch sets the best loss; no later one improves by 10, and the
+    # count must exceed n_iter_no_change, as in scikit-learn.
+    assert clf.n_iter_ == 4
+
+
+def test_convergence_warning_at_max_iter():
+    X, y = make_blobs(n_samples=60, centers=2, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="Maximum iterations \\(2\\)"):
+        MLPClassifier(max_iter=2, tol=0.0, random_state=0).fit(X, y)
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_sgd_momentum_is_scikit_learns_update(nesterov, rng):
+    # scikit-learn: u <- mu u - eta g; theta <- theta + u (Nesterov: theta + mu u - eta g).
+    clf = MLPClassifier(solver="sgd", momentum=0.8, nesterovs_momentum=nesterov, learning_rate_init=0.1)
+    optimizer, factor = clf._optimizer(clf._checked_params())
+    theta = rng.standard_normal(20)
+    theta_sk = theta.copy()
+    velocity = np.zeros(20)
+    u = np.zeros(20)
+    for t in range(1, 6):
+        g = rng.standard_normal(20)
+        optimizer.step(theta, g, (velocity,), 0.1 * factor, 0.0, 0, t)
+        u = 0.8 * u - 0.1 * g
+        theta_sk += 0.8 * u - 0.1 * g if nesterov else u
+        np.testing.assert_allclose(theta, theta_sk, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("learning_rate", ["constant", "invscaling", "adaptive"])
+def test_sgd_schedules(learning_rate):
+    X, y = make_blobs(n_samples=100, centers=3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = MLPClassifier(hidden_layer_sizes=(8,), solver="sgd", learning_rate=learning_rate, max_iter=40,
+                            n_iter_no_change=2, tol=1.0, random_state=0).fit(X, y)
+    rates = clf.network_.history["learning_rate"]
+    if learning_rate == "constant":
+        assert clf.n_iter_ == 4 and rates == pytest.approx([0.001 / (1 - 0.9)] * 4, rel=1e-15)
+    elif learning_rate == "invscaling":
+        assert rates[1] == pytest.approx(0.001 / (100 + 1) ** 0.5 / (1 - 0.9), rel=1e-15)
+    else:
+        assert clf.n_iter_ > 4 and rates[-1] < rates[0]  # the rate was divided by 5 instead of stopping
+
+
+def test_float32_network(digits):
+    X_train, X_test, y_train, y_test = digits
+    clf = MLPClassifier(hidden_layer_sizes=(32,), max_iter=30, dtype=np.float32, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X_train.astype(np.float32), y_train)
+    assert clf.network_.dtype == np.float32
+    assert clf.score(X_test, y_test) > 0.9
+
+
+def test_verbose_prints_the_loss(capsys):
+    X, y = make_blobs(n_samples=40, centers=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        MLPClassifier(hidden_layer_sizes=(3,), max_iter=2, verbose=True, random_state=0).fit(X, y)
+    out = capsys.readouterr().out
+    assert "Iteration 1, loss = " in out and "Iteration 2, loss = " in out
+
+
+@pytest.mark.parametrize(
+    "params, error, match",
+    [
+        ({"solver": "lbfgs"}, ValueError, "lbfgs"),
+        ({"activation": "softplus"}, ValueError, "activation"),
+        ({"hidden_layer_sizes": (10, 0)}, ValueError, "hidden_layer_sizes"),
+        ({"batch_size": "big"}, ValueError, "batch_size"),
+        ({"validation_fraction": 1.5}, ValueError, "validation_fraction"),
+        ({"dtype": np.int32}, TypeError, "dtype"),
+        ({"random_state": "seed"}, ValueError, "random_state"),
+    ],
+)
+def test_bad_parameters_fail_at_fit(params, error, match):
+    X, y = make_blobs(n_samples=20, centers=2, random_state=0)
+    clf = MLPClassifier(**params)  # the constructor only stores
+    with pytest.raises(error, match=match):
+        clf.fit(X, y)
+
+
+def test_unfitted_and_exported():
+    assert fastdnn.MLPClassifier is MLPClassifier
+    with pytest.raises(NotFittedError):
+        MLPClassifier().predict(np.zeros((2, 3)))
+
+
+def test_works_without_scikit_learn():
+    # A fresh interpreter where importing scikit-learn fails.
+    script = textwrap.dedent(
+        """
+        import sys
+        sys.modules["sklearn"] = None
+        import numpy as np
+        import fastdnn
+        from fastdnn import estimator
+        assert not estimator.HAVE_SKLEARN
+        rng = np.random.default_rng(0)
+        X = np.r_[rng.normal(-2, 1, (40, 3)), rng.normal(2, 1, (40, 3))]
+        y = np.array(["a"] * 40 + ["b"] * 40)
+        clf = fastdnn.MLPClassifier(hidden_layer_sizes=(4,), max_iter=30, learning_rate_init=0.05, random_state=0)
+        assert clf.get_params()["hidden_layer_sizes"] == (4,)
+        clf.set_params(max_iter=40)
+        assert clf.max_iter == 40 and "max_iter=40" in repr(clf)
+        clf.fit(X, y)
+        assert clf.score(X, y) > 0.95 and clf.predict_proba(X).shape == (80, 2)
+        try:
+            clf.predict(X[:, :2])
+        except ValueError as exc:
+            assert "X has 2 features, but MLPClassifier is expecting 3" in str(exc)
+        else:
+            raise AssertionError("no error for a wrong number of features")
+        try:
+            fastdnn.MLPClassifier().predict(X)
+        except estimator.NotFittedError:
+            pass
+        print("ok")
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("ok")
