@@ -158,11 +158,12 @@ def test_optimize_course_figures():
     assert costs == [pytest.approx(5.801545319394553, rel=1e-12)]
 
 
+@pytest.mark.parametrize("method", ["direct", "gram"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("n_x, m", [(1, 1), (7, 13), (300, 17), (600, 250)])
-def test_optimize_matches_reference(rng, dtype, n_x, m):
+@pytest.mark.parametrize("n_x, m", [(1, 1), (7, 13), (300, 17), (600, 250), (40, 3)])
+def test_optimize_matches_reference(rng, method, dtype, n_x, m):
     w, b, X, Y = _problem(rng, n_x, m, dtype)
-    params, grads, costs = logistic.optimize(w, b, X, Y, num_iterations=201, learning_rate=0.05)
+    params, grads, costs = logistic.optimize(w, b, X, Y, num_iterations=201, learning_rate=0.05, method=method)
     ref_params, ref_grads, ref_costs = ref.optimize(w.astype(np.float64), b, X.astype(np.float64), Y, 201, 0.05)
     # float32 rounding grows over the iterations: a looser, still tight, tolerance.
     rtol = 1e-10 if dtype == np.float64 else 1e-4
@@ -170,39 +171,28 @@ def test_optimize_matches_reference(rng, dtype, n_x, m):
     assert_close(params["w"], ref_params["w"], rtol=rtol)
     assert params["b"] == pytest.approx(ref_params["b"], rel=rtol, abs=rtol)
     assert_close(grads["dw"], ref_grads["dw"], rtol=rtol, scale=np.abs(ref_grads["dw"]).max() + 1e-3)
+    assert grads["db"] == pytest.approx(ref_grads["db"], rel=rtol, abs=rtol)
     assert len(costs) == 3
     np.testing.assert_allclose(costs, ref_costs, rtol=rtol)
 
 
-def test_optimize_large_input_uses_threads_and_gives_the_same_numbers(rng, monkeypatch):
-    # Above the parallel threshold the fused pass runs on Numba's threads;
-    # the chunking is fixed, so the numbers are identical to the serial run.
-    from fastdnn import config
-
-    w, b, X, Y = _problem(rng, 2000, 100, np.float64)
-    serial = logistic.optimize(w, b, X, Y, num_iterations=5, learning_rate=0.1)
-    monkeypatch.setattr(config, "PARALLEL_MIN_ELEMENTS", 1)
-    parallel = logistic.optimize(w, b, X, Y, num_iterations=5, learning_rate=0.1)
-    np.testing.assert_array_equal(serial[0]["w"], parallel[0]["w"])
-    np.testing.assert_array_equal(serial[1]["dw"], parallel[1]["dw"])
-    assert serial[2] == parallel[2]
+def test_optimize_method_choice():
+    # "auto" follows the logits only with fewer examples than features and
+    # enough iterations to pay for G = X^T X.
+    assert logistic._use_gram(12288, 209, 2000)
+    assert not logistic._use_gram(12288, 209, 100)
+    assert not logistic._use_gram(20, 500, 10000)
+    with pytest.raises(ValueError, match="method must be one of"):
+        logistic.optimize(W_COURSE, B_COURSE, X_COURSE, Y_COURSE, method="fast")
 
 
-def test_fused_pass_matches_numpy(rng):
-    n_x, m = 1000, 37
-    X = rng.standard_normal((n_x, m))
-    dz = rng.standard_normal(m)
-    w = rng.standard_normal(n_x)
-    w_before = w.copy()
-    chunk, n_chunks = logistic._chunking(n_x)
-    assert chunk * n_chunks >= n_x > chunk * (n_chunks - 1)
-    dw = np.empty(n_x)
-    z_partial = np.empty((n_chunks, m))
-    logistic.gradient_step_and_forward(X, dz, w, 0.1, dw, z_partial, chunk)
-    expected_dw = X @ dz
-    assert_close(dw, expected_dw)
-    assert_close(w, w_before - 0.1 * expected_dw)
-    assert_close(z_partial.sum(axis=0), w @ X)
+def test_optimize_single_iteration_gram_equals_propagate():
+    params, grads, costs = logistic.optimize(W_COURSE, B_COURSE, X_COURSE, Y_COURSE, num_iterations=1,
+                                             learning_rate=0.1, method="gram")
+    ref_grads, ref_cost = ref.propagate(W_COURSE, B_COURSE, X_COURSE, Y_COURSE)
+    assert_close(grads["dw"], ref_grads["dw"])
+    assert_close(params["w"], W_COURSE - 0.1 * ref_grads["dw"])
+    assert costs == [pytest.approx(ref_cost, rel=1e-12)]
 
 
 def test_optimize_prints_every_hundred(capsys):

@@ -51,6 +51,7 @@ def test_plot_costs_png(tmp_path):
     costs = [0.69, 0.58, 0.47, 0.38, 0.33, 0.30]
     path = tmp_path / "costs.png"
     fig = plots.plot_costs(costs, 0.005, path=path, figsize=(5, 4), dpi=80)
+    assert isinstance(fig, Figure)
     pixels = _read_png(path)
     assert pixels.shape[:2] == (4 * 80, 5 * 80)
     assert _drawn(pixels)
