@@ -59,7 +59,6 @@ THREAD_ENV = (
 SLOW_BLAS_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 #: How closely the first costs of the reference and fastdnn must agree.
 COST_RTOL = {"float64": 1e-9, "float32": 1e-4}
-IMPLEMENTATIONS = ("reference", "fastdnn", "torch", "bound")
 JSON_FORMAT = "fastdnn-bench/1"
 
 PLOT_HINT = "--plot needs matplotlib, an optional dependency: pip install 'fastdnn[plot]'"
