@@ -180,8 +180,10 @@ def test_optimize_method_choice():
     # "auto" follows the logits only with fewer examples than features and
     # enough iterations to pay for G = X^T X.
     assert logistic._use_gram(12288, 209, 2000)
-    assert not logistic._use_gram(12288, 209, 100)
+    assert logistic._use_gram(12288, 209, 100)
+    assert not logistic._use_gram(12288, 209, 5)
     assert not logistic._use_gram(20, 500, 10000)
+    assert not logistic._use_gram(2, 3, 100)
     with pytest.raises(ValueError, match="method must be one of"):
         logistic.optimize(W_COURSE, B_COURSE, X_COURSE, Y_COURSE, method="fast")
 
