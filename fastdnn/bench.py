@@ -725,7 +725,7 @@ def run(args):
     if warning:
         _err(warning)
     sample = cpu_sample()
-    time.sleep(0.3)
+    time.sleep(0.2)
     run_sample = cpu_sample()
     busy_before = other_cores_busy(sample, run_sample)
     warning = busy_machine_warning(busy_before)
