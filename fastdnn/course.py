@@ -245,7 +245,8 @@ def initialize_parameters(n_x, n_h, n_y, seed=1):
         ``W1`` (n_h, n_x), ``b1`` (n_h, 1), ``W2`` (n_y, n_h), ``b2`` (n_y, 1):
         weights ``randn * 0.01``, zero biases.
     """
-    return initialize_parameters_deep([n_x, n_h, n_y], init="small", seed=seed)
+    dims = [v.positive_int(name, n) for name, n in (("n_x", n_x), ("n_h", n_h), ("n_y", n_y))]
+    return initialize_parameters_deep(dims, init="small", seed=seed)
 
 
 def initialize_parameters_deep(layer_dims, init="scaled", seed=1):
@@ -368,30 +369,35 @@ def linear_activation_forward(A_prev, W, b, activation):
     return A, ((A_prev, W, b), Z)
 
 
-def _check_parameters(parameters, n_x=None):
+def _check_parameters(parameters, X_shape=None):
     """Validate a course parameter dict; return ``[(W1, b1), ...]`` as given."""
     if not isinstance(parameters, dict):
         raise TypeError(f"parameters must be a dict with keys 'W1', 'b1', ...; got {type(parameters).__name__}")
-    L = len(parameters) // 2
+    # L from the highest layer named, not len(parameters) // 2: with a key
+    # missing, the course's count would silently drop the last layer.
+    layers_named = [int(k[1:]) for k in parameters if isinstance(k, str) and k[:1] in ("W", "b")
+                    and k[1:].isdigit() and not k[1:].startswith("0")]
+    L = max(layers_named, default=0)
     if L < 1:
-        raise ValueError(f"parameters must hold at least 'W1' and 'b1'; got keys {sorted(parameters)}")
+        raise ValueError(f"parameters must hold at least 'W1' and 'b1'; got keys {sorted(map(str, parameters))}")
     pairs = []
     for l in range(1, L + 1):
         for key in (f"W{l}", f"b{l}"):
             if key not in parameters:
                 raise ValueError(
                     f"parameters is missing {key!r}: a {L}-layer network needs W1..W{L} and b1..b{L}; "
-                    f"got keys {sorted(parameters)}"
+                    f"got keys {sorted(map(str, parameters))}"
                 )
         W = v.as_array(f"W{l}", parameters[f"W{l}"], ndim=2)
         b = v.as_array(f"b{l}", parameters[f"b{l}"], ndim=2)
-        expected_cols = n_x if l == 1 else pairs[-1][0].shape[0]
+        if l == 1:
+            expected_cols = None if X_shape is None else X_shape[0]
+            what = f"X of shape {X_shape}: W1 needs one column per row of X"
+        else:
+            expected_cols = pairs[-1][0].shape[0]
+            what = f"W{l - 1} of shape {pairs[-1][0].shape}: W{l} needs one column per row of W{l - 1}"
         if expected_cols is not None and W.shape[1] != expected_cols:
-            what = "rows of X" if l == 1 else f"rows of W{l - 1}"
-            raise ValueError(
-                f"W{l} of shape {W.shape} does not fit: it needs {expected_cols} columns "
-                f"(the number of {what})"
-            )
+            raise ValueError(f"W{l} of shape {W.shape} does not fit {what} ({expected_cols})")
         v.check_shape(f"b{l}", b, (W.shape[0], 1), f"one bias per row of W{l}")
         pairs.append((W, b))
     return pairs
@@ -414,7 +420,7 @@ def L_model_forward(X, parameters):
         ``((A_prev, W, b), Z)`` for each layer.
     """
     X_arr = v.as_array("X", X, ndim=2)
-    pairs = _check_parameters(parameters, X_arr.shape[0])
+    pairs = _check_parameters(parameters, X_arr.shape)
     dtype = v.float_dtype(X_arr, *[a for pair in pairs for a in pair])
     A = v.prepare(X_arr, dtype)
     v.check_finite("X", A)
@@ -483,9 +489,16 @@ def compute_cost(AL, Y):
 # ---------------------------------------------------------------- backward
 
 
+def _describe_cache(cache):
+    if isinstance(cache, (tuple, list)):
+        return f"a {type(cache).__name__} of length {len(cache)}"
+    return f"an object of type {type(cache).__name__}"
+
+
 def _check_linear_cache(cache, layer=""):
-    if not (isinstance(cache, tuple) and len(cache) == 3):
-        raise TypeError(f"linear cache{layer} must be a tuple (A_prev, W, b), got {type(cache).__name__}")
+    if not (isinstance(cache, (tuple, list)) and len(cache) == 3):
+        where = f" of layer {layer}" if layer else ""
+        raise TypeError(f"the linear cache{where} must be a tuple (A_prev, W, b), got {_describe_cache(cache)}")
     return cache
 
 
@@ -500,6 +513,8 @@ def _check_backward_inputs(dname, d, cache, layer=""):
     A_prev, W, b = _check_linear_cache(cache, layer)
     d_arr = v.as_array(dname, d, ndim=2)
     A_c, W_c, b_c = _check_layer(A_prev, W, b, "A_prev", layer)
+    if A_c.shape[1] == 0:
+        raise ValueError(f"A_prev of shape {A_c.shape} has no examples: the gradients average over m = 0")
     if d_arr.shape != (W_c.shape[0], A_c.shape[1]):
         raise ValueError(
             f"{dname} must have shape {(W_c.shape[0], A_c.shape[1])} (rows of W, columns of A_prev), "
@@ -531,7 +546,11 @@ def linear_backward(dZ, cache):
     .. math:: dW = \\frac{1}{m} dZ A_{prev}^T,\\quad db = \\frac{1}{m}\\sum_j dZ_{:,j},
               \\quad dA_{prev} = W^T dZ
     """
-    dZ_c, A_c, W_c, dtype = _check_backward_inputs("dZ", dZ, cache)
+    return _linear_backward(dZ, cache)
+
+
+def _linear_backward(dZ, cache, layer=""):
+    dZ_c, A_c, W_c, dtype = _check_backward_inputs("dZ", dZ, cache, layer)
     m = A_c.shape[1]
     dW, db, dA_prev = _backward_buffers(dZ_c.shape, A_c, W_c, dtype)
     scale = 1.0 / m
@@ -556,14 +575,25 @@ def linear_activation_backward(dA, cache, activation):
     dW : ndarray of shape (n, n_prev)
     db : ndarray of shape (n, 1)
     """
-    code = _activation_code(activation)
-    if not (isinstance(cache, tuple) and len(cache) == 2):
-        raise TypeError(f"cache must be a tuple ((A_prev, W, b), Z), got {type(cache).__name__}")
-    linear_cache, Z = cache
-    dA_c, A_c, W_c, dtype = _check_backward_inputs("dA", dA, linear_cache)
-    Z_arr = v.as_array("Z", Z, ndim=2)
-    v.check_shape("Z (in cache)", Z_arr, dA_c.shape, "the shape of dA")
+    return _linear_activation_backward(dA, cache, _activation_code(activation))
+
+
+def _check_layer_cache(cache, layer=""):
+    if not (isinstance(cache, (tuple, list)) and len(cache) == 2):
+        name = f"caches[{int(layer) - 1}]" if layer else "cache"
+        raise TypeError(f"{name} must be a tuple ((A_prev, W, b), Z) as linear_activation_forward returns, "
+                        f"got {_describe_cache(cache)}")
+    return cache
+
+
+def _linear_activation_backward(dA, cache, code, layer=""):
+    linear_cache, Z = _check_layer_cache(cache, layer)
+    dA_c, A_c, W_c, dtype = _check_backward_inputs("dA", dA, linear_cache, layer)
+    z_name = f"Z of layer {layer}" if layer else "Z (in cache)"
+    Z_arr = v.as_array(z_name, Z, ndim=2)
+    v.check_shape(z_name, Z_arr, dA_c.shape, "the shape of dA")
     Z_c = v.prepare(Z_arr, dtype)
+    v.check_finite(z_name, Z_c)
     dW, db, dA_prev = _backward_buffers(dA_c.shape, A_c, W_c, dtype)
     dZ = np.empty_like(dA_c)
     layers.dense_backward(dA_c, Z_c, True, code, 0.0, A_c, W_c, 1.0 / A_c.shape[1], dZ, dW, db, dA_prev)
@@ -603,17 +633,21 @@ def L_model_backward(AL, Y, caches):
             "undefined there (the output saturated)"
         )
     L = len(caches)
+    for l, cache in enumerate(caches, start=1):
+        _check_layer_cache(cache, str(l))
     grads = {}
     # Output layer: the course's dAL and the sigmoid derivative in one pass.
     linear_cache, Z = caches[L - 1]
-    Z_c = v.prepare(v.as_array("Z", Z, ndim=2), AL_c.dtype)
-    v.check_shape(f"Z of layer {L}", Z_c, AL_c.shape, "the shape of AL")
+    Z_arr = v.as_array(f"Z of layer {L}", Z, ndim=2)
+    v.check_shape(f"Z of layer {L}", Z_arr, AL_c.shape, "the shape of AL")
+    Z_c = v.prepare(Z_arr, AL_c.dtype)
+    v.check_finite(f"Z of layer {L}", Z_c)
     dZ = np.empty_like(AL_c)
     loss.course_sigmoid_output_backward(AL_c, Y_c, Z_c, dZ)
-    dA_prev, dW, db = linear_backward(dZ, linear_cache)
+    dA_prev, dW, db = _linear_backward(dZ, linear_cache, str(L))
     grads[f"dA{L - 1}"], grads[f"dW{L}"], grads[f"db{L}"] = dA_prev, dW, db
     for l in range(L - 1, 0, -1):
-        dA_prev, dW, db = linear_activation_backward(grads[f"dA{l}"], caches[l - 1], "relu")
+        dA_prev, dW, db = _linear_activation_backward(grads[f"dA{l}"], caches[l - 1], act.RELU, str(l))
         grads[f"dA{l - 1}"], grads[f"dW{l}"], grads[f"db{l}"] = dA_prev, dW, db
     return grads
 
@@ -655,6 +689,7 @@ def update_parameters(parameters, grads, learning_rate):
             v.check_shape(key, g, p.shape, f"the shape of {name}")
             dtype = v.float_dtype(p, g)
             p_c, g_c = v.prepare(p, dtype), v.prepare(g, dtype)
+            v.check_finite(name, p_c)
             v.check_finite(key, g_c)
             out = np.empty_like(p_c)
             update.sgd(p_c.reshape(-1), g_c.reshape(-1), lr, out.reshape(-1))
@@ -737,7 +772,7 @@ def two_layer_model(X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000
     parameters : dict
     costs : list of float, only when ``return_costs``
     """
-    if len(layers_dims) != 3:
+    if len(v.layer_dims("layers_dims", layers_dims)) != 3:
         raise ValueError(f"layers_dims must be (n_x, n_h, n_y), got {tuple(layers_dims)}")
     return _course_training(X, Y, layers_dims, "small", learning_rate, num_iterations, print_cost, return_costs)
 
@@ -771,91 +806,3 @@ def L_layer_model(X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000, 
     plot is drawn.
     """
     return _course_training(X, Y, layers_dims, "scaled", learning_rate, num_iterations, print_cost, return_costs)
-
-
-# ---------------------------------------------------------------- planar data (week 3)
-
-
-def layer_sizes(X, Y):
-    """Layer sizes of the course's planar model: input, 4 hidden units, output.
-
-    Parameters
-    ----------
-    X : array_like of shape (n_x, m)
-    Y : array_like of shape (n_y, m)
-
-    Returns
-    -------
-    n_x, n_h, n_y : int
-    """
-    X_arr = v.as_array("X", X, ndim=2)
-    Y_arr = v.as_array("Y", Y, ndim=2)
-    return X_arr.shape[0], 4, Y_arr.shape[0]
-
-
-def load_planar_dataset(seed=1):
-    """The course's two-class "flower" of 400 points.
-
-    Parameters
-    ----------
-    seed : int, default 1
-        Passed to ``np.random.seed`` first, as the course does.
-
-    Returns
-    -------
-    X : ndarray of shape (2, 400), float64
-    Y : ndarray of shape (1, 400), uint8
-    """
-    from . import reference  # generating the points is NumPy's work; nothing to speed up
-
-    return reference.load_planar_dataset(v.non_negative_int("seed", seed))
-
-
-def nn_model(X, Y, n_h, num_iterations=10000, print_cost=False, return_costs=False):
-    """The course's planar model, ``LINEAR->TANH->LINEAR->SIGMOID``, learning rate 1.2.
-
-    Parameters
-    ----------
-    X : array_like of shape (n_x, m)
-    Y : array_like of shape (n_y, m)
-        Labels in {0, 1}.
-    n_h : int
-        Size of the hidden layer.
-    num_iterations : int, default 10000
-    print_cost : bool, default False
-        Print ``Cost after iteration i: ...`` (6 decimals) every 1000 iterations.
-    return_costs : bool, default False
-        Also return the costs recorded every 1000 iterations.
-
-    Returns
-    -------
-    parameters : dict
-    costs : list of float, only when ``return_costs``
-
-    Notes
-    -----
-    Weights ``randn * 0.01`` drawn after seed 2 (the course's planar
-    initialization), zero biases, full-batch gradient descent:
-
-    .. math:: dZ^{[2]} = A^{[2]} - Y,\\qquad dZ^{[1]} = W^{[2]T} dZ^{[2]} \\odot (1 - A^{[1]2})
-    """
-    from .network import Network
-
-    X_arr = v.as_array("X", X, ndim=2)
-    Y_arr = v.as_array("Y", Y, ndim=2)
-    if Y_arr.shape[1] != X_arr.shape[1]:
-        raise ValueError(f"Y of shape {Y_arr.shape} must have one column per column of X {X_arr.shape}")
-    n_h = v.positive_int("n_h", n_h)
-    num_iterations = v.non_negative_int("num_iterations", num_iterations)
-    dims = [X_arr.shape[0], n_h, Y_arr.shape[0]]
-    net = Network(dims, hidden="tanh", output="sigmoid", dtype=v.float_dtype(X_arr), init="small", seed=2)
-    Xc, Yc = net._check_data(X_arr, Y_arr)
-    costs = []
-    for i in range(num_iterations):
-        cost = net.train_step(Xc, Yc, 1.2)
-        if i % 1000 == 0:
-            costs.append(float(cost))
-            if print_cost:
-                print("Cost after iteration %i: %f" % (i, cost))
-    parameters = {k: a.copy() for k, a in net.parameters.items()}
-    return (parameters, costs) if return_costs else parameters

@@ -53,8 +53,12 @@ def float_dtype(*arrays):
 
     float32 only when every float input is float32 (and no integer input
     would lose precision); float64 otherwise, NumPy's own promotion.
-    float16 is computed in float32.
+    float16 is computed in float32.  Integer and boolean inputs alone are
+    computed in float64 (NumPy would give float16 for uint8 or bool and
+    float32 for int16, which the course never meant).
     """
+    if not any(a.dtype.kind == "f" for a in arrays):
+        return np.dtype(np.float64)
     dtype = np.result_type(*[a.dtype for a in arrays], np.float16)
     if dtype == np.float16:
         return np.dtype(np.float32)
