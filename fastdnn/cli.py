@@ -12,6 +12,9 @@ import sys
 # name -> (module, one-line help)
 COMMANDS = {
     "bench": ("fastdnn.bench", "time fastdnn against the NumPy reference on generated data and print a table"),
+    "train": ("fastdnn.train_cli", "train a network on a data file (.npz, .npy, .h5, idx) and save it"),
+    "predict": ("fastdnn.train_cli", "predict with a saved network, one line per example"),
+    "evaluate": ("fastdnn.train_cli", "cost and accuracy of a saved network on labelled data"),
 }
 
 
