@@ -27,6 +27,8 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     print_blob=True,
 )
+# A deeper search for a quiet machine: pytest --hypothesis-profile=fastdnn-thorough
+settings.register_profile("fastdnn-thorough", parent=settings.get_profile("fastdnn"), max_examples=600)
 settings.load_profile("fastdnn")
 
 
@@ -67,5 +69,3 @@ def data_dir():
         pytest.skip(f"real data not available: {DATA_DIR} does not exist")
     pytest.importorskip("h5py", reason="h5py (the 'data' extra) is needed to read the course's .h5 files")
     return DATA_DIR
-
-settings.register_profile("fastdnn-thorough", parent=settings.get_profile("fastdnn"), max_examples=600)
