@@ -1090,3 +1090,89 @@ planar = _Namespace(
     predict=_planar_predict,
     hidden_layer_sweep=_hidden_layer_sweep,
 )
+
+
+# ---------------------------------------------------------------- the trainer's mini-batch epoch (SPEC section 2)
+
+
+def minibatch_epoch(X_rows, labels, parameters, adam_state, order, batch_size, learning_rate=1e-3, beta1=0.9,
+                    beta2=0.999, epsilon=1e-8, t=0):
+    """One epoch of mini-batch Adam on ``[LINEAR->RELU]*(L-1) -> LINEAR->SOFTMAX``, as NumPy users write it.
+
+    The plain-NumPy baseline of :meth:`fastdnn.Network.fit` with
+    ``output="softmax"``, ``optimizer="adam"`` and a ``batch_size``: the same
+    work (gather each batch, one-hot its labels, forward, stable softmax
+    cross-entropy, backward, the course's bias-corrected Adam), each step in
+    NumPy's usual style, one temporary array per operation.
+
+    Parameters
+    ----------
+    X_rows : ndarray of shape (m, n_x)
+        One example per row (the layout files store); a batch is
+        ``X_rows[batch].T``.
+    labels : ndarray of shape (m,), int
+        Class numbers in ``[0, n_L)``.
+    parameters : dict
+        ``W1, b1, ..., WL, bL`` in the course's shapes; updated in place.
+    adam_state : dict
+        ``{"v": {...}, "s": {...}}`` with arrays shaped like ``parameters``
+        (zeros at the start); updated in place.
+    order : ndarray of shape (m,), int
+        The order of the examples in this epoch (a permutation for shuffling).
+    batch_size : int
+    learning_rate, beta1, beta2, epsilon : float
+    t : int
+        Adam steps made before this epoch.
+
+    Returns
+    -------
+    cost : float
+        Mean of the batch costs, weighted by batch size.
+    t : int
+        Adam steps made after this epoch.
+
+    Notes
+    -----
+    .. math:: J = -\\frac{1}{m}\\sum_j \\ln p_{y_j j},\\qquad
+              \\theta \\leftarrow \\theta - \\alpha \\frac{v/(1-\\beta_1^t)}{\\sqrt{s/(1-\\beta_2^t)}+\\epsilon}
+    """
+    L = len(parameters) // 2
+    m = len(order)
+    k = parameters[f"W{L}"].shape[0]
+    dtype = parameters["W1"].dtype
+    total = 0.0
+    for start in range(0, m, batch_size):
+        batch = order[start:start + batch_size]
+        b = len(batch)
+        A = X_rows[batch].T.astype(dtype, copy=False)
+        Y = np.zeros((k, b), dtype=dtype)
+        Y[labels[batch], np.arange(b)] = 1
+        activations = [A]
+        for l in range(1, L + 1):
+            Z = parameters[f"W{l}"] @ activations[-1] + parameters[f"b{l}"]
+            activations.append(np.maximum(Z, 0) if l < L else Z)
+        Z = activations[-1]
+        shifted = Z - Z.max(axis=0, keepdims=True)
+        log_norm = np.log(np.exp(shifted).sum(axis=0, keepdims=True))
+        log_p = shifted - log_norm
+        total += float(-(Y * log_p).sum()) * (1.0 / m)
+        dZ = (np.exp(log_p) - Y) / b
+        t += 1
+        for l in range(L, 0, -1):
+            A_prev = activations[l - 1]
+            dW = dZ @ A_prev.T
+            db = dZ.sum(axis=1, keepdims=True)
+            if l > 1:
+                dA = parameters[f"W{l}"].T @ dZ
+                dZ = dA * (A_prev > 0)
+            for name, grad in ((f"W{l}", dW), (f"b{l}", db)):
+                v = adam_state["v"][name]
+                s = adam_state["s"][name]
+                v *= beta1
+                v += (1 - beta1) * grad
+                s *= beta2
+                s += (1 - beta2) * grad ** 2
+                v_hat = v / (1 - beta1 ** t)
+                s_hat = s / (1 - beta2 ** t)
+                parameters[name] -= learning_rate * v_hat / (np.sqrt(s_hat) + epsilon)
+    return total, t

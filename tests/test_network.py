@@ -573,3 +573,37 @@ def test_fit_rejects_bad_data_with_clear_messages(rng):
         Network([3, 1], output="softmax")
     with pytest.raises(TypeError, match="dtype"):
         Network([3, 1], dtype=np.int32)
+
+
+# ---------------------------------------------------------------- the NumPy baseline and a real task
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_numpy_reference_epoch_does_the_same_work(dtype, rng):
+    # The benchmark's baseline must compute what fit computes: same batches
+    # (no shuffling), same softmax cost, same Adam; equal to rounding.
+    X = rng.standard_normal((300, 12)).astype(dtype)
+    y = rng.integers(0, 4, 300)
+    net = Network([12, 10, 8, 4], output="softmax", dtype=dtype, init="he", seed=3)
+    params = {k: v.copy() for k, v in net.parameters.items()}
+    state = {"v": {k: np.zeros_like(v) for k, v in params.items()},
+             "s": {k: np.zeros_like(v) for k, v in params.items()}}
+    cost, t = ref.minibatch_epoch(X, y, params, state, np.arange(300), 64, 0.01)
+    history = net.fit(X.T, y, epochs=1, batch_size=64, optimizer="adam", learning_rate=0.01, shuffle=False,
+                      progress=False)
+    rtol = 1e-12 if dtype == np.float64 else 2e-5
+    assert t == net._t == 5
+    assert cost == pytest.approx(history["cost"][0], rel=rtol)
+    for key, value in params.items():
+        np.testing.assert_allclose(net.parameters[key], value, rtol=rtol, atol=rtol * 0.1, err_msg=key)
+
+
+def test_softmax_network_learns_the_8x8_digits():
+    datasets = pytest.importorskip("sklearn.datasets", reason="the 8x8 digits ship with scikit-learn")
+    X, y = datasets.load_digits(return_X_y=True)
+    order = np.random.default_rng(0).permutation(len(y))
+    train, test = order[:1347], order[1347:]
+    net = Network([64, 100, 10], output="softmax", init="he", seed=0)
+    net.fit(X[train].T / 16.0, y[train], epochs=100, batch_size=64, optimizer="adam", learning_rate=1e-3,
+            l2=1e-4, progress=False)
+    assert net.evaluate(X[test].T / 16.0, y[test])["accuracy"] >= 0.97
