@@ -597,6 +597,20 @@ def test_L_model_backward_integer_labels_keep_float32():
     assert {p.dtype for p in new.values()} == {np.dtype(np.float32)}
 
 
+@pytest.mark.xfail(strict=True, reason="kernel bug (loss.course_sigmoid_output_backward): in float32 it recomputes "
+                   "sigmoid(Z) in float64 but divides by 1 - AL with AL rounded to float32, so dZ is off by "
+                   "eps32 / (1 - AL): 8e-4 relative at Z = 12 (dZ > 1 for Y = 0)")
+def test_L_model_backward_float32_saturated_output():
+    X = np.array([[1.0, -1.0, 0.5]], dtype=np.float32)
+    parameters = {"W1": np.array([[12.0]], dtype=np.float32), "b1": np.zeros((1, 1), dtype=np.float32)}
+    Y = np.zeros((1, 3), dtype=np.float32)
+    AL, caches = dnn.L_model_forward(X, parameters)
+    grads = dnn.L_model_backward(AL, Y, caches)
+    AL_ref, caches_ref = ref.L_model_forward(X, parameters)
+    grads_ref = ref.L_model_backward(AL_ref, Y, caches_ref)
+    assert_grads_match(grads, grads_ref, 1, np.dtype(np.float32))
+
+
 @given(net=networks(), labels=st.sampled_from([np.int64, np.float64, np.uint8]), flat_Y=st.booleans())
 @settings(max_examples=25)
 def test_L_model_backward_on_reference_caches(net, labels, flat_Y):
