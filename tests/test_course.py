@@ -597,9 +597,6 @@ def test_L_model_backward_integer_labels_keep_float32():
     assert {p.dtype for p in new.values()} == {np.dtype(np.float32)}
 
 
-@pytest.mark.xfail(strict=True, reason="kernel bug (loss.course_sigmoid_output_backward): in float32 it recomputes "
-                   "sigmoid(Z) in float64 but divides by 1 - AL with AL rounded to float32, so dZ is off by "
-                   "eps32 / (1 - AL): 8e-4 relative at Z = 12 (dZ > 1 for Y = 0)")
 def test_L_model_backward_float32_saturated_output():
     X = np.array([[1.0, -1.0, 0.5]], dtype=np.float32)
     parameters = {"W1": np.array([[12.0]], dtype=np.float32), "b1": np.zeros((1, 1), dtype=np.float32)}

@@ -73,7 +73,10 @@ def course_sigmoid_output_backward(AL, Y, Z, dZ):
             a = AL[i, j]
             y = Y[i, j]
             da = -(y / a - (1.0 - y) / (1.0 - a))
-            s = scalar.sigmoid(Z[i, j])
+            # s rounded to the arrays' dtype, as the course computes it, so
+            # that float32 caches give the float32 course numbers.
+            dZ[i, j] = scalar.sigmoid(Z[i, j])
+            s = dZ[i, j]
             dZ[i, j] = da * s * (1.0 - s)
 
 

@@ -128,7 +128,7 @@ def sigmoid(z):
 
 @njit(**JIT_EXACT)
 def _expm1_nonpositive(y):
-    """``e**y - 1`` for ``y <= 0``, accurate near zero where ``exp(y) - 1`` is not.
+    r"""``e**y - 1`` for ``y <= 0``, accurate near zero where ``exp(y) - 1`` is not.
 
     With :math:`y = k\ln 2 + r`: :math:`e^y - 1 = 2^k (e^r - 1) + (2^k - 1)`,
     and both terms are exact enough because :math:`-60 < k \le 0`.
@@ -142,7 +142,7 @@ def _expm1_nonpositive(y):
 
 @njit(**JIT_EXACT)
 def tanh(z):
-    """Hyperbolic tangent, within a few ulp everywhere.
+    r"""Hyperbolic tangent, within a few ulp everywhere.
 
     .. math:: \tanh z = \operatorname{sign}(z)\,\frac{-u}{2 + u},\quad u = e^{-2|z|} - 1
     """
@@ -151,7 +151,6 @@ def tanh(z):
     return z if z != z else t
 
 
-_SQRT_HALF = 0.7071067811865476
 _TWO_52 = 4503599627370496.0
 # 1/(2n+1): the artanh series.  Written as constants so that no division
 # is left in the loop (there is no fastmath to turn them into products).
@@ -162,7 +161,7 @@ _R19, _R21, _R23 = 1.0 / 19.0, 1.0 / 21.0, 1.0 / 23.0
 
 @njit(**JIT_EXACT)
 def log(x):
-    """Natural logarithm of a float64, branch-free so that a loop over it vectorises.
+    r"""Natural logarithm of a float64, branch-free so that a loop over it vectorises.
 
     Returns ``-inf`` at 0, NaN below 0 and for NaN, ``inf`` at ``inf``.
 
@@ -203,10 +202,12 @@ def log(x):
 
 @njit(**JIT_EXACT)
 def log1p(t):
-    """``log(1 + t)`` for ``t > -1``, accurate also for tiny ``t``.
+    r"""``log(1 + t)`` for ``t > -1``, accurate also for tiny ``t``.
 
     The rounding error of ``u = 1 + t`` is put back to first order:
     :math:`\ln(1+t) \approx \ln u - ((u - 1) - t)/u`.
     """
     u = 1.0 + t
-    return log(u) - ((u - 1.0) - t) / u
+    y = log(u) - ((u - 1.0) - t) / u
+    # At u = 0 and u = inf the correction is 0/0 or inf/inf: log(u) is exact there.
+    return log(u) if (u == 0.0 or u == math.inf) else y
