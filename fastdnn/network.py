@@ -114,7 +114,16 @@ class _Workspace:
         self.cost = np.zeros(1, dtype=np.float64)
         self.count = np.zeros(1, dtype=np.float64)
         self.square_sum = np.zeros(1, dtype=np.float64)
-        self._X = self._Y = self._masks = None
+        self._X = self._Y = self._masks = self._X_rows = None
+
+    @property
+    def X_rows(self):
+        """Batch buffer of row-per-example inputs, ``(m, n_x)``; the network reads ``X_rows.T``."""
+        if self._X_rows is None:
+            # The memory of X, seen as (m, n_x): a workspace uses one or the other.
+            self._X_rows = self._buffers.get("X", self._dims[0], self.m, self.dtype).reshape(self.m, self._dims[0])
+            self.X_rows_T = self._X_rows.T
+        return self._X_rows
 
     @property
     def X(self):
@@ -154,6 +163,9 @@ class _Data:
         self.Y = Y
         self.labels = labels
         self.m = X.shape[1]
+        # A row-per-example array seen transposed: batches are gathered row by
+        # row (one contiguous copy per example) and read through their transpose.
+        self.rows = X.T if X.flags.f_contiguous and not X.flags.c_contiguous else None
 
     def direct_X(self, dtype):
         """Whether a product can read ``X`` as it is (right dtype, C or F order)."""
@@ -162,8 +174,19 @@ class _Data:
     def direct_Y(self, dtype):
         return self.Y is not None and self.Y.dtype == dtype and self.Y.flags.c_contiguous
 
-    def gather_X(self, indices, start, out):
-        gather_mod.gather(self.X, indices, start, out)
+    def gather_X(self, indices, start, ws):
+        """Gather the batch ``indices[start:start + ws.m]`` into ``ws``; returns the ``(n_x, b)`` batch."""
+        return _gather_inputs(self.X, self.rows, indices, start, ws)
+
+    def gather_all_X(self, indices, dtype):
+        """The examples ``indices`` gathered into a new array (once per fit), ``(n_x, m)``."""
+        if self.rows is not None:
+            out = np.empty((indices.size, self.X.shape[0]), dtype=dtype)
+            gather_mod.gather_rows(self.rows, indices, 0, out)
+            return out.T
+        out = np.empty((self.X.shape[0], indices.size), dtype=dtype)
+        gather_mod.gather(self.X, indices, 0, out)
+        return out
 
     def gather_Y(self, indices, start, out):
         if self.labels is not None:
@@ -442,10 +465,10 @@ class Network:
 
     def _train_batch(self, data, indices, start, ws, learning_rate, l2, keep_prob, count):
         """Gather the examples ``indices[start:start + ws.m]`` into ``ws`` and train on them; returns the cost."""
-        data.gather_X(indices, start, ws.X)
+        X = data.gather_X(indices, start, ws)
         data.gather_Y(indices, start, ws.Y)
         ws.count[0] = 0.0
-        return self._fit_step(ws.X, ws.Y, ws, learning_rate, l2, keep_prob, count)
+        return self._fit_step(X, ws.Y, ws, learning_rate, l2, keep_prob, count)
 
     def _rollback(self):
         """Restore the parameters and optimizer state saved before the last update; ``False`` if none."""
@@ -663,8 +686,7 @@ class Network:
             if train_indices is None and data.direct_X(self.dtype):
                 X_full = data.X
             else:
-                X_full = np.empty((self.layer_dims[0], m), dtype=self.dtype)
-                data.gather_X(indices, 0, X_full)
+                X_full = data.gather_all_X(indices, self.dtype)
             if train_indices is None and data.direct_Y(self.dtype):
                 Y_full = data.Y
             else:
@@ -818,8 +840,8 @@ class Network:
             if direct:
                 X_chunk = X_part  # a product reads a slice of a C or F array in place
             else:
-                gather_mod.gather(X_part, positions, 0, ws.X)
-                X_chunk = ws.X
+                rows = None if data.rows is None else X_part.T
+                X_chunk = _gather_inputs(X_part, rows, positions, 0, ws)
             Y_chunk = None
             if with_targets:
                 if data.labels is not None:
@@ -1064,6 +1086,15 @@ class Network:
         self.history = saved["history"]
         self._rng.bit_generator.state = saved["rng"]
         self._n_steps = saved["n_steps"]
+
+
+def _gather_inputs(X, rows, indices, start, ws):
+    """Gather a batch of inputs into ``ws``: row by row when ``rows`` (``X.T``) is given, else column by column."""
+    if rows is not None:
+        gather_mod.gather_rows(rows, indices, start, ws.X_rows)
+        return ws.X_rows_T
+    gather_mod.gather(X, indices, start, ws.X)
+    return ws.X
 
 
 class _NotAModel(Exception):

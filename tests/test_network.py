@@ -337,12 +337,26 @@ def test_layouts_dtypes_and_label_forms_train_identically(rng, tmp_path):
 
     base = train(X, y)
     np.testing.assert_array_equal(train(X, onehot), base)
-    np.testing.assert_array_equal(train(np.ascontiguousarray(X.T).T, y), base)  # F-ordered view of rows
+    # A row-per-example array seen transposed is gathered row by row and its
+    # batches are multiplied in the other storage order: equal to rounding.
+    np.testing.assert_allclose(train(np.ascontiguousarray(X.T).T, y), base, rtol=1e-12, atol=1e-14)
     np.testing.assert_array_equal(train(X, y.astype(np.int32)), base)
     path = tmp_path / "X.npy"
     np.save(path, X)
     mapped = np.load(path, mmap_mode="r")
     np.testing.assert_array_equal(train(mapped, y), base)
+
+
+def test_rows_gather_with_more_features_than_examples_per_batch(rng):
+    X_rows = rng.standard_normal((30, 50))
+    y = rng.integers(0, 3, 30)
+    a = Network([50, 4, 3], output="softmax", seed=2)
+    b = Network([50, 4, 3], output="softmax", seed=2)
+    a.fit(X_rows.T, y, epochs=2, batch_size=8, optimizer="adam", learning_rate=0.01, progress=False)
+    b.fit(np.ascontiguousarray(X_rows.T), y, epochs=2, batch_size=8, optimizer="adam", learning_rate=0.01,
+          progress=False)
+    np.testing.assert_allclose(a.params, b.params, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(a.predict_proba(X_rows.T.astype(np.float32)), a.predict_proba(X_rows.T), rtol=1e-6)
 
 
 def test_full_batch_reads_the_callers_array_without_a_copy(rng, monkeypatch):

@@ -114,6 +114,50 @@ def gather_rows_transposed(X_rows, indices, start, out):
 
 
 @njit(**config.JIT)
+def _gather_rows_serial_copy(X_rows, indices, start, out_rows):
+    for j in range(out_rows.shape[0]):
+        source = X_rows[indices[start + j]]
+        target = out_rows[j]
+        for i in range(target.size):
+            target[i] = source[i]
+
+
+@njit(**config.JIT_PARALLEL)
+def _gather_rows_parallel_copy(X_rows, indices, start, out_rows):
+    for j in prange(out_rows.shape[0]):
+        source = X_rows[indices[start + j]]
+        target = out_rows[j]
+        for i in range(target.size):
+            target[i] = source[i]
+
+
+def gather_rows(X_rows, indices, start, out_rows):
+    """Copy the rows ``indices[start:start + b]`` of ``X_rows`` into the rows of ``out_rows``.
+
+    For row-per-example data this is the cheapest gather (one contiguous copy
+    per example); the network then reads the batch as ``out_rows.T``, an
+    F-ordered ``(n, b)`` view that the matrix products take as it is.
+
+    Parameters
+    ----------
+    X_rows : ndarray of shape (m_total, n)
+        One example per row, C-contiguous.
+    indices : ndarray of shape (m_index,), int64
+    start : int
+    out_rows : ndarray of shape (b, n)
+        C-contiguous; written in place, cast to its dtype.
+
+    Notes
+    -----
+    .. math:: \mathrm{out}_{j i} = X^{rows}_{\mathrm{indices}[start + j],\, i}
+    """
+    if out_rows.size >= config.PARALLEL_MIN_ELEMENTS:
+        _gather_rows_parallel_copy(X_rows, indices, start, out_rows)
+    else:
+        _gather_rows_serial_copy(X_rows, indices, start, out_rows)
+
+
+@njit(**config.JIT)
 def one_hot(labels, indices, start, out):
     """One-hot columns of the class labels ``labels[indices[start:start + b]]``.
 
