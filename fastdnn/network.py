@@ -109,8 +109,12 @@ class _Workspace:
         self.A = [None] + [self._buffers.get(f"A{l}", layer_dims[l], m, dtype) for l in range(1, L + 1)]
         widest = max(layer_dims[1:])
         flat = [self._buffers.get(f"scratch{k}", widest, m, dtype).reshape(-1) for k in range(2)]
-        # Layer l's dZ lives in scratch l % 2; dA of layer l - 1 in the other.
-        self.dZ = [None] + [flat[l % 2][: layer_dims[l] * m].reshape(layer_dims[l], m) for l in range(1, L + 1)]
+        # Every layer's dZ lives in the first scratch buffer, every dA in the
+        # second: a layer reads dA and writes dZ (never in place, which would
+        # keep the kernel from vectorising), then W^T dZ overwrites its dA
+        # with the previous layer's.
+        self.dZ = [None] + [flat[0][: layer_dims[l] * m].reshape(layer_dims[l], m) for l in range(1, L + 1)]
+        self.dA = [None] + [flat[1][: layer_dims[l] * m].reshape(layer_dims[l], m) for l in range(1, L + 1)]
         self.cost = np.zeros(1, dtype=np.float64)
         self.count = np.zeros(1, dtype=np.float64)
         self.square_sum = np.zeros(1, dtype=np.float64)
@@ -390,17 +394,17 @@ class Network:
         dZ = ws.dZ[L]
         A_prev = ws.A[L - 1] if L > 1 else X
         act.row_sums(dZ, 1.0, db)
-        layers.linear_backward_into(dZ, A_prev, W, 1.0, dW, ws.dZ[L - 1] if L > 1 else None)
+        layers.linear_backward_into(dZ, A_prev, W, 1.0, dW, ws.dA[L - 1] if L > 1 else None)
         for l in range(L - 1, 0, -1):
             W, _ = self._layers[l - 1]
             dW, db = self._grad_layers[l - 1]
-            dA = ws.dZ[l]
+            dA = ws.dA[l]
             if keep_prob < 1.0:
                 # After layer l + 1 used the dropped A[l] for its dW.
                 reg.dropout_backward(dA, ws.A[l], ws.masks[l], keep_prob)
             A_prev = ws.A[l - 1] if l > 1 else X
             layers.dense_backward(dA, ws.A[l], False, self._hidden_code, self.leaky_slope, A_prev, W, 1.0,
-                                  dA, dW, db, ws.dZ[l - 1] if l > 1 else None)
+                                  ws.dZ[l], dW, db, ws.dA[l - 1] if l > 1 else None)
 
     def _gradient_step(self, X, Y, ws):
         """Forward, cost and backward on one batch; returns the cost."""
