@@ -465,7 +465,8 @@ class MLPClassifier(*_BASES):
         network._fit(None, None, epochs=1 if incremental else params["max_iter"], batch_size=batch_size,
                      optimizer=optimizer, learning_rate=self._learning_rate * lr_factor, l2=params["alpha"],
                      dropout=params["dropout"], shuffle=bool(self.shuffle), progress=False, schedule=schedule,
-                     callback=callback, train_indices=train_indices, data=data, validation_data=validation_data)
+                     callback=callback, train_indices=train_indices, data=data, validation_data=validation_data,
+                     track_accuracy=False)
         if early_stopping:
             network.params[...] = self._best_params
             del self._best_params

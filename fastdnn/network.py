@@ -648,7 +648,7 @@ class Network:
 
     def _fit(self, X, Y, epochs=1, batch_size=None, optimizer="sgd", learning_rate=0.0075, l2=0.0, dropout=0.0,
              shuffle=True, validation=None, progress=True, schedule=None, callback=None, train_indices=None,
-             data=None, validation_data=None):
+             data=None, validation_data=None, track_accuracy=True):
         data = self._prepare_data(X, Y) if data is None else data
         epochs = v.positive_int("epochs", epochs)
         learning_rate = self._check_learning_rate(learning_rate)
@@ -680,7 +680,7 @@ class Network:
             batch_size = v.positive_int("batch_size", batch_size)
         full_batch = batch_size is None or batch_size >= m
         batch = m if full_batch else batch_size
-        count = self.output != "linear"
+        count = track_accuracy and self.output != "linear"
         per_example = 1 if self.output == "softmax" else self.layer_dims[-1]
 
         if full_batch:

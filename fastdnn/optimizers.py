@@ -81,7 +81,7 @@ class SGD(Optimizer):
             # trainer reproduces L_layer_model's trajectory bit for bit.
             update.sgd(params, grads, learning_rate, params)
         else:
-            update.sgd_l2(params, grads, learning_rate, decay, n_decay, params)
+            update.sgd_l2(params, grads, learning_rate, decay, n_decay)
 
 
 class Momentum(Optimizer):
@@ -113,7 +113,7 @@ class Momentum(Optimizer):
         return {"beta": self.beta, "nesterov": self.nesterov}
 
     def step(self, params, grads, slots, learning_rate, decay, n_decay, t):
-        update.momentum(params, grads, slots[0], learning_rate, self.beta, self.nesterov, decay, n_decay, params)
+        update.momentum(params, grads, slots[0], learning_rate, self.beta, self.nesterov, decay, n_decay)
 
 
 class Adam(Optimizer):
@@ -146,7 +146,7 @@ class Adam(Optimizer):
 
     def step(self, params, grads, slots, learning_rate, decay, n_decay, t):
         update.adam(params, grads, slots[0], slots[1], learning_rate, self.beta1, self.beta2, self.eps, t,
-                    decay, n_decay, params)
+                    decay, n_decay)
 
 
 #: Optimizer classes by name.

