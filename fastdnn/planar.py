@@ -453,22 +453,20 @@ def _train(X, Y, params, grads, W1, b1, W2, b2, dW1, db1, dW2, db2, learning_rat
     pass and one update -- the passes of :class:`fastdnn.Network`'s
     ``train_step``, with the same kernels, on the calling thread.
     """
-    # Every kernel gets distinct input and output buffers: written in place
-    # (A is Z), their loops do not vectorise and run about 4x slower.
     scale = 1.0 / X.shape[1]
     for _ in range(num_steps):
         _product(W1, X, Z1)
-        act._bias_activation_serial(Z1, b1, act.TANH, 0.0, A1)
+        act.bias_activation_serial(Z1, b1, act.TANH, 0.0, A1, False)
         _product(W2, A1, Z2)
-        act._bias_activation_serial(Z2, b2, act.LINEAR, 0.0, Z2)
+        act.bias_activation_serial(Z2, b2, act.LINEAR, 0.0, Z2, True)
         # dZ2 = (A2 - Y) / m, so the products below need no 1/m.
         loss.sigmoid_cross_entropy(Z2, Y, scale, A2, dZ2, cost)
-        act._row_sums_serial(dZ2, 1.0, db2)
+        act.row_sums_serial(dZ2, 1.0, db2)
         _product_right_transposed(dZ2, A1, dW2)
         _product_left_transposed(W2, dZ2, dA1)
-        act._activation_backward_serial(dA1, A1, False, act.TANH, 0.0, 1.0, dZ1, db1, True)
+        act.activation_backward_serial(dA1, A1, False, act.TANH, 0.0, 1.0, dZ1, db1, True, False)
         _product_right_transposed(dZ1, X, dW1)
-        update._sgd_serial(params, grads, learning_rate, params)
+        update.sgd_serial(params, grads, learning_rate, params)
 
 
 def _arena(shapes, dtype):

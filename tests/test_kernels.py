@@ -379,9 +379,11 @@ def test_size_picks_the_twin(dispatcher, prefix, args, shape, monkeypatch):
     """Below the cut-over the serial twin runs, at or above it the parallel one."""
     module = act if prefix != "_sgd" else update
     called = []
-    for twin in ("serial", "parallel"):
-        real = getattr(module, f"{prefix}_{twin}")
-        monkeypatch.setattr(module, f"{prefix}_{twin}", lambda *a, _t=twin, _f=real: (called.append(_t), _f(*a)))
+    # The serial twins are public (other kernels call them); the parallel ones private.
+    names = {"serial": f"{prefix.lstrip('_')}_serial", "parallel": f"{prefix}_parallel"}
+    for twin, name in names.items():
+        real = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda *a, _t=twin, _f=real: (called.append(_t), _f(*a)))
     dispatcher(*args(np.zeros(shape)))
     big = shape[0] * shape[1] >= config.PARALLEL_MIN_ELEMENTS
     assert called == ["parallel" if big else "serial"]

@@ -93,18 +93,47 @@ def _bias_activation_row(Z, b, code, slope, A, i):
 
 
 @njit(**config.JIT)
-def _bias_activation_serial(Z, b, code, slope, A):
+def _bias_activation_row_in_place(Z, b, code, slope, i):
+    # Z[i] <- g(Z[i] + b[i]) through a single array: with two names for one
+    # buffer LLVM's overlap check fails at run time and the loop runs scalar.
+    bias = b[i, 0]
+    row = Z[i]
+    if code == RELU:
+        for j in range(row.size):
+            row[j] = activate(row[j] + bias, RELU, slope)
+    elif code == SIGMOID:
+        for j in range(row.size):
+            row[j] = activate(row[j] + bias, SIGMOID, slope)
+    elif code == TANH:
+        for j in range(row.size):
+            row[j] = activate(row[j] + bias, TANH, slope)
+    elif code == LEAKY_RELU:
+        for j in range(row.size):
+            row[j] = activate(row[j] + bias, LEAKY_RELU, slope)
+    else:
+        for j in range(row.size):
+            row[j] = row[j] + bias
+
+
+@njit(**config.JIT)
+def bias_activation_serial(Z, b, code, slope, A, in_place):
     for i in range(Z.shape[0]):
-        _bias_activation_row(Z, b, code, slope, A, i)
+        if in_place:
+            _bias_activation_row_in_place(Z, b, code, slope, i)
+        else:
+            _bias_activation_row(Z, b, code, slope, A, i)
 
 
 @njit(**config.JIT_PARALLEL)
-def _bias_activation_parallel(Z, b, code, slope, A):
+def _bias_activation_parallel(Z, b, code, slope, A, in_place):
     for i in prange(Z.shape[0]):
-        _bias_activation_row(Z, b, code, slope, A, i)
+        if in_place:
+            _bias_activation_row_in_place(Z, b, code, slope, i)
+        else:
+            _bias_activation_row(Z, b, code, slope, A, i)
 
 
-def bias_activation_forward(Z, b, code, slope, A):
+def bias_activation_forward(Z, b, code, slope, A, parallel=True):
     """Add the bias and apply the activation, in one pass.
 
     Parameters
@@ -119,25 +148,41 @@ def bias_activation_forward(Z, b, code, slope, A):
     A : ndarray of shape (n, m)
         Written in place with ``g(Z)``.  May be ``Z`` itself, when only the
         activation needs to be kept.
+    parallel : bool, default True
+        Allow the row-parallel twin for large arrays; ``False`` keeps the
+        pass on the calling thread (for callers that run their own threads).
 
     Notes
     -----
     .. math:: Z \\leftarrow Z + b, \\qquad A \\leftarrow g(Z)
     """
-    if Z.size >= config.PARALLEL_MIN_ELEMENTS:
-        _bias_activation_parallel(Z, b, code, slope, A)
-    else:
-        _bias_activation_serial(Z, b, code, slope, A)
+    kernel = _bias_activation_parallel if parallel and Z.size >= config.PARALLEL_MIN_ELEMENTS else bias_activation_serial
+    kernel(Z, b, code, slope, A, A is Z)
 
 
 @njit(**config.JIT)
 def _activation_row(Z, code, slope, A, i):
-    for j in range(Z.shape[1]):
-        A[i, j] = activate(Z[i, j], code, slope)
+    z_row = Z[i]
+    a_row = A[i]
+    if code == RELU:
+        for j in range(z_row.size):
+            a_row[j] = activate(z_row[j], RELU, slope)
+    elif code == SIGMOID:
+        for j in range(z_row.size):
+            a_row[j] = activate(z_row[j], SIGMOID, slope)
+    elif code == TANH:
+        for j in range(z_row.size):
+            a_row[j] = activate(z_row[j], TANH, slope)
+    elif code == LEAKY_RELU:
+        for j in range(z_row.size):
+            a_row[j] = activate(z_row[j], LEAKY_RELU, slope)
+    else:
+        for j in range(z_row.size):
+            a_row[j] = z_row[j]
 
 
 @njit(**config.JIT)
-def _activation_serial(Z, code, slope, A):
+def activation_serial(Z, code, slope, A):
     for i in range(Z.shape[0]):
         _activation_row(Z, code, slope, A, i)
 
@@ -148,8 +193,8 @@ def _activation_parallel(Z, code, slope, A):
         _activation_row(Z, code, slope, A, i)
 
 
-def activation_forward(Z, code, slope, A):
-    """Apply the activation alone, ``A = g(Z)`` (written in place; ``A`` may be ``Z``).
+def activation_forward(Z, code, slope, A, parallel=True):
+    """Apply the activation alone, ``A = g(Z)`` (written in place).
 
     Parameters
     ----------
@@ -157,11 +202,14 @@ def activation_forward(Z, code, slope, A):
     code : int
     slope : float
     A : ndarray of shape (n, m)
+        Written in place; a buffer apart from ``Z``.
+    parallel : bool, default True
+        Allow the row-parallel twin for large arrays.
     """
-    if Z.size >= config.PARALLEL_MIN_ELEMENTS:
+    if parallel and Z.size >= config.PARALLEL_MIN_ELEMENTS:
         _activation_parallel(Z, code, slope, A)
     else:
-        _activation_serial(Z, code, slope, A)
+        activation_serial(Z, code, slope, A)
 
 
 # ---------------------------------------------------------------- backward
@@ -213,25 +261,63 @@ def _derivative_times_row(da, h, from_pre_activation, code, slope, dz):
 
 
 @njit(**config.JIT)
-def _activation_backward_row(dA, H, from_pre_activation, code, slope, scale, dZ, db, with_db, i):
-    total = _derivative_times_row(dA[i], H[i], from_pre_activation, code, slope, dZ[i])
+def _derivative_times_row_in_place(da, h, from_pre_activation, code, slope):
+    # da <- da * g'(.) through a single name for the buffer, so it vectorises
+    # (see _bias_activation_row_in_place).  Returns the row's sum.
+    total = 0.0
+    if from_pre_activation and code == SIGMOID:
+        for j in range(da.size):
+            da[j] = da[j] * derivative_from_output(activate(h[j], SIGMOID, slope), SIGMOID, slope)
+            total += da[j]
+    elif from_pre_activation and code == TANH:
+        for j in range(da.size):
+            da[j] = da[j] * derivative_from_output(activate(h[j], TANH, slope), TANH, slope)
+            total += da[j]
+    elif code == SIGMOID:
+        for j in range(da.size):
+            da[j] = da[j] * derivative_from_output(h[j], SIGMOID, slope)
+            total += da[j]
+    elif code == TANH:
+        for j in range(da.size):
+            da[j] = da[j] * derivative_from_output(h[j], TANH, slope)
+            total += da[j]
+    elif code == RELU:
+        for j in range(da.size):
+            da[j] = da[j] if h[j] > 0.0 else 0.0
+            total += da[j]
+    elif code == LEAKY_RELU:
+        for j in range(da.size):
+            da[j] = da[j] if h[j] > 0.0 else da[j] * slope
+            total += da[j]
+    else:
+        for j in range(da.size):
+            total += da[j]
+    return total
+
+
+@njit(**config.JIT)
+def _activation_backward_row(dA, H, from_pre_activation, code, slope, scale, dZ, db, with_db, in_place, i):
+    if in_place:
+        total = _derivative_times_row_in_place(dA[i], H[i], from_pre_activation, code, slope)
+    else:
+        total = _derivative_times_row(dA[i], H[i], from_pre_activation, code, slope, dZ[i])
     if with_db:
         db[i, 0] = total * scale
 
 
 @njit(**config.JIT)
-def _activation_backward_serial(dA, H, from_pre_activation, code, slope, scale, dZ, db, with_db):
+def activation_backward_serial(dA, H, from_pre_activation, code, slope, scale, dZ, db, with_db, in_place):
     for i in range(dA.shape[0]):
-        _activation_backward_row(dA, H, from_pre_activation, code, slope, scale, dZ, db, with_db, i)
+        _activation_backward_row(dA, H, from_pre_activation, code, slope, scale, dZ, db, with_db, in_place, i)
 
 
 @njit(**config.JIT_PARALLEL)
-def _activation_backward_parallel(dA, H, from_pre_activation, code, slope, scale, dZ, db, with_db):
+def _activation_backward_parallel(dA, H, from_pre_activation, code, slope, scale, dZ, db, with_db, in_place):
     for i in prange(dA.shape[0]):
-        _activation_backward_row(dA, H, from_pre_activation, code, slope, scale, dZ, db, with_db, i)
+        _activation_backward_row(dA, H, from_pre_activation, code, slope, scale, dZ, db, with_db, in_place, i)
 
 
-def activation_backward(dA, H, from_pre_activation, code, slope, scale, dZ, db, with_db=True):
+def activation_backward(dA, H, from_pre_activation, code, slope, scale, dZ, db, with_db=True, parallel=True):
     """Multiply by the activation's derivative and sum the bias gradient, in one pass.
 
     Parameters
@@ -253,15 +339,16 @@ def activation_backward(dA, H, from_pre_activation, code, slope, scale, dZ, db, 
     db : ndarray of shape (n, 1)
         Written in place with ``scale * dZ.sum(axis=1)`` when ``with_db``.
     with_db : bool
+    parallel : bool, default True
+        Allow the row-parallel twin for large arrays.
 
     Notes
     -----
     .. math:: dZ = dA \\odot g'(Z), \\qquad db = s \\sum_j dZ_{:,j}
     """
-    if dA.size >= config.PARALLEL_MIN_ELEMENTS:
-        _activation_backward_parallel(dA, H, from_pre_activation, code, slope, scale, dZ, db, with_db)
-    else:
-        _activation_backward_serial(dA, H, from_pre_activation, code, slope, scale, dZ, db, with_db)
+    parallel = parallel and dA.size >= config.PARALLEL_MIN_ELEMENTS
+    kernel = _activation_backward_parallel if parallel else activation_backward_serial
+    kernel(dA, H, from_pre_activation, code, slope, scale, dZ, db, with_db, dZ is dA)
 
 
 @njit(**config.JIT)
@@ -273,7 +360,7 @@ def _row_sums_row(dZ, scale, db, i):
 
 
 @njit(**config.JIT)
-def _row_sums_serial(dZ, scale, db):
+def row_sums_serial(dZ, scale, db):
     for i in range(dZ.shape[0]):
         _row_sums_row(dZ, scale, db, i)
 
@@ -284,7 +371,7 @@ def _row_sums_parallel(dZ, scale, db):
         _row_sums_row(dZ, scale, db, i)
 
 
-def row_sums(dZ, scale, db):
+def row_sums(dZ, scale, db, parallel=True):
     """Bias gradient of a linear layer, ``db = scale * dZ.sum(axis=1)`` (written in place).
 
     Parameters
@@ -292,11 +379,13 @@ def row_sums(dZ, scale, db):
     dZ : ndarray of shape (n, m)
     scale : float
     db : ndarray of shape (n, 1)
+    parallel : bool, default True
+        Allow the row-parallel twin for large arrays.
     """
-    if dZ.size >= config.PARALLEL_MIN_ELEMENTS:
+    if parallel and dZ.size >= config.PARALLEL_MIN_ELEMENTS:
         _row_sums_parallel(dZ, scale, db)
     else:
-        _row_sums_serial(dZ, scale, db)
+        row_sums_serial(dZ, scale, db)
 
 
 def empty_bias_buffer(dtype):
