@@ -68,8 +68,12 @@ def float_dtype(*arrays):
 
 
 def prepare(arr, dtype):
-    """``arr`` as a C-contiguous array of ``dtype``; copies only when it must."""
-    return np.ascontiguousarray(arr, dtype=dtype)
+    """``arr`` as a C-contiguous array of ``dtype``; copies only when it must.
+
+    The shape is kept, 0-d included (``np.ascontiguousarray`` alone makes it 1-d).
+    """
+    out = np.ascontiguousarray(arr, dtype=dtype)
+    return out.reshape(()) if np.ndim(arr) == 0 else out
 
 
 @njit(**config.JIT)

@@ -773,3 +773,11 @@ def test_two_layer_model_matches_reference(n_h):
     params_ref, costs_ref = ref.two_layer_model(X, Y, (6, n_h, 1), learning_rate=0.5, num_iterations=50,
                                                 return_costs=True)
     assert_models_equal(params, costs, params_ref, costs_ref, rtol=1e-10)
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "relu", "tanh"])
+def test_activation_of_a_scalar_keeps_zero_dimensions(name):
+    expected, _ = getattr(ref, name)(np.float64(0.3))
+    out, cache = getattr(dnn, name)(np.float64(0.3))
+    assert out.shape == () == np.shape(expected)
+    np.testing.assert_allclose(out, expected, rtol=1e-12)
