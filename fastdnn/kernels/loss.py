@@ -111,14 +111,39 @@ def sigmoid_cross_entropy(Z, Y, scale, A, dZ, out):
     """
     total = 0.0
     for i in range(Z.shape[0]):
-        for j in range(Z.shape[1]):
-            z = Z[i, j]
-            y = Y[i, j]
-            total += max(z, 0.0) - z * y + scalar.log1p(scalar.exp(-abs(z)))
-            a = scalar.sigmoid(z)
-            A[i, j] = a
-            dZ[i, j] = scale * (a - y)
+        if A is Z:
+            total += _sigmoid_cross_entropy_row_in_place(Z[i], Y[i], scale, dZ[i])
+        else:
+            total += _sigmoid_cross_entropy_row(Z[i], Y[i], scale, A[i], dZ[i])
     out[0] = total / Z.shape[1]
+
+
+@njit(**config.JIT)
+def _sigmoid_cross_entropy_row(z_row, y_row, scale, a_row, dz_row):
+    total = 0.0
+    for j in range(z_row.size):
+        z = z_row[j]
+        y = y_row[j]
+        total += (z if z > 0.0 else 0.0) - z * y + scalar.log1p(scalar.exp(-abs(z)))
+        a = scalar.sigmoid(z)
+        a_row[j] = a
+        dz_row[j] = scale * (a - y)
+    return total
+
+
+@njit(**config.JIT)
+def _sigmoid_cross_entropy_row_in_place(z_row, y_row, scale, dz_row):
+    # The activation overwrites the logits: one name for the buffer, so the
+    # loop vectorises (two names fail LLVM's run-time overlap check).
+    total = 0.0
+    for j in range(z_row.size):
+        z = z_row[j]
+        y = y_row[j]
+        total += (z if z > 0.0 else 0.0) - z * y + scalar.log1p(scalar.exp(-abs(z)))
+        a = scalar.sigmoid(z)
+        z_row[j] = a
+        dz_row[j] = scale * (a - y)
+    return total
 
 
 @njit(**config.JIT)
