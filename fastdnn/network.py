@@ -237,6 +237,16 @@ class Network:
     metadata : dict
         Free JSON-serialisable information saved with the model (the command
         line keeps the class names and the input scaling there).
+
+    Notes
+    -----
+    Memory: the parameter arena, the gradient arena, the optimizer's arena
+    (0, 1 or 2 times the parameters for SGD, momentum, Adam), a rollback copy
+    of the parameters and of the optimizer state (see :meth:`fit`), and one
+    workspace shared by every batch size up to the largest seen: per layer an
+    ``(n_l, m)`` activation, two ``(max n_l, m)`` scratch buffers for the
+    backward pass, the ``(n_x, m)`` batch of inputs and, with dropout, a
+    uint8 mask per hidden layer.
     """
 
     def __init__(self, layer_dims, hidden="relu", output="sigmoid", dtype=np.float64, init="scaled", seed=1,

@@ -361,6 +361,18 @@ def test_rows_gather_with_more_features_than_examples_per_batch(rng):
     np.testing.assert_allclose(a.predict_proba(X_rows.T.astype(np.float32)), a.predict_proba(X_rows.T), rtol=1e-6)
 
 
+def test_strided_inputs_are_gathered_like_their_copy(rng):
+    wide = rng.standard_normal((5, 120))
+    X = wide[:, ::2]  # neither C- nor F-contiguous
+    y = rng.integers(0, 3, 60)
+    a = Network([5, 4, 3], output="softmax", seed=1)
+    b = Network([5, 4, 3], output="softmax", seed=1)
+    a.fit(X, y, epochs=2, batch_size=16, learning_rate=0.1, progress=False)
+    b.fit(np.ascontiguousarray(X), y, epochs=2, batch_size=16, learning_rate=0.1, progress=False)
+    np.testing.assert_array_equal(a.params, b.params)
+    np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(np.ascontiguousarray(X)))
+
+
 def test_full_batch_reads_the_callers_array_without_a_copy(rng, monkeypatch):
     from fastdnn.kernels import gather as gather_mod
 
