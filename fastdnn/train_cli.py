@@ -26,7 +26,9 @@ DATA formats (chosen by the file name):
                 (...-images-idx3-ubyte[.gz]); the labels file beside it
                 (...-labels-idx1-ubyte[.gz]) is found by itself
 Images are flattened to one row per example.  Inputs stored as uint8 are
-divided by 255 (see --scale)."""
+divided by 255 (see --scale), which makes one float copy in memory; for a
+data set larger than memory, store float32 inputs already scaled in a .npy:
+it is memory-mapped and each batch is read from the file, never copied whole."""
 
 
 def _command(parser):
