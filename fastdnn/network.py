@@ -20,6 +20,7 @@ import zipfile
 import numpy as np
 
 from . import layers
+from . import mapped
 from . import optimizers as opt_mod
 from . import validation as v
 from .kernels import activation as act
@@ -170,6 +171,9 @@ class _Data:
         # A row-per-example array seen transposed: batches are gathered row by
         # row (one contiguous copy per example) and read through their transpose.
         self.rows = X.T if X.flags.f_contiguous and not X.flags.c_contiguous else None
+        # A file map: its pages are released every few batches, so that an
+        # epoch over a data set larger than memory keeps the resident set small.
+        self.pages = mapped.budget_for(X)
 
     def direct_X(self, dtype):
         """Whether a product can read ``X`` as it is (right dtype, C or F order)."""
@@ -180,7 +184,13 @@ class _Data:
 
     def gather_X(self, indices, start, ws):
         """Gather the batch ``indices[start:start + ws.m]`` into ``ws``; returns the ``(n_x, b)`` batch."""
-        return _gather_inputs(self.X, self.rows, indices, start, ws)
+        batch = _gather_inputs(self.X, self.rows, indices, start, ws)
+        if self.pages is not None:
+            if self.rows is not None:
+                self.pages.read(ws.m, self.rows.shape[1] * self.rows.itemsize)
+            else:
+                self.pages.read(ws.m * self.X.shape[0], self.X.itemsize)
+        return batch
 
     def gather_all_X(self, indices, dtype):
         """The examples ``indices`` gathered into a new array (once per fit), ``(n_x, m)``."""
@@ -530,10 +540,11 @@ class Network:
             )
         if X_arr.shape[1] == 0:
             raise ValueError(f"{name} has no examples (shape {X_arr.shape})")
-        if X_arr.flags.f_contiguous and not X_arr.flags.c_contiguous:
-            v.check_finite(name, X_arr.T)
-        else:
-            v.check_finite(name, X_arr)
+        C_view = X_arr.T if X_arr.flags.f_contiguous and not X_arr.flags.c_contiguous else X_arr
+        pages = mapped.budget_for(C_view) if C_view.flags.c_contiguous and C_view.dtype.kind == "f" else None
+        if pages is None or mapped.count_non_finite_in_chunks(C_view, pages, v._count_non_finite):
+            # In memory, or a map known to hold a bad value (the message needs the whole scan).
+            v.check_finite(name, C_view)
         return X_arr
 
     def _prepare_data(self, X, Y, names=("X", "Y")):

@@ -1,0 +1,348 @@
+"""Data-parallel training over MPI: every rank trains on its shard of each batch.
+
+Run one process per rank (``mpirun -n 4 python script.py`` or
+``mpirun -n 4 fastdnn train DATA ... --distributed``).  Every rank holds the
+whole network and reads the data set (memory-mapped: no rank loads it
+whole).  For each global batch of ``b`` examples -- the same shuffled order
+on every rank, because the shuffle generator comes from the network's seed
+-- rank ``r`` of ``R`` takes the columns ``[r b / R, (r + 1) b / R)``,
+computes its part of the gradient into the network's flat gradient arena
+with the global batch's scale ``1 / b``, and one in-place ``Allreduce``
+sums the arena over the ranks.  Every rank then applies the same update to
+the same parameters, so they stay identical; a cheap checksum of the
+parameter arena, gathered every ``check_every`` steps, proves it (and
+stops the run with :class:`RanksDivergedError` when it fails).
+
+The transport is MPI's (mpi4py), never our own: install the ``distributed``
+extra, ``pip install 'fastdnn[distributed]'``, which brings mpi4py and the
+MPICH library as PyPI wheels (no system MPI needed; ``mpirun`` lands in the
+environment's ``bin``).
+"""
+
+import math
+import os
+import time
+
+import numpy as np
+
+from . import validation as v
+
+#: Steps between two checks that the ranks' parameters are still identical.
+DEFAULT_CHECK_EVERY = 50
+
+# Relative size of a checksum difference that counts as divergence.  Ranks
+# apply bit-identical updates, so any honest difference is rounding at most.
+_CHECK_RTOL = 1e-9
+
+
+class RanksDivergedError(RuntimeError):
+    """The parameters are no longer the same on every rank."""
+
+
+def _mpi():
+    try:
+        from mpi4py import MPI
+    except ImportError as exc:
+        raise ImportError(
+            "fastdnn.distributed needs mpi4py and an MPI library: pip install 'fastdnn[distributed]' "
+            f"(brings the mpi4py and mpich wheels) ({exc})"
+        ) from None
+    return MPI
+
+
+def world():
+    """``MPI.COMM_WORLD`` (importing mpi4py lazily, with a clear error when it is missing)."""
+    return _mpi().COMM_WORLD
+
+
+def ranks_on_node(comm):
+    """Number of ranks of ``comm`` that share this rank's node (its shared-memory domain)."""
+    MPI = _mpi()
+    node = comm.Split_type(MPI.COMM_TYPE_SHARED)
+    try:
+        return node.Get_size()
+    finally:
+        node.Free()
+
+
+def default_threads(comm):
+    """Threads per rank: the node's cores divided among the ranks on the node (at least 1)."""
+    cores = os.cpu_count() or 1
+    return max(1, cores // ranks_on_node(comm))
+
+
+def shard(start, b, rank, size):
+    """Columns ``[lo, hi)`` of the global batch ``[start, start + b)`` that ``rank`` of ``size`` trains on."""
+    return start + (rank * b) // size, start + ((rank + 1) * b) // size
+
+
+def checksum(params, out):
+    """Two sums of the parameter arena, written in place into ``out`` (float64, shape (2,)).
+
+    .. math:: c = \\left(\\sum_i p_i,\\ \\sum_i p_i^2\\right)
+
+    Cheap (two passes, no allocation) and sensitive to a change of any one
+    parameter; ranks holding bit-identical arenas get bit-identical sums.
+    """
+    out[0] = params.sum(dtype=np.float64)
+    out[1] = float(np.dot(params, params))
+
+
+def check_identical(comm, params, sums, gathered, step):
+    """Gather every rank's :func:`checksum` and raise :class:`RanksDivergedError` if any differs from rank 0's."""
+    checksum(params, sums)
+    comm.Allgather(sums, gathered)
+    reference = gathered[0]
+    # |sum p| <= sqrt(n * sum p^2): a scale for the first sum that is never 0 unless all are.
+    scale = np.array([math.sqrt(params.size * max(reference[1], 0.0)), abs(reference[1])]) + 1e-300
+    differs = np.any(np.abs(gathered - reference) > _CHECK_RTOL * scale, axis=1)
+    bad = np.flatnonzero(differs | ~np.all(np.isfinite(gathered), axis=1))
+    if bad.size:
+        raise RanksDivergedError(
+            f"the parameters diverged across ranks (checked after step {step}): rank(s) "
+            f"{', '.join(str(int(r)) for r in bad)} differ from rank 0 "
+            f"(sum, sum of squares: rank 0 {tuple(reference)}, "
+            + ", ".join(f"rank {int(r)} {tuple(gathered[r])}" for r in bad)
+            + "). Every rank must run the same fastdnn, the same network, seed and data."
+        )
+
+
+def fit(net, X, Y, comm=None, epochs=1, batch_size=None, optimizer="sgd", learning_rate=0.0075, l2=0.0,
+        dropout=0.0, shuffle=True, validation=None, progress=True, schedule=None, callback=None,
+        check_every=DEFAULT_CHECK_EVERY, threads="auto", **private):
+    """Train ``net`` data-parallel over the ranks of ``comm``; call it on every rank.
+
+    Parameters
+    ----------
+    net : fastdnn.Network
+        The same architecture and seed on every rank (checked before training).
+    X : array_like of shape (n_x, m)
+        The whole data set, as for :meth:`fastdnn.Network.fit`; a memory map
+        (:func:`fastdnn.data.load_npy`) is read batch by batch, so that no
+        rank holds it in memory.
+    Y : array_like of shape (n_L, m), or (m,)
+    comm : mpi4py.MPI.Comm, optional
+        Default ``MPI.COMM_WORLD``.
+    epochs, batch_size, optimizer, learning_rate, l2, dropout, shuffle, validation, schedule, callback
+        As for :meth:`fastdnn.Network.fit`; ``batch_size`` is the *global*
+        batch (split over the ranks).  ``schedule`` runs on every rank;
+        ``callback`` and ``validation`` on rank 0 only (its stop decision and
+        the validation scores are sent to the others).
+    progress : bool, default True
+        Progress bar on rank 0 only.
+    check_every : int, default 50
+        Steps between two checksums of the parameters across ranks (and one
+        at the end of every epoch).
+    threads : int or "auto", default "auto"
+        Numba and BLAS threads of this rank; ``"auto"`` divides the node's
+        cores among the ranks on the node.  BLAS threads are set only when
+        threadpoolctl is installed.
+
+    Returns
+    -------
+    dict of list
+        The same records on every rank, as :meth:`fastdnn.Network.fit`.
+
+    Raises
+    ------
+    RanksDivergedError
+        The ranks' parameters differ (names the ranks).
+    FloatingPointError
+        The global cost became NaN or infinite (on every rank together; the
+        parameters are rolled back as in :meth:`fastdnn.Network.fit`).
+
+    Notes
+    -----
+    Per step, with ``R`` ranks and ``b`` examples per batch:
+
+    .. math:: g = \\sum_{r=0}^{R-1} \\frac{1}{b} \\sum_{j \\in S_r} \\nabla \\ell_j
+
+    is summed by ``MPI_Allreduce`` over the gradient arena (and a second,
+    16-byte one over the cost and the count of correct answers).  Dropout
+    masks are drawn by position in the global batch, so they are the ones a
+    single process would draw.
+    """
+    MPI = _mpi()
+    comm = MPI.COMM_WORLD if comm is None else comm
+    unknown = set(private) - {"train_indices", "data", "validation_data", "track_accuracy"}
+    if unknown:
+        raise TypeError(f"fastdnn.distributed.fit got unexpected option(s): {', '.join(sorted(unknown))}")
+    check_every = v.positive_int("check_every", check_every)
+    if threads == "auto":
+        threads = default_threads(comm)
+    threads = v.positive_int("threads", threads)
+    from . import threads as threads_mod
+
+    import numba
+
+    blas = threads if threads_mod._threadpoolctl() is not None else None
+    with threads_mod.limit(min(threads, numba.config.NUMBA_NUM_THREADS), blas):
+        return _fit(net, X, Y, comm, MPI, epochs, batch_size, optimizer, learning_rate, l2, dropout, shuffle,
+                    validation, progress, schedule, callback, check_every, **private)
+
+
+def _check_same_network(comm, net):
+    mine = (list(net.layer_dims), net.hidden, net.output, net.dtype.name, net.seed)
+    everyone = comm.allgather(mine)
+    bad = [r for r, theirs in enumerate(everyone) if theirs != everyone[0]]
+    if bad:
+        raise ValueError(f"every rank must train the same network: rank(s) {bad} have {everyone[bad[0]]}, "
+                         f"rank 0 has {everyone[0]}")
+
+
+def _fit(net, X, Y, comm, MPI, epochs, batch_size, optimizer, learning_rate, l2, dropout, shuffle, validation,
+         progress, schedule, callback, check_every, train_indices=None, data=None, validation_data=None,
+         track_accuracy=True):
+    from . import network as network_mod
+    from . import optimizers as opt_mod
+    from .kernels import metrics
+    from .kernels import regularization as reg
+
+    rank, size = comm.Get_rank(), comm.Get_size()
+    _check_same_network(comm, net)
+    data = net._prepare_data(X, Y) if data is None else data
+    epochs = v.positive_int("epochs", epochs)
+    learning_rate = net._check_learning_rate(learning_rate)
+    l2 = v.finite_float("l2", l2, minimum=0.0)
+    dropout = v.finite_float("dropout", dropout, minimum=0.0)
+    if dropout >= 1.0:
+        raise ValueError(f"dropout must lie in [0, 1), got {dropout}")
+    keep_prob = 1.0 - dropout
+    if schedule is not None and not callable(schedule):
+        raise TypeError(f"schedule must be a callable epoch -> learning rate, got {schedule!r}")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be a callable (epoch, record) -> stop, got {callback!r}")
+    if validation is not None and validation_data is None and rank == 0:
+        if not isinstance(validation, (tuple, list)) or len(validation) != 2:
+            raise TypeError("validation must be a pair (X_val, Y_val)")
+        validation_data = net._prepare_data(validation[0], validation[1], names=("X_val", "Y_val"))
+    opt = opt_mod.get_optimizer(optimizer)
+    if opt != net._optimizer:
+        net._reset_optimizer(opt)
+    net._backup_valid = False
+
+    if train_indices is None:
+        indices = np.arange(data.m, dtype=np.int64)
+    else:
+        indices = np.ascontiguousarray(train_indices, dtype=np.int64)
+    m = indices.size
+    order = indices.copy()
+    if batch_size is not None:
+        batch_size = v.positive_int("batch_size", batch_size)
+    batch = m if batch_size is None or batch_size >= m else batch_size
+    use_shuffle = shuffle and batch < m
+    count = track_accuracy and net.output != "linear"
+    per_example = 1 if net.output == "softmax" else net.layer_dims[-1]
+
+    # The largest shard first, so that the smaller ones share its buffers.
+    widest = max(hi - lo for lo, hi in (shard(0, batch, r, size) for r in range(size)))
+    if widest:
+        net._workspace(widest)
+    scalars = np.zeros(2, dtype=np.float64)  # cost share, correct answers
+    sums = np.zeros(2, dtype=np.float64)
+    gathered = np.zeros((size, 2), dtype=np.float64)
+    stop_flag = np.zeros(1, dtype=np.int32)
+    grads = net.grads
+
+    history = {}
+    bar = network_mod._progress_bar(progress and rank == 0, epochs * m)
+    steps_since_check = 0
+    try:
+        for epoch in range(epochs):
+            lr = learning_rate if schedule is None else net._check_learning_rate(schedule(epoch), "schedule")
+            started = time.perf_counter()
+            total = 0.0
+            correct = 0.0
+            if bar is not None:
+                bar.set_description(f"epoch {epoch + 1}/{epochs}", refresh=False)
+            if use_shuffle:
+                np.copyto(indices, order)
+                net._rng.shuffle(indices)
+            n_steps = (m + batch - 1) // batch
+            for step in range(n_steps):
+                start = step * batch
+                b = min(batch, m - start)
+                lo, hi = shard(start, b, rank, size)
+                local = hi - lo
+                scalars[:] = 0.0
+                if local:
+                    ws = net._workspace(local)
+                    Xs = data.gather_X(indices, lo, ws)
+                    data.gather_Y(indices, lo, ws.Y)
+                    key = reg.mix_key(net._dropout_seed, net._n_steps) if keep_prob < 1.0 else 0
+                    net._forward(Xs, ws, keep_prob, key, True, lo - start, b)
+                    cost = net._output_and_cost(ws.Y, ws, 1.0 / b)
+                    scalars[0] = cost * (local / b)
+                    if math.isfinite(cost):
+                        if count:
+                            ws.count[0] = 0.0
+                            metrics.count_correct(ws.A[net.n_layers], ws.Y, net.output == "softmax", ws.count)
+                            scalars[1] = ws.count[0]
+                        net._backward(Xs, ws, keep_prob)
+                    else:
+                        grads[...] = 0.0  # the global cost is not finite either: no update follows
+                else:
+                    grads[...] = 0.0  # fewer examples than ranks: this rank adds nothing
+                comm.Allreduce(MPI.IN_PLACE, grads, op=MPI.SUM)
+                comm.Allreduce(MPI.IN_PLACE, scalars, op=MPI.SUM)
+                cost = float(scalars[0])
+                if math.isfinite(cost) and l2 != 0.0:
+                    cost = net._regularized_cost(cost, net._workspace(local) if local else _Scratch(), l2, b)
+                if not math.isfinite(cost):
+                    net._diverged(cost, epoch, epochs, step, n_steps, lr)
+                np.copyto(net._backup, net.params)
+                np.copyto(net._backup_state, net.state)
+                net._backup_t = net._t
+                net._backup_valid = True
+                net._t += 1
+                net._optimizer.step(net.params, grads, net._slots, lr, l2 / b, net.n_weights, net._t)
+                net._n_steps += 1
+                total += cost * (b / m)
+                correct += scalars[1]
+                steps_since_check += 1
+                if steps_since_check >= check_every:
+                    check_identical(comm, net.params, sums, gathered, net._n_steps)
+                    steps_since_check = 0
+                if bar is not None:
+                    bar.update(b)
+            record = {"epoch": len(net.history.get("epoch", ())) + 1, "cost": float(total)}
+            if count:
+                record["accuracy"] = float(correct) / (m * per_example)
+            record["learning_rate"] = lr
+            record["seconds"] = time.perf_counter() - started
+            check_identical(comm, net.params, sums, gathered, net._n_steps)
+            steps_since_check = 0
+            if validation_data is not None or validation is not None:
+                scores = net._evaluate(validation_data) if rank == 0 else None
+                scores = comm.bcast(scores, root=0)
+                record["val_cost"] = scores["cost"]
+                if "accuracy" in scores:
+                    record["val_accuracy"] = scores["accuracy"]
+            for key_name, value in record.items():
+                history.setdefault(key_name, []).append(value)
+                net.history.setdefault(key_name, []).append(value)
+            if bar is not None:
+                bar.set_postfix({"loss": f"{record['cost']:.4g}"}, refresh=True)
+            stop_flag[0] = 0
+            if rank == 0 and callback is not None and callback(epoch, dict(record)):
+                stop_flag[0] = 1
+            comm.Bcast(stop_flag, root=0)
+            if stop_flag[0]:
+                break
+        if v._count_non_finite(net.params):
+            net._rollback()
+            raise FloatingPointError(
+                f"training diverged: the last update (epoch {epoch + 1}) made some parameters NaN or "
+                f"infinite; they were rolled back to the state before it. Try a smaller learning rate."
+            )
+    finally:
+        if bar is not None:
+            bar.close()
+    return history
+
+
+class _Scratch:
+    """The one-element buffer :meth:`Network._regularized_cost` writes, for a rank without examples."""
+
+    def __init__(self):
+        self.square_sum = np.zeros(1, dtype=np.float64)
