@@ -19,6 +19,7 @@ import zipfile
 
 import numpy as np
 
+from . import checkpoint as _checkpoint
 from . import layers
 from . import mapped
 from . import optimizers as opt_mod
@@ -184,12 +185,13 @@ class _Data:
 
     def gather_X(self, indices, start, ws):
         """Gather the batch ``indices[start:start + ws.m]`` into ``ws``; returns the ``(n_x, b)`` batch."""
+        if self.pages is not None and self.rows is not None:
+            ws.X_rows  # noqa: B018 -- makes the row buffer and its transpose
+            self.pages.gather_rows(gather_mod.gather_rows, self.rows, indices, start, ws.X_rows)
+            return ws.X_rows_T
         batch = _gather_inputs(self.X, self.rows, indices, start, ws)
         if self.pages is not None:
-            if self.rows is not None:
-                self.pages.read(ws.m, self.rows.shape[1] * self.rows.itemsize)
-            else:
-                self.pages.read(ws.m * self.X.shape[0], self.X.itemsize)
+            self.pages.read(ws.m * self.X.shape[0], self.X.itemsize)
         return batch
 
     def gather_all_X(self, indices, dtype):
@@ -592,7 +594,8 @@ class Network:
     # ------------------------------------------------------------ training
 
     def fit(self, X, Y, epochs=1, batch_size=None, optimizer="sgd", learning_rate=0.0075, l2=0.0, dropout=0.0,
-            shuffle=True, validation=None, progress=True, schedule=None, callback=None):
+            shuffle=True, validation=None, progress=True, schedule=None, callback=None, checkpoint=None,
+            checkpoint_every=None, resume=False):
         """Train the network.
 
         Parameters
@@ -639,6 +642,22 @@ class Network:
             ``callback(epoch, record)`` after each epoch with that epoch's
             record (the keys below, one value each); a true return value
             stops training.
+        checkpoint : str or path, optional
+            Write the whole training state to this file (atomically: the
+            previous checkpoint stays intact until the new one is on disk) at
+            the end of every epoch, of the fit, and every ``checkpoint_every``
+            steps.  See :mod:`fastdnn.checkpoint`.
+        checkpoint_every : int, optional
+            Also write the checkpoint every this many steps (counted over the
+            network's life, so the moments do not move when a run resumes).
+        resume : bool, default False
+            Continue from ``checkpoint`` when the file exists (from the middle
+            of an epoch included): the same call with ``resume=True`` after a
+            crash ends with the parameters, bit for bit, of a run that never
+            stopped.  Without the file, training starts from the beginning.
+            The data and the settings must be the ones of the interrupted
+            call (checked: ``m``, ``batch_size``, ``shuffle``, ``dropout``,
+            ``l2``, ``learning_rate``, the optimizer).
 
         Returns
         -------
@@ -653,8 +672,10 @@ class Network:
         Raises
         ------
         FloatingPointError
-            The cost became NaN or infinite; the message names the epoch and
-            the step.  The parameters and the optimizer state are rolled back
+            The cost became NaN or infinite; the message names the epoch, the
+            step and the examples of the batch.  A batch whose inputs hold NaN
+            or infinity leaves the parameters as they were before it.  The
+            parameters and the optimizer state are rolled back
             to the last state whose cost was finite (saved before every update
             at the price of one copy of the parameters and of the state).
 
@@ -665,12 +686,22 @@ class Network:
         the same costs and parameters, bit for bit.
         """
         return self._fit(X, Y, epochs, batch_size, optimizer, learning_rate, l2, dropout, shuffle, validation,
-                         progress, schedule, callback)
+                         progress, schedule, callback, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
+                         resume=resume)
 
     def _fit(self, X, Y, epochs=1, batch_size=None, optimizer="sgd", learning_rate=0.0075, l2=0.0, dropout=0.0,
              shuffle=True, validation=None, progress=True, schedule=None, callback=None, train_indices=None,
-             data=None, validation_data=None, track_accuracy=True):
+             data=None, validation_data=None, track_accuracy=True, checkpoint=None, checkpoint_every=None,
+             resume=False):
         data = self._prepare_data(X, Y) if data is None else data
+        if checkpoint is not None:
+            checkpoint = os.fspath(checkpoint)
+        if checkpoint_every is not None:
+            checkpoint_every = v.positive_int("checkpoint_every", checkpoint_every)
+            if checkpoint is None:
+                raise ValueError("checkpoint_every needs a checkpoint path")
+        if resume and checkpoint is None:
+            raise ValueError("resume=True needs a checkpoint path")
         epochs = v.positive_int("epochs", epochs)
         learning_rate = self._check_learning_rate(learning_rate)
         l2 = v.finite_float("l2", l2, minimum=0.0)
@@ -723,41 +754,66 @@ class Network:
             ws_rest = self._workspace(rest) if rest else None
 
         history = {}
+        first_epoch, first_step, resumed_sums = 0, 0, (0.0, 0.0)
+        if checkpoint is not None:
+            fit_config = {"m": int(m), "batch_size": None if full_batch else int(batch), "shuffle": bool(shuffle),
+                          "dropout": dropout, "l2": l2, "learning_rate": learning_rate,
+                          "optimizer": [opt.name, opt.get_config()]}
+            # Through JSON, so that the comparison on resume sees the same types.
+            fit_config = json.loads(json.dumps(fit_config))
+            if resume and os.path.exists(checkpoint):
+                first_epoch, first_step, resumed_sums, history = self._resume(checkpoint, fit_config, order, indices)
+
+            def save_checkpoint(epoch_done, step_done, sums):
+                position = {"epoch": epoch_done, "step": step_done, "total": float(sums[0]),
+                            "correct": float(sums[1]), "history": history, "config": fit_config}
+                _checkpoint.save(checkpoint, self, position, indices)
+
         bar = _progress_bar(progress, epochs * m)
         try:
-            for epoch in range(epochs):
+            for epoch in range(first_epoch, epochs):
                 lr = learning_rate if schedule is None else self._check_learning_rate(schedule(epoch), "schedule")
                 started = time.perf_counter()
                 total = 0.0
                 correct = 0.0
+                skip = 0
+                if epoch == first_epoch and first_step > 0:
+                    # Resumed in the middle of this epoch: its order and sums come from the checkpoint.
+                    skip = first_step
+                    total, correct = resumed_sums
                 if bar is not None:
                     bar.set_description(f"epoch {epoch + 1}/{epochs}", refresh=False)
                 if full_batch:
-                    ws.count[0] = 0.0
-                    cost = self._fit_step(X_full, Y_full, ws, lr, l2, keep_prob, count)
-                    if not math.isfinite(cost):
-                        self._diverged(cost, epoch, epochs, 0, 1, lr)
-                    total = cost
-                    correct = ws.count[0]
+                    if not skip:
+                        ws.count[0] = 0.0
+                        cost = self._fit_step(X_full, Y_full, ws, lr, l2, keep_prob, count)
+                        if not math.isfinite(cost):
+                            self._diverged(cost, epoch, epochs, 0, 1, lr, data, indices, 0, m)
+                        total = cost
+                        correct = ws.count[0]
+                        if checkpoint_every is not None and self._n_steps % checkpoint_every == 0:
+                            save_checkpoint(epoch, 1, (total, correct))
                     if bar is not None:
                         bar.update(m)
                 else:
-                    if shuffle:
+                    if shuffle and not skip:
                         # From the same starting order each epoch, so that two
                         # fit calls continue exactly like one.
                         np.copyto(indices, order)
                         self._rng.shuffle(indices)
                     n_steps = (m + batch - 1) // batch
                     shown = started
-                    for step in range(n_steps):
+                    for step in range(skip, n_steps):
                         start = step * batch
                         b = min(batch, m - start)
                         wsb = ws_full if b == batch else ws_rest
                         cost = self._train_batch(data, indices, start, wsb, lr, l2, keep_prob, count)
                         if not math.isfinite(cost):
-                            self._diverged(cost, epoch, epochs, step, n_steps, lr)
+                            self._diverged(cost, epoch, epochs, step, n_steps, lr, data, indices, start, b)
                         total += cost * (b / m)
                         correct += wsb.count[0]
+                        if checkpoint_every is not None and self._n_steps % checkpoint_every == 0:
+                            save_checkpoint(epoch, step + 1, (total, correct))
                         if bar is not None:
                             bar.update(b)
                             now = time.perf_counter()
@@ -777,6 +833,8 @@ class Network:
                 for key, value in record.items():
                     history.setdefault(key, []).append(value)
                     self.history.setdefault(key, []).append(value)
+                if checkpoint is not None:
+                    save_checkpoint(epoch + 1, 0, (0.0, 0.0))
                 if bar is not None:
                     shown_values = {"loss": f"{record['cost']:.4g}"}
                     if "val_accuracy" in record:
@@ -796,15 +854,53 @@ class Network:
                 bar.close()
         return history
 
-    def _diverged(self, cost, epoch, epochs, step, n_steps, lr):
-        rolled = self._rollback()
+    def _diverged(self, cost, epoch, epochs, step, n_steps, lr, data=None, indices=None, start=0, b=0):
         where = f"epoch {epoch + 1} of {epochs}, step {step + 1} of {n_steps}"
+        examples = bad = None
+        if data is not None:
+            examples = np.asarray(indices[start:start + b])
+            # Only on this failure path: a copy of the batch's columns, to tell bad data from divergence.
+            columns = np.asarray(data.X[:, examples])
+            finite = np.isfinite(columns).all(axis=0)
+            if data.Y is not None:
+                finite &= np.isfinite(np.asarray(data.Y[:, examples])).all(axis=0)
+            bad = examples[~finite]
+        shown = "" if examples is None else f"; the batch held the examples {_index_list(examples)}"
+        if bad is not None and bad.size:
+            # The batch's data, not the parameters, went bad: the step changed nothing, keep them.
+            self._backup_valid = False
+            raise FloatingPointError(
+                f"non-finite data: the cost became {cost} at {where} because the inputs of the examples "
+                f"{_index_list(bad)} hold NaN or infinity{shown}; the parameters were not changed by this batch "
+                f"(they are the last finite state). The data changed after fit checked it."
+            )
+        rolled = self._rollback()
         state = ("the parameters and the optimizer state were rolled back to the last state whose cost was finite"
                  if rolled else "the parameters were not changed (no update had been made in this fit)")
         raise FloatingPointError(
-            f"training diverged: the cost became {cost} at {where} (learning rate {lr}); {state}. "
+            f"training diverged: the cost became {cost} at {where} (learning rate {lr}){shown}; {state}. "
             f"Try a smaller learning rate, standardised inputs, or float64."
         )
+
+    def _resume(self, path, fit_config, order, indices):
+        """Load the checkpoint ``path`` into this network; returns where and how the fit continues."""
+        record = _checkpoint.load(path)
+        position = record["position"]
+        saved = position.get("config")
+        if saved != fit_config:
+            diff = sorted(k for k in set(saved or {}) | set(fit_config) if (saved or {}).get(k) != fit_config.get(k))
+            raise ValueError(
+                f"checkpoint {path} was written by a fit with other settings ({', '.join(diff)}): "
+                f"saved {({k: (saved or {}).get(k) for k in diff})}, now {({k: fit_config.get(k) for k in diff})}"
+            )
+        saved_order = record["indices"]
+        if saved_order.shape != order.shape or not np.array_equal(np.sort(saved_order), np.sort(order)):
+            raise ValueError(f"checkpoint {path} was written for other training examples (its example order "
+                             f"does not match this data)")
+        _checkpoint.restore(self, record, path)
+        np.copyto(indices, saved_order)
+        history = position["history"]
+        return (int(position["epoch"]), int(position["step"]), (position["total"], position["correct"]), history)
 
     @staticmethod
     def _check_learning_rate(value, name="learning_rate"):
@@ -1111,6 +1207,13 @@ class Network:
         self.history = saved["history"]
         self._rng.bit_generator.state = saved["rng"]
         self._n_steps = saved["n_steps"]
+
+
+def _index_list(indices, limit=20):
+    """``[3, 17, 42]``, or the first ``limit`` and how many more."""
+    shown = ", ".join(str(int(i)) for i in indices[:limit])
+    more = f", ... ({indices.size - limit} more)" if indices.size > limit else ""
+    return f"[{shown}{more}]"
 
 
 def _gather_inputs(X, rows, indices, start, ws):

@@ -94,6 +94,14 @@ def _train_arguments(parser):
                    help="hold out this fraction of DATA (chosen with --seed) for validation instead")
     g.add_argument("--out", default="model.npz", metavar="FILE", help="where to save the model (default: model.npz)")
     g.add_argument("--no-progress", action="store_true", help="no progress bar (it is also off when not on a terminal)")
+    g = parser.add_argument_group("checkpoints")
+    g.add_argument("--checkpoint", metavar="FILE",
+                   help="write the whole training state to FILE (atomically) after every epoch and every "
+                        "--checkpoint-every steps")
+    g.add_argument("--checkpoint-every", type=int, metavar="N", help="also checkpoint every N steps")
+    g.add_argument("--resume", action="store_true",
+                   help="continue from --checkpoint when it exists (same data and options as the interrupted "
+                        "run): the result is bit-identical to a run that never stopped")
 
 
 def _predict_arguments(parser):
@@ -238,6 +246,11 @@ def _train(args):
         raise CommandError(f"--dropout must lie in [0, 1), got {args.dropout}")
     if not 0.0 <= args.validation_split < 1.0:
         raise CommandError(f"--validation-split must lie in [0, 1), got {args.validation_split}")
+    if args.resume and not args.checkpoint:
+        raise CommandError("--resume needs --checkpoint FILE")
+    if args.checkpoint_every is not None and (not args.checkpoint or args.checkpoint_every < 1):
+        raise CommandError(f"--checkpoint-every must be a positive integer used with --checkpoint, "
+                           f"got {args.checkpoint_every}")
     hidden_sizes = _layers(args.layers)
     out_dir = os.path.dirname(os.path.abspath(args.out))
     if not os.path.isdir(out_dir):
@@ -278,9 +291,14 @@ def _train(args):
     started = time.perf_counter()
     history = net._fit(None, None, epochs=args.epochs, batch_size=batch_size, optimizer=args.optimizer,
                        learning_rate=args.lr, l2=args.l2, dropout=args.dropout, progress=not args.no_progress,
-                       train_indices=train_indices, data=data, validation_data=validation_data)
+                       train_indices=train_indices, data=data, validation_data=validation_data,
+                       checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every, resume=args.resume)
     seconds = time.perf_counter() - started
     net.save(args.out)
+    if not history:
+        print(f"nothing left to train: {args.checkpoint} is at epoch {args.epochs}")
+        print(f"saved {args.out}")
+        return 0
     last = {k: values[-1] for k, values in history.items()}
     summary = [f"epochs {len(history['cost'])}", f"cost {last['cost']:.6g}"]
     if "accuracy" in last:

@@ -1,0 +1,212 @@
+"""Training checkpoints: the whole state of a :meth:`Network.fit`, written atomically.
+
+A checkpoint holds everything the next step of training depends on: the
+parameter arena, the optimizer (its configuration, state arena and step
+count), the network's step count (which keys the dropout masks), the state
+of the shuffling generator, the order of the current epoch's examples, the
+position in the fit (epoch, step) with the running sums of the epoch's
+record, and the history.  Resuming from it continues the very same sequence
+of floating-point operations, so a run that is killed and resumed ends with
+the same parameters, bit for bit, as a run that never stopped.
+
+Files are written with :func:`atomic_write`: a temporary file in the same
+folder, flushed and ``fsync``-ed, renamed over the destination, and the
+folder ``fsync``-ed.  A crash (or a full disk) at any moment leaves either
+the previous file or the new one, never a torn one.
+"""
+
+import json
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+
+CHECKPOINT_FORMAT = "fastdnn.checkpoint"
+CHECKPOINT_VERSION = 1
+
+
+def atomic_write(path, write):
+    """Write a file through ``write(file)`` so that ``path`` is never torn.
+
+    Parameters
+    ----------
+    path : str or path
+        Destination; replaced only once the new content is on disk.
+    write : callable
+        ``write(f)`` writes the content to the binary file object ``f``.
+
+    Raises
+    ------
+    OSError
+        The folder is missing or unwritable, or the disk is full; the message
+        names ``path``, which keeps its previous content.
+    """
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except OSError as exc:
+        _remove(tmp)
+        reason = exc.strerror or str(exc)
+        raise OSError(exc.errno, f"could not write {path} ({reason}); any previous {path} is unchanged") from exc
+    except BaseException:
+        _remove(tmp)
+        raise
+    fsync_directory(directory)
+
+
+def _remove(tmp):
+    if tmp is not None:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+
+
+def fsync_directory(directory):
+    """Make a rename durable (POSIX); a no-op where directories cannot be opened."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def save(path, net, position, indices):
+    """Write the training state of ``net`` to ``path`` (atomically).
+
+    Parameters
+    ----------
+    path : str or path
+    net : fastdnn.Network
+    position : dict
+        JSON-serialisable: ``epoch`` (epochs of the fit completed), ``step``
+        (steps of the current epoch completed), ``total`` and ``correct``
+        (running sums of the epoch's record), ``history`` (records of this
+        fit so far) and ``config`` (the fit's settings, checked on resume).
+    indices : ndarray of shape (m,)
+        The order of the examples of the current epoch.
+    """
+    record = {
+        "format": CHECKPOINT_FORMAT,
+        "version": CHECKPOINT_VERSION,
+        "architecture": net._architecture(),
+        "optimizer": {"name": net._optimizer.name, "config": net._optimizer.get_config(), "t": int(net._t)},
+        "n_steps": int(net._n_steps),
+        "rng": net._rng.bit_generator.state,
+        "history": net.history,
+        "position": position,
+    }
+    text = json.dumps(record)
+    arrays = {
+        "params": net.params,
+        "optimizer_state": net.state,
+        "indices": np.ascontiguousarray(indices, dtype=np.int64),
+        "fastdnn_checkpoint": np.array(text),
+    }
+    atomic_write(path, lambda f: np.savez(f, **arrays))
+
+
+def load(path):
+    """Read a checkpoint written by :func:`save`.
+
+    Returns
+    -------
+    dict
+        The JSON record with the arrays ``params``, ``optimizer_state`` and
+        ``indices`` added.
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file.
+    ValueError
+        The file is truncated, damaged, or not a fastdnn checkpoint; the
+        message names it.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no such checkpoint file: {path}")
+    try:
+        archive = np.load(path, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise ValueError("it is a single .npy array, not an .npz archive")
+        with archive:
+            if "fastdnn_checkpoint" not in archive.files:
+                raise ValueError(f"it has no checkpoint record (arrays: {', '.join(archive.files) or 'none'})")
+            record = json.loads(str(archive["fastdnn_checkpoint"]))
+            if not isinstance(record, dict) or record.get("format") != CHECKPOINT_FORMAT:
+                raise ValueError("its record is not a fastdnn checkpoint's")
+            if record.get("version", 0) > CHECKPOINT_VERSION:
+                raise ValueError(f"it was written by a newer fastdnn (version {record.get('version')})")
+            for name in ("params", "optimizer_state", "indices"):
+                if name not in archive.files:
+                    raise ValueError(f"it has no array {name!r}")
+                record[name] = archive[name]
+            for key in ("architecture", "optimizer", "n_steps", "rng", "history", "position"):
+                if key not in record:
+                    raise ValueError(f"its record has no {key!r}")
+    except (ValueError, OSError, EOFError, KeyError, TypeError, zipfile.BadZipFile) as exc:
+        raise ValueError(
+            f"{path} is not a readable fastdnn checkpoint (truncated, damaged or another kind of file): {exc}"
+        ) from None
+    return record
+
+
+def restore(net, record, path):
+    """Put the state of a checkpoint ``record`` (from :func:`load`) into ``net``.
+
+    Raises
+    ------
+    ValueError
+        The checkpoint belongs to another architecture; the message names
+        ``path`` and the difference.
+    """
+    from . import optimizers as opt_mod
+
+    arch = record["architecture"]
+    mine = net._architecture()
+    for key in ("layer_dims", "hidden", "output", "dtype", "leaky_slope"):
+        if arch.get(key) != mine[key]:
+            raise ValueError(
+                f"checkpoint {path} was written by a network with {key}={arch.get(key)!r}; "
+                f"this network has {key}={mine[key]!r}"
+            )
+    params = record["params"]
+    if params.shape != net.params.shape or params.dtype != net.dtype:
+        raise ValueError(
+            f"checkpoint {path} is damaged: its parameter arena has shape {params.shape} and dtype "
+            f"{params.dtype}, the network needs ({net.params.size},) of {net.dtype}"
+        )
+    spec = record["optimizer"]
+    try:
+        optimizer = opt_mod.from_config(spec["name"], spec["config"])
+        net._reset_optimizer(optimizer)
+        state = record["optimizer_state"]
+        if state.shape != net.state.shape or state.dtype != net.dtype:
+            raise ValueError(f"its optimizer state has shape {state.shape}, expected {net.state.shape}")
+        bit_generator = net._rng.bit_generator
+        bit_generator.state = record["rng"]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"checkpoint {path} is damaged: {exc}") from None
+    net.params[...] = params
+    net.state[...] = state
+    net._t = int(spec["t"])
+    net._n_steps = int(record["n_steps"])
+    net.history = record["history"]
+    net.metadata = arch.get("metadata") or {}
