@@ -94,6 +94,10 @@ def _train_arguments(parser):
                    help="hold out this fraction of DATA (chosen with --seed) for validation instead")
     g.add_argument("--out", default="model.npz", metavar="FILE", help="where to save the model (default: model.npz)")
     g.add_argument("--no-progress", action="store_true", help="no progress bar (it is also off when not on a terminal)")
+    g.add_argument("--distributed", action="store_true",
+                   help="data-parallel over MPI: run as 'mpirun -n R fastdnn train ... --distributed'; every rank "
+                        "trains on its share of each batch (--batch-size is the global batch) and rank 0 saves "
+                        "(needs the distributed extra: pip install 'fastdnn[distributed]')")
     g = parser.add_argument_group("checkpoints")
     g.add_argument("--checkpoint", metavar="FILE",
                    help="write the whole training state to FILE (atomically) after every epoch and every "
@@ -285,15 +289,32 @@ def _train(args):
         validation_data = net._prepare_data(np.ascontiguousarray(X[val]).T, Y[..., val],
                                             names=("validation inputs", "validation labels"))
 
+    rank = 0
+    if args.distributed:
+        from . import distributed
+
+        if args.checkpoint:
+            raise CommandError("--checkpoint is not supported with --distributed yet")
+        comm = distributed.world()
+        rank = comm.Get_rank()
     n_train = X.shape[0] if train_indices is None else len(train_indices)
-    print(f"training {net.layer_dims} ({output} output, {net.params.size} parameters, {dtype.name}) on "
-          f"{n_train} examples of {args.data}", file=sys.stderr)
+    if rank == 0:
+        print(f"training {net.layer_dims} ({output} output, {net.params.size} parameters, {dtype.name}) on "
+              f"{n_train} examples of {args.data}", file=sys.stderr)
     started = time.perf_counter()
-    history = net._fit(None, None, epochs=args.epochs, batch_size=batch_size, optimizer=args.optimizer,
-                       learning_rate=args.lr, l2=args.l2, dropout=args.dropout, progress=not args.no_progress,
-                       train_indices=train_indices, data=data, validation_data=validation_data,
-                       checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every, resume=args.resume)
+    if args.distributed:
+        history = distributed.fit(net, None, None, comm, epochs=args.epochs, batch_size=batch_size,
+                                  optimizer=args.optimizer, learning_rate=args.lr, l2=args.l2, dropout=args.dropout,
+                                  progress=not args.no_progress, train_indices=train_indices, data=data,
+                                  validation_data=validation_data)
+    else:
+        history = net._fit(None, None, epochs=args.epochs, batch_size=batch_size, optimizer=args.optimizer,
+                           learning_rate=args.lr, l2=args.l2, dropout=args.dropout, progress=not args.no_progress,
+                           train_indices=train_indices, data=data, validation_data=validation_data,
+                           checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every, resume=args.resume)
     seconds = time.perf_counter() - started
+    if rank != 0:
+        return 0  # rank 0 alone reports and saves
     net.save(args.out)
     if not history:
         print(f"nothing left to train: {args.checkpoint} is at epoch {args.epochs}")
