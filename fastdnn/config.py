@@ -27,3 +27,14 @@ JIT_EXACT = {"cache": True, "nogil": True, "fastmath": {"contract"}, "error_mode
 #: Below this many elements an elementwise kernel runs on the calling thread:
 #: waking the thread pool costs more than the work.
 PARALLEL_MIN_ELEMENTS = int(os.environ.get("FASTDNN_PARALLEL_MIN_ELEMENTS", 1 << 17))
+
+#: Column blocks (see :mod:`fastdnn.workers`): at most this many, one per core.
+BLOCK_WORKERS = int(os.environ.get("FASTDNN_BLOCK_WORKERS", os.cpu_count() or 1))
+
+#: A step is split into column blocks only when its matrix products hold at
+#: least this many floating-point operations (below it, handing the blocks to
+#: the threads costs more than it saves) ...
+BLOCKED_MIN_FLOPS = float(os.environ.get("FASTDNN_BLOCKED_MIN_FLOPS", 4e6))
+
+#: ... and every block gets at least this many columns.
+BLOCK_MIN_COLUMNS = 32

@@ -12,7 +12,7 @@ import numpy as np
 from .kernels import activation
 
 
-def dense_forward(A_prev, W, b, code, slope, Z, A):
+def dense_forward(A_prev, W, b, code, slope, Z, A, parallel=True):
     """Forward pass of one layer into preallocated buffers.
 
     Parameters
@@ -28,16 +28,19 @@ def dense_forward(A_prev, W, b, code, slope, Z, A):
         Written in place with the pre-activation ``W @ A_prev + b``.
     A : ndarray of shape (n, m)
         Written in place with ``g(Z)``; may be ``Z`` to keep only the activation.
+    parallel : bool, default True
+        Let large epilogues use Numba's threads; ``False`` for callers that
+        run this layer on their own thread (a column block).
 
     Notes
     -----
     .. math:: Z = W A_{prev} + b, \\qquad A = g(Z)
     """
     np.matmul(W, A_prev, out=Z)
-    activation.bias_activation_forward(Z, b, code, slope, A)
+    activation.bias_activation_forward(Z, b, code, slope, A, parallel)
 
 
-def dense_backward(dA, H, from_pre_activation, code, slope, A_prev, W, scale, dZ, dW, db, dA_prev):
+def dense_backward(dA, H, from_pre_activation, code, slope, A_prev, W, scale, dZ, dW, db, dA_prev, parallel=True):
     """Backward pass of one layer into preallocated buffers.
 
     Parameters
@@ -63,13 +66,15 @@ def dense_backward(dA, H, from_pre_activation, code, slope, A_prev, W, scale, dZ
     dA_prev : ndarray of shape (n_prev, m) or None
         Written in place with ``W.T @ dZ``; ``None`` skips it (the input
         layer needs no ``dA``).
+    parallel : bool, default True
+        Let the large epilogue use Numba's threads.
 
     Notes
     -----
     .. math:: dZ = dA \\odot g'(Z),\\quad dW = s\\,dZ A_{prev}^T,\\quad
               db = s \\sum_j dZ_{:,j},\\quad dA_{prev} = W^T dZ
     """
-    activation.activation_backward(dA, H, from_pre_activation, code, slope, scale, dZ, db)
+    activation.activation_backward(dA, H, from_pre_activation, code, slope, scale, dZ, db, True, parallel)
     linear_backward_into(dZ, A_prev, W, scale, dW, dA_prev)
 
 

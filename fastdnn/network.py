@@ -20,9 +20,12 @@ import zipfile
 import numpy as np
 
 from . import checkpoint as _checkpoint
+from . import config
 from . import layers
 from . import mapped
 from . import optimizers as opt_mod
+from . import threads
+from . import workers
 from . import validation as v
 from .kernels import activation as act
 from .kernels import gather as gather_mod
@@ -107,20 +110,47 @@ class _Workspace:
         self.dtype = np.dtype(dtype)
         self._dims = layer_dims
         self._buffers = _Buffers(m) if buffers is None else buffers
-        L = len(layer_dims) - 1
-        self.A = [None] + [self._buffers.get(f"A{l}", layer_dims[l], m, dtype) for l in range(1, L + 1)]
-        widest = max(layer_dims[1:])
-        flat = [self._buffers.get(f"scratch{k}", widest, m, dtype).reshape(-1) for k in range(2)]
-        # Every layer's dZ lives in the first scratch buffer, every dA in the
-        # second: a layer reads dA and writes dZ (never in place, which would
-        # keep the kernel from vectorising), then W^T dZ overwrites its dA
-        # with the previous layer's.
-        self.dZ = [None] + [flat[0][: layer_dims[l] * m].reshape(layer_dims[l], m) for l in range(1, L + 1)]
-        self.dA = [None] + [flat[1][: layer_dims[l] * m].reshape(layer_dims[l], m) for l in range(1, L + 1)]
+        self._A = self._dZ = self._dA = None
         self.cost = np.zeros(1, dtype=np.float64)
+        # Per-example scratch of the softmax output (column max / log-sum-exp, sums of exponentials).
+        self.softmax_shift, self.softmax_norm = self._buffers.get("softmax_scratch", 2, m, np.float64)
         self.count = np.zeros(1, dtype=np.float64)
         self.square_sum = np.zeros(1, dtype=np.float64)
         self._X = self._Y = self._masks = self._X_rows = None
+
+    # The layer buffers are made on first use: a batch split into column
+    # blocks (see _BlockPlan) never touches its whole-batch ones.
+    @property
+    def A(self):
+        """``A[l]``: layer ``l``'s activation, ``(n_l, m)``, for ``l >= 1``."""
+        if self._A is None:
+            dims, m = self._dims, self.m
+            self._A = [None] + [self._buffers.get(f"A{l}", dims[l], m, self.dtype) for l in range(1, len(dims))]
+        return self._A
+
+    def _make_scratch(self):
+        dims, m = self._dims, self.m
+        widest = max(dims[1:])
+        flat = [self._buffers.get(f"scratch{k}", widest, m, self.dtype).reshape(-1) for k in range(2)]
+        # Every layer's dZ lives in the first scratch buffer, every dA in the
+        # second: a layer reads dA and writes dZ, then W^T dZ overwrites its
+        # dA with the previous layer's.
+        self._dZ = [None] + [flat[0][: dims[l] * m].reshape(dims[l], m) for l in range(1, len(dims))]
+        self._dA = [None] + [flat[1][: dims[l] * m].reshape(dims[l], m) for l in range(1, len(dims))]
+
+    @property
+    def dZ(self):
+        """``dZ[l]``: gradient of layer ``l``'s pre-activation, ``(n_l, m)``."""
+        if self._dZ is None:
+            self._make_scratch()
+        return self._dZ
+
+    @property
+    def dA(self):
+        """``dA[l]``: gradient of layer ``l``'s activation, ``(n_l, m)``."""
+        if self._dA is None:
+            self._make_scratch()
+        return self._dA
 
     @property
     def X_rows(self):
@@ -299,6 +329,11 @@ class Network:
         self._n_steps = 0
         self._reset_optimizer(opt_mod.SGD())
         self._partials = np.zeros(reg.n_sum_blocks(self.n_weights), dtype=np.float64)
+        #: Split training steps into column blocks, one per core: ``"auto"``
+        #: (where the step is large enough), ``True`` or ``False``.
+        self.column_blocks = "auto"
+        self._block_plans = {}
+        self._block_workers = None
 
     # ------------------------------------------------------------ parameters
 
@@ -376,20 +411,23 @@ class Network:
 
     # ------------------------------------------------------------ the step
 
-    def _forward(self, X, ws, keep_prob=1.0, key=0):
+    def _forward(self, X, ws, keep_prob=1.0, key=0, parallel=True, col_offset=0, total_cols=None):
         """Fill ``ws.A`` for input ``X``; the output layer keeps its logits.
 
         With ``keep_prob < 1`` the hidden activations go through inverted
-        dropout with masks drawn from ``key`` (kept in ``ws.masks``).
+        dropout with masks drawn from ``key`` (kept in ``ws.masks``); when
+        ``X`` is a column block of a batch, ``col_offset`` and ``total_cols``
+        place it so that its masks are the whole batch's.
         """
         A_prev = X
         L = self.n_layers
         for l in range(1, L + 1):
             W, b = self._layers[l - 1]
             code = self._hidden_code if l < L else act.LINEAR
-            layers.dense_forward(A_prev, W, b, code, self.leaky_slope, ws.A[l], ws.A[l])
+            layers.dense_forward(A_prev, W, b, code, self.leaky_slope, ws.A[l], ws.A[l], parallel)
             if keep_prob < 1.0 and l < L:
-                reg.dropout_forward(ws.A[l], reg.mix_key(key, l), keep_prob, ws.masks[l])
+                reg.dropout_forward(ws.A[l], reg.mix_key(key, l), keep_prob, ws.masks[l], col_offset, total_cols,
+                                    parallel)
             A_prev = ws.A[l]
         return ws.A[L]
 
@@ -401,39 +439,78 @@ class Network:
         if self.output == "sigmoid":
             loss.sigmoid_cross_entropy(Z, Y, scale, Z, dZ, ws.cost)
         elif self.output == "softmax":
-            loss.softmax_cross_entropy(Z, Y, scale, Z, dZ, ws.cost)
+            loss.softmax_cross_entropy(Z, Y, scale, Z, dZ, ws.cost, ws.softmax_shift, ws.softmax_norm)
         else:
             np.subtract(Z, Y, out=dZ)
             ws.cost[0] = 0.5 * float(np.vdot(dZ, dZ)) / Z.shape[1]
             np.multiply(dZ, scale, out=dZ)
         return ws.cost[0]
 
-    def _backward(self, X, ws, keep_prob=1.0):
-        """Fill the gradient arena from ``ws.dZ[L]`` (already scaled by ``1/m``)."""
+    def _backward(self, X, ws, keep_prob=1.0, grad_layers=None, parallel=True):
+        """Fill the gradient arena (or ``grad_layers``) from ``ws.dZ[L]`` (already scaled by ``1/m``)."""
+        grad_layers = self._grad_layers if grad_layers is None else grad_layers
         L = self.n_layers
         W, _ = self._layers[L - 1]
-        dW, db = self._grad_layers[L - 1]
+        dW, db = grad_layers[L - 1]
         dZ = ws.dZ[L]
         A_prev = ws.A[L - 1] if L > 1 else X
-        act.row_sums(dZ, 1.0, db)
+        act.row_sums(dZ, 1.0, db, parallel)
         layers.linear_backward_into(dZ, A_prev, W, 1.0, dW, ws.dA[L - 1] if L > 1 else None)
         for l in range(L - 1, 0, -1):
             W, _ = self._layers[l - 1]
-            dW, db = self._grad_layers[l - 1]
+            dW, db = grad_layers[l - 1]
             dA = ws.dA[l]
             if keep_prob < 1.0:
                 # After layer l + 1 used the dropped A[l] for its dW.
-                reg.dropout_backward(dA, ws.A[l], ws.masks[l], keep_prob)
+                reg.dropout_backward(dA, ws.A[l], ws.masks[l], keep_prob, parallel)
             A_prev = ws.A[l - 1] if l > 1 else X
             layers.dense_backward(dA, ws.A[l], False, self._hidden_code, self.leaky_slope, A_prev, W, 1.0,
-                                  ws.dZ[l], dW, db, ws.dA[l - 1] if l > 1 else None)
+                                  ws.dZ[l], dW, db, ws.dA[l - 1] if l > 1 else None, parallel)
+
+    # ------------------------------------------------------------ column blocks
+
+    def _block_plan(self, m):
+        """The column-block plan for batches of ``m`` examples, or ``None`` to run unsplit."""
+        plan = self._block_plans.get(m, False)
+        if plan is not False:
+            return plan
+        plan = None
+        n = min(config.BLOCK_WORKERS, os.cpu_count() or 1)
+        flops = 2.0 * m * sum(a * b for a, b in zip(self.layer_dims[1:], self.layer_dims[:-1]))
+        wanted = self.column_blocks is True or (
+            self.column_blocks == "auto" and flops >= config.BLOCKED_MIN_FLOPS and m >= n * config.BLOCK_MIN_COLUMNS
+        )
+        if wanted and n >= 2 and m >= n and threads.can_pin_blas():
+            plan = _BlockPlan(self, m, n)
+            if self._block_workers is None or self._block_workers.n != n:
+                self._block_workers = workers.BlockWorkers(n)
+        self._block_plans[m] = plan
+        return plan
+
+    def _gradient_pass(self, X, Y, ws, keep_prob=1.0, key=0, count=False):
+        """Forward, cost and backward on one batch into the gradient arena; returns the cost.
+
+        Large batches run as column blocks on their own threads (see
+        :mod:`fastdnn.workers`); ``ws.count`` gets the number of correct
+        answers when ``count``.  The gradient is garbage when the returned
+        cost is not finite.
+        """
+        m = X.shape[1]
+        plan = self._block_plan(m)
+        if plan is None:
+            self._forward(X, ws, keep_prob, key)
+            cost = self._output_and_cost(Y, ws, 1.0 / m)
+            if not math.isfinite(cost):
+                return cost
+            if count:
+                metrics.count_correct(ws.A[self.n_layers], Y, self.output == "softmax", ws.count)
+            self._backward(X, ws, keep_prob)
+            return cost
+        return plan.run(X, Y, ws, keep_prob, key, count)
 
     def _gradient_step(self, X, Y, ws):
         """Forward, cost and backward on one batch; returns the cost."""
-        self._forward(X, ws)
-        cost = self._output_and_cost(Y, ws, 1.0 / X.shape[1])
-        self._backward(X, ws)
-        return cost
+        return self._gradient_pass(X, Y, ws)
 
     def train_step(self, X, Y, learning_rate):
         """One gradient-descent step on the batch ``(X, Y)``.
@@ -473,13 +550,11 @@ class Network:
         """
         m = X.shape[1]
         key = reg.mix_key(self._dropout_seed, self._n_steps) if keep_prob < 1.0 else 0
-        self._forward(X, ws, keep_prob, key)
-        cost = self._regularized_cost(self._output_and_cost(Y, ws, 1.0 / m), ws, l2, m)
+        cost = self._gradient_pass(X, Y, ws, keep_prob, key, count)
+        if math.isfinite(cost):
+            cost = self._regularized_cost(cost, ws, l2, m)
         if not math.isfinite(cost):
             return cost
-        if count:
-            metrics.count_correct(ws.A[self.n_layers], Y, self.output == "softmax", ws.count)
-        self._backward(X, ws, keep_prob)
         np.copyto(self._backup, self.params)
         np.copyto(self._backup_state, self.state)
         self._backup_t = self._t
@@ -1080,6 +1155,12 @@ class Network:
             Written as given (no suffix is added).
         include_optimizer : bool, default False
             Also save the optimizer, its state and step count.
+        
+        Raises
+        ------
+        OSError
+            The file cannot be written (missing or read-only folder, full
+            disk); the message names it and a previous file stays intact.
         """
         path = os.fspath(path)
         arch = self._architecture()
@@ -1093,22 +1174,10 @@ class Network:
         except TypeError as exc:
             raise TypeError(f"metadata must be JSON-serialisable: {exc}") from None
         arrays["fastdnn_architecture"] = np.array(record)
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
-                f.flush()
-                os.fsync(f.fileno())
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-        _fsync_directory(directory)
+        # Temporary file, fsync, rename, fsync of the folder; an OSError
+        # (missing folder, read-only, full disk) names the file and leaves
+        # any previous one intact.
+        _checkpoint.atomic_write(path, lambda f: np.savez(f, **arrays))
 
     @classmethod
     def load(cls, path):
@@ -1207,6 +1276,72 @@ class Network:
         self.history = saved["history"]
         self._rng.bit_generator.state = saved["rng"]
         self._n_steps = saved["n_steps"]
+
+
+class _BlockPlan:
+    """Buffers of one batch size split into column blocks: a workspace and a
+    gradient arena per block (block 0 writes the network's own arena)."""
+
+    def __init__(self, net, m, n):
+        self.net = net
+        self.m = m
+        self.ranges = workers.split_columns(m, n)
+        self.spaces = [_Workspace(net.layer_dims, j1 - j0, net.dtype) for j0, j1 in self.ranges]
+        self.arenas = [net.grads] + [np.zeros_like(net.grads) for _ in range(1, n)]
+        self.grad_layers = [net._grad_layers] + [_views(a, net._layout) for a in self.arenas[1:]]
+        self.costs = np.zeros(n)
+        self.finite = [True] * n
+        self._args = None
+        self._views = {}
+
+    def _block(self, k):
+        net = self.net
+        X, Y, keep_prob, key, count = self._args
+        j0, j1 = self.ranges[k]
+        ws = self.spaces[k]
+        Xb = self._blocks_of(X)[k]
+        np.copyto(ws.Y, self._blocks_of(Y)[k])
+        net._forward(Xb, ws, keep_prob, key, False, j0, self.m)
+        # The scale is the whole batch's 1/m, so the block gradients add up.
+        cost = net._output_and_cost(ws.Y, ws, 1.0 / self.m)
+        self.costs[k] = cost * ((j1 - j0) / self.m)
+        self.finite[k] = math.isfinite(cost)
+        if not self.finite[k]:
+            return
+        if count:
+            ws.count[0] = 0.0
+            metrics.count_correct(ws.A[net.n_layers], ws.Y, net.output == "softmax", ws.count)
+        net._backward(Xb, ws, keep_prob, self.grad_layers[k], False)
+
+    def _blocks_of(self, array):
+        # Column views of the batch, kept while the same array comes back
+        # (the gathered batch buffer, or the caller's full batch): a step
+        # then makes no new array objects.
+        cached = self._views.get(id(array))
+        if cached is None or cached[0] is not array:
+            cached = (array, [array[:, j0:j1] for j0, j1 in self.ranges])
+            if len(self._views) > 8:
+                self._views.clear()
+            self._views[id(array)] = cached
+        return cached[1]
+
+    def run(self, X, Y, ws, keep_prob, key, count):
+        """One gradient pass over the batch ``(X, Y)``; returns the cost (the blocks' mean)."""
+        self._blocks_of(X)
+        self._blocks_of(Y)
+        self._args = (X, Y, keep_prob, key, count)
+        try:
+            with threads.single_threaded_blas():
+                self.net._block_workers.run(self._block)
+        finally:
+            self._args = None
+        if not all(self.finite):
+            return math.nan if any(c != c for c in self.costs) else math.inf
+        for arena in self.arenas[1:]:
+            np.add(self.net.grads, arena, out=self.net.grads)
+        if count:
+            ws.count[0] += sum(space.count[0] for space in self.spaces)
+        return float(self.costs.sum())
 
 
 def _index_list(indices, limit=20):

@@ -39,6 +39,62 @@ def _threadpoolctl():
     return threadpoolctl
 
 
+_blas_switches = None
+
+
+def _blas_thread_switches():
+    """``(get, set)`` thread-count functions of every BLAS library NumPy loaded (cached).
+
+    Found through threadpoolctl once; for OpenBLAS the C functions
+    themselves are kept, since going through threadpoolctl on every step
+    leaves a little Python memory behind each time.  Empty without
+    threadpoolctl.
+    """
+    global _blas_switches
+    if _blas_switches is None:
+        tpc = _threadpoolctl()
+        switches = []
+        if tpc is not None:
+            for lib in tpc.ThreadpoolController().lib_controllers:
+                if lib.user_api != "blas":
+                    continue
+                get = set_ = None
+                if lib.internal_api == "openblas" and getattr(lib, "threading_layer", "") != "openmp":
+                    symbol = getattr(lib, "_get_symbol", None)
+                    if symbol is not None:
+                        get, set_ = symbol("openblas_get_num_threads"), symbol("openblas_set_num_threads")
+                if get is None or set_ is None:
+                    get, set_ = (lambda lib=lib: lib.num_threads), lib.set_num_threads
+                switches.append((get, set_))
+        _blas_switches = switches
+    return _blas_switches
+
+
+def can_pin_blas():
+    """Whether fastdnn can switch BLAS to one thread per call (needs threadpoolctl)."""
+    return bool(_blas_thread_switches())
+
+
+@contextlib.contextmanager
+def single_threaded_blas():
+    """Run a block with every BLAS library at one thread, then restore its count.
+
+    About a microsecond (the libraries are looked up once), so it can wrap
+    every training step.  Does nothing without threadpoolctl.  OpenBLAS's
+    setting is process-wide: other threads' products in the meantime run
+    single-threaded too.
+    """
+    switches = _blas_thread_switches()
+    previous = [get() for get, _ in switches]
+    try:
+        for _, set_ in switches:
+            set_(1)
+        yield
+    finally:
+        for (_, set_), n in zip(switches, previous):
+            set_(n)
+
+
 def blas_info():
     """The BLAS libraries NumPy (and SciPy) loaded, as threadpoolctl reports them.
 

@@ -48,10 +48,12 @@ def mix_key(*parts):
 
 
 @njit(**config.JIT)
-def _dropout_forward_row(A, key, threshold, inverse_keep, mask, i):
+def _dropout_forward_row(A, key, threshold, inverse_keep, mask, col_offset, total_cols, i):
+    # The draw of unit (i, j) depends on its place in the whole batch, so a
+    # batch split into column blocks gets the same masks as the whole.
     k = np.uint64(key)
     t = np.uint64(threshold)
-    base = i * A.shape[1]
+    base = i * total_cols + col_offset
     for j in range(A.shape[1]):
         keep = (_hash(k, base + j) >> _S11) < t
         mask[i, j] = 1 if keep else 0
@@ -59,15 +61,15 @@ def _dropout_forward_row(A, key, threshold, inverse_keep, mask, i):
 
 
 @njit(**config.JIT)
-def _dropout_forward_serial(A, key, threshold, inverse_keep, mask):
+def _dropout_forward_serial(A, key, threshold, inverse_keep, mask, col_offset, total_cols):
     for i in range(A.shape[0]):
-        _dropout_forward_row(A, key, threshold, inverse_keep, mask, i)
+        _dropout_forward_row(A, key, threshold, inverse_keep, mask, col_offset, total_cols, i)
 
 
 @njit(**config.JIT_PARALLEL)
-def _dropout_forward_parallel(A, key, threshold, inverse_keep, mask):
+def _dropout_forward_parallel(A, key, threshold, inverse_keep, mask, col_offset, total_cols):
     for i in prange(A.shape[0]):
-        _dropout_forward_row(A, key, threshold, inverse_keep, mask, i)
+        _dropout_forward_row(A, key, threshold, inverse_keep, mask, col_offset, total_cols, i)
 
 
 def keep_threshold(keep_prob):
@@ -75,7 +77,7 @@ def keep_threshold(keep_prob):
     return int(round(keep_prob * (1 << _UNIFORM_BITS)))
 
 
-def dropout_forward(A, key, keep_prob, mask):
+def dropout_forward(A, key, keep_prob, mask, col_offset=0, total_cols=None, parallel=True):
     """Inverted dropout of a layer's activation, in place, with its mask.
 
     Parameters
@@ -88,16 +90,24 @@ def dropout_forward(A, key, keep_prob, mask):
         Probability of keeping a unit, in ``(0, 1]``.
     mask : ndarray of shape (n, m), uint8
         Written in place: 1 where the unit is kept.
+    col_offset : int, default 0
+        Column of the batch where ``A``'s first column sits, when ``A`` is a
+        block of a wider batch of ``total_cols`` columns.
+    total_cols : int, optional
+        Columns of the whole batch (default ``A.shape[1]``).
+    parallel : bool, default True
+        Allow the row-parallel twin for large arrays.
 
     Notes
     -----
     .. math:: D_{ij} = [u_{ij} < p], \\qquad A \\leftarrow A \\odot D / p
     """
     threshold = keep_threshold(keep_prob)
-    if A.size >= config.PARALLEL_MIN_ELEMENTS:
-        _dropout_forward_parallel(A, key, threshold, 1.0 / keep_prob, mask)
+    total_cols = A.shape[1] if total_cols is None else total_cols
+    if parallel and A.size >= config.PARALLEL_MIN_ELEMENTS:
+        _dropout_forward_parallel(A, key, threshold, 1.0 / keep_prob, mask, col_offset, total_cols)
     else:
-        _dropout_forward_serial(A, key, threshold, 1.0 / keep_prob, mask)
+        _dropout_forward_serial(A, key, threshold, 1.0 / keep_prob, mask, col_offset, total_cols)
 
 
 @njit(**config.JIT)
@@ -120,7 +130,7 @@ def _dropout_backward_parallel(dA, A, mask, keep_prob, inverse_keep):
         _dropout_backward_row(dA, A, mask, keep_prob, inverse_keep, i)
 
 
-def dropout_backward(dA, A, mask, keep_prob):
+def dropout_backward(dA, A, mask, keep_prob, parallel=True):
     """Backward of inverted dropout, and the activation restored for the layer's own backward.
 
     Parameters
@@ -139,7 +149,7 @@ def dropout_backward(dA, A, mask, keep_prob):
     -----
     .. math:: dA \\leftarrow dA \\odot D / p, \\qquad A \\leftarrow A\\,p
     """
-    if dA.size >= config.PARALLEL_MIN_ELEMENTS:
+    if parallel and dA.size >= config.PARALLEL_MIN_ELEMENTS:
         _dropout_backward_parallel(dA, A, mask, keep_prob, 1.0 / keep_prob)
     else:
         _dropout_backward_serial(dA, A, mask, keep_prob, 1.0 / keep_prob)
