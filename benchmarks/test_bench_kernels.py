@@ -120,9 +120,11 @@ def _softmax_cross_entropy(dtype, rng):
     P = np.empty_like(Z)
     dZ = np.empty_like(Z)
     out = np.empty(1, dtype=np.float64)
+    shift = np.empty(M)
+    norm = np.empty(M)
 
     def fast():
-        loss.softmax_cross_entropy(Z, Y, 1.0 / M, P, dZ, out)
+        loss.softmax_cross_entropy(Z, Y, 1.0 / M, P, dZ, out, shift, norm)
 
     def numpy_expression():
         # The reference has no softmax output; this is the plain-NumPy way.

@@ -18,6 +18,7 @@ import pytest
 
 import fastdnn as dnn
 from fastdnn import config
+from fastdnn import validation as v
 from fastdnn.kernels import activation as act
 from fastdnn.kernels import loss, update
 
@@ -274,7 +275,8 @@ def case_softmax_cross_entropy(rng, shape, dtype):
         P = Z if alias else np.full(shape, np.nan, dtype=dtype)
         dZ = np.full(shape, np.nan, dtype=dtype)
         out = np.full(1, np.nan)
-        loss.softmax_cross_entropy(Z, Y, scale, P, dZ, out)
+        shift, norm = np.full(m, np.nan), np.full(m, np.nan)
+        loss.softmax_cross_entropy(Z, Y, scale, P, dZ, out, shift, norm)
         if alias:
             assert_written_in_place(P, Z)
         assert_close(P, P_expected, dtype, err_msg="P")
@@ -422,15 +424,19 @@ def test_softmax_cross_entropy_is_finite_for_huge_logits(dtype):
     Z = np.array([[1e4, -1e4, 1e4], [-1e4, 1e4, 1e4]], dtype=dtype)
     Y = np.array([[1, 1, 0], [0, 0, 1]], dtype=dtype)
     m = Z.shape[1]
-    P = np.empty_like(Z)
-    dZ = np.empty_like(Z)
-    out = np.full(1, np.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        loss.softmax_cross_entropy(Z, Y, 1.0 / m, P, dZ, out)
-    assert np.isfinite(out[0]) and np.all(np.isfinite(P)) and np.all(np.isfinite(dZ))
-    assert out[0] == pytest.approx((0.0 + 2e4 + math.log(2.0)) / m, rel=1e-12)
-    np.testing.assert_allclose(P, [[1, 0, 0.5], [0, 1, 0.5]])
+    Z0 = Z.copy()
+    for alias in (False, True):
+        Z = Z0.copy()
+        P = Z if alias else np.empty_like(Z)
+        dZ = np.empty_like(Z)
+        out = np.full(1, np.nan)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            loss.softmax_cross_entropy(Z, Y, 1.0 / m, P, dZ, out, np.empty(m), np.empty(m))
+        assert np.isfinite(out[0]) and np.all(np.isfinite(P)) and np.all(np.isfinite(dZ))
+        assert out[0] == pytest.approx((0.0 + 2e4 + math.log(2.0)) / m, rel=1e-12)
+        np.testing.assert_allclose(P, [[1, 0, 0.5], [0, 1, 0.5]])
+        np.testing.assert_allclose(dZ, np.array([[0, -1, 0.5], [0, 1, -0.5]]) / m, atol=1e-300)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
@@ -459,3 +465,148 @@ def test_compute_cost_saturated_wrong_prediction_is_infinite():
         warnings.simplefilter("error")
         cost = dnn.compute_cost(np.array([[1.0, 0.5]]), np.array([[0, 1]]))
     assert cost == math.inf
+
+
+# ---------------------------------------------------------------- in-place twins and scratch buffers
+
+
+def softmax_cross_entropy_by_columns(Z, Y, scale):
+    """The softmax output one column at a time, in float64 (the kernel's former layout)."""
+    k, m = Z.shape
+    P = np.empty((k, m))
+    dZ = np.empty((k, m))
+    total = 0.0
+    for j in range(m):
+        z = f64(Z[:, j])
+        log_norm = np.log(np.exp(z - z.max()).sum()) + z.max()
+        P[:, j] = np.exp(z - log_norm)
+        dZ[:, j] = scale * (P[:, j] - Y[:, j])
+        total -= float(np.dot(Y[:, j], z - log_norm))
+    return P, dZ, total / m
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (2, 1), (10, 1), (3, 7), (10, 200), (7, 1025)],
+                         ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+def test_softmax_cross_entropy_in_place_is_bitwise_the_separate_output(dtype, shape):
+    """P is Z takes the one-name loop; it must give the very same bits as separate P."""
+    rng = np.random.default_rng(zlib.crc32(f"softmax-alias|{np.dtype(dtype).name}|{shape}".encode()))
+    k, m = shape
+    Z0 = random_block(rng, shape, dtype, 4.0)
+    Y = one_hot_columns(rng, shape, dtype)
+    scale = 1.0 / m
+    results = {}
+    for alias in (False, True):
+        Z = Z0.copy()
+        P = Z if alias else np.full(shape, np.nan, dtype=dtype)
+        dZ = np.full(shape, np.nan, dtype=dtype)
+        out = np.full(1, np.nan)
+        shift, norm = np.full(m, np.nan), np.full(m, np.nan)
+        loss.softmax_cross_entropy(Z, Y, scale, P, dZ, out, shift, norm)
+        if alias:
+            assert_written_in_place(P, Z)
+        else:
+            np.testing.assert_array_equal(Z, Z0)
+        results[alias] = (P.copy(), dZ.copy(), out[0])
+        # shift ends as each column's log-sum-exp.
+        z = f64(Z0)
+        lse = np.log(np.exp(z - z.max(axis=0)).sum(axis=0)) + z.max(axis=0)
+        np.testing.assert_allclose(shift, lse, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(results[True][0], results[False][0])
+    np.testing.assert_array_equal(results[True][1], results[False][1])
+    assert results[True][2] == results[False][2]
+    P_ref, dZ_ref, cost_ref = softmax_cross_entropy_by_columns(Z0, Y, scale)
+    assert_close(results[False][0], P_ref, dtype, err_msg="P")
+    assert_close(results[False][1], dZ_ref, dtype, err_msg="dZ")
+    # Each example's cost is a log-sum-exp of terms as large as |z|.
+    z = f64(Z0)
+    terms = (np.abs(z).max(axis=0) + np.abs(Y * (z - shift)).sum(axis=0)) / m
+    assert_sums_close(results[False][2], cost_ref, terms, dtype, "cost")
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+def test_softmax_cross_entropy_probability_targets_and_stale_scratch(dtype):
+    """Soft targets (columns summing to 1) and scratch holding garbage from an earlier call."""
+    rng = np.random.default_rng(7)
+    k, m = 5, 33
+    Z = random_block(rng, (k, m), dtype, 2.0)
+    Y = rng.uniform(0.0, 1.0, size=(k, m))
+    Y = (Y / Y.sum(axis=0)).astype(dtype)
+    P, dZ, out = np.empty_like(Z), np.empty_like(Z), np.full(1, np.nan)
+    shift, norm = np.full(m, 1e300), np.full(m, -np.inf)
+    loss.softmax_cross_entropy(Z, Y, 0.5, P, dZ, out, shift, norm)
+    P_ref, dZ_ref, cost_ref = softmax_cross_entropy_by_columns(Z, Y, 0.5)
+    assert_close(P, P_ref, dtype)
+    assert_close(dZ, dZ_ref, dtype)
+    assert out[0] == pytest.approx(cost_ref, rel=10 * rtol_for(dtype))
+
+
+@pytest.mark.parametrize("twin", ["serial", "parallel"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("size", [1, 7, 1000, 4099])
+def test_sgd_in_place_is_bitwise_the_separate_output(size, dtype, twin, monkeypatch):
+    monkeypatch.setattr(config, "PARALLEL_MIN_ELEMENTS", 0 if twin == "parallel" else 1 << 62)
+    rng = np.random.default_rng(size)
+    param0 = rng.standard_normal(size).astype(dtype)
+    grad = rng.standard_normal(size).astype(dtype)
+    lr = 0.0123
+    out = np.full(size, np.nan, dtype=dtype)
+    param = param0.copy()
+    update.sgd(param, grad, lr, out)
+    np.testing.assert_array_equal(param, param0)
+    update.sgd(param, grad, lr, param)
+    np.testing.assert_array_equal(param, out)
+    # Another view of the same memory (same shape and strides) is in place too.
+    arena = param0.copy().reshape(1, size)
+    update.sgd(arena.reshape(-1), grad, lr, arena.reshape(-1))
+    np.testing.assert_array_equal(arena.reshape(-1), out)
+    assert_close(out, f64(param0) - lr * f64(grad), dtype,
+                 scale=float(np.abs(f64(param0)).max() + lr * np.abs(f64(grad)).max()))
+
+
+def test_sgd_serial_kernel_called_directly_in_place():
+    # planar.py calls the serial kernel itself with out = param.
+    rng = np.random.default_rng(3)
+    param, grad = rng.standard_normal(50), rng.standard_normal(50)
+    # NumPy rounds the product before the subtraction (the kernel may fuse
+    # them), so NumPy is matched to a tolerance and the separate output bitwise.
+    expected = param - 0.1 * grad
+    separate = np.full(50, np.nan)
+    update.sgd_serial(param, grad, 0.1, separate)
+    update.sgd_serial(param, grad, 0.1, param)
+    np.testing.assert_array_equal(param, separate)
+    assert_close(param, expected, np.float64)
+
+
+@pytest.mark.parametrize("twin", ["serial", "parallel"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_check_finite_finds_a_bad_value_anywhere(bad, dtype, twin, monkeypatch):
+    """The blocked parallel scan sees a non-finite value in any block, the partial last one included."""
+    monkeypatch.setattr(config, "PARALLEL_MIN_ELEMENTS", 0 if twin == "parallel" else 1 << 62)
+    block = v._FINITE_BLOCK
+    size = 3 * block + 5
+    x = np.random.default_rng(11).standard_normal(size).astype(dtype)
+    assert not v._count_non_finite(x)
+    v.check_finite("x", x.reshape(1, size))
+    # The finite extremes of the dtype are still finite.
+    x[1] = np.finfo(dtype).max
+    x[2] = -np.finfo(dtype).max
+    assert not v._count_non_finite(x)
+    for where in (0, block - 1, block, 2 * block + 17, size - 1):
+        y = x.copy()
+        y[where] = bad
+        assert v._count_non_finite(y), where
+        with pytest.raises(ValueError, match=rf"x contains 1 non-finite value\(s\).*index \(0, {where}\)"):
+            v.check_finite("x", y.reshape(1, size))
+
+
+@pytest.mark.parametrize("twin, expected", [("serial", "serial"), ("parallel", "parallel")])
+def test_check_finite_size_picks_the_twin(twin, expected, monkeypatch):
+    called = []
+    for name, label in (("_has_non_finite_serial", "serial"), ("_has_non_finite_parallel", "parallel")):
+        real = getattr(v, name)
+        monkeypatch.setattr(v, name, lambda x, _l=label, _f=real: (called.append(_l), _f(x))[1])
+    size = config.PARALLEL_MIN_ELEMENTS if twin == "parallel" else config.PARALLEL_MIN_ELEMENTS - 1
+    v.check_finite("x", np.zeros(size))
+    assert called == [expected]

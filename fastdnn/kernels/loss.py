@@ -147,7 +147,7 @@ def _sigmoid_cross_entropy_row_in_place(z_row, y_row, scale, dz_row):
 
 
 @njit(**config.JIT)
-def softmax_cross_entropy(Z, Y, scale, P, dZ, out):
+def softmax_cross_entropy(Z, Y, scale, P, dZ, out, shift, norm):
     """Softmax over the rows (classes) of each column and its cross-entropy.
 
     Parameters
@@ -164,32 +164,85 @@ def softmax_cross_entropy(Z, Y, scale, P, dZ, out):
         Written in place with ``scale * (P - Y)``.
     out : ndarray of shape (1,)
         Written in place with the mean cost.
+    shift : ndarray of shape (m,), float64
+        Scratch, written in place: each column's maximum, then its
+        log-sum-exp.
+    norm : ndarray of shape (m,), float64
+        Scratch, written in place with each column's sum of
+        ``exp(z - max)``.
 
     Notes
     -----
-    .. math:: J = \\frac{1}{m}\\sum_j \\Big(\\ln\\sum_i e^{z_{ij} - c_j} + c_j
-              - \\sum_i y_{ij} z_{ij}\\Big),\\quad c_j = \\max_i z_{ij}
+    .. math:: J = -\\frac{1}{m}\\sum_{ij} y_{ij}\\,(z_{ij} - \\ell_j),\\quad
+              \\ell_j = c_j + \\ln\\sum_i e^{z_{ij} - c_j},\\quad c_j = \\max_i z_{ij},
+              \\quad p_{ij} = e^{z_{ij} - \\ell_j}
+
+    The passes walk the rows (each row is contiguous) and keep one running
+    value per column in ``shift`` and ``norm``, so every inner loop is a
+    unit-stride loop over ``m`` that vectorises.  Logits of magnitude 1e4
+    give finite results.  The scratch vectors are taken from the caller so
+    that the hot path allocates nothing.
     """
     k, m = Z.shape
+    _column_log_sum_exp(Z, shift, norm)
     total = 0.0
-    for j in range(m):
-        c = Z[0, j]
-        for i in range(1, k):
-            c = max(c, Z[i, j])
-        norm = 0.0
-        yz = 0.0
-        ysum = 0.0
-        for i in range(k):
-            norm += scalar.exp(Z[i, j] - c)
-            yz += Y[i, j] * Z[i, j]
-            ysum += Y[i, j]
-        log_norm = scalar.log(norm) + c
-        total += ysum * log_norm - yz
-        for i in range(k):
-            p = scalar.exp(Z[i, j] - log_norm)
-            P[i, j] = p
-            dZ[i, j] = scale * (p - Y[i, j])
+    for i in range(k):
+        if P is Z:
+            total += _softmax_cross_entropy_row_in_place(Z[i], Y[i], scale, dZ[i], shift)
+        else:
+            total += _softmax_cross_entropy_row(Z[i], Y[i], scale, P[i], dZ[i], shift)
     out[0] = total / m
+
+
+@njit(**config.JIT)
+def _column_log_sum_exp(Z, shift, norm):
+    # shift[j] <- max_i Z[i, j], then the stable log-sum-exp of column j.
+    k, m = Z.shape
+    z0 = Z[0]
+    for j in range(m):
+        shift[j] = z0[j]
+        norm[j] = 0.0
+    for i in range(1, k):
+        zi = Z[i]
+        for j in range(m):
+            v = zi[j]
+            shift[j] = v if v > shift[j] else shift[j]
+    for i in range(k):
+        zi = Z[i]
+        for j in range(m):
+            norm[j] += scalar.exp(zi[j] - shift[j])
+    for j in range(m):
+        shift[j] = scalar.log(norm[j]) + shift[j]
+
+
+@njit(**config.JIT)
+def _softmax_cross_entropy_row(z_row, y_row, scale, p_row, dz_row, log_norm):
+    # Returns -sum_j y * log p over the row.
+    total = 0.0
+    for j in range(z_row.size):
+        y = y_row[j]
+        log_p = z_row[j] - log_norm[j]
+        total -= y * log_p
+        p = scalar.exp(log_p)
+        p_row[j] = p
+        dz_row[j] = scale * (p - y)
+    return total
+
+
+@njit(**config.JIT)
+def _softmax_cross_entropy_row_in_place(z_row, y_row, scale, dz_row, log_norm):
+    # The probabilities overwrite the logits: one name for the buffer, so the
+    # loop vectorises (two names fail LLVM's run-time overlap check).  Row i
+    # of Z is not read again once it is overwritten.
+    total = 0.0
+    for j in range(z_row.size):
+        y = y_row[j]
+        log_p = z_row[j] - log_norm[j]
+        total -= y * log_p
+        p = scalar.exp(log_p)
+        z_row[j] = p
+        dz_row[j] = scale * (p - y)
+    return total
 
 
 # ------------------------------------------------- course's softmax

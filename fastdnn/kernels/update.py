@@ -13,14 +13,29 @@ from .. import config
 
 @njit(**config.JIT)
 def sgd_serial(param, grad, learning_rate, out):
+    if out is param:
+        _sgd_in_place(param, grad, learning_rate)
+    else:
+        for k in range(param.size):
+            out[k] = param[k] - learning_rate * grad[k]
+
+
+@njit(**config.JIT)
+def _sgd_in_place(param, grad, learning_rate):
+    # One name for the updated buffer: with ``out`` as a second name for it,
+    # LLVM's run-time overlap check fails and the loop runs scalar.
     for k in range(param.size):
-        out[k] = param[k] - learning_rate * grad[k]
+        param[k] = param[k] - learning_rate * grad[k]
 
 
 @njit(**config.JIT_PARALLEL)
 def _sgd_parallel(param, grad, learning_rate, out):
-    for k in prange(param.size):
-        out[k] = param[k] - learning_rate * grad[k]
+    if out is param:
+        for k in prange(param.size):
+            param[k] = param[k] - learning_rate * grad[k]
+    else:
+        for k in prange(param.size):
+            out[k] = param[k] - learning_rate * grad[k]
 
 
 def sgd(param, grad, learning_rate, out):
@@ -32,7 +47,9 @@ def sgd(param, grad, learning_rate, out):
     grad : ndarray of shape (p,)
     learning_rate : float
     out : ndarray of shape (p,)
-        Written in place with the new parameters; may be ``param`` itself.
+        Written in place with the new parameters; may be ``param`` itself
+        (the same buffer with the same shape and strides, which takes a loop
+        that names the buffer once and vectorises; same bits either way).
 
     Notes
     -----
