@@ -731,7 +731,7 @@ def predict(X, y, parameters, verbose=True):
 # ---------------------------------------------------------------- models
 
 
-def _course_training(X, Y, layers_dims, init, learning_rate, num_iterations, print_cost, return_costs):
+def _course_training(X, Y, layers_dims, init, learning_rate, num_iterations, print_cost, return_costs, dual="auto"):
     from .network import Network
 
     X_arr = v.as_array("X", X, ndim=2)
@@ -745,13 +745,14 @@ def _course_training(X, Y, layers_dims, init, learning_rate, num_iterations, pri
     num_iterations = v.non_negative_int("num_iterations", num_iterations)
     lr = v.finite_float("learning_rate", learning_rate)
     net = Network(dims, hidden="relu", output="sigmoid", dtype=v.float_dtype(X_arr), init=init, seed=1)
-    costs = net.fit_course(X_arr, Y_arr, learning_rate=lr, num_iterations=num_iterations, print_cost=print_cost)
+    costs = net.fit_course(X_arr, Y_arr, learning_rate=lr, num_iterations=num_iterations, print_cost=print_cost,
+                           dual=dual)
     parameters = {k: a.copy() for k, a in net.parameters.items()}
     return (parameters, costs) if return_costs else parameters
 
 
 def two_layer_model(X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000, print_cost=False,
-                    return_costs=False):
+                    return_costs=False, dual="auto"):
     """The course's two-layer model, ``LINEAR->RELU->LINEAR->SIGMOID``, trained by gradient descent.
 
     Parameters
@@ -766,6 +767,10 @@ def two_layer_model(X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000
         Print the cost every 100 iterations and at the last one.
     return_costs : bool, default False
         Also return the costs recorded every 100 iterations (and the last).
+    dual : {"auto", True, False}, default "auto"
+        Train the first layer in dual form (the same gradient descent at
+        :math:`n_1 m^2` per step instead of :math:`n_1 n_x m`) when there are
+        fewer examples than features; see :mod:`fastdnn.dual`.
 
     Returns
     -------
@@ -774,11 +779,12 @@ def two_layer_model(X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000
     """
     if len(v.layer_dims("layers_dims", layers_dims)) != 3:
         raise ValueError(f"layers_dims must be (n_x, n_h, n_y), got {tuple(layers_dims)}")
-    return _course_training(X, Y, layers_dims, "small", learning_rate, num_iterations, print_cost, return_costs)
+    return _course_training(X, Y, layers_dims, "small", learning_rate, num_iterations, print_cost, return_costs,
+                            dual)
 
 
 def L_layer_model(X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000, print_cost=False,
-                  return_costs=False):
+                  return_costs=False, dual="auto"):
     """The course's L-layer model, ``[LINEAR->RELU]*(L-1) -> LINEAR->SIGMOID``.
 
     Parameters
@@ -793,6 +799,10 @@ def L_layer_model(X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000, 
         Print the cost every 100 iterations and at the last one.
     return_costs : bool, default False
         Also return the costs recorded every 100 iterations (and the last).
+    dual : {"auto", True, False}, default "auto"
+        Train the first layer in dual form (the same gradient descent at
+        :math:`n_1 m^2` per step instead of :math:`n_1 n_x m`) when there are
+        fewer examples than features; see :mod:`fastdnn.dual`.
 
     Returns
     -------
@@ -805,4 +815,5 @@ def L_layer_model(X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000, 
     trained by :class:`fastdnn.Network` with full-batch gradient descent; no
     plot is drawn.
     """
-    return _course_training(X, Y, layers_dims, "scaled", learning_rate, num_iterations, print_cost, return_costs)
+    return _course_training(X, Y, layers_dims, "scaled", learning_rate, num_iterations, print_cost, return_costs,
+                            dual)

@@ -26,6 +26,7 @@ from . import mapped
 from . import optimizers as opt_mod
 from . import threads
 from . import workers
+from .dual import DualFirstLayer
 from . import validation as v
 from .kernels import activation as act
 from .kernels import gather as gather_mod
@@ -411,7 +412,7 @@ class Network:
 
     # ------------------------------------------------------------ the step
 
-    def _forward(self, X, ws, keep_prob=1.0, key=0, parallel=True, col_offset=0, total_cols=None):
+    def _forward(self, X, ws, keep_prob=1.0, key=0, parallel=True, col_offset=0, total_cols=None, first=1):
         """Fill ``ws.A`` for input ``X``; the output layer keeps its logits.
 
         With ``keep_prob < 1`` the hidden activations go through inverted
@@ -419,9 +420,10 @@ class Network:
         ``X`` is a column block of a batch, ``col_offset`` and ``total_cols``
         place it so that its masks are the whole batch's.
         """
-        A_prev = X
+        # first > 1: the layers before it are in ws.A already (the dual form).
+        A_prev = X if first == 1 else ws.A[first - 1]
         L = self.n_layers
-        for l in range(1, L + 1):
+        for l in range(first, L + 1):
             W, b = self._layers[l - 1]
             code = self._hidden_code if l < L else act.LINEAR
             layers.dense_forward(A_prev, W, b, code, self.leaky_slope, ws.A[l], ws.A[l], parallel)
@@ -446,17 +448,22 @@ class Network:
             np.multiply(dZ, scale, out=dZ)
         return ws.cost[0]
 
-    def _backward(self, X, ws, keep_prob=1.0, grad_layers=None, parallel=True):
-        """Fill the gradient arena (or ``grad_layers``) from ``ws.dZ[L]`` (already scaled by ``1/m``)."""
+    def _backward(self, X, ws, keep_prob=1.0, grad_layers=None, parallel=True, last=1):
+        """Fill the gradient arena (or ``grad_layers``) from ``ws.dZ[L]`` (already scaled by ``1/m``).
+
+        ``last=2`` stops after layer 2, leaving ``dA[1]`` for the caller (the dual form).
+        """
         grad_layers = self._grad_layers if grad_layers is None else grad_layers
         L = self.n_layers
+        if L < last:
+            return
         W, _ = self._layers[L - 1]
         dW, db = grad_layers[L - 1]
         dZ = ws.dZ[L]
         A_prev = ws.A[L - 1] if L > 1 else X
         act.row_sums(dZ, 1.0, db, parallel)
         layers.linear_backward_into(dZ, A_prev, W, 1.0, dW, ws.dA[L - 1] if L > 1 else None)
-        for l in range(L - 1, 0, -1):
+        for l in range(L - 1, last - 1, -1):
             W, _ = self._layers[l - 1]
             dW, db = grad_layers[l - 1]
             dA = ws.dA[l]
@@ -983,7 +990,7 @@ class Network:
                                minimum=0.0)
         return value
 
-    def fit_course(self, X, Y, learning_rate=0.0075, num_iterations=3000, print_cost=False):
+    def fit_course(self, X, Y, learning_rate=0.0075, num_iterations=3000, print_cost=False, dual="auto"):
         """Full-batch gradient descent exactly as the course's ``L_layer_model`` runs it.
 
         Parameters
@@ -994,6 +1001,11 @@ class Network:
         num_iterations : int
         print_cost : bool
             Print ``Cost after iteration i: ...`` every 100 iterations and at the last.
+        dual : {"auto", True, False}, default "auto"
+            Run the first layer in dual form (:mod:`fastdnn.dual`) -- the same
+            gradient descent at :math:`n_1 m^2` instead of :math:`n_1 n_x m`
+            per step -- when there are fewer examples than features
+            (``"auto"``), always (``True``) or never (``False``).
 
         Returns
         -------
@@ -1001,18 +1013,56 @@ class Network:
             The cost every 100 iterations and at the last one.
         """
         Xc, Yc = self._check_data(X, Y)
+        if dual not in ("auto", True, False):
+            raise ValueError(f"dual must be 'auto', True or False, got {dual!r}")
+        m = Xc.shape[1]
+        use_dual = dual is True or (dual == "auto" and m < self.layer_dims[0])
         costs = []
-        ws = self._workspace(Xc.shape[1])
-        for i in range(num_iterations):
-            cost = self.train_step(Xc, Yc, learning_rate)
-            if not np.isfinite(cost):
-                raise FloatingPointError(f"the cost became {cost} at iteration {i}")
-            if i % 100 == 0 or i == num_iterations - 1:
-                costs.append(float(cost))
-                if print_cost:
-                    print(f"Cost after iteration {i}: {cost}")
-        del ws
+        ws = self._workspace(m)
+        form = DualFirstLayer(self._layers[0][0], Xc) if use_dual else None
+        try:
+            for i in range(num_iterations):
+                if form is None:
+                    cost = self.train_step(Xc, Yc, learning_rate)
+                else:
+                    cost = self._dual_step(form, Yc, ws, learning_rate)
+                if not np.isfinite(cost):
+                    raise FloatingPointError(f"the cost became {cost} at iteration {i}")
+                if i % 100 == 0 or i == num_iterations - 1:
+                    costs.append(float(cost))
+                    if print_cost:
+                        print(f"Cost after iteration {i}: {cost}")
+        finally:
+            if form is not None:
+                form.materialize(self._layers[0][0])
         return costs
+
+    def _dual_step(self, form, Y, ws, learning_rate):
+        """One plain gradient-descent step with the first layer in dual form; returns the cost.
+
+        Layers 2..L and every bias take the usual path; the first layer's
+        weights stay :math:`W^{(0)}` in the arena while ``form`` tracks them.
+        """
+        L = self.n_layers
+        m = Y.shape[1]
+        _, b1 = self._layers[0]
+        dW1, db1 = self._grad_layers[0]
+        code = self._hidden_code if L > 1 else act.LINEAR
+        form.forward(b1, code, self.leaky_slope, ws.A[1])
+        self._forward(None, ws, first=2)
+        cost = self._output_and_cost(Y, ws, 1.0 / m)
+        if not math.isfinite(cost):
+            return cost
+        self._backward(None, ws, last=2)
+        if L > 1:
+            act.activation_backward(ws.dA[1], ws.A[1], False, code, self.leaky_slope, 1.0, ws.dZ[1], db1)
+        else:
+            act.row_sums(ws.dZ[1], 1.0, db1)
+        # Everything but W1 (the arena's first slice) steps as usual.
+        rest = dW1.size
+        update.sgd(self.params[rest:], self.grads[rest:], learning_rate, self.params[rest:])
+        form.step(ws.dZ[1], learning_rate, 0.0, 0.0)
+        return cost
 
     # ------------------------------------------------------------ inference
 

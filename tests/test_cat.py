@@ -73,3 +73,26 @@ def test_cat_accuracy_matches_the_published_one(trained, cat_data, capsys, split
     assert np.mean(p == y) == pytest.approx(published, abs=1e-9)
     assert printed.startswith("Accuracy: ")
     assert float(printed.split()[1]) == pytest.approx(published, abs=1e-9)
+
+
+@pytest.fixture(scope="module")
+def trained_direct(cat_data):
+    train_x, train_y, _, _, _ = cat_data
+    return dnn.L_layer_model(train_x, train_y, LAYERS, learning_rate=0.0075, num_iterations=2500,
+                             return_costs=True, dual=False)
+
+
+def test_cat_direct_path_agrees_with_the_dual_form(trained, trained_direct, cat_data):
+    # L_layer_model picks the dual form here (209 examples < 12288 features);
+    # the direct path must follow the same trajectory (issue 4: within 1e-9
+    # relative over the 2500 iterations) and reach the same accuracies.
+    (params_dual, costs_dual), (params_direct, costs_direct) = trained, trained_direct
+    np.testing.assert_allclose(costs_dual, costs_direct, rtol=1e-9)
+    for iteration, published in PUBLISHED_COSTS.items():
+        recorded = dict(zip(list(range(0, 2500, 100)) + [2499], costs_direct))
+        assert recorded[iteration] == pytest.approx(published, rel=1e-6)
+    train_x, train_y, test_x, test_y, _ = cat_data
+    for X, y in ((train_x, train_y), (test_x, test_y)):
+        p_dual = dnn.predict(X, y, params_dual, verbose=False)
+        p_direct = dnn.predict(X, y, params_direct, verbose=False)
+        np.testing.assert_array_equal(p_dual, p_direct)

@@ -91,7 +91,7 @@ def _gather_rows_parallel(X_rows, indices, start, out):
 
 
 def gather_rows_transposed(X_rows, indices, start, out):
-    """Copy the rows ``indices[start:start + b]`` of ``X_rows`` into the columns of ``out``.
+    r"""Copy the rows ``indices[start:start + b]`` of ``X_rows`` into the columns of ``out``.
 
     Parameters
     ----------
@@ -132,7 +132,7 @@ def _gather_rows_parallel_copy(X_rows, indices, start, out_rows):
 
 
 def gather_rows(X_rows, indices, start, out_rows):
-    """Copy the rows ``indices[start:start + b]`` of ``X_rows`` into the rows of ``out_rows``.
+    r"""Copy the rows ``indices[start:start + b]`` of ``X_rows`` into the rows of ``out_rows``.
 
     For row-per-example data this is the cheapest gather (one contiguous copy
     per example); the network then reads the batch as ``out_rows.T``, an
