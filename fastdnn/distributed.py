@@ -68,7 +68,13 @@ def ranks_on_node(comm):
 def default_threads(comm):
     """Threads per rank: the node's cores divided among the ranks on the node (at least 1)."""
     cores = os.cpu_count() or 1
-    return max(1, cores // ranks_on_node(comm))
+    share = max(1, cores // ranks_on_node(comm))
+    try:
+        # A launcher that binds each rank to some cores has already divided them.
+        share = min(share, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        pass
+    return max(1, share)
 
 
 def shard(start, b, rank, size):
