@@ -167,9 +167,12 @@ def n_sum_blocks(size):
 
 @njit(**config.JIT)
 def _block_square_sum(x, stop, block):
+    # A slice and a loop from 0: with a variable start Numba keeps its
+    # negative-index check in the loop and it does not vectorise (3x slower).
+    part = x[block * SUM_BLOCK:min((block + 1) * SUM_BLOCK, stop)]
     total = 0.0
-    for k in range(block * SUM_BLOCK, min((block + 1) * SUM_BLOCK, stop)):
-        total += x[k] * x[k]
+    for k in range(part.size):
+        total += part[k] * part[k]
     return total
 
 
