@@ -172,11 +172,16 @@ def test_fit_reproduces_the_course_training_bit_for_bit(rng):
 def test_fit_reproduces_the_course_costs_on_the_cat_data(data_dir):
     train_x, train_y, _, _, _ = fastdnn.load_catvnoncat(str(data_dir))
     X = train_x.reshape(train_x.shape[0], -1).T / 255.0
+    # fit takes the direct path: bit for bit the L_layer_model of the direct
+    # path, and within rounding of its default dual form (fastdnn.dual).
     params, costs = fastdnn.L_layer_model(X, train_y, [12288, 20, 7, 5, 1], num_iterations=101,
+                                          return_costs=True, dual=False)
+    _, dual_costs = fastdnn.L_layer_model(X, train_y, [12288, 20, 7, 5, 1], num_iterations=101,
                                           return_costs=True)
     net = Network([12288, 20, 7, 5, 1])
     history = net.fit(X, train_y, epochs=101, learning_rate=0.0075, progress=False)
     assert [history["cost"][0], history["cost"][100]] == costs
+    np.testing.assert_allclose(dual_costs, costs, rtol=1e-12)
     # The course's published figures.
     assert history["cost"][0] == pytest.approx(0.7717493284237686, rel=1e-6)
     assert history["cost"][100] == pytest.approx(0.6720534400822914, rel=1e-6)
