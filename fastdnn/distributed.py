@@ -115,7 +115,8 @@ def check_identical(comm, params, sums, gathered, step):
 
 def fit(net, X, Y, comm=None, epochs=1, batch_size=None, optimizer="sgd", learning_rate=0.0075, l2=0.0,
         dropout=0.0, shuffle=True, validation=None, progress=True, schedule=None, callback=None,
-        check_every=DEFAULT_CHECK_EVERY, threads="auto", **private):
+        checkpoint=None, checkpoint_every=None, resume=False, check_every=DEFAULT_CHECK_EVERY, threads="auto",
+        **private):
     """Train ``net`` data-parallel over the ranks of ``comm``; call it on every rank.
 
     Parameters
@@ -136,6 +137,11 @@ def fit(net, X, Y, comm=None, epochs=1, batch_size=None, optimizer="sgd", learni
         the validation scores are sent to the others).
     progress : bool, default True
         Progress bar on rank 0 only.
+    checkpoint, checkpoint_every, resume
+        As for :meth:`fastdnn.Network.fit`: rank 0 alone writes the file;
+        on resume every rank reads it (so it must be on a file system that
+        every rank sees).  The file is the one a single process writes, and
+        a run resumes the same on any number of ranks.
     check_every : int, default 50
         Steps between two checksums of the parameters across ranks (and one
         at the end of every epoch).
@@ -184,7 +190,8 @@ def fit(net, X, Y, comm=None, epochs=1, batch_size=None, optimizer="sgd", learni
     blas = threads if threads_mod._threadpoolctl() is not None else None
     with threads_mod.limit(min(threads, numba.config.NUMBA_NUM_THREADS), blas):
         return _fit(net, X, Y, comm, MPI, epochs, batch_size, optimizer, learning_rate, l2, dropout, shuffle,
-                    validation, progress, schedule, callback, check_every, **private)
+                    validation, progress, schedule, callback, check_every, checkpoint, checkpoint_every, resume,
+                    **private)
 
 
 def _check_same_network(comm, net):
@@ -197,8 +204,11 @@ def _check_same_network(comm, net):
 
 
 def _fit(net, X, Y, comm, MPI, epochs, batch_size, optimizer, learning_rate, l2, dropout, shuffle, validation,
-         progress, schedule, callback, check_every, train_indices=None, data=None, validation_data=None,
-         track_accuracy=True):
+         progress, schedule, callback, check_every, checkpoint, checkpoint_every, resume, train_indices=None,
+         data=None, validation_data=None, track_accuracy=True):
+    import json
+
+    from . import checkpoint as checkpoint_mod
     from . import network as network_mod
     from . import optimizers as opt_mod
     from .kernels import metrics
@@ -207,6 +217,14 @@ def _fit(net, X, Y, comm, MPI, epochs, batch_size, optimizer, learning_rate, l2,
     rank, size = comm.Get_rank(), comm.Get_size()
     _check_same_network(comm, net)
     data = net._prepare_data(X, Y) if data is None else data
+    if checkpoint is not None:
+        checkpoint = os.fspath(checkpoint)
+    if checkpoint_every is not None:
+        checkpoint_every = v.positive_int("checkpoint_every", checkpoint_every)
+        if checkpoint is None:
+            raise ValueError("checkpoint_every needs a checkpoint path")
+    if resume and checkpoint is None:
+        raise ValueError("resume=True needs a checkpoint path")
     epochs = v.positive_int("epochs", epochs)
     learning_rate = net._check_learning_rate(learning_rate)
     l2 = v.finite_float("l2", l2, minimum=0.0)
@@ -251,21 +269,46 @@ def _fit(net, X, Y, comm, MPI, epochs, batch_size, optimizer, learning_rate, l2,
     grads = net.grads
 
     history = {}
+    first_epoch, first_step, resumed_sums = 0, 0, (0.0, 0.0)
+    if checkpoint is not None:
+        # The settings Network.fit records, so that its checkpoints and ours are one format.
+        fit_config = {"m": int(m), "batch_size": None if batch == m else int(batch), "shuffle": bool(shuffle),
+                      "dropout": dropout, "l2": l2, "learning_rate": learning_rate,
+                      "optimizer": [opt.name, opt.get_config()]}
+        fit_config = json.loads(json.dumps(fit_config))
+        resuming = np.zeros(1, dtype=np.int32)
+        if rank == 0:
+            resuming[0] = bool(resume and os.path.exists(checkpoint))
+        comm.Bcast(resuming, root=0)
+        if resuming[0]:
+            first_epoch, first_step, resumed_sums, history = net._resume(checkpoint, fit_config, order, indices)
+
+    def save_checkpoint(epoch_done, step_done, sums_done):
+        if rank == 0:
+            position = {"epoch": epoch_done, "step": step_done, "total": float(sums_done[0]),
+                        "correct": float(sums_done[1]), "history": history, "config": fit_config}
+            checkpoint_mod.save(checkpoint, net, position, indices)
+
     bar = network_mod._progress_bar(progress and rank == 0, epochs * m)
     steps_since_check = 0
+    epoch = first_epoch
     try:
-        for epoch in range(epochs):
+        for epoch in range(first_epoch, epochs):
             lr = learning_rate if schedule is None else net._check_learning_rate(schedule(epoch), "schedule")
             started = time.perf_counter()
             total = 0.0
             correct = 0.0
+            skip = 0
+            if epoch == first_epoch and first_step > 0:
+                skip = first_step
+                total, correct = resumed_sums
             if bar is not None:
                 bar.set_description(f"epoch {epoch + 1}/{epochs}", refresh=False)
-            if use_shuffle:
+            if use_shuffle and not skip:
                 np.copyto(indices, order)
                 net._rng.shuffle(indices)
             n_steps = (m + batch - 1) // batch
-            for step in range(n_steps):
+            for step in range(skip, n_steps):
                 start = step * batch
                 b = min(batch, m - start)
                 lo, hi = shard(start, b, rank, size)
@@ -309,6 +352,8 @@ def _fit(net, X, Y, comm, MPI, epochs, batch_size, optimizer, learning_rate, l2,
                 if steps_since_check >= check_every:
                     check_identical(comm, net.params, sums, gathered, net._n_steps)
                     steps_since_check = 0
+                if checkpoint_every is not None and net._n_steps % checkpoint_every == 0:
+                    save_checkpoint(epoch, step + 1, (total, correct))
                 if bar is not None:
                     bar.update(b)
             record = {"epoch": len(net.history.get("epoch", ())) + 1, "cost": float(total)}
@@ -327,6 +372,8 @@ def _fit(net, X, Y, comm, MPI, epochs, batch_size, optimizer, learning_rate, l2,
             for key_name, value in record.items():
                 history.setdefault(key_name, []).append(value)
                 net.history.setdefault(key_name, []).append(value)
+            if checkpoint is not None:
+                save_checkpoint(epoch + 1, 0, (0.0, 0.0))
             if bar is not None:
                 bar.set_postfix({"loss": f"{record['cost']:.4g}"}, refresh=True)
             stop_flag[0] = 0

@@ -293,8 +293,6 @@ def _train(args):
     if args.distributed:
         from . import distributed
 
-        if args.checkpoint:
-            raise CommandError("--checkpoint is not supported with --distributed yet")
         comm = distributed.world()
         rank = comm.Get_rank()
     n_train = X.shape[0] if train_indices is None else len(train_indices)
@@ -306,7 +304,8 @@ def _train(args):
         history = distributed.fit(net, None, None, comm, epochs=args.epochs, batch_size=batch_size,
                                   optimizer=args.optimizer, learning_rate=args.lr, l2=args.l2, dropout=args.dropout,
                                   progress=not args.no_progress, train_indices=train_indices, data=data,
-                                  validation_data=validation_data)
+                                  validation_data=validation_data, checkpoint=args.checkpoint,
+                                  checkpoint_every=args.checkpoint_every, resume=args.resume)
     else:
         history = net._fit(None, None, epochs=args.epochs, batch_size=batch_size, optimizer=args.optimizer,
                            learning_rate=args.lr, l2=args.l2, dropout=args.dropout, progress=not args.no_progress,

@@ -123,6 +123,27 @@ def test_unperturbed_guard_run_passes_with_a_zero_nudge(tmp_path):
     assert result.returncode == 0, result.stderr
 
 
+@needs_mpi
+def test_checkpoint_of_two_ranks_resumes_in_one_process(tmp_path):
+    # Rank 0 writes the same checkpoint a single process writes: resuming it
+    # alone continues the training as if it had never been split.
+    path = str(tmp_path / "run.ckpt")
+    out, result = _run(tmp_path, {**OPTIONS, "epochs": 2, "checkpoint": path, "checkpoint_every": 3})
+    assert result.returncode == 0, result.stderr
+    copy = str(tmp_path / "copy.ckpt")
+    shutil.copyfile(path, copy)
+    X, Y = _data()
+    resumed = Network(LAYERS, seed=3)
+    resumed.fit(X, Y, progress=False, checkpoint=path, resume=True, **OPTIONS)
+    single = Network(LAYERS, seed=3)
+    single.fit(X, Y, progress=False, **OPTIONS)
+    np.testing.assert_allclose(resumed.params, single.params, rtol=1e-10, atol=0)
+    # And resumed on two ranks again.
+    out, result = _run(tmp_path, {**OPTIONS, "checkpoint": copy, "resume": True})
+    assert result.returncode == 0, result.stderr
+    np.testing.assert_allclose(np.load(out), single.params, rtol=1e-10, atol=0)
+
+
 def test_shards_split_every_batch_without_overlap():
     for b in (1, 2, 3, 64, 65, 203):
         for size in (1, 2, 3, 4, 7):
