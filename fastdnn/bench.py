@@ -691,7 +691,7 @@ def add_arguments(parser):
     parser.add_argument("--json", default=None, metavar="FILE", help="save the table and the machine to FILE")
     parser.add_argument("--compare", default=None, metavar="FILE",
                         help="compare with a saved --json run; exit status 1 if a fastdnn time grew by more "
-                             "than %d%%" % round(REGRESSION_TOLERANCE * 100))
+                             "than %d%%%%" % round(REGRESSION_TOLERANCE * 100))  # argparse %-formats help once more
     parser.add_argument("--plot", default=None, metavar="FILE.png",
                         help="draw the speedups as a bar chart (needs matplotlib: pip install 'fastdnn[plot]')")
     parser.add_argument("--no-torch", dest="torch", action="store_false",

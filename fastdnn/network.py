@@ -616,6 +616,9 @@ class Network:
         if isinstance(X, np.memmap):
             X = np.asarray(X)  # a plain view of the mapped memory, no copy
         X_arr = v.as_array(name, X, ndim=2)
+        if X_arr.dtype == np.float16:
+            # Numba has no float16: one copy in the network's dtype.
+            X_arr = X_arr.astype(self.dtype)
         n_x = self.layer_dims[0]
         if X_arr.shape[0] != n_x:
             raise ValueError(
@@ -640,6 +643,8 @@ class Network:
         if isinstance(Y, np.memmap):
             Y = np.asarray(Y)
         Y_arr = v.as_array(name, Y)
+        if Y_arr.dtype == np.float16:
+            Y_arr = Y_arr.astype(self.dtype)
         if Y_arr.ndim == 1:
             if Y_arr.shape[0] != m:
                 raise ValueError(f"{name} has {Y_arr.shape[0]} labels but {names[0]} has {m} examples")
