@@ -1,0 +1,117 @@
+"""Training in Python threads, and thread-count settings restored after an exception."""
+
+import threading
+
+import numba
+import numpy as np
+import pytest
+
+import fastdnn as dnn
+from fastdnn import threads
+
+
+def _job(seed):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((8, 300))
+    y = rng.integers(0, 3, 300)
+    net = dnn.Network([8, 32, 16, 3], output="softmax", seed=seed)
+    return net, X, y
+
+
+def _train(net, X, y):
+    net.fit(X, y, epochs=4, batch_size=32, optimizer="adam", learning_rate=0.01, dropout=0.2, l2=0.01,
+            progress=False)
+
+
+@pytest.mark.parametrize("n_threads", [2, 3])
+def test_networks_trained_in_threads_equal_sequential_training(n_threads):
+    jobs = [_job(seed) for seed in range(n_threads)]
+    sequential = []
+    for net, X, y in jobs:
+        _train(net, X, y)
+        sequential.append(net.params.copy())
+
+    jobs = [_job(seed) for seed in range(n_threads)]
+    errors = []
+    start = threading.Barrier(n_threads)
+
+    def work(job):
+        try:
+            start.wait()
+            _train(*job)
+        except BaseException as exc:  # reported below: an exception in a thread would pass silently
+            errors.append(exc)
+
+    workers = [threading.Thread(target=work, args=(job,)) for job in jobs]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=120)
+    assert not errors, errors
+    assert not any(w.is_alive() for w in workers)
+    for (net, _, _), expected in zip(jobs, sequential):
+        assert np.array_equal(net.params, expected)
+
+
+def test_predictions_in_threads_equal_sequential():
+    net, X, y = _job(7)
+    _train(net, X, y)
+    expected = net.predict_proba(X)
+    results = [None] * 4
+
+    def work(k):
+        results[k] = net.predict_proba(X[:, k:])
+
+    workers = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=60)
+    for k, out in enumerate(results):
+        assert np.array_equal(out, expected[:, k:])
+
+
+class _Boom(Exception):
+    pass
+
+
+def test_limit_restores_numba_threads_after_an_exception():
+    before = numba.get_num_threads()
+    with pytest.raises(_Boom):
+        with threads.limit(numba_threads=1):
+            assert numba.get_num_threads() == 1
+            raise _Boom()
+    assert numba.get_num_threads() == before
+
+
+def test_limit_restores_blas_threads_after_an_exception():
+    threadpoolctl = pytest.importorskip("threadpoolctl", reason="BLAS limits need threadpoolctl (the threads extra)")
+    numba_before = numba.get_num_threads()
+    before = [(i["filepath"], i["num_threads"]) for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+    if not before:
+        pytest.skip("threadpoolctl finds no BLAS library to limit")
+    with pytest.raises(_Boom):
+        with threads.limit(numba_threads=1, blas_threads=1):
+            inside = [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+            assert all(n == 1 for n in inside)
+            raise _Boom()
+    after = [(i["filepath"], i["num_threads"]) for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+    assert after == before
+    assert numba.get_num_threads() == numba_before
+
+
+def test_limit_rejects_a_bad_count_and_changes_nothing():
+    before = numba.get_num_threads()
+    with pytest.raises(ValueError, match="numba_threads"):
+        with threads.limit(numba_threads=numba.config.NUMBA_NUM_THREADS + 1):
+            pass
+    assert numba.get_num_threads() == before
+
+
+def test_single_threaded_blas_restores_after_an_exception():
+    threadpoolctl = pytest.importorskip("threadpoolctl", reason="BLAS limits need threadpoolctl (the threads extra)")
+    before = [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+    with pytest.raises(_Boom):
+        with threads.single_threaded_blas():
+            raise _Boom()
+    assert [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"] == before
