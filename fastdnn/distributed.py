@@ -236,7 +236,8 @@ def _fit(net, X, Y, comm, MPI, epochs, batch_size, optimizer, learning_rate, l2,
         raise TypeError(f"schedule must be a callable epoch -> learning rate, got {schedule!r}")
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be a callable (epoch, record) -> stop, got {callback!r}")
-    if validation is not None and validation_data is None and rank == 0:
+    if validation is not None and validation_data is None:
+        # Checked on every rank (no copy), so that a bad set fails everywhere; rank 0 alone evaluates it.
         if not isinstance(validation, (tuple, list)) or len(validation) != 2:
             raise TypeError("validation must be a pair (X_val, Y_val)")
         validation_data = net._prepare_data(validation[0], validation[1], names=("X_val", "Y_val"))
@@ -388,6 +389,20 @@ def _fit(net, X, Y, comm, MPI, epochs, batch_size, optimizer, learning_rate, l2,
                 f"training diverged: the last update (epoch {epoch + 1}) made some parameters NaN or "
                 f"infinite; they were rolled back to the state before it. Try a smaller learning rate."
             )
+    except (RanksDivergedError, FloatingPointError):
+        raise  # raised by every rank together
+    except BaseException:
+        # A failure of this rank alone (a callback, a checkpoint write, an
+        # interrupt) would leave the others waiting in the next collective
+        # call forever: end the whole job, as mpi4py's "python -m mpi4py" does.
+        if size > 1:
+            import sys
+            import traceback
+
+            traceback.print_exc()
+            sys.stderr.flush()
+            comm.Abort(1)
+        raise
     finally:
         if bar is not None:
             bar.close()

@@ -67,11 +67,16 @@ _SCRIPT = textwrap.dedent("""
 
     def schedule(epoch):
         # The deliberate fault: one rank's parameters nudged before an epoch.
-        if perturb and rank == perturb["rank"] and epoch == perturb["epoch"]:
+        if perturb and "rank" in perturb and rank == perturb["rank"] and epoch == perturb["epoch"]:
             net.params[2] += perturb["delta"]
         return options["learning_rate"]
 
-    history = distributed.fit(net, X, Y, schedule=schedule, progress=False, check_every=4, **options)
+    def callback(epoch, record):
+        if perturb and perturb.get("callback_raises") and epoch == 1:
+            raise RuntimeError("callback failed on rank 0 alone")
+
+    history = distributed.fit(net, X, Y, schedule=schedule, callback=callback, progress=False, check_every=4,
+                              **options)
     if rank == 0:
         np.save(out, net.params)
         with open(out + ".json", "w") as f:
@@ -87,7 +92,7 @@ def _run(tmp_path, options, perturb=None, ranks=2):
     out = str(tmp_path / "params.npy")
     return out, subprocess.run(
         [_mpirun(), "-n", str(ranks), sys.executable, str(script), out, json.dumps(options), json.dumps(perturb)],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True, text=True, timeout=120,
     )
 
 
@@ -142,6 +147,15 @@ def test_checkpoint_of_two_ranks_resumes_in_one_process(tmp_path):
     out, result = _run(tmp_path, {**OPTIONS, "checkpoint": copy, "resume": True})
     assert result.returncode == 0, result.stderr
     np.testing.assert_allclose(np.load(out), single.params, rtol=1e-10, atol=0)
+
+
+@needs_mpi
+def test_failure_of_one_rank_ends_the_job_instead_of_hanging(tmp_path):
+    # The callback runs on rank 0 only; rank 1 would wait for it forever.
+    out, result = _run(tmp_path, OPTIONS, perturb={"callback_raises": True})
+    assert result.returncode != 0
+    assert "callback failed on rank 0 alone" in result.stderr
+    assert not os.path.exists(out)
 
 
 def test_shards_split_every_batch_without_overlap():
