@@ -929,7 +929,7 @@ class Network:
                     bar.set_postfix(shown_values, refresh=True)
                 if callback is not None and callback(epoch, dict(record)):
                     break
-            if v._count_non_finite(self.params):
+            if first_epoch < epochs and v._count_non_finite(self.params):
                 # The last update is not followed by a cost: check it here.
                 self._rollback()
                 raise FloatingPointError(
