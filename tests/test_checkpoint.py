@@ -221,8 +221,9 @@ def test_sigkill_at_random_moments_then_resume_is_bit_identical(tmp_path):
                 positions.append((position["epoch"], position["step"]))
                 continue
             if child.returncode == 0:
-                # Finished before the kill: start again from scratch to get the kills.
+                # Finished before the kill: start a new chain from scratch to get 3 kills in one chain.
                 path.unlink()
+                kills, positions = 0, []
                 continue
         stdout, stderr = child.communicate(timeout=120)
         assert child.returncode == 0, stderr
