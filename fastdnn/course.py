@@ -316,10 +316,21 @@ def _check_layer(A, W, b, a_name="A", layer=""):
     return A_c, W_c, b_c
 
 
+def _check_result(what, *arrays):
+    """Finite inputs can still overflow (float32 above ~3.4e38): say so instead of returning inf or NaN."""
+    for arr in arrays:
+        if arr.size and v._count_non_finite(arr.reshape(-1)):
+            raise FloatingPointError(
+                f"{what} overflowed: the inputs are finite but the result of shape {arr.shape} holds inf or NaN "
+                f"(values beyond the range of {arr.dtype}); rescale the inputs or use float64"
+            )
+
+
 def _forward(A, W, b, code):
     Z = np.empty((W.shape[0], A.shape[1]), dtype=A.dtype)
     out = np.empty_like(Z) if code != act.LINEAR else Z
     layers.dense_forward(A, W, b, code, 0.0, Z, out)
+    _check_result("the linear part W @ A + b", Z)
     return Z, out
 
 
@@ -556,6 +567,7 @@ def _linear_backward(dZ, cache, layer=""):
     scale = 1.0 / m
     act.row_sums(dZ_c, scale, db)
     layers.linear_backward_into(dZ_c, A_c, W_c, scale, dW, dA_prev)
+    _check_result("linear_backward", dA_prev, dW, db)
     return dA_prev, dW, db
 
 
@@ -597,6 +609,7 @@ def _linear_activation_backward(dA, cache, code, layer=""):
     dW, db, dA_prev = _backward_buffers(dA_c.shape, A_c, W_c, dtype)
     dZ = np.empty_like(dA_c)
     layers.dense_backward(dA_c, Z_c, True, code, 0.0, A_c, W_c, 1.0 / A_c.shape[1], dZ, dW, db, dA_prev)
+    _check_result("linear_activation_backward", dA_prev, dW, db)
     return dA_prev, dW, db
 
 

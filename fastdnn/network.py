@@ -14,6 +14,7 @@ import math
 import os
 import sys
 import tempfile
+import threading
 import time
 import zipfile
 
@@ -335,6 +336,8 @@ class Network:
         self.column_blocks = "auto"
         self._block_plans = {}
         self._block_workers = None
+        # One operation at a time: fit, predict and evaluate share the workspaces.
+        self._lock = threading.RLock()
 
     # ------------------------------------------------------------ parameters
 
@@ -772,9 +775,10 @@ class Network:
         and float64, each epoch is one step of the course's ``L_layer_model``:
         the same costs and parameters, bit for bit.
         """
-        return self._fit(X, Y, epochs, batch_size, optimizer, learning_rate, l2, dropout, shuffle, validation,
-                         progress, schedule, callback, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
-                         resume=resume)
+        with self._lock:
+            return self._fit(X, Y, epochs, batch_size, optimizer, learning_rate, l2, dropout, shuffle,
+                             validation, progress, schedule, callback, checkpoint=checkpoint,
+                             checkpoint_every=checkpoint_every, resume=resume)
 
     def _fit(self, X, Y, epochs=1, batch_size=None, optimizer="sgd", learning_rate=0.0075, l2=0.0, dropout=0.0,
              shuffle=True, validation=None, progress=True, schedule=None, callback=None, train_indices=None,
@@ -1103,6 +1107,10 @@ class Network:
             yield start, b, ws, X_chunk, Y_chunk
 
     def _evaluate(self, data):
+        with self._lock:
+            return self._evaluate_unlocked(data)
+
+    def _evaluate_unlocked(self, data):
         total = 0.0
         correct = 0.0
         for start, b, ws, X_chunk, Y_chunk in self._chunks(data, True):
@@ -1149,6 +1157,10 @@ class Network:
             Of the network's dtype.
         """
         data = _Data(self._prepare_X(X))
+        with self._lock:
+            return self._predict_proba(data)
+
+    def _predict_proba(self, data):
         out = np.empty((self.layer_dims[-1], data.m), dtype=self.dtype)
         for start, b, ws, X_chunk, _ in self._chunks(data, False):
             Z = self._forward(X_chunk, ws)
