@@ -161,6 +161,10 @@ def reference_step(layer_dims, X, Y, learning_rate=LEARNING_RATE):
 # ---------------------------------------------------------------- timing
 
 
+#: Pause before each timed sample (OpenBLAS's idle threads spin for about 0.1 s).
+SETTLE_SECONDS = 0.3
+
+
 def _timed(fn, number=1):
     start = time.perf_counter()
     for _ in range(number):
@@ -192,7 +196,10 @@ def measure(steps, repeats, sample_seconds=SAMPLE_SECONDS):
     -----
     Each step is warmed up first.  Then every round times one sample of each
     step, the order rotated from round to round, so a burst of load from
-    elsewhere on the machine lands on all of them alike.
+    elsewhere on the machine lands on all of them alike; a pause of
+    ``SETTLE_SECONDS`` and one untimed call precede each sample, so that no
+    step pays for the threads the previous one left spinning, nor for
+    waking its own.
     """
     names = list(steps)
     info = {}
@@ -208,6 +215,14 @@ def measure(steps, repeats, sample_seconds=SAMPLE_SECONDS):
     for r in range(repeats):
         order = names[r % len(names):] + names[: r % len(names)]
         for name in order:
+            # Let the machine settle first: OpenBLAS's threads keep spinning
+            # for about 0.1 s after a multi-threaded product and tax whatever
+            # runs next on a 2-core machine (a fastdnn step right after a
+            # reference step measured 41 ms instead of 22 ms).  Then one
+            # untimed step wakes the step's own threads: a training loop
+            # runs step after step, never from idle.
+            time.sleep(SETTLE_SECONDS)
+            steps[name]()
             info[name]["samples"].append(_timed(steps[name], info[name]["calls_per_sample"]))
     for name in names:
         info[name]["median"] = statistics.median(info[name]["samples"])

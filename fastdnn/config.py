@@ -32,9 +32,14 @@ PARALLEL_MIN_ELEMENTS = int(os.environ.get("FASTDNN_PARALLEL_MIN_ELEMENTS", 1 <<
 BLOCK_WORKERS = int(os.environ.get("FASTDNN_BLOCK_WORKERS", os.cpu_count() or 1))
 
 #: A step is split into column blocks only when its matrix products hold at
-#: least this many floating-point operations (below it, handing the blocks to
-#: the threads costs more than it saves) ...
-BLOCKED_MIN_FLOPS = float(os.environ.get("FASTDNN_BLOCKED_MIN_FLOPS", 4e6))
+#: least this many floating-point operations.  Below it the plain path
+#: (multi-threaded BLAS) was as fast or faster on the quiet 2-core machine:
+#: a worker that slept since the last step needs a few steps to run at full
+#: speed again, and single-threaded BLAS on a thin block is less efficient.
+#: Measured: cat model (1e8 flops) 3.8 ms either way in a loop but 6.6 vs
+#: 4.3 ms in the interleaved benchmark; [784, 256, 256, 1] at m=2048
+#: (1.1e9 flops) 1.06x the matrix-product bound with blocks vs 1.09-1.19x.
+BLOCKED_MIN_FLOPS = float(os.environ.get("FASTDNN_BLOCKED_MIN_FLOPS", 3e8))
 
 #: ... and every block gets at least this many columns.
 BLOCK_MIN_COLUMNS = 32
