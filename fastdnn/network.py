@@ -1431,20 +1431,6 @@ class _NotAModel(Exception):
     pass
 
 
-def _fsync_directory(directory):
-    """Make a rename durable (POSIX); a no-op where directories cannot be opened."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def _stream_is_terminal(stream):
     try:
         return stream is not None and stream.isatty()
