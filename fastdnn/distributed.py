@@ -210,50 +210,16 @@ def _fit(net, X, Y, comm, MPI, epochs, batch_size, optimizer, learning_rate, l2,
 
     from . import checkpoint as checkpoint_mod
     from . import network as network_mod
-    from . import optimizers as opt_mod
     from .kernels import metrics
     from .kernels import regularization as reg
 
     rank, size = comm.Get_rank(), comm.Get_size()
     _check_same_network(comm, net)
-    data = net._prepare_data(X, Y) if data is None else data
-    if checkpoint is not None:
-        checkpoint = os.fspath(checkpoint)
-    if checkpoint_every is not None:
-        checkpoint_every = v.positive_int("checkpoint_every", checkpoint_every)
-        if checkpoint is None:
-            raise ValueError("checkpoint_every needs a checkpoint path")
-    if resume and checkpoint is None:
-        raise ValueError("resume=True needs a checkpoint path")
-    epochs = v.positive_int("epochs", epochs)
-    learning_rate = net._check_learning_rate(learning_rate)
-    l2 = v.finite_float("l2", l2, minimum=0.0)
-    dropout = v.finite_float("dropout", dropout, minimum=0.0)
-    if dropout >= 1.0:
-        raise ValueError(f"dropout must lie in [0, 1), got {dropout}")
-    keep_prob = 1.0 - dropout
-    if schedule is not None and not callable(schedule):
-        raise TypeError(f"schedule must be a callable epoch -> learning rate, got {schedule!r}")
-    if callback is not None and not callable(callback):
-        raise TypeError(f"callback must be a callable (epoch, record) -> stop, got {callback!r}")
-    if validation is not None and validation_data is None:
-        # Checked on every rank (no copy), so that a bad set fails everywhere; rank 0 alone evaluates it.
-        if not isinstance(validation, (tuple, list)) or len(validation) != 2:
-            raise TypeError("validation must be a pair (X_val, Y_val)")
-        validation_data = net._prepare_data(validation[0], validation[1], names=("X_val", "Y_val"))
-    opt = opt_mod.get_optimizer(optimizer)
-    if opt != net._optimizer:
-        net._reset_optimizer(opt)
-    net._backup_valid = False
-
-    if train_indices is None:
-        indices = np.arange(data.m, dtype=np.int64)
-    else:
-        indices = np.ascontiguousarray(train_indices, dtype=np.int64)
-    m = indices.size
-    order = indices.copy()
-    if batch_size is not None:
-        batch_size = v.positive_int("batch_size", batch_size)
+    (data, epochs, learning_rate, l2, keep_prob, validation_data, checkpoint, checkpoint_every, indices, m, order,
+     batch_size) = net._fit_options(X, Y, data, epochs, batch_size, optimizer, learning_rate, l2, dropout, validation,
+                                    validation_data, schedule, callback, train_indices, checkpoint,
+                                    checkpoint_every, resume)
+    dropout = float(dropout)
     batch = m if batch_size is None or batch_size >= m else batch_size
     use_shuffle = shuffle and batch < m
     count = track_accuracy and net.output != "linear"
@@ -275,7 +241,7 @@ def _fit(net, X, Y, comm, MPI, epochs, batch_size, optimizer, learning_rate, l2,
         # The settings Network.fit records, so that its checkpoints and ours are one format.
         fit_config = {"m": int(m), "batch_size": None if batch == m else int(batch), "shuffle": bool(shuffle),
                       "dropout": dropout, "l2": l2, "learning_rate": learning_rate,
-                      "optimizer": [opt.name, opt.get_config()]}
+                      "optimizer": [net._optimizer.name, net._optimizer.get_config()]}
         fit_config = json.loads(json.dumps(fit_config))
         resuming = np.zeros(1, dtype=np.int32)
         if rank == 0:

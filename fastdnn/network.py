@@ -13,7 +13,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 import threading
 import time
 import zipfile
@@ -780,10 +779,14 @@ class Network:
                              validation, progress, schedule, callback, checkpoint=checkpoint,
                              checkpoint_every=checkpoint_every, resume=resume)
 
-    def _fit(self, X, Y, epochs=1, batch_size=None, optimizer="sgd", learning_rate=0.0075, l2=0.0, dropout=0.0,
-             shuffle=True, validation=None, progress=True, schedule=None, callback=None, train_indices=None,
-             data=None, validation_data=None, track_accuracy=True, checkpoint=None, checkpoint_every=None,
-             resume=False):
+    def _fit_options(self, X, Y, data, epochs, batch_size, optimizer, learning_rate, l2, dropout, validation,
+                     validation_data, schedule, callback, train_indices, checkpoint, checkpoint_every, resume):
+        """Check :meth:`fit`'s options and prepare the data (shared with ``fastdnn.distributed``).
+
+        Binds the optimizer (a new state arena when it changed) and returns
+        ``(data, epochs, learning_rate, l2, keep_prob, validation_data,
+        checkpoint, checkpoint_every, indices, m, order, batch_size)``.
+        """
         data = self._prepare_data(X, Y) if data is None else data
         if checkpoint is not None:
             checkpoint = os.fspath(checkpoint)
@@ -821,6 +824,18 @@ class Network:
         order = indices.copy()
         if batch_size is not None:
             batch_size = v.positive_int("batch_size", batch_size)
+        return (data, epochs, learning_rate, l2, keep_prob, validation_data, checkpoint, checkpoint_every, indices,
+                m, order, batch_size)
+
+    def _fit(self, X, Y, epochs=1, batch_size=None, optimizer="sgd", learning_rate=0.0075, l2=0.0, dropout=0.0,
+             shuffle=True, validation=None, progress=True, schedule=None, callback=None, train_indices=None,
+             data=None, validation_data=None, track_accuracy=True, checkpoint=None, checkpoint_every=None,
+             resume=False):
+        (data, epochs, learning_rate, l2, keep_prob, validation_data, checkpoint, checkpoint_every, indices, m,
+         order, batch_size) = self._fit_options(X, Y, data, epochs, batch_size, optimizer, learning_rate, l2,
+                                                dropout, validation, validation_data, schedule, callback,
+                                                train_indices, checkpoint, checkpoint_every, resume)
+        dropout = float(dropout)
         full_batch = batch_size is None or batch_size >= m
         batch = m if full_batch else batch_size
         count = track_accuracy and self.output != "linear"
@@ -849,7 +864,7 @@ class Network:
         if checkpoint is not None:
             fit_config = {"m": int(m), "batch_size": None if full_batch else int(batch), "shuffle": bool(shuffle),
                           "dropout": dropout, "l2": l2, "learning_rate": learning_rate,
-                          "optimizer": [opt.name, opt.get_config()]}
+                          "optimizer": [self._optimizer.name, self._optimizer.get_config()]}
             # Through JSON, so that the comparison on resume sees the same types.
             fit_config = json.loads(json.dumps(fit_config))
             if resume and os.path.exists(checkpoint):
