@@ -12,13 +12,13 @@ inputs are computed in float64, as NumPy would.
 import numpy as np
 
 from . import layers
+from .initializers import INITS, scale_initial_weights
 from . import validation as v
 from .kernels import activation as act
 from .kernels import loss
 from .kernels import update
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
-INITS = ("scaled", "small", "he", "xavier")
 
 
 # ---------------------------------------------------------------- helpers
@@ -280,18 +280,6 @@ def initialize_parameters_deep(layer_dims, init="scaled", seed=1):
         parameters[f"W{l}"] = scale_initial_weights(W, init)
         parameters[f"b{l}"] = np.zeros((dims[l], 1))
     return parameters
-
-
-def scale_initial_weights(W, init):
-    """Scale a matrix of standard normal draws for ``init`` (in place when possible)."""
-    n_prev = W.shape[1]
-    if init == "scaled":
-        return W / np.sqrt(n_prev)
-    if init == "small":
-        return W * 0.01
-    if init == "he":
-        return W * np.sqrt(2.0 / n_prev)
-    return W * np.sqrt(1.0 / n_prev)
 
 
 # ---------------------------------------------------------------- forward
