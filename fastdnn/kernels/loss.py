@@ -1,12 +1,14 @@
 """Output layers: cross-entropy costs and their gradients, softmax.
 
-Each kernel makes one pass over the output block and writes the cost into
-``out[0]`` (kernels return nothing).  Output blocks are small (``n_out`` rows
-of ``m`` examples), so these kernels are serial.
+Each kernel writes the cost into ``out[0]`` (kernels return nothing).  The
+binary kernels are serial; the softmax kernels split large inputs into fixed
+blocks and run the blocks on Numba's threads.
 """
 
+import threading
+
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from .. import config
 from . import scalar
@@ -146,7 +148,12 @@ def _sigmoid_cross_entropy_row_in_place(z_row, y_row, scale, dz_row):
     return total
 
 
-@njit(**config.JIT)
+#: Columns per block of :func:`softmax_cross_entropy`.  Fixed, so that the
+#: cost is summed in the same order whatever the number of threads; small
+#: enough that a block of Z, Y, P and dZ stays in the L2 cache between passes.
+SOFTMAX_BLOCK_COLUMNS = 512
+
+
 def softmax_cross_entropy(Z, Y, scale, P, dZ, out, shift, norm):
     """Softmax over the rows (classes) of each column and its cross-entropy.
 
@@ -165,11 +172,9 @@ def softmax_cross_entropy(Z, Y, scale, P, dZ, out, shift, norm):
     out : ndarray of shape (1,)
         Written in place with the mean cost.
     shift : ndarray of shape (m,), float64
-        Scratch, written in place: each column's maximum, then its
-        log-sum-exp.
+        Scratch, written in place; holds each column's log-sum-exp on exit.
     norm : ndarray of shape (m,), float64
-        Scratch, written in place with each column's sum of
-        ``exp(z - max)``.
+        Scratch, written in place (its content on exit is unspecified).
 
     Notes
     -----
@@ -177,78 +182,157 @@ def softmax_cross_entropy(Z, Y, scale, P, dZ, out, shift, norm):
               \\ell_j = c_j + \\ln\\sum_i e^{z_{ij} - c_j},\\quad c_j = \\max_i z_{ij},
               \\quad p_{ij} = e^{z_{ij} - \\ell_j}
 
-    The passes walk the rows (each row is contiguous) and keep one running
-    value per column in ``shift`` and ``norm``, so every inner loop is a
-    unit-stride loop over ``m`` that vectorises.  Logits of magnitude 1e4
-    give finite results.  The scratch vectors are taken from the caller so
-    that the hot path allocates nothing.
+    The columns are cut into fixed blocks of :data:`SOFTMAX_BLOCK_COLUMNS`;
+    within a block the passes walk the rows (each contiguous) and keep one
+    running value per column in ``shift`` and ``norm``, so every inner loop
+    is unit-stride and vectorises.  ``exp`` is evaluated once per element
+    (``p = e^{z - c} / \\sum e^{z - c}``), in the arrays' precision.  Large
+    outputs split the blocks over Numba's threads; each block's cost is
+    summed in block order, so the result does not depend on the threads.
+    Logits of magnitude 1e4 give finite results.  The scratch vectors are
+    taken from the caller so that the hot path allocates nothing.
     """
-    k, m = Z.shape
-    _column_log_sum_exp(Z, shift, norm)
+    parallel = Z.size >= config.PARALLEL_MIN_ELEMENTS and threading.current_thread() is threading.main_thread()
+    kernel = _softmax_cross_entropy_parallel if parallel else _softmax_cross_entropy_serial
+    # Strided rows of Y are staged through dZ (when dZ is a separate buffer).
+    stage_y = not Y.flags.c_contiguous and dZ.flags.c_contiguous and dZ is not Y
+    kernel(Z, Y, scale, P, dZ, out, shift, norm, P is Z, stage_y)
+
+
+@njit(**config.JIT)
+def _softmax_cross_entropy_serial(Z, Y, scale, P, dZ, out, shift, norm, in_place, stage_y):
+    m = Z.shape[1]
     total = 0.0
-    for i in range(k):
-        if P is Z:
-            total += _softmax_cross_entropy_row_in_place(Z[i], Y[i], scale, dZ[i], shift)
-        else:
-            total += _softmax_cross_entropy_row(Z[i], Y[i], scale, P[i], dZ[i], shift)
+    for start in range(0, m, SOFTMAX_BLOCK_COLUMNS):
+        stop = min(start + SOFTMAX_BLOCK_COLUMNS, m)
+        total += _softmax_cross_entropy_block(Z, Y, scale, P, dZ, shift, norm, start, stop, in_place, stage_y)
+    out[0] = total / m
+
+
+@njit(**config.JIT_PARALLEL)
+def _softmax_cross_entropy_parallel(Z, Y, scale, P, dZ, out, shift, norm, in_place, stage_y):
+    m = Z.shape[1]
+    n_blocks = (m + SOFTMAX_BLOCK_COLUMNS - 1) // SOFTMAX_BLOCK_COLUMNS
+    for b in prange(n_blocks):
+        start = b * SOFTMAX_BLOCK_COLUMNS
+        stop = min(start + SOFTMAX_BLOCK_COLUMNS, m)
+        cost = _softmax_cross_entropy_block(Z, Y, scale, P, dZ, shift, norm, start, stop, in_place, stage_y)
+        # The block is done with norm: its first slot keeps the block's cost.
+        norm[start] = cost
+    total = 0.0
+    for b in range(n_blocks):
+        total += norm[b * SOFTMAX_BLOCK_COLUMNS]
     out[0] = total / m
 
 
 @njit(**config.JIT)
-def _column_log_sum_exp(Z, shift, norm):
-    # shift[j] <- max_i Z[i, j], then the stable log-sum-exp of column j.
-    k, m = Z.shape
-    z0 = Z[0]
-    for j in range(m):
-        shift[j] = z0[j]
-        norm[j] = 0.0
+def _softmax_cross_entropy_block(Z, Y, scale, P, dZ, shift, norm, start, stop, in_place, stage_y):
+    # Columns start:stop.  Returns the block's -sum y log p.
+    if stage_y:
+        # Y's rows are strided (a one-hot matrix built by fancy indexing is
+        # Fortran-ordered): copy the block once into dZ, whose rows are
+        # contiguous, so that the three passes reading y vectorise.
+        for i in range(Z.shape[0]):
+            y_src = Y[i, start:stop]
+            y_dst = dZ[i, start:stop]
+            for j in range(y_dst.size):
+                y_dst[j] = y_src[j]
+        return _softmax_cross_entropy_block_core(Z, dZ, scale, P, dZ, shift, norm, start, stop, in_place, True)
+    return _softmax_cross_entropy_block_core(Z, Y, scale, P, dZ, shift, norm, start, stop, in_place, False)
+
+
+@njit(**config.JIT)
+def _softmax_cross_entropy_block_core(Z, Y, scale, P, dZ, shift, norm, start, stop, in_place, y_in_dz):
+    # The loops run over slices from 0: an index known to be non-negative
+    # needs no wrap-around test, which would halve the vector loops' speed.
+    k = Z.shape[0]
+    c = shift[start:stop]
+    s = norm[start:stop]
+    z0 = Z[0, start:stop]
+    for j in range(c.size):
+        c[j] = z0[j]
+        s[j] = 0.0
     for i in range(1, k):
-        zi = Z[i]
-        for j in range(m):
+        zi = Z[i, start:stop]
+        for j in range(c.size):
             v = zi[j]
-            shift[j] = v if v > shift[j] else shift[j]
+            c[j] = v if v > c[j] else c[j]
+    # e = exp(z - c) into P, its column sums into s, -sum y (z - c) into total.
+    total = 0.0
     for i in range(k):
-        zi = Z[i]
-        for j in range(m):
-            norm[j] += scalar.exp(zi[j] - shift[j])
-    for j in range(m):
-        shift[j] = scalar.log(norm[j]) + shift[j]
+        if in_place:
+            total += _shifted_exp_row_in_place(Z[i, start:stop], Y[i, start:stop], c, s)
+        else:
+            total += _shifted_exp_row(Z[i, start:stop], Y[i, start:stop], P[i, start:stop], c, s)
+    # log p = (z - c) - ln(sum): the second half of the cost.
+    for j in range(s.size):
+        s[j] = scalar.log(s[j])
+    for i in range(k):
+        yi = Y[i, start:stop]
+        for j in range(s.size):
+            total += yi[j] * s[j]
+    for j in range(s.size):
+        c[j] = c[j] + s[j]
+        s[j] = scalar.exp(-s[j])
+    for i in range(k):
+        if y_in_dz:
+            _normalise_row_y_in_dz(P[i, start:stop], dZ[i, start:stop], scale, s)
+        else:
+            _normalise_row(P[i, start:stop], Y[i, start:stop], dZ[i, start:stop], scale, s)
+    return total
 
 
 @njit(**config.JIT)
-def _softmax_cross_entropy_row(z_row, y_row, scale, p_row, dz_row, log_norm):
-    # Returns -sum_j y * log p over the row.
+def _shifted_exp_row(z_row, y_row, p_row, shift, norm):
     total = 0.0
     for j in range(z_row.size):
-        y = y_row[j]
-        log_p = z_row[j] - log_norm[j]
-        total -= y * log_p
-        p = scalar.exp(log_p)
+        z = z_row[j]
+        d = z - scalar.like(shift[j], z)
+        e = scalar.exp_native(d)
+        p_row[j] = e
+        norm[j] += e
+        total -= y_row[j] * d
+    return total
+
+
+@njit(**config.JIT)
+def _shifted_exp_row_in_place(z_row, y_row, shift, norm):
+    # The exponentials overwrite the logits: one name for the buffer, so the
+    # loop vectorises (two names fail LLVM's run-time overlap check).
+    total = 0.0
+    for j in range(z_row.size):
+        z = z_row[j]
+        d = z - scalar.like(shift[j], z)
+        e = scalar.exp_native(d)
+        z_row[j] = e
+        norm[j] += e
+        total -= y_row[j] * d
+    return total
+
+
+@njit(**config.JIT)
+def _normalise_row(p_row, y_row, dz_row, scale, inverse_norm):
+    for j in range(p_row.size):
+        e = p_row[j]
+        p = e * scalar.like(inverse_norm[j], e)
         p_row[j] = p
-        dz_row[j] = scale * (p - y)
-    return total
+        dz_row[j] = scalar.like(scale, e) * (p - y_row[j])
 
 
 @njit(**config.JIT)
-def _softmax_cross_entropy_row_in_place(z_row, y_row, scale, dz_row, log_norm):
-    # The probabilities overwrite the logits: one name for the buffer, so the
-    # loop vectorises (two names fail LLVM's run-time overlap check).  Row i
-    # of Z is not read again once it is overwritten.
-    total = 0.0
-    for j in range(z_row.size):
-        y = y_row[j]
-        log_p = z_row[j] - log_norm[j]
-        total -= y * log_p
-        p = scalar.exp(log_p)
-        z_row[j] = p
-        dz_row[j] = scale * (p - y)
-    return total
+def _normalise_row_y_in_dz(p_row, dz_row, scale, inverse_norm):
+    # dz_row holds y on entry (see stage_y): one name, so the loop vectorises.
+    for j in range(p_row.size):
+        e = p_row[j]
+        p = e * scalar.like(inverse_norm[j], e)
+        p_row[j] = p
+        dz_row[j] = scalar.like(scale, e) * (p - dz_row[j])
 
 
-# ------------------------------------------------- course's softmax
+#: Rows per block of :func:`softmax_rows`.
+SOFTMAX_BLOCK_ROWS = 1024
 
 
-@njit(**config.JIT)
 def softmax_rows(X, out):
     """Softmax of each row, shifted by the row's maximum (no overflow).
 
@@ -261,7 +345,67 @@ def softmax_rows(X, out):
     Notes
     -----
     .. math:: s_{ij} = e^{x_{ij} - c_i} / \\sum_l e^{x_{il} - c_i}
+
+    Rows are short (a few classes), so a loop along a row hardly vectorises.
+    Instead ``x - c`` is written to ``out`` block by block, ``exp`` runs over
+    the block as one contiguous vector (once per element, in the arrays'
+    precision), and the rows are normalised last.  Large inputs split the
+    row blocks over Numba's threads.
     """
+    if not out.flags.c_contiguous:
+        _softmax_rows_strided(X, out)
+        return
+    parallel = X.size >= config.PARALLEL_MIN_ELEMENTS and threading.current_thread() is threading.main_thread()
+    kernel = _softmax_rows_parallel if parallel else _softmax_rows_serial
+    kernel(X, out, out.reshape(-1))
+
+
+@njit(**config.JIT)
+def _softmax_rows_serial(X, out, out_flat):
+    n = X.shape[0]
+    for start in range(0, n, SOFTMAX_BLOCK_ROWS):
+        _softmax_rows_block(X, out, out_flat, start, min(start + SOFTMAX_BLOCK_ROWS, n))
+
+
+@njit(**config.JIT_PARALLEL)
+def _softmax_rows_parallel(X, out, out_flat):
+    n = X.shape[0]
+    n_blocks = (n + SOFTMAX_BLOCK_ROWS - 1) // SOFTMAX_BLOCK_ROWS
+    for b in prange(n_blocks):
+        start = b * SOFTMAX_BLOCK_ROWS
+        _softmax_rows_block(X, out, out_flat, start, min(start + SOFTMAX_BLOCK_ROWS, n))
+
+
+@njit(**config.JIT)
+def _softmax_rows_block(X, out, out_flat, start, stop):
+    # out_flat is out as one C-ordered vector.
+    k = X.shape[1]
+    for i in range(start, stop):
+        c = X[i, 0]
+        for j in range(1, k):
+            v = X[i, j]
+            c = v if v > c else c
+        for j in range(k):
+            out[i, j] = X[i, j] - c
+    _exp_in_place(out_flat[start * k:stop * k])
+    for i in range(start, stop):
+        total = out[i, 0]
+        for j in range(1, k):
+            total += out[i, j]
+        inverse = 1.0 / total
+        for j in range(k):
+            out[i, j] = out[i, j] * inverse
+
+
+@njit(**config.JIT)
+def _exp_in_place(v):
+    for j in range(v.size):
+        v[j] = scalar.exp_native(v[j])
+
+
+@njit(**config.JIT)
+def _softmax_rows_strided(X, out):
+    # Any layout: one row at a time.
     for i in range(X.shape[0]):
         c = -np.inf
         for j in range(X.shape[1]):

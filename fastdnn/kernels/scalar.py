@@ -17,7 +17,7 @@ import math
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
 
 from ..config import JIT_EXACT
 
@@ -211,3 +211,147 @@ def log1p(t):
     y = log(u) - ((u - 1.0) - t) / u
     # At u = 0 and u = inf the correction is 0/0 or inf/inf: log(u) is exact there.
     return log(u) if (u == 0.0 or u == math.inf) else y
+
+
+# ------------------------------------------------- float32 twins
+#
+# A float32 kernel that widens to float64 runs half as many SIMD lanes and
+# needs the float64 polynomials, twice as long as float32 needs.  These twins
+# keep every operation in float32 (the constants are np.float32, so Numba
+# does not promote).  Accuracy: within 4 ulp of NumPy's float32 functions,
+# measured in tests/test_scalar.py.
+
+
+@intrinsic
+def _int32_bits_as_float32(typingctx, bits):
+    """Reinterpret the low 32 bits of an integer as a float32 (no conversion).
+
+    Numba widens int32 arithmetic to int64, hence any integer width here.
+    """
+    if not isinstance(bits, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        low = args[0]
+        if bits.bitwidth > 32:
+            low = builder.trunc(low, ir.IntType(32))
+        elif bits.bitwidth < 32:
+            low = builder.sext(low, ir.IntType(32))
+        return builder.bitcast(low, ir.FloatType())
+
+    return types.float32(bits), codegen
+
+
+_F32 = np.float32
+_LOG2_E_32 = _F32(1.4426950408889634)
+# ln(2) split so that k * _LN2_HI_32 is exact for |k| < 2**8 (8 significant bits).
+_LN2_HI_32 = _F32(0.693359375)
+_LN2_LO_32 = _F32(-2.12194440e-4)
+# Largest x with finite expf, and the point below which expf rounds to 0.
+_EXP_MAX_32 = _F32(88.72283)
+_EXP_MIN_32 = _F32(-103.97208)
+_HALF_32 = _F32(0.5)
+_ONE_32 = _F32(1.0)
+_TWO_32 = _F32(2.0)
+_ZERO_32 = _F32(0.0)
+_INF_32 = _F32(np.inf)
+# 1/n! for n = 2..8: on |r| <= ln(2)/2 the Taylor remainder after r**8 is
+# below 3e-10, far under float32's half ulp (3e-8).
+_D2, _D3, _D4 = _F32(1 / 2), _F32(1 / 6), _F32(1 / 24)
+_D5, _D6, _D7, _D8 = _F32(1 / 120), _F32(1 / 720), _F32(1 / 5040), _F32(1 / 40320)
+
+
+@njit(**JIT_EXACT)
+def _expm1_reduced32(r):
+    """``exp(r) - 1`` in float32 for ``|r| <= ln(2)/2``."""
+    r2 = r * r
+    r4 = r2 * r2
+    p = (_D2 + _D3 * r) + (_D4 + _D5 * r) * r2 + ((_D6 + _D7 * r) + _D8 * r2) * r4
+    return r + r2 * p
+
+
+@njit(**JIT_EXACT)
+def exp32(x):
+    """``e**x`` of a float32 in float32 arithmetic (see :func:`exp`)."""
+    xc = min(max(x, _EXP_MIN_32), _EXP_MAX_32)
+    k = np.floor(xc * _LOG2_E_32 + _HALF_32)
+    r = (xc - k * _LN2_HI_32) - k * _LN2_LO_32
+    er = _ONE_32 + _expm1_reduced32(r)
+    ki = np.int32(k)
+    k1 = ki >> 1
+    k2 = ki - k1
+    s1 = _int32_bits_as_float32((k1 + 127) << 23)
+    s2 = _int32_bits_as_float32((k2 + 127) << 23)
+    y = er * s1 * s2
+    y = _INF_32 if x > _EXP_MAX_32 else y
+    y = _ZERO_32 if x < _EXP_MIN_32 else y
+    return x if x != x else y
+
+
+@njit(**JIT_EXACT)
+def _expm1_nonpositive32(y):
+    """``e**y - 1`` in float32 for ``y <= 0`` (see :func:`_expm1_nonpositive`)."""
+    yc = max(y, _F32(-18.0))  # e**-18 - 1 rounds to -1 in float32
+    k = np.floor(yc * _LOG2_E_32 + _HALF_32)
+    r = (yc - k * _LN2_HI_32) - k * _LN2_LO_32
+    s = _int32_bits_as_float32((np.int32(k) + 127) << 23)
+    return s * _expm1_reduced32(r) + (s - _ONE_32)
+
+
+@njit(**JIT_EXACT)
+def tanh32(z):
+    """Hyperbolic tangent of a float32 in float32 arithmetic (see :func:`tanh`)."""
+    u = _expm1_nonpositive32(_F32(-2.0) * abs(z))
+    t = math.copysign(-u / (_TWO_32 + u), z)
+    return z if z != z else t
+
+
+@njit(**JIT_EXACT)
+def sigmoid32(z):
+    """The logistic function of a float32 in float32 arithmetic."""
+    return _ONE_32 / (_ONE_32 + exp32(-z))
+
+
+def exp_native(x):
+    """``e**x`` in the precision of ``x``: :func:`exp32` for float32, :func:`exp` otherwise."""
+    return math.exp(x)
+
+
+def tanh_native(x):
+    """Hyperbolic tangent in the precision of ``x``."""
+    return math.tanh(x)
+
+
+def sigmoid_native(x):
+    """The logistic function in the precision of ``x``."""
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+def _pick(native32, native64):
+    def typer(x):
+        if x == types.float32:
+            return lambda x: native32(x)
+        if isinstance(x, (types.Float, types.Integer)):
+            return lambda x: native64(x)
+        return None
+
+    return typer
+
+
+overload(exp_native, jit_options=JIT_EXACT)(_pick(exp32, exp))
+overload(tanh_native, jit_options=JIT_EXACT)(_pick(tanh32, tanh))
+overload(sigmoid_native, jit_options=JIT_EXACT)(_pick(sigmoid32, sigmoid))
+
+
+def like(value, template):
+    """``value`` converted to the floating type of ``template`` (inside kernels only)."""
+    return type(template)(value)
+
+
+@overload(like, jit_options=JIT_EXACT)
+def _like(value, template):
+    if template == types.float32:
+        return lambda value, template: np.float32(value)
+    if template == types.float64:
+        return lambda value, template: np.float64(value)
+    return None
