@@ -611,3 +611,84 @@ def test_check_finite_size_picks_the_twin(twin, expected, monkeypatch):
     size = config.PARALLEL_MIN_ELEMENTS if twin == "parallel" else config.PARALLEL_MIN_ELEMENTS - 1
     v.check_finite("x", np.zeros(size))
     assert called == [expected]
+
+
+# ---------------------------------------------------------------- softmax blocks, threads and layouts
+
+
+def _softmax_cross_entropy_run(Z0, Y, alias, dZ_order="C"):
+    k, m = Z0.shape
+    Z = Z0.copy()
+    P = Z if alias else np.full(Z0.shape, np.nan, dtype=Z0.dtype)
+    dZ = np.full(Z0.shape, np.nan, dtype=Z0.dtype, order=dZ_order)
+    out = np.full(1, np.nan)
+    shift, norm = np.full(m, np.nan), np.full(m, np.nan)
+    loss.softmax_cross_entropy(Z, Y, 1.0 / m, P, dZ, out, shift, norm)
+    return P.copy(), dZ.copy(), out[0], shift.copy()
+
+
+@pytest.mark.parametrize("shape", [(10, 1), (10, 513), (3, 1300), (10, 20000)], ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+def test_softmax_cross_entropy_layout_and_threads_give_the_same_bits(dtype, shape, monkeypatch):
+    """Fortran-ordered targets (staged through dZ), a Fortran dZ, and serial vs threaded
+    blocks all give bitwise the same results, and they match NumPy."""
+    rng = np.random.default_rng(zlib.crc32(f"softmax-layout|{np.dtype(dtype).name}|{shape}".encode()))
+    k, m = shape
+    Z0 = random_block(rng, shape, dtype, 4.0)
+    Y = one_hot_columns(rng, shape, dtype)
+    Y_fortran = np.asfortranarray(Y)
+    for alias in (False, True):
+        base = _softmax_cross_entropy_run(Z0, Y, alias)
+        variants = {"fortran Y": _softmax_cross_entropy_run(Z0, Y_fortran, alias),
+                    "fortran Y and dZ": _softmax_cross_entropy_run(Z0, Y_fortran, alias, "F")}
+        monkeypatch.setattr(config, "PARALLEL_MIN_ELEMENTS", 1)
+        variants["threads"] = _softmax_cross_entropy_run(Z0, Y_fortran, alias)
+        monkeypatch.setattr(config, "PARALLEL_MIN_ELEMENTS", 1 << 62)
+        variants["serial"] = _softmax_cross_entropy_run(Z0, Y_fortran, alias)
+        monkeypatch.undo()
+        for name, got in variants.items():
+            for a, b, what in zip(got, base, ("P", "dZ", "cost", "shift")):
+                if what == "cost":
+                    # The block order is fixed, but LLVM may vectorise a block's
+                    # reduction differently in the serial and threaded kernels
+                    # (and not at all for strided rows): the last bits may differ.
+                    assert a == pytest.approx(b, rel=1e-13), f"{name}, alias={alias}: cost"
+                else:
+                    np.testing.assert_array_equal(a, b, err_msg=f"{name}, alias={alias}: {what}")
+        P_ref, dZ_ref, cost_ref = softmax_cross_entropy_by_columns(Z0, Y, 1.0 / m)
+        assert_close(base[0], P_ref, dtype, err_msg="P")
+        assert_close(base[1], dZ_ref, dtype, err_msg="dZ")
+        z = f64(Z0)
+        assert_sums_close(base[2], cost_ref, (np.abs(z).max(axis=0) + np.abs(z).sum(axis=0)) / m, dtype, "cost")
+
+
+def test_softmax_cross_entropy_does_not_touch_fortran_targets():
+    rng = np.random.default_rng(11)
+    Y = np.asfortranarray(one_hot_columns(rng, (10, 700), np.float32))
+    Y0 = Y.copy()
+    _softmax_cross_entropy_run(random_block(rng, (10, 700), np.float32), Y, False)
+    np.testing.assert_array_equal(Y, Y0)
+
+
+@pytest.mark.parametrize("shape", [(1, 10), (1025, 10), (20000, 10), (3, 1)], ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+def test_softmax_rows_strided_output_and_threads(dtype, shape, monkeypatch):
+    """A non-contiguous ``out`` takes the row-at-a-time path; serial and threaded blocks agree bitwise."""
+    rng = np.random.default_rng(zlib.crc32(f"softmax-rows|{np.dtype(dtype).name}|{shape}".encode()))
+    X = random_block(rng, shape, dtype, 20.0)
+    x = f64(X)
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    expected = e / e.sum(axis=1, keepdims=True)
+    wide = np.full((shape[0], 2 * shape[1]), np.nan, dtype=dtype)
+    strided = wide[:, ::2]
+    loss.softmax_rows(X, strided)
+    assert_close(strided, expected, dtype, err_msg="strided out")
+    assert np.all(np.isnan(wide[:, 1::2])), "wrote outside the strided view"
+    results = []
+    for threshold in (1, 1 << 62):
+        monkeypatch.setattr(config, "PARALLEL_MIN_ELEMENTS", threshold)
+        out = np.full(shape, np.nan, dtype=dtype)
+        loss.softmax_rows(X, out)
+        results.append(out)
+    np.testing.assert_array_equal(results[0], results[1])
+    assert_close(results[0], expected, dtype)

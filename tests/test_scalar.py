@@ -250,3 +250,129 @@ def test_mappers_vectorise_the_same_results_as_one_call_at_a_time():
         looped = run(MAPPERS["kernel-flags"], name, x)
         single = np.array([one(code, v) for v in x[:50]])
         np.testing.assert_array_equal(looped[:50], single)
+
+
+# ---------------------------------------------------------------- float32 twins
+#
+# The float32 kernels call exp_native / tanh_native / sigmoid_native, which
+# pick exp32 / tanh32 / sigmoid32 for float32 input.  These are compared with
+# NumPy's float32 functions: at most 4 float32 ulp apart.
+
+
+def _make_native_mappers(flags):
+    @njit(**flags)
+    def map_exp(x, out):
+        for i in range(x.size):
+            out[i] = scalar.exp_native(x[i])
+
+    @njit(**flags)
+    def map_tanh(x, out):
+        for i in range(x.size):
+            out[i] = scalar.tanh_native(x[i])
+
+    @njit(**flags)
+    def map_sigmoid(x, out):
+        for i in range(x.size):
+            out[i] = scalar.sigmoid_native(x[i])
+
+    return {"exp": map_exp, "tanh": map_tanh, "sigmoid": map_sigmoid}
+
+
+NATIVE_MAPPERS = {name: _make_native_mappers(flags) for name, flags in FLAG_SETS.items()}
+F32 = np.float32
+EXP_MAX_32 = F32(88.72283)  # largest float32 with a finite exp
+EXP_MIN_32 = F32(-103.97208)  # exp rounds to 0 below
+EXP_SUBNORMAL_32 = F32(-87.33655)  # exp turns subnormal below
+
+
+def numpy_sigmoid32(x):
+    """The course's formula in float32: exact value rounded once, 0 where ``exp(-x)`` overflows float32."""
+    with np.errstate(all="ignore"):
+        exact = (1.0 / (1.0 + np.exp(-x.astype(np.float64)))).astype(np.float32)
+    return np.where(x < -EXP_MAX_32, F32(0.0), exact)
+
+
+def numpy_exp32(x):
+    with np.errstate(all="ignore"):
+        return np.exp(x)
+
+
+NUMPY32 = {"exp": numpy_exp32, "tanh": np.tanh, "sigmoid": numpy_sigmoid32}
+
+
+def ulp_distance32(a, b):
+    """Number of float32 steps between a and b (both finite)."""
+    def ordered32(x):
+        i = np.asarray(x, dtype=np.float32).view(np.int32).astype(np.int64)
+        return np.where(i < 0, -(i & 0x7FFFFFFF), i)
+
+    return np.abs(ordered32(a) - ordered32(b))
+
+
+def neighbours32(x, k=40):
+    out = [F32(x)]
+    up = down = F32(x)
+    for _ in range(k):
+        up = np.nextafter(up, F32(np.inf))
+        down = np.nextafter(down, F32(-np.inf))
+        out += [up, down]
+    return np.array(out, dtype=np.float32)
+
+
+def inputs32(rng):
+    bits = rng.integers(0, 2**32, size=400_000, dtype=np.uint64).astype(np.uint32).view(np.float32)
+    tiny = np.finfo(np.float32).tiny
+    specials = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-45, -1e-45, tiny, -tiny, tiny / 3,
+                         np.finfo(np.float32).max, -np.finfo(np.float32).max, 1.0, -1.0], dtype=np.float32)
+    parts = [specials, bits, rng.uniform(-110, 95, 200_000).astype(np.float32),
+             rng.uniform(-20, 20, 200_000).astype(np.float32),
+             np.geomspace(1e-45, 100, 20_000).astype(np.float32),
+             -np.geomspace(1e-45, 100, 20_000).astype(np.float32)]
+    for edge in (EXP_MAX_32, EXP_MIN_32, EXP_SUBNORMAL_32, -EXP_MAX_32, -EXP_MIN_32, 9.0, -9.0, 0.55, 0.0):
+        parts.append(neighbours32(edge))
+    return np.ascontiguousarray(np.concatenate(parts))
+
+
+@pytest.mark.parametrize("flags", list(FLAG_SETS))
+@pytest.mark.parametrize("name", list(NUMPY32))
+def test_float32_twin_within_4_ulp_of_numpy_float32(name, flags):
+    x = inputs32(np.random.default_rng(2024))
+    got = np.empty_like(x)
+    NATIVE_MAPPERS[flags][name](x, got)
+    assert got.dtype == np.float32
+    want = NUMPY32[name](x)
+    assert np.array_equal(np.isnan(got), np.isnan(want)), f"{name}: NaN mismatch at {x[np.isnan(got) != np.isnan(want)][:5]}"
+    inf_want = np.isinf(want)
+    np.testing.assert_array_equal(got[inf_want], want[inf_want], err_msg=f"{name}: infinite results")
+    finite = np.isfinite(want)
+    assert np.all(np.isfinite(got[finite])), f"{name}: non-finite result where NumPy's is finite"
+    d = ulp_distance32(got[finite], want[finite])
+    worst = int(np.argmax(d))
+    assert d.max() <= 4, (f"{name}({x[finite][worst]!r}) = {got[finite][worst]!r}, NumPy {want[finite][worst]!r}: "
+                          f"{d.max()} float32 ulp apart")
+    # Signs of zero: tanh is odd, exp and sigmoid are never negative.
+    nonnan = ~np.isnan(want)
+    np.testing.assert_array_equal(np.signbit(got[nonnan]), np.signbit(want[nonnan]), err_msg=f"{name}: sign")
+
+
+def test_float32_twin_edges_exactly():
+    m = NATIVE_MAPPERS["plain"]
+    x = np.array([EXP_MAX_32, np.nextafter(EXP_MAX_32, F32(np.inf)), np.nextafter(EXP_MIN_32, F32(-np.inf)),
+                  F32(-1000.0), F32(1000.0), F32(0.0), F32(-0.0)], dtype=np.float32)
+    got = np.empty_like(x)
+    m["exp"](x, got)
+    assert np.isfinite(got[0]) and got[0] > F32(3.4e38)
+    np.testing.assert_array_equal(got[1:], np.array([np.inf, 0.0, 0.0, np.inf, 1.0, 1.0], dtype=np.float32))
+    m["tanh"](x, got)
+    np.testing.assert_array_equal(got[3:], np.array([-1.0, 1.0, 0.0, -0.0], dtype=np.float32))
+    assert np.signbit(got[6])
+
+
+def test_native_helpers_keep_float64_on_the_float64_path():
+    """float64 input goes to the float64 helpers: bitwise the same results."""
+    x = np.random.default_rng(3).uniform(-30, 30, 2001)
+    for name in ("exp", "tanh", "sigmoid"):
+        a, b = np.empty_like(x), np.empty_like(x)
+        NATIVE_MAPPERS["kernel-flags"][name](x, a)
+        MAPPERS["kernel-flags"][name](x, b)
+        np.testing.assert_array_equal(a, b, err_msg=name)

@@ -188,7 +188,8 @@ def softmax_cross_entropy(Z, Y, scale, P, dZ, out, shift, norm):
     is unit-stride and vectorises.  ``exp`` is evaluated once per element
     (``p = e^{z - c} / \\sum e^{z - c}``), in the arrays' precision.  Large
     outputs split the blocks over Numba's threads; each block's cost is
-    summed in block order, so the result does not depend on the threads.
+    summed in block order, so the result does not depend on the number of
+    threads.
     Logits of magnitude 1e4 give finite results.  The scratch vectors are
     taken from the caller so that the hot path allocates nothing.
     """
