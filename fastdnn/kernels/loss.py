@@ -75,9 +75,10 @@ def course_sigmoid_output_backward(AL, Y, Z, dZ):
             a = AL[i, j]
             y = Y[i, j]
             da = -(y / a - (1.0 - y) / (1.0 - a))
-            # s rounded to the arrays' dtype, as the course computes it, so
-            # that float32 caches give the float32 course numbers.
-            dZ[i, j] = scalar.sigmoid(Z[i, j])
+            # s in the arrays' precision, bit for bit the forward pass's AL
+            # (the same helper), so that (1 - s) / (1 - AL) is 1 even where
+            # the output saturates.
+            dZ[i, j] = scalar.sigmoid_native(Z[i, j])
             s = dZ[i, j]
             dZ[i, j] = da * s * (1.0 - s)
 
