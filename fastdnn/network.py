@@ -27,6 +27,7 @@ from . import optimizers as opt_mod
 from . import threads
 from . import workers
 from .dual import DualFirstLayer
+from .initializers import INITS, scale_initial_weights
 from . import validation as v
 from .kernels import activation as act
 from .kernels import gather as gather_mod
@@ -37,7 +38,6 @@ from .kernels import update
 
 HIDDEN = ("relu", "tanh", "sigmoid", "leaky_relu", "linear")
 OUTPUTS = ("sigmoid", "softmax", "linear")
-INITS = ("scaled", "small", "he", "xavier")
 
 #: Identifies a fastdnn model file; bumped when the file layout changes.
 FILE_FORMAT = "fastdnn.Network"
@@ -341,8 +341,6 @@ class Network:
     # ------------------------------------------------------------ parameters
 
     def _initialize(self):
-        from .course import scale_initial_weights
-
         rng = np.random.RandomState(self.seed)
         for (W, b), l in zip(self._layers, range(1, len(self.layer_dims))):
             draws = rng.randn(self.layer_dims[l], self.layer_dims[l - 1])
@@ -423,17 +421,21 @@ class Network:
         place it so that its masks are the whole batch's.
         """
         # first > 1: the layers before it are in ws.A already (the dual form).
-        A_prev = X if first == 1 else ws.A[first - 1]
+        A = ws.A
+        A_prev = X if first == 1 else A[first - 1]
         L = self.n_layers
+        cut_over = config.STEP_PARALLEL_MIN_ELEMENTS
         for l in range(first, L + 1):
             W, b = self._layers[l - 1]
             code = self._hidden_code if l < L else act.LINEAR
-            layers.dense_forward(A_prev, W, b, code, self.leaky_slope, ws.A[l], ws.A[l], parallel)
+            A_l = A[l]
+            layer_parallel = parallel and A_l.size >= cut_over
+            layers.dense_forward(A_prev, W, b, code, self.leaky_slope, A_l, A_l, layer_parallel)
             if keep_prob < 1.0 and l < L:
-                reg.dropout_forward(ws.A[l], reg.mix_key(key, l), keep_prob, ws.masks[l], col_offset, total_cols,
-                                    parallel)
-            A_prev = ws.A[l]
-        return ws.A[L]
+                reg.dropout_forward(A_l, reg.mix_key(key, l), keep_prob, ws.masks[l], col_offset, total_cols,
+                                    layer_parallel)
+            A_prev = A_l
+        return A[L]
 
     def _output_and_cost(self, Y, ws, scale):
         """Turn the logits into outputs, write ``dZ`` of the last layer and the cost."""
@@ -459,22 +461,25 @@ class Network:
         L = self.n_layers
         if L < last:
             return
+        A, dZs, dAs = ws.A, ws.dZ, ws.dA
+        cut_over = config.STEP_PARALLEL_MIN_ELEMENTS
         W, _ = self._layers[L - 1]
         dW, db = grad_layers[L - 1]
-        dZ = ws.dZ[L]
-        A_prev = ws.A[L - 1] if L > 1 else X
-        act.row_sums(dZ, 1.0, db, parallel)
-        layers.linear_backward_into(dZ, A_prev, W, 1.0, dW, ws.dA[L - 1] if L > 1 else None)
+        dZ = dZs[L]
+        A_prev = A[L - 1] if L > 1 else X
+        act.row_sums(dZ, 1.0, db, parallel and dZ.size >= cut_over)
+        layers.linear_backward_into(dZ, A_prev, W, 1.0, dW, dAs[L - 1] if L > 1 else None)
         for l in range(L - 1, last - 1, -1):
             W, _ = self._layers[l - 1]
             dW, db = grad_layers[l - 1]
-            dA = ws.dA[l]
+            dA = dAs[l]
+            layer_parallel = parallel and dA.size >= cut_over
             if keep_prob < 1.0:
                 # After layer l + 1 used the dropped A[l] for its dW.
-                reg.dropout_backward(dA, ws.A[l], ws.masks[l], keep_prob, parallel)
-            A_prev = ws.A[l - 1] if l > 1 else X
-            layers.dense_backward(dA, ws.A[l], False, self._hidden_code, self.leaky_slope, A_prev, W, 1.0,
-                                  ws.dZ[l], dW, db, ws.dA[l - 1] if l > 1 else None, parallel)
+                reg.dropout_backward(dA, A[l], ws.masks[l], keep_prob, layer_parallel)
+            A_prev = A[l - 1] if l > 1 else X
+            layers.dense_backward(dA, A[l], False, self._hidden_code, self.leaky_slope, A_prev, W, 1.0,
+                                  dZs[l], dW, db, dAs[l - 1] if l > 1 else None, layer_parallel)
 
     # ------------------------------------------------------------ column blocks
 

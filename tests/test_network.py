@@ -308,6 +308,27 @@ def test_optimizer_state_carries_over_between_fit_calls(rng):
 # ---------------------------------------------------------------- determinism
 
 
+def test_same_seed_gives_bit_identical_training_with_parallel_layer_passes(rng, monkeypatch):
+    # The per-layer passes of a step have their own, higher cut-over; lower it
+    # so that their parallel twins (bias+activation, its gradient, dropout,
+    # the bias sums) run on every layer.
+    monkeypatch.setattr(config, "STEP_PARALLEL_MIN_ELEMENTS", 0)
+    dims = [20, 60, 30, 3]
+    X = rng.standard_normal((20, 300))
+    y = rng.integers(0, 3, 300)
+
+    def train(seed):
+        net = Network(dims, output="softmax", init="he", seed=seed)
+        net.fit(X, y, epochs=2, batch_size=64, optimizer="adam", learning_rate=1e-3, l2=0.1, dropout=0.3,
+                progress=False)
+        return net.params.copy()
+
+    first, second = train(7), train(7)
+    np.testing.assert_array_equal(first, second)
+    monkeypatch.setattr(config, "STEP_PARALLEL_MIN_ELEMENTS", 1 << 62)
+    np.testing.assert_allclose(train(7), first, rtol=1e-10, atol=1e-12)
+
+
 def test_same_seed_gives_bit_identical_training_with_parallel_kernels(rng):
     dims = [20, 600, 300, 3]
     batch = 256
