@@ -176,6 +176,8 @@ def softmax_cross_entropy(Z, Y, scale, P, dZ, out, shift, norm):
         Scratch, written in place; holds each column's log-sum-exp on exit.
     norm : ndarray of shape (m,), float64
         Scratch, written in place (its content on exit is unspecified).
+        Must be C-contiguous: for float32 data its bytes hold float32
+        per-column values.
 
     Notes
     -----
@@ -198,27 +200,31 @@ def softmax_cross_entropy(Z, Y, scale, P, dZ, out, shift, norm):
     kernel = _softmax_cross_entropy_parallel if parallel else _softmax_cross_entropy_serial
     # Strided rows of Y are staged through dZ (when dZ is a separate buffer).
     stage_y = not Y.flags.c_contiguous and dZ.flags.c_contiguous and dZ is not Y
-    kernel(Z, Y, scale, P, dZ, out, shift, norm, P is Z, stage_y)
+    # float32 data keeps its per-column values in float32, in norm's bytes.
+    native32 = Z.dtype == np.float32
+    kernel(Z, Y, scale, P, dZ, out, shift, norm, norm.view(np.float32), P is Z, stage_y, native32)
 
 
 @njit(**config.JIT)
-def _softmax_cross_entropy_serial(Z, Y, scale, P, dZ, out, shift, norm, in_place, stage_y):
+def _softmax_cross_entropy_serial(Z, Y, scale, P, dZ, out, shift, norm, norm32, in_place, stage_y, native32):
     m = Z.shape[1]
     total = 0.0
     for start in range(0, m, SOFTMAX_BLOCK_COLUMNS):
         stop = min(start + SOFTMAX_BLOCK_COLUMNS, m)
-        total += _softmax_cross_entropy_block(Z, Y, scale, P, dZ, shift, norm, start, stop, in_place, stage_y)
+        total += _softmax_cross_entropy_block(Z, Y, scale, P, dZ, shift, norm, norm32, start, stop, in_place,
+                                              stage_y, native32)
     out[0] = total / m
 
 
 @njit(**config.JIT_PARALLEL)
-def _softmax_cross_entropy_parallel(Z, Y, scale, P, dZ, out, shift, norm, in_place, stage_y):
+def _softmax_cross_entropy_parallel(Z, Y, scale, P, dZ, out, shift, norm, norm32, in_place, stage_y, native32):
     m = Z.shape[1]
     n_blocks = (m + SOFTMAX_BLOCK_COLUMNS - 1) // SOFTMAX_BLOCK_COLUMNS
     for b in prange(n_blocks):
         start = b * SOFTMAX_BLOCK_COLUMNS
         stop = min(start + SOFTMAX_BLOCK_COLUMNS, m)
-        cost = _softmax_cross_entropy_block(Z, Y, scale, P, dZ, shift, norm, start, stop, in_place, stage_y)
+        cost = _softmax_cross_entropy_block(Z, Y, scale, P, dZ, shift, norm, norm32, start, stop, in_place,
+                                            stage_y, native32)
         # The block is done with norm: its first slot keeps the block's cost.
         norm[start] = cost
     total = 0.0
@@ -228,28 +234,50 @@ def _softmax_cross_entropy_parallel(Z, Y, scale, P, dZ, out, shift, norm, in_pla
 
 
 @njit(**config.JIT)
-def _softmax_cross_entropy_block(Z, Y, scale, P, dZ, shift, norm, start, stop, in_place, stage_y):
+def _softmax_cross_entropy_block(Z, Y, scale, P, dZ, shift, norm, norm32, start, stop, in_place, stage_y,
+                                  native32):
     # Columns start:stop.  Returns the block's -sum y log p.
+    if native32:
+        # norm[start:stop] as 2 * (stop - start) float32 slots: the column
+        # maxima, then the sums.  Only this block touches them.
+        width = stop - start
+        c = norm32[2 * start:2 * start + width]
+        s = norm32[2 * start + width:2 * stop]
+        if stage_y:
+            _stage_rows(Y, dZ, start, stop)
+            return _softmax_cross_entropy_block_core(Z, dZ, scale, P, dZ, shift, c, s, start, stop, in_place,
+                                                     True, True)
+        return _softmax_cross_entropy_block_core(Z, Y, scale, P, dZ, shift, c, s, start, stop, in_place,
+                                                 False, True)
+    c = shift[start:stop]
+    s = norm[start:stop]
     if stage_y:
         # Y's rows are strided (a one-hot matrix built by fancy indexing is
         # Fortran-ordered): copy the block once into dZ, whose rows are
         # contiguous, so that the three passes reading y vectorise.
-        for i in range(Z.shape[0]):
-            y_src = Y[i, start:stop]
-            y_dst = dZ[i, start:stop]
-            for j in range(y_dst.size):
-                y_dst[j] = y_src[j]
-        return _softmax_cross_entropy_block_core(Z, dZ, scale, P, dZ, shift, norm, start, stop, in_place, True)
-    return _softmax_cross_entropy_block_core(Z, Y, scale, P, dZ, shift, norm, start, stop, in_place, False)
+        _stage_rows(Y, dZ, start, stop)
+        return _softmax_cross_entropy_block_core(Z, dZ, scale, P, dZ, shift, c, s, start, stop, in_place, True, False)
+    return _softmax_cross_entropy_block_core(Z, Y, scale, P, dZ, shift, c, s, start, stop, in_place, False, False)
 
 
 @njit(**config.JIT)
-def _softmax_cross_entropy_block_core(Z, Y, scale, P, dZ, shift, norm, start, stop, in_place, y_in_dz):
-    # The loops run over slices from 0: an index known to be non-negative
-    # needs no wrap-around test, which would halve the vector loops' speed.
+def _stage_rows(Y, dZ, start, stop):
+    for i in range(Y.shape[0]):
+        y_src = Y[i, start:stop]
+        y_dst = dZ[i, start:stop]
+        for j in range(y_dst.size):
+            y_dst[j] = y_src[j]
+
+
+@njit(**config.JIT)
+def _softmax_cross_entropy_block_core(Z, Y, scale, P, dZ, shift, c, s, start, stop, in_place, y_in_dz,
+                                      separate_slots):
+    # c and s: the block's column maxima and sums (shift and norm's slices,
+    # or float32 slots for float32 data).  The loops run over slices from 0:
+    # an index known to be non-negative needs no wrap-around test, which
+    # would halve the vector loops' speed.
     k = Z.shape[0]
-    c = shift[start:stop]
-    s = norm[start:stop]
+    lse = shift[start:stop]
     z0 = Z[0, start:stop]
     for j in range(c.size):
         c[j] = z0[j]
@@ -266,16 +294,31 @@ def _softmax_cross_entropy_block_core(Z, Y, scale, P, dZ, shift, norm, start, st
             total += _shifted_exp_row_in_place(Z[i, start:stop], Y[i, start:stop], c, s)
         else:
             total += _shifted_exp_row(Z[i, start:stop], Y[i, start:stop], P[i, start:stop], c, s)
-    # log p = (z - c) - ln(sum): the second half of the cost.
-    for j in range(s.size):
-        s[j] = scalar.log(s[j])
-    for i in range(k):
-        yi = Y[i, start:stop]
+    # log p = (z - c) - ln(sum): the second half of the cost.  ln(sum) goes
+    # to a free vector, s becomes 1/sum, shift the log-sum-exp (float64).
+    if separate_slots:
+        # c and s are float32 slots: c is free once the lse is in shift.
         for j in range(s.size):
-            total += yi[j] * s[j]
-    for j in range(s.size):
-        c[j] = c[j] + s[j]
-        s[j] = scalar.exp(-s[j])
+            total_j = np.float64(s[j])
+            log_norm = scalar.log(total_j)
+            lse[j] = np.float64(c[j]) + log_norm
+            c[j] = log_norm
+            s[j] = 1.0 / total_j
+        for i in range(k):
+            yi = Y[i, start:stop]
+            for j in range(c.size):
+                total += yi[j] * c[j]
+    else:
+        # c is shift itself: ln(sum) goes through s.
+        for j in range(s.size):
+            s[j] = scalar.log(s[j])
+        for i in range(k):
+            yi = Y[i, start:stop]
+            for j in range(s.size):
+                total += yi[j] * s[j]
+        for j in range(s.size):
+            c[j] = c[j] + s[j]
+            s[j] = scalar.exp(-s[j])
     for i in range(k):
         if y_in_dz:
             _normalise_row_y_in_dz(P[i, start:stop], dZ[i, start:stop], scale, s)
