@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit, prange
 
 from .. import config
-from . import scalar
+from . import reduce, scalar
 
 # Activation codes, passed to the kernels as plain integers.
 LINEAR = 0
@@ -219,91 +219,75 @@ def activation_forward(Z, code, slope, A, parallel=True):
 @njit(**config.JIT)
 def _derivative_times_row(da, h, from_pre_activation, code, slope, dz):
     # dz = da * g'(.), one loop per case so that each body vectorises.
-    # Returns the row's sum (the bias gradient before scaling).
-    total = 0.0
     if from_pre_activation and code == SIGMOID:
         for j in range(da.size):
             d = da[j] * derivative_from_output(activate(h[j], SIGMOID, slope), SIGMOID, slope)
             dz[j] = d
-            total += d
     elif from_pre_activation and code == TANH:
         for j in range(da.size):
             d = da[j] * derivative_from_output(activate(h[j], TANH, slope), TANH, slope)
             dz[j] = d
-            total += d
     elif code == SIGMOID:
         for j in range(da.size):
             d = da[j] * derivative_from_output(h[j], SIGMOID, slope)
             dz[j] = d
-            total += d
     elif code == TANH:
         for j in range(da.size):
             d = da[j] * derivative_from_output(h[j], TANH, slope)
             dz[j] = d
-            total += d
     # relu and leaky relu: g'(z) > 0 exactly where z > 0, and there g(z) = z,
     # so the pre-activation and the activation give the same mask.
     elif code == RELU:
         for j in range(da.size):
             d = da[j] if h[j] > 0.0 else 0.0
             dz[j] = d
-            total += d
     elif code == LEAKY_RELU:
         for j in range(da.size):
             d = da[j] if h[j] > 0.0 else da[j] * slope
             dz[j] = d
-            total += d
     else:
         for j in range(da.size):
             d = da[j]
             dz[j] = d
-            total += d
-    return total
 
 
 @njit(**config.JIT)
 def _derivative_times_row_in_place(da, h, from_pre_activation, code, slope):
     # da <- da * g'(.) through a single name for the buffer, so it vectorises
-    # (see _bias_activation_row_in_place).  Returns the row's sum.
-    total = 0.0
+    # (see _bias_activation_row_in_place).
     if from_pre_activation and code == SIGMOID:
         for j in range(da.size):
             da[j] = da[j] * derivative_from_output(activate(h[j], SIGMOID, slope), SIGMOID, slope)
-            total += da[j]
     elif from_pre_activation and code == TANH:
         for j in range(da.size):
             da[j] = da[j] * derivative_from_output(activate(h[j], TANH, slope), TANH, slope)
-            total += da[j]
     elif code == SIGMOID:
         for j in range(da.size):
             da[j] = da[j] * derivative_from_output(h[j], SIGMOID, slope)
-            total += da[j]
     elif code == TANH:
         for j in range(da.size):
             da[j] = da[j] * derivative_from_output(h[j], TANH, slope)
-            total += da[j]
     elif code == RELU:
         for j in range(da.size):
             da[j] = da[j] if h[j] > 0.0 else 0.0
-            total += da[j]
     elif code == LEAKY_RELU:
         for j in range(da.size):
             da[j] = da[j] if h[j] > 0.0 else da[j] * slope
-            total += da[j]
-    else:
-        for j in range(da.size):
-            total += da[j]
-    return total
+    # linear: da is already dz.
 
 
 @njit(**config.JIT)
 def _activation_backward_row(dA, H, from_pre_activation, code, slope, scale, dZ, db, with_db, in_place, i):
     if in_place:
-        total = _derivative_times_row_in_place(dA[i], H[i], from_pre_activation, code, slope)
+        _derivative_times_row_in_place(dA[i], H[i], from_pre_activation, code, slope)
+        out = dA[i]
     else:
-        total = _derivative_times_row(dA[i], H[i], from_pre_activation, code, slope, dZ[i])
+        _derivative_times_row(dA[i], H[i], from_pre_activation, code, slope, dZ[i])
+        out = dZ[i]
     if with_db:
-        db[i, 0] = total * scale
+        # A separate pass in a fixed order (the row is still in cache): a sum
+        # fused into the loop above rounds as the vectoriser pleases.
+        db[i, 0] = reduce.lane_sum(out) * scale
 
 
 @njit(**config.JIT)
@@ -354,10 +338,7 @@ def activation_backward(dA, H, from_pre_activation, code, slope, scale, dZ, db, 
 
 @njit(**config.JIT)
 def _row_sums_row(dZ, scale, db, i):
-    total = 0.0
-    for j in range(dZ.shape[1]):
-        total += dZ[i, j]
-    db[i, 0] = total * scale
+    db[i, 0] = reduce.lane_sum(dZ[i]) * scale
 
 
 @njit(**config.JIT)
