@@ -56,7 +56,6 @@ class DualFirstLayer:
         self.U = np.zeros((n1, m), dtype=dtype) if momentum else None
         self.CG = np.empty((n1, m), dtype=dtype)
         self.scratch = np.empty((n1, m), dtype=dtype)
-        self._backup = None
 
     def forward(self, b1, code, slope, A1):
         """First layer's activation ``A1 = g(a P0 - C G + b1)`` (written in place).
@@ -118,22 +117,6 @@ class DualFirstLayer:
         self.a = self.a - learning_rate * g_a
         np.multiply(g_U, learning_rate, out=self.scratch)
         np.add(self.C, self.scratch, out=self.C)
-
-    def save_state(self):
-        """Remember the coefficients (for a rollback after a failed step)."""
-        if self._backup is None:
-            self._backup = [np.empty_like(self.C), np.empty_like(self.C) if self.momentum else None]
-        np.copyto(self._backup[0], self.C)
-        if self.momentum:
-            np.copyto(self._backup[1], self.U)
-        self._backup_scalars = (self.a, self.alpha)
-
-    def restore_state(self):
-        """Go back to the coefficients of the last :meth:`save_state`."""
-        np.copyto(self.C, self._backup[0])
-        if self.momentum:
-            np.copyto(self.U, self._backup[1])
-        self.a, self.alpha = self._backup_scalars
 
     def materialize(self, W1, velocity=None):
         """Write :math:`W_1 = a W^{(0)} - C X^T` into ``W1`` (which holds :math:`W^{(0)}`), in place.

@@ -27,7 +27,6 @@ try:  # scikit-learn is an optional extra ('fastdnn[sklearn]')
     from sklearn.base import BaseEstimator, ClassifierMixin
     from sklearn.exceptions import ConvergenceWarning, NotFittedError
     from sklearn.utils.multiclass import check_classification_targets
-    from sklearn.utils.validation import check_is_fitted
 
     try:
         from sklearn.utils.validation import validate_data as _sk_validate_data

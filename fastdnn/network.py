@@ -522,10 +522,6 @@ class Network:
             return cost
         return plan.run(X, Y, ws, keep_prob, key, count)
 
-    def _gradient_step(self, X, Y, ws):
-        """Forward, cost and backward on one batch; returns the cost."""
-        return self._gradient_pass(X, Y, ws)
-
     def train_step(self, X, Y, learning_rate):
         """One gradient-descent step on the batch ``(X, Y)``.
 
@@ -543,7 +539,7 @@ class Network:
             The cost before the step.
         """
         ws = self._workspace(X.shape[1])
-        cost = self._gradient_step(X, Y, ws)
+        cost = self._gradient_pass(X, Y, ws)
         update.sgd(self.params, self.grads, learning_rate, self.params)
         return cost
 

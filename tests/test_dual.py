@@ -91,17 +91,3 @@ def test_dual_coefficients_follow_explicit_updates(momentum, decay, rng):
     np.testing.assert_allclose(materialized, W, rtol=1e-12, atol=1e-12)
     if momentum:
         np.testing.assert_allclose(velocity, V, rtol=1e-12, atol=1e-12)
-
-
-def test_a_failed_step_restores_the_coefficients(rng):
-    W0 = rng.standard_normal((3, 20))
-    X = rng.standard_normal((20, 6))
-    form = DualFirstLayer(W0, X, momentum=True)
-    form.step(rng.standard_normal((3, 6)), 0.1, 0.01, 0.9)
-    form.save_state()
-    kept = (form.a, form.alpha, form.C.copy(), form.U.copy())
-    form.step(rng.standard_normal((3, 6)), 0.1, 0.01, 0.9)
-    form.restore_state()
-    assert (form.a, form.alpha) == kept[:2]
-    np.testing.assert_array_equal(form.C, kept[2])
-    np.testing.assert_array_equal(form.U, kept[3])
