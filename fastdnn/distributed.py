@@ -21,6 +21,7 @@ environment's ``bin``).
 
 import math
 import os
+import sys
 import time
 
 import numpy as np
@@ -306,13 +307,7 @@ def _fit(net, X, Y, comm, MPI, epochs, batch_size, optimizer, learning_rate, l2,
                     cost = net._regularized_cost(cost, net._workspace(local) if local else _Scratch(), l2, b)
                 if not math.isfinite(cost):
                     net._diverged(cost, epoch, epochs, step, n_steps, lr)
-                np.copyto(net._backup, net.params)
-                np.copyto(net._backup_state, net.state)
-                net._backup_t = net._t
-                net._backup_valid = True
-                net._t += 1
-                net._optimizer.step(net.params, grads, net._slots, lr, l2 / b, net.n_weights, net._t)
-                net._n_steps += 1
+                net._update(grads, lr, l2 / b)
                 total += cost * (b / m)
                 correct += scalars[1]
                 steps_since_check += 1
@@ -362,11 +357,14 @@ def _fit(net, X, Y, comm, MPI, epochs, batch_size, optimizer, learning_rate, l2,
         # interrupt) would leave the others waiting in the next collective
         # call forever: end the whole job, as mpi4py's "python -m mpi4py" does.
         if size > 1:
-            import sys
             import traceback
 
-            traceback.print_exc()
+            # One write, and a moment for the launcher to forward it: Abort
+            # kills the job at once, and a traceback printed line by line
+            # was seen cut after its first line on a busy machine.
             sys.stderr.flush()
+            os.write(2, traceback.format_exc().encode())
+            time.sleep(0.2)
             comm.Abort(1)
         raise
     finally:

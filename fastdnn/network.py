@@ -404,9 +404,9 @@ class Network:
         self.state = np.zeros(optimizer.n_slots * p, dtype=self.dtype)
         self._slots = tuple(self.state[k * p:(k + 1) * p] for k in range(optimizer.n_slots))
         self._t = 0
-        # Rollback copy of the parameters and the state, taken before each update.
-        self._backup = np.empty(p, dtype=self.dtype)
-        self._backup_state = np.empty_like(self.state)
+        # Rollback copy of the parameters and then the state, written by each
+        # update before it changes them.
+        self._keep = np.empty((1 + optimizer.n_slots) * p, dtype=self.dtype)
         self._backup_t = 0
         self._backup_valid = False
 
@@ -553,9 +553,9 @@ class Network:
         """One training step of :meth:`fit` on a batch already in place; returns the cost.
 
         Forward (with dropout), cost (with the L2 term), and -- only when the
-        cost is finite -- backward, a copy of the parameters and the
-        optimizer state into the rollback arena (two ``memcpy``), and the
-        fused update.  A non-finite cost is returned without touching the
+        cost is finite -- backward and the fused update, which copies the
+        old parameters and optimizer state into the rollback arena as it
+        goes.  A non-finite cost is returned without touching the
         parameters.  Allocates nothing.
         """
         m = X.shape[1]
@@ -565,14 +565,23 @@ class Network:
             cost = self._regularized_cost(cost, ws, l2, m)
         if not math.isfinite(cost):
             return cost
-        np.copyto(self._backup, self.params)
-        np.copyto(self._backup_state, self.state)
-        self._backup_t = self._t
-        self._backup_valid = True
-        self._t += 1
-        self._optimizer.step(self.params, self.grads, self._slots, learning_rate, l2 / m, self.n_weights, self._t)
-        self._n_steps += 1
+        self._update(self.grads, learning_rate, l2 / m)
         return cost
+
+    def _update(self, grads, learning_rate, decay):
+        """The optimizer's step, keeping the old parameters and state for :meth:`_rollback`."""
+        self._backup_t = self._t
+        self._t += 1
+        if self._optimizer.takes_keep:
+            self._optimizer.step(self.params, grads, self._slots, learning_rate, decay, self.n_weights, self._t,
+                                 keep=self._keep)
+        else:
+            p = self.params.size
+            np.copyto(self._keep[:p], self.params)
+            np.copyto(self._keep[p:], self.state)
+            self._optimizer.step(self.params, grads, self._slots, learning_rate, decay, self.n_weights, self._t)
+        self._backup_valid = True
+        self._n_steps += 1
 
     def _train_batch(self, data, indices, start, ws, learning_rate, l2, keep_prob, count):
         """Gather the examples ``indices[start:start + ws.m]`` into ``ws`` and train on them; returns the cost."""
@@ -585,8 +594,9 @@ class Network:
         """Restore the parameters and optimizer state saved before the last update; ``False`` if none."""
         if not self._backup_valid:
             return False
-        np.copyto(self.params, self._backup)
-        np.copyto(self.state, self._backup_state)
+        p = self.params.size
+        np.copyto(self.params, self._keep[:p])
+        np.copyto(self.state, self._keep[p:])
         self._t = self._backup_t
         self._backup_valid = False
         return True

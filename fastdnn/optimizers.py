@@ -28,12 +28,16 @@ class Optimizer:
     name = "optimizer"
     #: Arrays of the parameters' size this optimizer keeps between steps.
     n_slots = 0
+    #: Whether :meth:`step` takes ``keep`` (the built-in optimizers copy the
+    #: old parameters and state inside their kernel; for a subclass without
+    #: it, the network copies them before calling :meth:`step`).
+    takes_keep = False
 
     def get_config(self):
         """The hyper-parameters, as a dict of plain Python values."""
         return {}
 
-    def step(self, params, grads, slots, learning_rate, decay, n_decay, t):
+    def step(self, params, grads, slots, learning_rate, decay, n_decay, t, keep=None):
         """Apply one update to ``params`` in place.
 
         Parameters
@@ -50,6 +54,9 @@ class Optimizer:
             The leading ``n_decay`` entries of the arena (the weights) decay.
         t : int
             Number of this update, counting from 1.
+        keep : ndarray of shape ((1 + n_slots) p,), optional
+            Written in place with ``params`` and then each slot as they were
+            before the update (only when :attr:`takes_keep`).
         """
         raise NotImplementedError
 
@@ -74,14 +81,15 @@ class SGD(Optimizer):
 
     name = "sgd"
     n_slots = 0
+    takes_keep = True
 
-    def step(self, params, grads, slots, learning_rate, decay, n_decay, t):
-        if decay == 0.0:
-            # The very kernel of the course's update_parameters, so that the
-            # trainer reproduces L_layer_model's trajectory bit for bit.
+    def step(self, params, grads, slots, learning_rate, decay, n_decay, t, keep=None):
+        if decay == 0.0 and keep is None:
+            # The very kernel of the course's update_parameters.
             update.sgd(params, grads, learning_rate, params)
         else:
-            update.sgd_l2(params, grads, learning_rate, decay, n_decay)
+            # With decay 0 the same bits: g + 0 * p is g.
+            update.sgd_l2(params, grads, learning_rate, decay, n_decay, keep)
 
 
 class Momentum(Optimizer):
@@ -104,6 +112,7 @@ class Momentum(Optimizer):
 
     name = "momentum"
     n_slots = 1
+    takes_keep = True
 
     def __init__(self, beta=0.9, nesterov=False):
         self.beta = _fraction("beta", beta)
@@ -112,8 +121,8 @@ class Momentum(Optimizer):
     def get_config(self):
         return {"beta": self.beta, "nesterov": self.nesterov}
 
-    def step(self, params, grads, slots, learning_rate, decay, n_decay, t):
-        update.momentum(params, grads, slots[0], learning_rate, self.beta, self.nesterov, decay, n_decay)
+    def step(self, params, grads, slots, learning_rate, decay, n_decay, t, keep=None):
+        update.momentum(params, grads, slots[0], learning_rate, self.beta, self.nesterov, decay, n_decay, keep)
 
 
 class Adam(Optimizer):
@@ -133,6 +142,7 @@ class Adam(Optimizer):
 
     name = "adam"
     n_slots = 2
+    takes_keep = True
 
     def __init__(self, beta1=0.9, beta2=0.999, eps=1e-8):
         self.beta1 = _fraction("beta1", beta1)
@@ -144,9 +154,9 @@ class Adam(Optimizer):
     def get_config(self):
         return {"beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
 
-    def step(self, params, grads, slots, learning_rate, decay, n_decay, t):
+    def step(self, params, grads, slots, learning_rate, decay, n_decay, t, keep=None):
         update.adam(params, grads, slots[0], slots[1], learning_rate, self.beta1, self.beta2, self.eps, t,
-                    decay, n_decay)
+                    decay, n_decay, keep)
 
 
 #: Optimizer classes by name.

@@ -278,6 +278,31 @@ def test_fused_updates_decay_only_the_weight_prefix(parallel, dtype, rng, monkey
     np.testing.assert_allclose(out, p - 0.1 * gd / (np.abs(gd) + 1e-8), rtol=rtol)
 
 
+@pytest.mark.parametrize("parallel", [False, True])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name", ["sgd", "momentum", "adam"])
+def test_fused_updates_keep_the_old_state_and_change_nothing_else(name, parallel, dtype, rng, monkeypatch):
+    # keep= writes the parameters and slots as they were, and the update's
+    # bits are those of the same update without it.
+    monkeypatch.setattr(config, "PARALLEL_MIN_ELEMENTS", 1 if parallel else 1 << 40)
+    n, n_decay = 1001, 600
+    optimizer = fastdnn.optimizers.get_optimizer(name)
+    p = rng.standard_normal(n).astype(dtype)
+    g = rng.standard_normal(n).astype(dtype)
+    state = rng.random(optimizer.n_slots * n).astype(dtype)
+    slots = tuple(state[k * n:(k + 1) * n] for k in range(optimizer.n_slots))
+    plain_p, plain_state = p.copy(), state.copy()
+    plain_slots = tuple(plain_state[k * n:(k + 1) * n] for k in range(optimizer.n_slots))
+    optimizer.step(plain_p, g, plain_slots, 0.1, 0.3, n_decay, 2)
+    keep = np.full((1 + optimizer.n_slots) * n, np.nan, dtype=dtype)
+    old_p, old_state = p.copy(), state.copy()
+    optimizer.step(p, g, slots, 0.1, 0.3, n_decay, 2, keep=keep)
+    np.testing.assert_array_equal(p, plain_p)
+    np.testing.assert_array_equal(state, plain_state)
+    np.testing.assert_array_equal(keep[:n], old_p)
+    np.testing.assert_array_equal(keep[n:], old_state)
+
+
 def test_optimizer_objects_validate_and_compare():
     assert Adam() == Adam() and Adam() != Adam(beta1=0.5) and Adam() != Momentum()
     assert fastdnn.optimizers.get_optimizer("adam") == Adam()

@@ -59,79 +59,87 @@ def derivative_from_output(a, code, slope):
 # ---------------------------------------------------------------- forward
 
 
-@njit(**config.JIT)
-def _bias_activation_row(Z, b, code, slope, A, i):
-    # One loop per activation, so that each loop body is branch-free and
-    # vectorises; the choice is made once per row.
-    bias = b[i, 0]
-    z_row = Z[i]
-    a_row = A[i]
+@njit(**config.JIT_ROW)
+def _bias_activation_rows(Z, b, code, slope, A, in_place, start, stop):
+    # Rows start:stop.  One loop nest per activation, so that each inner loop
+    # is branch-free and vectorises, and the choice is made once per call
+    # rather than once per row.  In place, Z is read and written through a
+    # single name: with two names for one buffer LLVM's overlap check fails
+    # at run time and the loop runs scalar.
+    m = Z.shape[1]
+    if in_place:
+        if code == RELU:
+            for i in range(start, stop):
+                bias = b[i, 0]
+                for j in range(m):
+                    Z[i, j] = activate(Z[i, j] + bias, RELU, slope)
+        elif code == SIGMOID:
+            for i in range(start, stop):
+                bias = b[i, 0]
+                for j in range(m):
+                    Z[i, j] = activate(Z[i, j] + bias, SIGMOID, slope)
+        elif code == TANH:
+            for i in range(start, stop):
+                bias = b[i, 0]
+                for j in range(m):
+                    Z[i, j] = activate(Z[i, j] + bias, TANH, slope)
+        elif code == LEAKY_RELU:
+            for i in range(start, stop):
+                bias = b[i, 0]
+                for j in range(m):
+                    Z[i, j] = activate(Z[i, j] + bias, LEAKY_RELU, slope)
+        else:
+            for i in range(start, stop):
+                bias = b[i, 0]
+                for j in range(m):
+                    Z[i, j] = Z[i, j] + bias
+        return
     if code == RELU:
-        for j in range(z_row.size):
-            z = z_row[j] + bias
-            z_row[j] = z
-            a_row[j] = activate(z, RELU, slope)
+        for i in range(start, stop):
+            bias = b[i, 0]
+            for j in range(m):
+                z = Z[i, j] + bias
+                Z[i, j] = z
+                A[i, j] = activate(z, RELU, slope)
     elif code == SIGMOID:
-        for j in range(z_row.size):
-            z = z_row[j] + bias
-            z_row[j] = z
-            a_row[j] = activate(z, SIGMOID, slope)
+        for i in range(start, stop):
+            bias = b[i, 0]
+            for j in range(m):
+                z = Z[i, j] + bias
+                Z[i, j] = z
+                A[i, j] = activate(z, SIGMOID, slope)
     elif code == TANH:
-        for j in range(z_row.size):
-            z = z_row[j] + bias
-            z_row[j] = z
-            a_row[j] = activate(z, TANH, slope)
+        for i in range(start, stop):
+            bias = b[i, 0]
+            for j in range(m):
+                z = Z[i, j] + bias
+                Z[i, j] = z
+                A[i, j] = activate(z, TANH, slope)
     elif code == LEAKY_RELU:
-        for j in range(z_row.size):
-            z = z_row[j] + bias
-            z_row[j] = z
-            a_row[j] = activate(z, LEAKY_RELU, slope)
+        for i in range(start, stop):
+            bias = b[i, 0]
+            for j in range(m):
+                z = Z[i, j] + bias
+                Z[i, j] = z
+                A[i, j] = activate(z, LEAKY_RELU, slope)
     else:
-        for j in range(z_row.size):
-            z = z_row[j] + bias
-            z_row[j] = z
-            a_row[j] = z
-
-
-@njit(**config.JIT)
-def _bias_activation_row_in_place(Z, b, code, slope, i):
-    # Z[i] <- g(Z[i] + b[i]) through a single array: with two names for one
-    # buffer LLVM's overlap check fails at run time and the loop runs scalar.
-    bias = b[i, 0]
-    row = Z[i]
-    if code == RELU:
-        for j in range(row.size):
-            row[j] = activate(row[j] + bias, RELU, slope)
-    elif code == SIGMOID:
-        for j in range(row.size):
-            row[j] = activate(row[j] + bias, SIGMOID, slope)
-    elif code == TANH:
-        for j in range(row.size):
-            row[j] = activate(row[j] + bias, TANH, slope)
-    elif code == LEAKY_RELU:
-        for j in range(row.size):
-            row[j] = activate(row[j] + bias, LEAKY_RELU, slope)
-    else:
-        for j in range(row.size):
-            row[j] = row[j] + bias
+        for i in range(start, stop):
+            bias = b[i, 0]
+            for j in range(m):
+                z = Z[i, j] + bias
+                Z[i, j] = z
+                A[i, j] = z
 
 
 @njit(**config.JIT)
 def bias_activation_serial(Z, b, code, slope, A, in_place):
-    for i in range(Z.shape[0]):
-        if in_place:
-            _bias_activation_row_in_place(Z, b, code, slope, i)
-        else:
-            _bias_activation_row(Z, b, code, slope, A, i)
+    _bias_activation_rows(Z, b, code, slope, A, in_place, 0, Z.shape[0])
 
 
 @njit(**config.JIT_PARALLEL)
 def _bias_activation_parallel(Z, b, code, slope, A, in_place):
     for i in prange(Z.shape[0]):
-        if in_place:
-            _bias_activation_row_in_place(Z, b, code, slope, i)
-        else:
-            _bias_activation_row(Z, b, code, slope, A, i)
+        _bias_activation_rows(Z, b, code, slope, A, in_place, i, i + 1)
 
 
 def bias_activation_forward(Z, b, code, slope, A, parallel=True):
@@ -161,37 +169,40 @@ def bias_activation_forward(Z, b, code, slope, A, parallel=True):
     kernel(Z, b, code, slope, A, A is Z)
 
 
-@njit(**config.JIT)
-def _activation_row(Z, code, slope, A, i):
-    z_row = Z[i]
-    a_row = A[i]
+@njit(**config.JIT_ROW)
+def _activation_rows(Z, code, slope, A, start, stop):
+    m = Z.shape[1]
     if code == RELU:
-        for j in range(z_row.size):
-            a_row[j] = activate(z_row[j], RELU, slope)
+        for i in range(start, stop):
+            for j in range(m):
+                A[i, j] = activate(Z[i, j], RELU, slope)
     elif code == SIGMOID:
-        for j in range(z_row.size):
-            a_row[j] = activate(z_row[j], SIGMOID, slope)
+        for i in range(start, stop):
+            for j in range(m):
+                A[i, j] = activate(Z[i, j], SIGMOID, slope)
     elif code == TANH:
-        for j in range(z_row.size):
-            a_row[j] = activate(z_row[j], TANH, slope)
+        for i in range(start, stop):
+            for j in range(m):
+                A[i, j] = activate(Z[i, j], TANH, slope)
     elif code == LEAKY_RELU:
-        for j in range(z_row.size):
-            a_row[j] = activate(z_row[j], LEAKY_RELU, slope)
+        for i in range(start, stop):
+            for j in range(m):
+                A[i, j] = activate(Z[i, j], LEAKY_RELU, slope)
     else:
-        for j in range(z_row.size):
-            a_row[j] = z_row[j]
+        for i in range(start, stop):
+            for j in range(m):
+                A[i, j] = Z[i, j]
 
 
 @njit(**config.JIT)
 def activation_serial(Z, code, slope, A):
-    for i in range(Z.shape[0]):
-        _activation_row(Z, code, slope, A, i)
+    _activation_rows(Z, code, slope, A, 0, Z.shape[0])
 
 
 @njit(**config.JIT_PARALLEL)
 def _activation_parallel(Z, code, slope, A):
     for i in prange(Z.shape[0]):
-        _activation_row(Z, code, slope, A, i)
+        _activation_rows(Z, code, slope, A, i, i + 1)
 
 
 def activation_forward(Z, code, slope, A, parallel=True):
@@ -216,90 +227,89 @@ def activation_forward(Z, code, slope, A, parallel=True):
 # ---------------------------------------------------------------- backward
 
 
-@njit(**config.JIT)
-def _derivative_times_row(da, h, from_pre_activation, code, slope, dz):
-    # dz = da * g'(.), one loop per case so that each body vectorises.
-    if from_pre_activation and code == SIGMOID:
-        for j in range(da.size):
-            d = da[j] * derivative_from_output(activate(h[j], SIGMOID, slope), SIGMOID, slope)
-            dz[j] = d
-    elif from_pre_activation and code == TANH:
-        for j in range(da.size):
-            d = da[j] * derivative_from_output(activate(h[j], TANH, slope), TANH, slope)
-            dz[j] = d
-    elif code == SIGMOID:
-        for j in range(da.size):
-            d = da[j] * derivative_from_output(h[j], SIGMOID, slope)
-            dz[j] = d
-    elif code == TANH:
-        for j in range(da.size):
-            d = da[j] * derivative_from_output(h[j], TANH, slope)
-            dz[j] = d
-    # relu and leaky relu: g'(z) > 0 exactly where z > 0, and there g(z) = z,
-    # so the pre-activation and the activation give the same mask.
-    elif code == RELU:
-        for j in range(da.size):
-            d = da[j] if h[j] > 0.0 else 0.0
-            dz[j] = d
-    elif code == LEAKY_RELU:
-        for j in range(da.size):
-            d = da[j] if h[j] > 0.0 else da[j] * slope
-            dz[j] = d
-    else:
-        for j in range(da.size):
-            d = da[j]
-            dz[j] = d
+@njit(**config.JIT_ROW)
+def _derivative_times_rows(dA, H, from_pre_activation, code, slope, scale, dZ, db, with_db, start, stop):
+    # dZ = dA * g'(.) for rows start:stop, one loop nest per case so that each
+    # inner loop vectorises; then db from the row while it is in cache, in a
+    # fixed order (a sum fused into the loop would round as the vectoriser
+    # pleases).
+    m = dA.shape[1]
+    for i in range(start, stop):
+        if from_pre_activation and code == SIGMOID:
+            for j in range(m):
+                dZ[i, j] = dA[i, j] * derivative_from_output(activate(H[i, j], SIGMOID, slope), SIGMOID, slope)
+        elif from_pre_activation and code == TANH:
+            for j in range(m):
+                dZ[i, j] = dA[i, j] * derivative_from_output(activate(H[i, j], TANH, slope), TANH, slope)
+        elif code == SIGMOID:
+            for j in range(m):
+                dZ[i, j] = dA[i, j] * derivative_from_output(H[i, j], SIGMOID, slope)
+        elif code == TANH:
+            for j in range(m):
+                dZ[i, j] = dA[i, j] * derivative_from_output(H[i, j], TANH, slope)
+        # relu and leaky relu: g'(z) > 0 exactly where z > 0, and there g(z) = z,
+        # so the pre-activation and the activation give the same mask.
+        elif code == RELU:
+            for j in range(m):
+                dZ[i, j] = dA[i, j] if H[i, j] > 0.0 else 0.0
+        elif code == LEAKY_RELU:
+            for j in range(m):
+                dZ[i, j] = dA[i, j] if H[i, j] > 0.0 else dA[i, j] * slope
+        else:
+            for j in range(m):
+                dZ[i, j] = dA[i, j]
+        if with_db:
+            db[i, 0] = reduce.row_sum(dZ, i) * scale
 
 
-@njit(**config.JIT)
-def _derivative_times_row_in_place(da, h, from_pre_activation, code, slope):
-    # da <- da * g'(.) through a single name for the buffer, so it vectorises
-    # (see _bias_activation_row_in_place).
-    if from_pre_activation and code == SIGMOID:
-        for j in range(da.size):
-            da[j] = da[j] * derivative_from_output(activate(h[j], SIGMOID, slope), SIGMOID, slope)
-    elif from_pre_activation and code == TANH:
-        for j in range(da.size):
-            da[j] = da[j] * derivative_from_output(activate(h[j], TANH, slope), TANH, slope)
-    elif code == SIGMOID:
-        for j in range(da.size):
-            da[j] = da[j] * derivative_from_output(h[j], SIGMOID, slope)
-    elif code == TANH:
-        for j in range(da.size):
-            da[j] = da[j] * derivative_from_output(h[j], TANH, slope)
-    elif code == RELU:
-        for j in range(da.size):
-            da[j] = da[j] if h[j] > 0.0 else 0.0
-    elif code == LEAKY_RELU:
-        for j in range(da.size):
-            da[j] = da[j] if h[j] > 0.0 else da[j] * slope
-    # linear: da is already dz.
+@njit(**config.JIT_ROW)
+def _derivative_times_rows_in_place(dA, H, from_pre_activation, code, slope, scale, db, with_db, start, stop):
+    # The same with dZ = dA, read and written through one name so that the
+    # loops vectorise (see _bias_activation_rows).
+    m = dA.shape[1]
+    for i in range(start, stop):
+        if from_pre_activation and code == SIGMOID:
+            for j in range(m):
+                dA[i, j] = dA[i, j] * derivative_from_output(activate(H[i, j], SIGMOID, slope), SIGMOID, slope)
+        elif from_pre_activation and code == TANH:
+            for j in range(m):
+                dA[i, j] = dA[i, j] * derivative_from_output(activate(H[i, j], TANH, slope), TANH, slope)
+        elif code == SIGMOID:
+            for j in range(m):
+                dA[i, j] = dA[i, j] * derivative_from_output(H[i, j], SIGMOID, slope)
+        elif code == TANH:
+            for j in range(m):
+                dA[i, j] = dA[i, j] * derivative_from_output(H[i, j], TANH, slope)
+        elif code == RELU:
+            for j in range(m):
+                dA[i, j] = dA[i, j] if H[i, j] > 0.0 else 0.0
+        elif code == LEAKY_RELU:
+            for j in range(m):
+                dA[i, j] = dA[i, j] if H[i, j] > 0.0 else dA[i, j] * slope
+        # linear: dA is already dZ.
+        if with_db:
+            db[i, 0] = reduce.row_sum(dA, i) * scale
 
 
-@njit(**config.JIT)
-def _activation_backward_row(dA, H, from_pre_activation, code, slope, scale, dZ, db, with_db, in_place, i):
+@njit(**config.JIT_ROW)
+def _activation_backward_rows(dA, H, from_pre_activation, code, slope, scale, dZ, db, with_db, in_place, start, stop):
     if in_place:
-        _derivative_times_row_in_place(dA[i], H[i], from_pre_activation, code, slope)
-        out = dA[i]
+        _derivative_times_rows_in_place(dA, H, from_pre_activation, code, slope, scale, db, with_db, start, stop)
     else:
-        _derivative_times_row(dA[i], H[i], from_pre_activation, code, slope, dZ[i])
-        out = dZ[i]
-    if with_db:
-        # A separate pass in a fixed order (the row is still in cache): a sum
-        # fused into the loop above rounds as the vectoriser pleases.
-        db[i, 0] = reduce.lane_sum(out) * scale
+        _derivative_times_rows(dA, H, from_pre_activation, code, slope, scale, dZ, db, with_db, start, stop)
 
 
 @njit(**config.JIT)
 def activation_backward_serial(dA, H, from_pre_activation, code, slope, scale, dZ, db, with_db, in_place):
-    for i in range(dA.shape[0]):
-        _activation_backward_row(dA, H, from_pre_activation, code, slope, scale, dZ, db, with_db, in_place, i)
+    _activation_backward_rows(dA, H, from_pre_activation, code, slope, scale, dZ, db, with_db, in_place, 0,
+                              dA.shape[0])
 
 
 @njit(**config.JIT_PARALLEL)
 def _activation_backward_parallel(dA, H, from_pre_activation, code, slope, scale, dZ, db, with_db, in_place):
     for i in prange(dA.shape[0]):
-        _activation_backward_row(dA, H, from_pre_activation, code, slope, scale, dZ, db, with_db, in_place, i)
+        _activation_backward_rows(dA, H, from_pre_activation, code, slope, scale, dZ, db, with_db, in_place, i,
+                                  i + 1)
 
 
 def activation_backward(dA, H, from_pre_activation, code, slope, scale, dZ, db, with_db=True, parallel=True):
@@ -337,20 +347,15 @@ def activation_backward(dA, H, from_pre_activation, code, slope, scale, dZ, db, 
 
 
 @njit(**config.JIT)
-def _row_sums_row(dZ, scale, db, i):
-    db[i, 0] = reduce.lane_sum(dZ[i]) * scale
-
-
-@njit(**config.JIT)
 def row_sums_serial(dZ, scale, db):
     for i in range(dZ.shape[0]):
-        _row_sums_row(dZ, scale, db, i)
+        db[i, 0] = reduce.row_sum(dZ, i) * scale
 
 
 @njit(**config.JIT_PARALLEL)
 def _row_sums_parallel(dZ, scale, db):
     for i in prange(dZ.shape[0]):
-        _row_sums_row(dZ, scale, db, i)
+        db[i, 0] = reduce.row_sum(dZ, i) * scale
 
 
 def row_sums(dZ, scale, db, parallel=True):

@@ -25,7 +25,7 @@ from .. import config
 _BLOCK = 64
 
 
-@njit(**config.JIT)
+@njit(**config.JIT_ROW)
 def _gather_columns_row(X, indices, start, out, i):
     for j in range(out.shape[1]):
         out[i, j] = X[i, indices[start + j]]
@@ -67,7 +67,7 @@ def gather_columns(X, indices, start, out):
         _gather_columns_serial(X, indices, start, out)
 
 
-@njit(**config.JIT)
+@njit(**config.JIT_ROW)
 def _gather_rows_block(X_rows, indices, start, out, block):
     j0 = block * _BLOCK
     j1 = min(j0 + _BLOCK, out.shape[1])
@@ -113,22 +113,24 @@ def gather_rows_transposed(X_rows, indices, start, out):
         _gather_rows_serial(X_rows, indices, start, out)
 
 
+@njit(**config.JIT_ROW)
+def _copy_row(X_rows, row, out_rows, j):
+    # Indexed in two dimensions: a row view per example costs a reference
+    # count, which was most of the gather of short rows.
+    for i in range(out_rows.shape[1]):
+        out_rows[j, i] = X_rows[row, i]
+
+
 @njit(**config.JIT)
 def _gather_rows_serial_copy(X_rows, indices, start, out_rows):
     for j in range(out_rows.shape[0]):
-        source = X_rows[indices[start + j]]
-        target = out_rows[j]
-        for i in range(target.size):
-            target[i] = source[i]
+        _copy_row(X_rows, indices[start + j], out_rows, j)
 
 
 @njit(**config.JIT_PARALLEL)
 def _gather_rows_parallel_copy(X_rows, indices, start, out_rows):
     for j in prange(out_rows.shape[0]):
-        source = X_rows[indices[start + j]]
-        target = out_rows[j]
-        for i in range(target.size):
-            target[i] = source[i]
+        _copy_row(X_rows, indices[start + j], out_rows, j)
 
 
 def gather_rows(X_rows, indices, start, out_rows):

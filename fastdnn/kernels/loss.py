@@ -121,7 +121,7 @@ def sigmoid_cross_entropy(Z, Y, scale, A, dZ, out):
     out[0] = total / Z.shape[1]
 
 
-@njit(**config.JIT)
+@njit(**config.JIT_ROW)
 def _sigmoid_cross_entropy_row(z_row, y_row, scale, a_row, dz_row):
     total = 0.0
     for j in range(z_row.size):
@@ -134,7 +134,7 @@ def _sigmoid_cross_entropy_row(z_row, y_row, scale, a_row, dz_row):
     return total
 
 
-@njit(**config.JIT)
+@njit(**config.JIT_ROW)
 def _sigmoid_cross_entropy_row_in_place(z_row, y_row, scale, dz_row):
     # The activation overwrites the logits: one name for the buffer, so the
     # loop vectorises (two names fail LLVM's run-time overlap check).
@@ -260,7 +260,7 @@ def _softmax_cross_entropy_block(Z, Y, scale, P, dZ, shift, norm, norm32, start,
     return _softmax_cross_entropy_block_core(Z, Y, scale, P, dZ, shift, c, s, start, stop, in_place, False, False)
 
 
-@njit(**config.JIT)
+@njit(**config.JIT_ROW)
 def _stage_rows(Y, dZ, start, stop):
     for i in range(Y.shape[0]):
         y_src = Y[i, start:stop]
@@ -327,7 +327,7 @@ def _softmax_cross_entropy_block_core(Z, Y, scale, P, dZ, shift, c, s, start, st
     return total
 
 
-@njit(**config.JIT)
+@njit(**config.JIT_ROW)
 def _shifted_exp_row(z_row, y_row, p_row, shift, norm):
     total = 0.0
     for j in range(z_row.size):
@@ -340,7 +340,7 @@ def _shifted_exp_row(z_row, y_row, p_row, shift, norm):
     return total
 
 
-@njit(**config.JIT)
+@njit(**config.JIT_ROW)
 def _shifted_exp_row_in_place(z_row, y_row, shift, norm):
     # The exponentials overwrite the logits: one name for the buffer, so the
     # loop vectorises (two names fail LLVM's run-time overlap check).
@@ -355,7 +355,7 @@ def _shifted_exp_row_in_place(z_row, y_row, shift, norm):
     return total
 
 
-@njit(**config.JIT)
+@njit(**config.JIT_ROW)
 def _normalise_row(p_row, y_row, dz_row, scale, inverse_norm):
     for j in range(p_row.size):
         e = p_row[j]
@@ -364,7 +364,7 @@ def _normalise_row(p_row, y_row, dz_row, scale, inverse_norm):
         dz_row[j] = scalar.like(scale, e) * (p - y_row[j])
 
 
-@njit(**config.JIT)
+@njit(**config.JIT_ROW)
 def _normalise_row_y_in_dz(p_row, dz_row, scale, inverse_norm):
     # dz_row holds y on entry (see stage_y): one name, so the loop vectorises.
     for j in range(p_row.size):
@@ -442,7 +442,7 @@ def _softmax_rows_block(X, out, out_flat, start, stop):
             out[i, j] = out[i, j] * inverse
 
 
-@njit(**config.JIT)
+@njit(**config.JIT_ROW)
 def _exp_in_place(v):
     for j in range(v.size):
         v[j] = scalar.exp_native(v[j])

@@ -40,7 +40,7 @@ def softmax_columns(Z, out):
             out[i, j] = scalar.exp(Z[i, j] - log_norm)
 
 
-@njit(**config.JIT)
+@njit(**config.JIT_ROW)
 def _argmax_column(P, j):
     best = 0
     for i in range(1, P.shape[0]):

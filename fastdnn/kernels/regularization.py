@@ -47,7 +47,7 @@ def mix_key(*parts):
     return z >> 1
 
 
-@njit(**config.JIT)
+@njit(**config.JIT_ROW)
 def _dropout_forward_row(A, key, threshold, inverse_keep, mask, col_offset, total_cols, i):
     # The draw of unit (i, j) depends on its place in the whole batch, so a
     # batch split into column blocks gets the same masks as the whole.
@@ -110,7 +110,7 @@ def dropout_forward(A, key, keep_prob, mask, col_offset=0, total_cols=None, para
         _dropout_forward_serial(A, key, threshold, 1.0 / keep_prob, mask, col_offset, total_cols)
 
 
-@njit(**config.JIT)
+@njit(**config.JIT_ROW)
 def _dropout_backward_row(dA, A, mask, keep_prob, inverse_keep, i):
     for j in range(dA.shape[1]):
         kept = mask[i, j] != 0
@@ -165,7 +165,7 @@ def n_sum_blocks(size):
     return max(1, (size + SUM_BLOCK - 1) // SUM_BLOCK)
 
 
-@njit(**config.JIT)
+@njit(**config.JIT_ROW)
 def _block_square_sum(x, stop, block):
     # A slice and a loop from 0: with a variable start Numba keeps its
     # negative-index check in the loop and it does not vectorise (3x slower).

@@ -68,31 +68,76 @@ def sgd(param, grad, learning_rate, out):
 # Each update is one pass over the arena (and its state), split over Numba's
 # threads above config.PARALLEL_MIN_ELEMENTS; the prefix and the rest are two
 # branch-free loops so that both vectorise.
+#
+# ``keep``: when ``save`` is true, the pass also copies the old parameters and
+# state into ``keep`` (parameters first, then each slot), which the trainer
+# restores if the next cost is not finite.  The update is bound by its square
+# roots and divisions, so the copy rides along for free: measured for Adam
+# over 7,510 parameters 10.8 us with the copy against 15.9 us for two memcpy
+# and the update (269,322 parameters: 552 vs 975 us).
+
+
+def _no_keep(param):
+    """The zero-length ``keep`` passed when nothing is saved."""
+    return _EMPTY[param.dtype.num]
+
+
+_EMPTY = {np.dtype(d).num: np.empty(0, dtype=d) for d in (np.float64, np.float32)}
 
 
 @njit(**config.JIT)
-def _sgd_l2_range(param, grad, learning_rate, decay, start, stop):
-    for k in range(start, stop):
-        p = param[k]
-        param[k] = p - learning_rate * (grad[k] + decay * p)
+def _split2(keep, p):
+    """``keep[:p], keep[p:2p]`` (the empty ``keep`` itself when nothing is kept)."""
+    if keep.size == 0:
+        return keep, keep
+    return keep[:p], keep[p:2 * p]
 
 
 @njit(**config.JIT)
-def _sgd_l2_serial(param, grad, learning_rate, decay, n_decay):
-    _sgd_l2_range(param, grad, learning_rate, decay, 0, n_decay)
-    _sgd_l2_range(param, grad, learning_rate, 0.0, n_decay, param.size)
+def _split3(keep, p):
+    """``keep[:p], keep[p:2p], keep[2p:3p]`` (or the empty ``keep`` three times)."""
+    if keep.size == 0:
+        return keep, keep, keep
+    return keep[:p], keep[p:2 * p], keep[2 * p:3 * p]
+
+
+@njit(**config.JIT)
+def _sgd_l2_element(param, grad, learning_rate, decay, keep, save, k):
+    p = param[k]
+    if save:
+        keep[k] = p
+    param[k] = p - learning_rate * (grad[k] + decay * p)
+
+
+@njit(**config.JIT)
+def _sgd_l2_serial(param, grad, learning_rate, decay, n_decay, keep, save):
+    if save:
+        for k in range(n_decay):
+            _sgd_l2_element(param, grad, learning_rate, decay, keep, True, k)
+        for k in range(n_decay, param.size):
+            _sgd_l2_element(param, grad, learning_rate, 0.0, keep, True, k)
+    else:
+        for k in range(n_decay):
+            _sgd_l2_element(param, grad, learning_rate, decay, keep, False, k)
+        for k in range(n_decay, param.size):
+            _sgd_l2_element(param, grad, learning_rate, 0.0, keep, False, k)
 
 
 @njit(**config.JIT_PARALLEL)
-def _sgd_l2_parallel(param, grad, learning_rate, decay, n_decay):
-    for k in prange(n_decay):
-        p = param[k]
-        param[k] = p - learning_rate * (grad[k] + decay * p)
-    for k in prange(n_decay, param.size):
-        param[k] = param[k] - learning_rate * grad[k]
+def _sgd_l2_parallel(param, grad, learning_rate, decay, n_decay, keep, save):
+    if save:
+        for k in prange(n_decay):
+            _sgd_l2_element(param, grad, learning_rate, decay, keep, True, k)
+        for k in prange(n_decay, param.size):
+            _sgd_l2_element(param, grad, learning_rate, 0.0, keep, True, k)
+    else:
+        for k in prange(n_decay):
+            _sgd_l2_element(param, grad, learning_rate, decay, keep, False, k)
+        for k in prange(n_decay, param.size):
+            _sgd_l2_element(param, grad, learning_rate, 0.0, keep, False, k)
 
 
-def sgd_l2(param, grad, learning_rate, decay, n_decay):
+def sgd_l2(param, grad, learning_rate, decay, n_decay, keep=None):
     """Gradient-descent step with L2 weight decay on a prefix of the arena.
 
     Parameters
@@ -105,6 +150,8 @@ def sgd_l2(param, grad, learning_rate, decay, n_decay):
     n_decay : int
         The first ``n_decay`` entries (the weights) decay; the rest (the
         biases) do not.
+    keep : ndarray of shape (p,), optional
+        Written in place with the parameters before the step.
 
     Notes
     -----
@@ -114,17 +161,23 @@ def sgd_l2(param, grad, learning_rate, decay, n_decay):
 
     .. math:: \\theta_k \\leftarrow \\theta_k - \\alpha\\,(g_k + d\\,\\theta_k\\,[k < n_{decay}])
     """
+    save = keep is not None
+    keep = keep if save else _no_keep(param)
     if param.size >= config.PARALLEL_MIN_ELEMENTS:
-        _sgd_l2_parallel(param, grad, learning_rate, decay, n_decay)
+        _sgd_l2_parallel(param, grad, learning_rate, decay, n_decay, keep, save)
     else:
-        _sgd_l2_serial(param, grad, learning_rate, decay, n_decay)
+        _sgd_l2_serial(param, grad, learning_rate, decay, n_decay, keep, save)
 
 
 @njit(**config.JIT)
-def _momentum_element(param, grad, velocity, learning_rate, beta, nesterov, decay, k):
+def _momentum_element(param, grad, velocity, learning_rate, beta, nesterov, decay, keep_p, keep_v, save, k):
     p = param[k]
+    v = velocity[k]
+    if save:
+        keep_p[k] = p
+        keep_v[k] = v
     g = grad[k] + decay * p
-    vel = beta * velocity[k] + (1.0 - beta) * g
+    vel = beta * v + (1.0 - beta) * g
     velocity[k] = vel
     if nesterov:
         param[k] = p - learning_rate * (beta * vel + (1.0 - beta) * g)
@@ -133,22 +186,38 @@ def _momentum_element(param, grad, velocity, learning_rate, beta, nesterov, deca
 
 
 @njit(**config.JIT)
-def _momentum_serial(param, grad, velocity, learning_rate, beta, nesterov, decay, n_decay):
-    for k in range(n_decay):
-        _momentum_element(param, grad, velocity, learning_rate, beta, nesterov, decay, k)
-    for k in range(n_decay, param.size):
-        _momentum_element(param, grad, velocity, learning_rate, beta, nesterov, 0.0, k)
+def _momentum_serial(param, grad, velocity, learning_rate, beta, nesterov, decay, n_decay, keep, save):
+    # Separate views of keep: offsets into one array cost the loop its vectorisation.
+    keep_p, keep_v = _split2(keep, param.size)
+    if save:
+        for k in range(n_decay):
+            _momentum_element(param, grad, velocity, learning_rate, beta, nesterov, decay, keep_p, keep_v, True, k)
+        for k in range(n_decay, param.size):
+            _momentum_element(param, grad, velocity, learning_rate, beta, nesterov, 0.0, keep_p, keep_v, True, k)
+    else:
+        for k in range(n_decay):
+            _momentum_element(param, grad, velocity, learning_rate, beta, nesterov, decay, keep_p, keep_v, False, k)
+        for k in range(n_decay, param.size):
+            _momentum_element(param, grad, velocity, learning_rate, beta, nesterov, 0.0, keep_p, keep_v, False, k)
 
 
 @njit(**config.JIT_PARALLEL)
-def _momentum_parallel(param, grad, velocity, learning_rate, beta, nesterov, decay, n_decay):
-    for k in prange(n_decay):
-        _momentum_element(param, grad, velocity, learning_rate, beta, nesterov, decay, k)
-    for k in prange(n_decay, param.size):
-        _momentum_element(param, grad, velocity, learning_rate, beta, nesterov, 0.0, k)
+def _momentum_parallel(param, grad, velocity, learning_rate, beta, nesterov, decay, n_decay, keep, save):
+    # Separate views of keep: offsets into one array cost the loop its vectorisation.
+    keep_p, keep_v = _split2(keep, param.size)
+    if save:
+        for k in prange(n_decay):
+            _momentum_element(param, grad, velocity, learning_rate, beta, nesterov, decay, keep_p, keep_v, True, k)
+        for k in prange(n_decay, param.size):
+            _momentum_element(param, grad, velocity, learning_rate, beta, nesterov, 0.0, keep_p, keep_v, True, k)
+    else:
+        for k in prange(n_decay):
+            _momentum_element(param, grad, velocity, learning_rate, beta, nesterov, decay, keep_p, keep_v, False, k)
+        for k in prange(n_decay, param.size):
+            _momentum_element(param, grad, velocity, learning_rate, beta, nesterov, 0.0, keep_p, keep_v, False, k)
 
 
-def momentum(param, grad, velocity, learning_rate, beta, nesterov, decay, n_decay):
+def momentum(param, grad, velocity, learning_rate, beta, nesterov, decay, n_decay, keep=None):
     """Gradient descent with momentum (the course's exponentially weighted form), fused.
 
     Parameters
@@ -166,6 +235,8 @@ def momentum(param, grad, velocity, learning_rate, beta, nesterov, decay, n_deca
         L2 decay per unit of weight, ``lambda / m`` (0 for none).
     n_decay : int
         Number of leading entries (the weights) that decay.
+    keep : ndarray of shape (2 p,), optional
+        Written in place with the parameters and the velocity before the step.
 
     Notes
     -----
@@ -173,19 +244,27 @@ def momentum(param, grad, velocity, learning_rate, beta, nesterov, decay, n_deca
               \\theta \\leftarrow \\theta - \\alpha v
               \\;\\; (\\text{Nesterov: } \\theta - \\alpha(\\beta v + (1-\\beta) g'))
     """
+    save = keep is not None
+    keep = keep if save else _no_keep(param)
     if param.size >= config.PARALLEL_MIN_ELEMENTS:
-        _momentum_parallel(param, grad, velocity, learning_rate, beta, nesterov, decay, n_decay)
+        _momentum_parallel(param, grad, velocity, learning_rate, beta, nesterov, decay, n_decay, keep, save)
     else:
-        _momentum_serial(param, grad, velocity, learning_rate, beta, nesterov, decay, n_decay)
+        _momentum_serial(param, grad, velocity, learning_rate, beta, nesterov, decay, n_decay, keep, save)
 
 
 @njit(**config.JIT)
 def _adam_element(param, grad, first, second, learning_rate, beta1, beta2, correction1, correction2, eps, decay,
-                  k):
+                  keep_p, keep_v, keep_s, save, k):
     p = param[k]
+    v = first[k]
+    s = second[k]
+    if save:
+        keep_p[k] = p
+        keep_v[k] = v
+        keep_s[k] = s
     g = grad[k] + decay * p
-    m1 = beta1 * first[k] + (1.0 - beta1) * g
-    m2 = beta2 * second[k] + (1.0 - beta2) * (g * g)
+    m1 = beta1 * v + (1.0 - beta1) * g
+    m2 = beta2 * s + (1.0 - beta2) * (g * g)
     first[k] = m1
     second[k] = m2
     param[k] = p - learning_rate * (m1 * correction1) / (np.sqrt(m2 * correction2) + eps)
@@ -193,27 +272,47 @@ def _adam_element(param, grad, first, second, learning_rate, beta1, beta2, corre
 
 @njit(**config.JIT)
 def _adam_serial(param, grad, first, second, learning_rate, beta1, beta2, correction1, correction2, eps, decay,
-                 n_decay):
-    for k in range(n_decay):
-        _adam_element(param, grad, first, second, learning_rate, beta1, beta2, correction1, correction2, eps,
-                      decay, k)
-    for k in range(n_decay, param.size):
-        _adam_element(param, grad, first, second, learning_rate, beta1, beta2, correction1, correction2, eps,
-                      0.0, k)
+                 n_decay, keep, save):
+    # Separate views of keep: offsets into one array cost the loop its vectorisation.
+    keep_p, keep_v, keep_s = _split3(keep, param.size)
+    if save:
+        for k in range(n_decay):
+            _adam_element(param, grad, first, second, learning_rate, beta1, beta2, correction1, correction2, eps,
+                          decay, keep_p, keep_v, keep_s, True, k)
+        for k in range(n_decay, param.size):
+            _adam_element(param, grad, first, second, learning_rate, beta1, beta2, correction1, correction2, eps,
+                          0.0, keep_p, keep_v, keep_s, True, k)
+    else:
+        for k in range(n_decay):
+            _adam_element(param, grad, first, second, learning_rate, beta1, beta2, correction1, correction2, eps,
+                          decay, keep_p, keep_v, keep_s, False, k)
+        for k in range(n_decay, param.size):
+            _adam_element(param, grad, first, second, learning_rate, beta1, beta2, correction1, correction2, eps,
+                          0.0, keep_p, keep_v, keep_s, False, k)
 
 
 @njit(**config.JIT_PARALLEL)
 def _adam_parallel(param, grad, first, second, learning_rate, beta1, beta2, correction1, correction2, eps, decay,
-                   n_decay):
-    for k in prange(n_decay):
-        _adam_element(param, grad, first, second, learning_rate, beta1, beta2, correction1, correction2, eps,
-                      decay, k)
-    for k in prange(n_decay, param.size):
-        _adam_element(param, grad, first, second, learning_rate, beta1, beta2, correction1, correction2, eps,
-                      0.0, k)
+                   n_decay, keep, save):
+    # Separate views of keep: offsets into one array cost the loop its vectorisation.
+    keep_p, keep_v, keep_s = _split3(keep, param.size)
+    if save:
+        for k in prange(n_decay):
+            _adam_element(param, grad, first, second, learning_rate, beta1, beta2, correction1, correction2, eps,
+                          decay, keep_p, keep_v, keep_s, True, k)
+        for k in prange(n_decay, param.size):
+            _adam_element(param, grad, first, second, learning_rate, beta1, beta2, correction1, correction2, eps,
+                          0.0, keep_p, keep_v, keep_s, True, k)
+    else:
+        for k in prange(n_decay):
+            _adam_element(param, grad, first, second, learning_rate, beta1, beta2, correction1, correction2, eps,
+                          decay, keep_p, keep_v, keep_s, False, k)
+        for k in prange(n_decay, param.size):
+            _adam_element(param, grad, first, second, learning_rate, beta1, beta2, correction1, correction2, eps,
+                          0.0, keep_p, keep_v, keep_s, False, k)
 
 
-def adam(param, grad, first, second, learning_rate, beta1, beta2, eps, t, decay, n_decay):
+def adam(param, grad, first, second, learning_rate, beta1, beta2, eps, t, decay, n_decay, keep=None):
     """Adam step with bias correction, fused into one pass.
 
     Parameters
@@ -234,6 +333,9 @@ def adam(param, grad, first, second, learning_rate, beta1, beta2, eps, t, decay,
         L2 decay per unit of weight, ``lambda / m`` (0 for none).
     n_decay : int
         Number of leading entries (the weights) that decay.
+    keep : ndarray of shape (3 p,), optional
+        Written in place with the parameters, ``first`` and ``second`` before
+        the step.
 
     Notes
     -----
@@ -242,9 +344,11 @@ def adam(param, grad, first, second, learning_rate, beta1, beta2, eps, t, decay,
     """
     correction1 = 1.0 / (1.0 - beta1 ** t)
     correction2 = 1.0 / (1.0 - beta2 ** t)
+    save = keep is not None
+    keep = keep if save else _no_keep(param)
     if param.size >= config.PARALLEL_MIN_ELEMENTS:
         _adam_parallel(param, grad, first, second, learning_rate, beta1, beta2, correction1, correction2, eps,
-                       decay, n_decay)
+                       decay, n_decay, keep, save)
     else:
         _adam_serial(param, grad, first, second, learning_rate, beta1, beta2, correction1, correction2, eps,
-                     decay, n_decay)
+                     decay, n_decay, keep, save)
