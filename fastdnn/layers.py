@@ -9,7 +9,8 @@ fused kernel from :mod:`fastdnn.kernels.activation`.
 
 import numpy as np
 
-from .kernels import activation
+from . import blas
+from .kernels import activation, update
 
 
 def dense_forward(A_prev, W, b, code, slope, Z, A, parallel=True):
@@ -40,7 +41,8 @@ def dense_forward(A_prev, W, b, code, slope, Z, A, parallel=True):
     activation.bias_activation_forward(Z, b, code, slope, A, parallel)
 
 
-def dense_backward(dA, H, from_pre_activation, code, slope, A_prev, W, scale, dZ, dW, db, dA_prev, parallel=True):
+def dense_backward(dA, H, from_pre_activation, code, slope, A_prev, W, scale, dZ, dW, db, dA_prev, parallel=True,
+                   learning_rate=None):
     """Backward pass of one layer into preallocated buffers.
 
     Parameters
@@ -68,6 +70,9 @@ def dense_backward(dA, H, from_pre_activation, code, slope, A_prev, W, scale, dZ
         layer needs no ``dA``).
     parallel : bool, default True
         Let the large epilogue use Numba's threads.
+    learning_rate : float, optional
+        Take the gradient-descent step on ``W`` inside the product (see
+        :func:`linear_backward_into`).
 
     Notes
     -----
@@ -75,10 +80,10 @@ def dense_backward(dA, H, from_pre_activation, code, slope, A_prev, W, scale, dZ
               db = s \\sum_j dZ_{:,j},\\quad dA_{prev} = W^T dZ
     """
     activation.activation_backward(dA, H, from_pre_activation, code, slope, scale, dZ, db, True, parallel)
-    linear_backward_into(dZ, A_prev, W, scale, dW, dA_prev)
+    linear_backward_into(dZ, A_prev, W, scale, dW, dA_prev, learning_rate)
 
 
-def linear_backward_into(dZ, A_prev, W, scale, dW, dA_prev):
+def linear_backward_into(dZ, A_prev, W, scale, dW, dA_prev, learning_rate=None):
     """The products of a layer's backward pass: ``dW`` and ``dA_prev`` (not ``db``).
 
     Parameters
@@ -88,12 +93,33 @@ def linear_backward_into(dZ, A_prev, W, scale, dW, dA_prev):
     W : ndarray of shape (n, n_prev)
     scale : float
     dW : ndarray of shape (n, n_prev)
-        Written in place with ``scale * dZ @ A_prev.T``.
+        Written in place with ``scale * dZ @ A_prev.T`` -- or left
+        unspecified when the step went into the product.
     dA_prev : ndarray of shape (n_prev, m) or None
-        Written in place with ``W.T @ dZ`` unless ``None``.
+        Written in place with ``W.T @ dZ`` unless ``None`` (with the ``W``
+        of before the step).
+    learning_rate : float, optional
+        Also take the plain gradient-descent step ``W -= learning_rate * dW``
+        (written in place): one BLAS product that adds into ``W``
+        (:func:`fastdnn.blas.add_product`) where NumPy's BLAS offers it,
+        otherwise the product into ``dW`` and the update kernel.
+
+    Notes
+    -----
+    .. math:: dA_{prev} = W^T dZ, \\qquad W \\leftarrow W - \\alpha\\, s\\, dZ A_{prev}^T
     """
-    np.matmul(dZ, A_prev.T, out=dW)
-    if scale != 1.0:
-        np.multiply(dW, scale, out=dW)
+    if learning_rate is None:
+        np.matmul(dZ, A_prev.T, out=dW)
+        if scale != 1.0:
+            np.multiply(dW, scale, out=dW)
+        if dA_prev is not None:
+            np.matmul(W.T, dZ, out=dA_prev)
+        return
     if dA_prev is not None:
         np.matmul(W.T, dZ, out=dA_prev)
+    if not blas.add_product(-learning_rate * scale, dZ, A_prev.T, W):
+        np.matmul(dZ, A_prev.T, out=dW)
+        if scale != 1.0:
+            np.multiply(dW, scale, out=dW)
+        flat_W, flat_dW = W.reshape(-1), dW.reshape(-1)
+        update.sgd(flat_W, flat_dW, learning_rate, flat_W)

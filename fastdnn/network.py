@@ -335,6 +335,7 @@ class Network:
         self.column_blocks = "auto"
         self._block_plans = {}
         self._block_workers = None
+        self._fused = None
         # One operation at a time: fit, predict and evaluate share the workspaces.
         self._lock = threading.RLock()
 
@@ -452,34 +453,73 @@ class Network:
             np.multiply(dZ, scale, out=dZ)
         return ws.cost[0]
 
-    def _backward(self, X, ws, keep_prob=1.0, grad_layers=None, parallel=True, last=1):
+    def _backward(self, X, ws, keep_prob=1.0, grad_layers=None, parallel=True, last=1, learning_rate=None,
+                  keep=None):
         """Fill the gradient arena (or ``grad_layers``) from ``ws.dZ[L]`` (already scaled by ``1/m``).
 
         ``last=2`` stops after layer 2, leaving ``dA[1]`` for the caller (the dual form).
+        With ``learning_rate``, the layers of :meth:`_fused_plan` take their
+        plain gradient-descent weight step inside the ``dW`` product (their
+        ``dW`` is then not written), after copying ``W`` into ``keep``'s
+        first part when ``keep`` is given.
         """
         grad_layers = self._grad_layers if grad_layers is None else grad_layers
         L = self.n_layers
         if L < last:
             return
+        fused = self._fused_plan()[0] if learning_rate is not None else (False,) * L
         A, dZs, dAs = ws.A, ws.dZ, ws.dA
         cut_over = config.STEP_PARALLEL_MIN_ELEMENTS
-        W, _ = self._layers[L - 1]
-        dW, db = grad_layers[L - 1]
-        dZ = dZs[L]
-        A_prev = A[L - 1] if L > 1 else X
-        act.row_sums(dZ, 1.0, db, parallel and dZ.size >= cut_over)
-        layers.linear_backward_into(dZ, A_prev, W, 1.0, dW, dAs[L - 1] if L > 1 else None)
-        for l in range(L - 1, last - 1, -1):
+        for l in range(L, last - 1, -1):
             W, _ = self._layers[l - 1]
             dW, db = grad_layers[l - 1]
+            A_prev = A[l - 1] if l > 1 else X
+            dA_prev = dAs[l - 1] if l > 1 else None
+            rate = None
+            if fused[l - 1]:
+                rate = learning_rate
+                if keep is not None:
+                    np.copyto(self._keep_layers[l - 1], W)
+            if l == L:
+                dZ = dZs[L]
+                act.row_sums(dZ, 1.0, db, parallel and dZ.size >= cut_over)
+                layers.linear_backward_into(dZ, A_prev, W, 1.0, dW, dA_prev, rate)
+                continue
             dA = dAs[l]
             layer_parallel = parallel and dA.size >= cut_over
             if keep_prob < 1.0:
                 # After layer l + 1 used the dropped A[l] for its dW.
                 reg.dropout_backward(dA, A[l], ws.masks[l], keep_prob, layer_parallel)
-            A_prev = A[l - 1] if l > 1 else X
             layers.dense_backward(dA, A[l], False, self._hidden_code, self.leaky_slope, A_prev, W, 1.0,
-                                  dZs[l], dW, db, dAs[l - 1] if l > 1 else None, layer_parallel)
+                                  dZs[l], dW, db, dA_prev, layer_parallel, rate)
+
+    def _fused_plan(self):
+        """Which layers take plain gradient descent inside their ``dW`` product, and the rest of the arena.
+
+        Returns ``(flags, rest)``: a flag per layer (at least
+        ``config.FUSED_UPDATE_MIN_WEIGHTS`` weights), and the
+        ``(params, grads, keep)`` views of every arena run the fused
+        products leave to the update kernel (the other weights, the biases).
+        """
+        plan = self._fused
+        if plan is None or plan[2] is not self._keep:
+            flags = tuple(W.size >= config.FUSED_UPDATE_MIN_WEIGHTS for W, _ in self._layers)
+            runs, start = [], 0
+            for (w, _, _, _), flag in zip(self._layout, flags):
+                if flag:
+                    if w.start > start:
+                        runs.append((start, w.start))
+                    start = w.stop
+            runs.append((start, self.params.size))
+            p = self.params.size
+            rest = [(self.params[a:b], self.grads[a:b], self._keep[a:b]) for a, b in runs if b > a]
+            self._keep_layers = [self._keep[:p][w].reshape(shape) for w, shape, _, _ in self._layout]
+            plan = self._fused = (flags, rest, self._keep)
+        return plan[0], plan[1]
+
+    def _sgd_in_products(self, m):
+        """Whether a plain-SGD step on ``m`` examples takes the weight steps inside the products."""
+        return any(self._fused_plan()[0]) and self._block_plan(m) is None
 
     # ------------------------------------------------------------ column blocks
 
@@ -501,13 +541,14 @@ class Network:
         self._block_plans[m] = plan
         return plan
 
-    def _gradient_pass(self, X, Y, ws, keep_prob=1.0, key=0, count=False):
+    def _gradient_pass(self, X, Y, ws, keep_prob=1.0, key=0, count=False, learning_rate=None, keep=None):
         """Forward, cost and backward on one batch into the gradient arena; returns the cost.
 
         Large batches run as column blocks on their own threads (see
         :mod:`fastdnn.workers`); ``ws.count`` gets the number of correct
         answers when ``count``.  The gradient is garbage when the returned
-        cost is not finite.
+        cost is not finite.  ``learning_rate`` and ``keep``: see
+        :meth:`_backward` (only where :meth:`_sgd_in_products`).
         """
         m = X.shape[1]
         plan = self._block_plan(m)
@@ -518,7 +559,7 @@ class Network:
                 return cost
             if count:
                 metrics.count_correct(ws.A[self.n_layers], Y, self.output == "softmax", ws.count)
-            self._backward(X, ws, keep_prob)
+            self._backward(X, ws, keep_prob, learning_rate=learning_rate, keep=keep)
             return cost
         return plan.run(X, Y, ws, keep_prob, key, count)
 
@@ -539,8 +580,14 @@ class Network:
             The cost before the step.
         """
         ws = self._workspace(X.shape[1])
-        cost = self._gradient_pass(X, Y, ws)
-        update.sgd(self.params, self.grads, learning_rate, self.params)
+        if not self._sgd_in_products(X.shape[1]):
+            cost = self._gradient_pass(X, Y, ws)
+            update.sgd(self.params, self.grads, learning_rate, self.params)
+            return cost
+        # The large weights step inside their dW products; the rest here.
+        cost = self._gradient_pass(X, Y, ws, learning_rate=learning_rate)
+        for params, grads, _ in self._fused_plan()[1]:
+            update.sgd(params, grads, learning_rate, params)
         return cost
 
     def _regularized_cost(self, cost, ws, l2, m):
@@ -560,6 +607,20 @@ class Network:
         """
         m = X.shape[1]
         key = reg.mix_key(self._dropout_seed, self._n_steps) if keep_prob < 1.0 else 0
+        if l2 == 0.0 and type(self._optimizer) is opt_mod.SGD and self._sgd_in_products(m):
+            # As train_step: the large weights step inside their products
+            # (the same bits as the course's path), after their copy for a
+            # rollback; the rest of the arena in the update kernel.
+            cost = self._gradient_pass(X, Y, ws, keep_prob, key, count, learning_rate, self._keep)
+            if not math.isfinite(cost):
+                return cost
+            self._backup_t = self._t
+            self._t += 1
+            for params, grads, keep in self._fused_plan()[1]:
+                update.sgd_l2(params, grads, learning_rate, 0.0, 0, keep)
+            self._backup_valid = True
+            self._n_steps += 1
+            return cost
         cost = self._gradient_pass(X, Y, ws, keep_prob, key, count)
         if math.isfinite(cost):
             cost = self._regularized_cost(cost, ws, l2, m)

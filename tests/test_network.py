@@ -169,6 +169,53 @@ def test_fit_reproduces_the_course_training_bit_for_bit(rng):
         np.testing.assert_array_equal(net.parameters[key], value)
 
 
+def test_weights_stepping_inside_their_products_keep_fit_and_the_course_in_step(rng, monkeypatch):
+    # A first layer of 300 x 256 weights takes its step inside the dW product
+    # (fastdnn.blas); fit and L_layer_model take the same path, bit for bit,
+    # and within rounding of the written-out update.
+    dims = [300, 256, 1]
+    X = rng.standard_normal((300, 600)) * 0.1
+    Y = (rng.random((1, 600)) > 0.5).astype(np.float64)
+    net = Network(dims)
+    net.column_blocks = False
+    assert net._sgd_in_products(600)
+    params, costs = fastdnn.L_layer_model(X, Y, dims, learning_rate=0.05, num_iterations=30, return_costs=True,
+                                          dual=False)
+    history = net.fit(X, Y, epochs=30, learning_rate=0.05, progress=False)
+    assert [history["cost"][0], history["cost"][29]] == costs
+    for key, value in params.items():
+        np.testing.assert_array_equal(net.parameters[key], value)
+    monkeypatch.setattr(config, "FUSED_UPDATE_MIN_WEIGHTS", 1 << 60)
+    unfused = Network(dims)
+    assert not unfused._sgd_in_products(600)
+    written_out = unfused.fit(X, Y, epochs=30, learning_rate=0.05, progress=False)
+    np.testing.assert_allclose(written_out["cost"], history["cost"], rtol=1e-12)
+    np.testing.assert_allclose(unfused.params, net.params, rtol=1e-10, atol=1e-13)
+
+
+def test_a_non_finite_batch_rolls_back_weights_stepped_inside_their_products(rng, monkeypatch):
+    monkeypatch.setattr(config, "FUSED_UPDATE_MIN_WEIGHTS", 1)  # every layer steps inside its product
+    X = rng.standard_normal((4, 60))
+    y = rng.integers(0, 2, 60)
+    net = Network([4, 6, 1], seed=2)
+    assert all(net._fused_plan()[0])
+    seen = []
+    original = net._train_batch
+
+    def train_batch(*args):
+        seen.append(net.params.copy())
+        return original(*args)
+
+    net._train_batch = train_batch
+
+    def poison(epoch, record):
+        X[2, 37] = np.nan
+
+    with pytest.raises(FloatingPointError, match=r"epoch 2 of 3, step 4 of 6.*examples \[37\]"):
+        net.fit(X, y, epochs=3, batch_size=10, shuffle=False, learning_rate=0.1, callback=poison, progress=False)
+    np.testing.assert_array_equal(net.params, seen[-1])
+
+
 def test_fit_reproduces_the_course_costs_on_the_cat_data(data_dir):
     train_x, train_y, _, _, _ = fastdnn.load_catvnoncat(str(data_dir))
     X = train_x.reshape(train_x.shape[0], -1).T / 255.0
