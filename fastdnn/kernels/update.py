@@ -71,7 +71,9 @@ def sgd(param, grad, learning_rate, out):
 #
 # ``keep``: when ``save`` is true, the pass also copies the old parameters and
 # state into ``keep`` (parameters first, then each slot), which the trainer
-# restores if the next cost is not finite.  The update is bound by its square
+# restores if the next cost is not finite.  Each twin spells out the loops
+# for save and for no save: with ``save`` left a run-time flag inside the
+# loop, Adam over 7,510 parameters took 710 us instead of 12.  The update is bound by its square
 # roots and divisions, so the copy rides along for free: measured for Adam
 # over 7,510 parameters 10.8 us with the copy against 15.9 us for two memcpy
 # and the update (269,322 parameters: 552 vs 975 us).
