@@ -837,8 +837,8 @@ class Network:
             step and the examples of the batch.  A batch whose inputs hold NaN
             or infinity leaves the parameters as they were before it.  The
             parameters and the optimizer state are rolled back
-            to the last state whose cost was finite (saved before every update
-            at the price of one copy of the parameters and of the state).
+            to the last state whose cost was finite (the update kernel copies
+            them aside as it reads them, at the price of their writes).
 
         Notes
         -----

@@ -692,3 +692,30 @@ def test_softmax_rows_strided_output_and_threads(dtype, shape, monkeypatch):
         results.append(out)
     np.testing.assert_array_equal(results[0], results[1])
     assert_close(results[0], expected, dtype)
+
+
+# ---------------------------------------------------------------- fixed-order row sums
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("m", [0, 1, 7, 8, 9, 64, 203, 2049])
+def test_row_sum_vector_loop_gives_the_scalar_loops_bits(dtype, m, rng):
+    # The C-contiguous path is explicit 8-lane vector code; its lanes must
+    # round exactly as the eight scalar accumulators do, whatever the tail.
+    from numba import njit
+
+    from fastdnn.kernels import reduce
+
+    @njit
+    def both(X, i):
+        return reduce.row_sum(X, i), reduce._scalar_row_sum(X, i)
+
+    X = (rng.standard_normal((3, m)) * 10.0 ** rng.uniform(-6, 6, (3, m))).astype(dtype)
+    for i in range(3):
+        vector, scalar = both(X, i)
+        assert vector == scalar
+        np.testing.assert_allclose(vector, X[i].astype(np.float64).sum(), rtol=1e-12,
+                                   atol=1e-12 * np.abs(X[i]).astype(np.float64).sum())
+    # Any other layout takes the scalar loop.
+    F = np.asfortranarray(X)
+    assert both(F, 1)[0] == both(X, 1)[1]
