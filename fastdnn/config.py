@@ -15,11 +15,12 @@ FASTMATH = {"nsz", "arcp", "contract", "reassoc"}
 #: Flags of a serial kernel.
 JIT = {"cache": True, "nogil": True, "fastmath": FASTMATH, "error_model": "numpy"}
 
-#: Flags of a row (or block) routine that a kernel calls once per row.  Numba
-#: inlines it into its caller before compiling: a call made through LLVM
-#: instead passes each row as a new array view, whose reference counting cost
-#: ~60 ns per row -- measured 8.4 vs 3.7 us for the relu gradient of a
-#: 100 x 200 layer, 73 vs 3.9 us at 1000 x 20.
+#: Flags of a row (or block) routine shared by a serial and a parallel twin:
+#: Numba inlines it into each twin before compiling.  Such routines take the
+#: whole arrays and a row index or a range of rows, never a view per row: the
+#: reference counting of a view cost ~60 ns a row (the relu gradient of a
+#: 100 x 200 layer: 8.4 us with a view per row, 3.7 us over a row range;
+#: 73 vs 3.9 us at 1000 x 20).
 JIT_ROW = dict(JIT, inline="always")
 
 #: Flags of a kernel that splits its rows over Numba's threads.
