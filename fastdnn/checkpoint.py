@@ -122,6 +122,75 @@ def save(path, net, position, indices):
     atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
+class _Foreign(Exception):
+    """The file reads, but it is not what was asked for."""
+
+
+def read_archive(path, what, record_name, fmt, version, label, arrays, optional=()):
+    """Open one of fastdnn's ``.npz`` files: its JSON record and its arrays.
+
+    Parameters
+    ----------
+    path : str or path
+    what : str
+        What the file should be (``"model"``, ``"checkpoint"``), for the messages.
+    record_name : str
+        The array holding the JSON record.
+    fmt : str
+        The record's ``"format"``.
+    version : int
+        The newest ``"version"`` this fastdnn reads.
+    label : str
+        The record's name in the messages.
+    arrays : tuple of str
+        Arrays the file must hold.
+    optional : tuple of str
+        Arrays it may hold.
+
+    Returns
+    -------
+    dict
+        The record, with every array present among ``arrays`` and
+        ``optional`` added under its name.
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file.
+    ValueError
+        The file is not an ``.npz`` archive, is truncated or damaged, or is
+        another kind of file; the message names it.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no such {what} file: {path}")
+    try:
+        archive = np.load(path, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise _Foreign(f"it is a single .npy array, not a fastdnn .npz {what}")
+        with archive:
+            if record_name not in archive.files:
+                raise _Foreign(f"it has no {label} record (arrays: {', '.join(archive.files) or 'none'})")
+            record = json.loads(str(archive[record_name]))
+            if not isinstance(record, dict) or record.get("format") != fmt:
+                raise _Foreign(f"its {label} record is not a {fmt}'s")
+            if record.get("version", 0) > version:
+                raise _Foreign(f"it was written by a newer fastdnn (file version {record.get('version')})")
+            for name in arrays:
+                if name not in archive.files:
+                    raise _Foreign(f"it has no array {name!r}")
+            for name in (*arrays, *optional):
+                if name in archive.files:
+                    record[name] = archive[name]
+    except _Foreign as exc:
+        raise ValueError(f"{path} is not a fastdnn {what} file: {exc}") from None
+    except (ValueError, OSError, EOFError, KeyError, TypeError, zipfile.BadZipFile) as exc:
+        raise ValueError(
+            f"{path} is not a readable fastdnn {what} file (not an .npz archive, truncated or damaged): {exc}"
+        ) from None
+    return record
+
+
 def load(path):
     """Read a checkpoint written by :func:`save`.
 
@@ -139,32 +208,11 @@ def load(path):
         The file is truncated, damaged, or not a fastdnn checkpoint; the
         message names it.
     """
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"no such checkpoint file: {path}")
-    try:
-        archive = np.load(path, allow_pickle=False)
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise ValueError("it is a single .npy array, not an .npz archive")
-        with archive:
-            if "fastdnn_checkpoint" not in archive.files:
-                raise ValueError(f"it has no checkpoint record (arrays: {', '.join(archive.files) or 'none'})")
-            record = json.loads(str(archive["fastdnn_checkpoint"]))
-            if not isinstance(record, dict) or record.get("format") != CHECKPOINT_FORMAT:
-                raise ValueError("its record is not a fastdnn checkpoint's")
-            if record.get("version", 0) > CHECKPOINT_VERSION:
-                raise ValueError(f"it was written by a newer fastdnn (version {record.get('version')})")
-            for name in ("params", "optimizer_state", "indices"):
-                if name not in archive.files:
-                    raise ValueError(f"it has no array {name!r}")
-                record[name] = archive[name]
-            for key in ("architecture", "optimizer", "n_steps", "rng", "history", "position"):
-                if key not in record:
-                    raise ValueError(f"its record has no {key!r}")
-    except (ValueError, OSError, EOFError, KeyError, TypeError, zipfile.BadZipFile) as exc:
-        raise ValueError(
-            f"{path} is not a readable fastdnn checkpoint (truncated, damaged or another kind of file): {exc}"
-        ) from None
+    record = read_archive(path, "checkpoint", "fastdnn_checkpoint", CHECKPOINT_FORMAT, CHECKPOINT_VERSION,
+                          "checkpoint", ("params", "optimizer_state", "indices"))
+    for key in ("architecture", "optimizer", "n_steps", "rng", "history", "position"):
+        if key not in record:
+            raise ValueError(f"{os.fspath(path)} is not a fastdnn checkpoint file: its record has no {key!r}")
     return record
 
 

@@ -15,7 +15,6 @@ import os
 import sys
 import threading
 import time
-import zipfile
 
 import numpy as np
 
@@ -1356,30 +1355,10 @@ class Network:
             the message names the file.
         """
         path = os.fspath(path)
-        if not os.path.exists(path):
-            raise FileNotFoundError(f"no such model file: {path}")
-        try:
-            archive = np.load(path, allow_pickle=False)
-            if not isinstance(archive, np.lib.npyio.NpzFile):
-                raise _NotAModel("it is a single .npy array, not a fastdnn .npz model")
-            with archive:
-                if "fastdnn_architecture" not in archive.files:
-                    raise _NotAModel(f"it has no architecture record (arrays: {', '.join(archive.files) or 'none'})")
-                arch = json.loads(str(archive["fastdnn_architecture"]))
-                if not isinstance(arch, dict) or arch.get("format") != FILE_FORMAT:
-                    raise _NotAModel("its architecture record is not a fastdnn.Network's")
-                if arch.get("version", 0) > FILE_VERSION:
-                    raise _NotAModel(f"it was written by a newer fastdnn (file version {arch.get('version')})")
-                if "params" not in archive.files:
-                    raise _NotAModel("it has no parameter arena")
-                params = archive["params"]
-                state = archive["optimizer_state"] if "optimizer_state" in archive.files else None
-        except _NotAModel as exc:
-            raise ValueError(f"{path} is not a fastdnn model file: {exc}") from None
-        except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
-            raise ValueError(
-                f"{path} is not a readable fastdnn model file (not an .npz archive, truncated or damaged): {exc}"
-            ) from None
+        arch = _checkpoint.read_archive(path, "model", "fastdnn_architecture", FILE_FORMAT, FILE_VERSION,
+                                        "architecture", ("params",), ("optimizer_state",))
+        params = arch["params"]
+        state = arch.get("optimizer_state")
         try:
             net = cls.__new__(cls)
             net._setup(arch["layer_dims"], arch["hidden"], arch["output"], arch["dtype"], arch["init"],
@@ -1512,10 +1491,6 @@ def _gather_inputs(X, rows, indices, start, ws):
         return ws.X_rows_T
     gather_mod.gather(X, indices, start, ws.X)
     return ws.X
-
-
-class _NotAModel(Exception):
-    pass
 
 
 def _stream_is_terminal(stream):
