@@ -201,6 +201,21 @@ def test_float32_network(digits):
     assert clf.score(X_test, y_test) > 0.9
 
 
+@pytest.mark.parametrize("data, chosen, expected", [
+    (np.float32, None, np.float32), (np.float64, None, np.float64), (np.int64, None, np.float64),
+    (np.float32, np.float64, np.float64), (np.float64, np.float32, np.float32),
+])
+def test_network_precision_follows_the_data_unless_chosen(data, chosen, expected):
+    # As scikit-learn: float32 data trains in float32 by default.
+    X, y = make_blobs(n_samples=60, centers=3, random_state=0)
+    X = (X * 10).astype(data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = MLPClassifier(hidden_layer_sizes=(8,), max_iter=3, dtype=chosen, random_state=0).fit(X, y)
+    assert clf.network_.dtype == expected
+    assert clf.predict_proba(X).dtype == expected
+
+
 def test_verbose_prints_the_loss(capsys):
     X, y = make_blobs(n_samples=40, centers=2, random_state=0)
     with warnings.catch_warnings():
