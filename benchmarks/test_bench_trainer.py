@@ -13,7 +13,7 @@ Groups:
   sizes, Adam, batch 200, stopping rule, ``random_state=0``) on a fixed split
   of ``load_digits``; the test accuracy, the epochs run and the mean test
   accuracy over 8 seeds are in ``extra_info``.  A softmax :class:`fastdnn.Network` on the same split is
-  timed too.
+  timed too, and both estimators on the same data as float32 (each then trains in float32).
 
 Run: ``python -m pytest benchmarks/test_bench_trainer.py --benchmark-only``.
 """
@@ -130,12 +130,17 @@ SHARED = dict(hidden_layer_sizes=(100,), solver="adam", alpha=1e-4, batch_size=2
               max_iter=200, tol=1e-4, n_iter_no_change=10, random_state=0)
 
 
-@pytest.mark.parametrize("impl", ["fastdnn", "sklearn", "fastdnn Network"])
+@pytest.mark.parametrize("impl", ["fastdnn", "sklearn", "fastdnn Network", "fastdnn float32 data",
+                                  "sklearn float32 data"])
 def test_digits_classifier(benchmark, digits, impl):
     from sklearn.exceptions import ConvergenceWarning
 
     X_train, X_test, y_train, y_test = digits
     benchmark.group = "digits MLPClassifier (100,) adam, 1347 train / 450 test"
+    if impl.endswith("float32 data"):
+        # Both estimators train in the precision of their data.
+        X_train, X_test = X_train.astype(np.float32), X_test.astype(np.float32)
+        impl = impl.split()[0]
     if impl == "fastdnn":
         from fastdnn.estimator import MLPClassifier
 
