@@ -5,8 +5,10 @@ single pass over the ``(n, m)`` block here, forward and backward side by side.
 
 Arrays are C-contiguous with one row per unit and one column per example
 (the course's layout).  Kernels write their outputs in place and return
-nothing.  Each comes as a serial and a row-parallel twin sharing one row
-routine; :func:`bias_activation_forward` and friends pick the twin by size.
+nothing.  Each comes as a serial and a row-parallel twin sharing one routine
+over a range of rows (the serial twin passes all rows at once, the parallel
+one a row per iteration); :func:`bias_activation_forward` and friends pick
+the twin by size.
 """
 
 import numpy as np
