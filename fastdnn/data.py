@@ -8,10 +8,15 @@ wrong with it (missing, not of the format, truncated).
 
 import gzip
 import os
+import tokenize
 import zipfile
 import zlib
 
 import numpy as np
+
+# NumPy parses an .npy header as a Python literal: a damaged one can fail in
+# the tokenizer or the parser rather than with a ValueError.
+_BAD_HEADER = (SyntaxError, tokenize.TokenError)
 
 
 def _require_h5py(what):
@@ -118,7 +123,7 @@ def _load_npz(path, x_key, y_key, y_required):
         if str(exc).startswith(path):
             raise
         raise ValueError(f"cannot read {path} as an .npz archive (damaged or truncated?): {exc}") from None
-    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) + _BAD_HEADER as exc:
         raise ValueError(f"cannot read {path} as an .npz archive (damaged or truncated?): {exc}") from None
     _check_lengths(path, X, y)
     return X, y
@@ -148,7 +153,7 @@ def load_npy(path, mmap=True):
     path = _require_file(path)
     try:
         arr = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
+    except (ValueError, OSError, EOFError) + _BAD_HEADER as exc:
         raise ValueError(f"cannot read {path} as a .npy array (not a .npy file, or truncated?): {exc}") from None
     if not isinstance(arr, np.ndarray):
         arr.close()
@@ -199,7 +204,8 @@ def load_h5(path, x_key=None, y_key=None):
         if str(exc).startswith(path):
             raise
         raise ValueError(f"cannot read {path} as HDF5 (damaged or truncated?): {exc}") from None
-    except (OSError, KeyError) as exc:
+    except (OSError, KeyError, RuntimeError) as exc:
+        # h5py reports some damaged internals as RuntimeError ("bad local heap signature").
         raise ValueError(f"cannot read {path} as an HDF5 file (not HDF5, damaged or truncated?): {exc}") from None
     _check_lengths(path, X, y)
     return X, y

@@ -197,3 +197,40 @@ def test_load_data_formats_and_errors(tmp_path, rng):
     np.save(tmp_path / "vector.npy", np.zeros(5))
     with pytest.raises(ValueError, match="1-D"):
         data.load_data(tmp_path / "vector.npy")
+
+
+def test_a_npy_header_that_does_not_parse_is_a_clear_error(tmp_path):
+    # Found by the fuzz test: NumPy parses the header as a Python literal, and a
+    # damaged one failed in the tokenizer (tokenize.TokenError), not as a ValueError.
+    good = tmp_path / "good.npy"
+    np.save(good, np.zeros((3, 2)))
+    raw = bytearray(good.read_bytes())
+    raw[raw.index(b"}")] = ord("(")
+    for name in ("header.npy", "header.npz"):
+        bad = tmp_path / name
+        if name.endswith(".npz"):
+            import zipfile
+
+            with zipfile.ZipFile(bad, "w") as archive:
+                archive.writestr("X.npy", bytes(raw))
+            loader = data.load_npz
+        else:
+            bad.write_bytes(bytes(raw))
+            loader = data.load_npy
+        with pytest.raises(ValueError, match=name):
+            loader(bad)
+
+
+def test_hdf5_internals_reported_as_runtime_error_are_a_clear_error(tmp_path, monkeypatch):
+    # Found by the fuzz test: h5py reports some damaged files as RuntimeError
+    # ("Link iteration failed (bad local heap signature)").
+    h5py = pytest.importorskip("h5py", reason="h5py (the 'data' extra) is needed")
+    path = tmp_path / "damaged.h5"
+    path.write_bytes(b"\x89HDF\r\n\x1a\n")
+
+    def damaged(*args, **kwargs):
+        raise RuntimeError("Link iteration failed (bad local heap signature)")
+
+    monkeypatch.setattr(h5py, "File", damaged)
+    with pytest.raises(ValueError, match=r"damaged\.h5.*bad local heap"):
+        data.load_h5(path)
