@@ -100,9 +100,10 @@ def add_product(alpha, A, B, C):
     -----
     .. math:: C \\leftarrow C + \\alpha\\, A B
 
-    On OpenBLAS each entry is ``C + alpha * (A B)`` rounded once, the bits
-    of a product written out and then added by a fused multiply-add (tested
-    against that path).
+    The result agrees with the product written out and then added to within
+    rounding, not bit for bit: OpenBLAS adds ``alpha`` times each block of
+    the sum over ``k`` into ``C`` as it goes (with a single block -- the
+    course's 209 examples -- the float64 bits came out the same).
     """
     dtype = C.dtype
     if A.dtype != dtype or B.dtype != dtype or not C.flags.c_contiguous or not C.flags.writeable:
