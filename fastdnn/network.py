@@ -466,7 +466,7 @@ class Network:
         L = self.n_layers
         if L < last:
             return
-        fused = self._fused_plan()[0] if learning_rate is not None else (False,) * L
+        fused = self._fused_plan()[0] if learning_rate is not None else None
         A, dZs, dAs = ws.A, ws.dZ, ws.dA
         cut_over = config.STEP_PARALLEL_MIN_ELEMENTS
         for l in range(L, last - 1, -1):
@@ -475,7 +475,7 @@ class Network:
             A_prev = A[l - 1] if l > 1 else X
             dA_prev = dAs[l - 1] if l > 1 else None
             rate = None
-            if fused[l - 1]:
+            if fused is not None and fused[l - 1]:
                 rate = learning_rate
                 if keep is not None:
                     np.copyto(self._keep_layers[l - 1], W)
@@ -611,14 +611,8 @@ class Network:
             # (the same bits as the course's path), after their copy for a
             # rollback; the rest of the arena in the update kernel.
             cost = self._gradient_pass(X, Y, ws, keep_prob, key, count, learning_rate, self._keep)
-            if not math.isfinite(cost):
-                return cost
-            self._backup_t = self._t
-            self._t += 1
-            for params, grads, keep in self._fused_plan()[1]:
-                update.sgd_l2(params, grads, learning_rate, 0.0, 0, keep)
-            self._backup_valid = True
-            self._n_steps += 1
+            if math.isfinite(cost):
+                self._update(self.grads, learning_rate, 0.0, in_products=True)
             return cost
         cost = self._gradient_pass(X, Y, ws, keep_prob, key, count)
         if math.isfinite(cost):
@@ -628,11 +622,18 @@ class Network:
         self._update(self.grads, learning_rate, l2 / m)
         return cost
 
-    def _update(self, grads, learning_rate, decay):
-        """The optimizer's step, keeping the old parameters and state for :meth:`_rollback`."""
+    def _update(self, grads, learning_rate, decay, in_products=False):
+        """The optimizer's step, keeping the old parameters and state for :meth:`_rollback`.
+
+        ``in_products``: plain SGD whose large weights already stepped inside
+        their products (:meth:`_backward`); only the rest of the arena is left.
+        """
         self._backup_t = self._t
         self._t += 1
-        if self._optimizer.takes_keep:
+        if in_products:
+            for params, rest_grads, keep in self._fused_plan()[1]:
+                update.sgd_l2(params, rest_grads, learning_rate, 0.0, 0, keep)
+        elif self._optimizer.takes_keep:
             self._optimizer.step(self.params, grads, self._slots, learning_rate, decay, self.n_weights, self._t,
                                  keep=self._keep)
         else:
