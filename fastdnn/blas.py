@@ -20,6 +20,11 @@ the unfused path.
 import ctypes
 
 import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
+
+from . import config
 
 _ROW_MAJOR = 101
 _NO_TRANS = 111
@@ -126,3 +131,67 @@ def _address(X):
     # Not X.ctypes.data: that helper object lives in a reference cycle, so
     # each call left garbage for the cycle collector.
     return X.__array_interface__["data"][0]
+
+
+def gemm_address(dtype):
+    """Address of NumPy's CBLAS gemm for ``dtype`` (for :func:`product`), or 0 when there is none."""
+    function = _gemm(dtype)
+    return 0 if function is None else ctypes.cast(function, ctypes.c_void_p).value
+
+
+@intrinsic
+def _call_gemm(typingctx, address, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
+    # The function is reached through its address, an argument: nothing
+    # process-specific is compiled in, so the kernels that call it cache.
+    int_args = (trans_a, trans_b, m, n, k, lda, ldb, ldc)
+    if not all(isinstance(t, types.Integer) for t in (address, a, b, c) + int_args):
+        return None
+    if not isinstance(alpha, types.Float) or alpha != beta:
+        return None
+
+    def codegen(context, builder, signature, args):
+        i32, i64 = ir.IntType(32), ir.IntType(64)
+        pointer = ir.IntType(8).as_pointer()
+        real = context.get_value_type(signature.args[6])
+        fnty = ir.FunctionType(ir.VoidType(), [i32, i32, i32, i64, i64, i64, real, pointer, i64, pointer, i64, real,
+                                               pointer, i64])
+        function = builder.inttoptr(args[0], fnty.as_pointer())
+
+        def integer(index, width):
+            return context.cast(builder, args[index], signature.args[index], types.int64) if width == 64 else \
+                builder.trunc(context.cast(builder, args[index], signature.args[index], types.int64), i32)
+
+        def address_of(index):
+            return builder.inttoptr(context.cast(builder, args[index], signature.args[index], types.int64), pointer)
+
+        builder.call(function, [ir.Constant(i32, _ROW_MAJOR), integer(1, 32), integer(2, 32), integer(3, 64),
+                                integer(4, 64), integer(5, 64), args[6], address_of(7), integer(8, 64),
+                                address_of(9), integer(10, 64), args[11], address_of(12), integer(13, 64)])
+        return context.get_dummy_value()
+
+    return types.void(address, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc), codegen
+
+
+@njit(**config.JIT)
+def product(gemm, A, transpose_a, B, transpose_b, C, beta):
+    """``C <- op(A) op(B) + beta C`` from Numba code, through the gemm at address ``gemm``.
+
+    Parameters
+    ----------
+    gemm : int
+        :func:`gemm_address` of the arrays' dtype (not checked here).
+    A, B : ndarray, C-contiguous
+        Used as they are or transposed (``transpose_a``, ``transpose_b``).
+    C : ndarray of shape (m, n), C-contiguous
+        Written in place.
+    beta : float
+        0 to overwrite ``C``.
+    """
+    m, n = C.shape
+    k = A.shape[0] if transpose_a else A.shape[1]
+    if m == 0 or n == 0:
+        return
+    alpha = C.dtype.type(1.0)
+    _call_gemm(gemm, _TRANS if transpose_a else _NO_TRANS, _TRANS if transpose_b else _NO_TRANS, m, n, k, alpha,
+               A.ctypes.data, max(A.shape[1], 1), B.ctypes.data, max(B.shape[1], 1), C.dtype.type(beta),
+               C.ctypes.data, max(n, 1))

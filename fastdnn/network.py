@@ -22,6 +22,7 @@ from . import checkpoint as _checkpoint
 from . import config
 from . import layers
 from . import mapped
+from . import native_blocks
 from . import optimizers as opt_mod
 from . import threads
 from . import workers
@@ -330,7 +331,9 @@ class Network:
         self._reset_optimizer(opt_mod.SGD())
         self._partials = np.zeros(reg.n_sum_blocks(self.n_weights), dtype=np.float64)
         #: Split training steps into column blocks, one per core: ``"auto"``
-        #: (where the step is large enough), ``True`` or ``False``.
+        #: (large steps on worker threads, :mod:`fastdnn.workers`; the smaller
+        #: mini-batch steps of :meth:`fit` as native blocks,
+        #: :mod:`fastdnn.native_blocks`), ``True`` or ``False`` (never).
         self.column_blocks = "auto"
         self._block_plans = {}
         self._block_workers = None
@@ -615,6 +618,13 @@ class Network:
                 self._update(self.grads, learning_rate, 0.0, in_products=True)
             return cost
         cost = self._gradient_pass(X, Y, ws, keep_prob, key, count)
+        return self._descend(cost, ws, learning_rate, l2, m)
+
+    def _descend(self, cost, ws, learning_rate, l2, m):
+        """The L2 term and the optimizer's step after a gradient pass on ``m`` examples; returns the cost.
+
+        A non-finite cost is returned without touching the parameters.
+        """
         if math.isfinite(cost):
             cost = self._regularized_cost(cost, ws, l2, m)
         if not math.isfinite(cost):
@@ -650,6 +660,12 @@ class Network:
         data.gather_Y(indices, start, ws.Y)
         ws.count[0] = 0.0
         return self._fit_step(X, ws.Y, ws, learning_rate, l2, keep_prob, count)
+
+    def _train_blocks(self, session, start, b, ws, learning_rate, l2):
+        """:meth:`_train_batch` through a :class:`fastdnn.native_blocks.Session` (the gather included)."""
+        total, correct = session.step(start, b)
+        ws.count[0] = correct
+        return self._descend(total / b, ws, learning_rate, l2, b)
 
     def _rollback(self):
         """Restore the parameters and optimizer state saved before the last update; ``False`` if none."""
@@ -845,6 +861,14 @@ class Network:
         With ``output="sigmoid"``, ``optimizer="sgd"``, ``batch_size=None``
         and float64, each epoch is one step of the course's ``L_layer_model``:
         the same costs and parameters, bit for bit.
+
+        Small mini-batches (fewer than ``config.BLOCKED_MIN_FLOPS`` a step,
+        at least ``config.NATIVE_BLOCK_MIN_COLUMNS`` examples per core, no
+        dropout, data in memory in the network's dtype) run as column blocks
+        on spinning threads (:mod:`fastdnn.native_blocks`), with BLAS held at
+        one thread for the duration of the fit; the sums over a batch then
+        add the blocks' parts, so the result agrees with
+        ``column_blocks = False`` to rounding, not bit for bit.
         """
         with self._lock:
             return self._fit(X, Y, epochs, batch_size, optimizer, learning_rate, l2, dropout, shuffle,
@@ -913,6 +937,7 @@ class Network:
         count = track_accuracy and self.output != "linear"
         per_example = 1 if self.output == "softmax" else self.layer_dims[-1]
 
+        session = None
         if full_batch:
             ws = self._workspace(m)
             # Full batch: the caller's arrays themselves when a product can
@@ -949,6 +974,9 @@ class Network:
 
         bar = _progress_bar(progress, epochs * m)
         try:
+            if not full_batch:
+                # Small steps: column blocks on spinning threads, one Numba call a step.
+                session = native_blocks.open_session(self, data, indices, batch, count, keep_prob)
             for epoch in range(first_epoch, epochs):
                 lr = learning_rate if schedule is None else self._check_learning_rate(schedule(epoch), "schedule")
                 started = time.perf_counter()
@@ -985,7 +1013,10 @@ class Network:
                         start = step * batch
                         b = min(batch, m - start)
                         wsb = ws_full if b == batch else ws_rest
-                        cost = self._train_batch(data, indices, start, wsb, lr, l2, keep_prob, count)
+                        if session is not None:
+                            cost = self._train_blocks(session, start, b, wsb, lr, l2)
+                        else:
+                            cost = self._train_batch(data, indices, start, wsb, lr, l2, keep_prob, count)
                         if not math.isfinite(cost):
                             self._diverged(cost, epoch, epochs, step, n_steps, lr, data, indices, start, b)
                         total += cost * (b / m)
@@ -1028,6 +1059,8 @@ class Network:
                     f"infinite; they were rolled back to the state before it. Try a smaller learning rate."
                 )
         finally:
+            if session is not None:
+                session.close()
             if bar is not None:
                 bar.close()
         return history

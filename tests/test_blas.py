@@ -79,3 +79,22 @@ def test_the_fused_step_matches_product_then_update_where_the_sum_is_one_block(r
     update.sgd(unfused.reshape(-1), dW.reshape(-1), 0.0075, unfused.reshape(-1))
     assert blas.add_product(-0.0075, dZ, X.T, W)
     np.testing.assert_allclose(W, unfused, rtol=1e-15, atol=1e-18)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", [(20, 209, 300), (1, 1, 1), (3, 5, 1), (64, 1, 64)])
+@pytest.mark.parametrize("transposes", [(False, False), (False, True), (True, False), (True, True)])
+@pytest.mark.parametrize("beta", [0.0, 1.0])
+def test_product_from_numba_code(dtype, shape, transposes, beta, rng):
+    # blas.product is what the native column blocks call from inside Numba.
+    gemm = blas.gemm_address(dtype)
+    if not gemm:
+        pytest.skip("NumPy's BLAS here has no 64-bit-integer CBLAS gemm; native column blocks do not run")
+    n, k, p = shape
+    ta, tb = transposes
+    A = rng.standard_normal((k, n) if ta else (n, k)).astype(dtype)
+    B = rng.standard_normal((p, k) if tb else (k, p)).astype(dtype)
+    C = rng.standard_normal((n, p)).astype(dtype)
+    expected = (A.T if ta else A) @ (B.T if tb else B) + beta * C
+    blas.product(gemm, A, ta, B, tb, C, beta)
+    np.testing.assert_allclose(C, expected, rtol=TOL[dtype], atol=TOL[dtype] * max(1.0, np.abs(expected).max()) * k)

@@ -1,0 +1,508 @@
+"""Small training steps as column blocks on spinning threads, without the GIL.
+
+A mini-batch of a small network (the 8x8 digits through 64-100-10, batch
+200) is too small for BLAS to split a product well: on the 2-core machine
+the products of such a step took 106 us on one thread and ~100 us on two,
+and the elementwise passes right after a two-thread product ran at half
+speed because they read what the other core had just written.  Column
+blocks fix both -- each core runs the whole gradient pass of half the
+batch with single-threaded products, its block staying in its own cache
+(measured: the products of a 100-column block take 50 us, and two blocks
+run at once in 50 us) -- but only if handing a block to the other core is
+cheap.  A Python thread woken through an event takes tens of microseconds,
+and every GIL handoff as long, so the blocks of :mod:`fastdnn.workers`
+only pay off for large steps.
+
+Here a block's whole gradient pass is one ``nogil`` Numba function
+(:func:`_block_pass`): the batch gather, every layer's product (NumPy's own
+BLAS, called by address, see :func:`fastdnn.blas.gemm_address`) and fused
+epilogue, the cost and the backward pass into the block's gradient arena.
+The worker thread waits for the next step inside Numba, spinning on a
+shared counter (atomic loads with a ``pause``), so a step costs one store to
+start and one load to finish.  A worker that spins too long without work
+goes to sleep on an event, and :class:`Session` wakes it.
+
+The math is the same as the plain path's: the layer epilogues, costs,
+gathers and bias sums are the same kernels, called from here instead of
+from :class:`fastdnn.Network`'s Python loop.  Only the sum over a batch
+changes order (block 0's part plus block 1's).
+"""
+
+import os
+import platform
+import threading
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+from . import blas, config
+from .kernels import activation as act
+from .kernels import gather as gather_mod
+from .kernels import loss, metrics
+
+# Output codes of the block pass.
+SIGMOID_OUTPUT = 0
+SOFTMAX_OUTPUT = 1
+LINEAR_OUTPUT = 2
+OUTPUT_CODES = {"sigmoid": SIGMOID_OUTPUT, "softmax": SOFTMAX_OUTPUT, "linear": LINEAR_OUTPUT}
+
+# Slots of the shared control array (int64).  What the main thread writes
+# and what the workers write sit on different cache lines.
+_GEN = 0        # step counter: the main thread bumps it to start a step
+_LEAVE = 1      # non-zero: the workers return from their loops
+_START = 2      # first position of the batch in the index array
+_BATCH = 3      # columns of the batch
+_BLOCKS = 4     # then per block k: first column at _BLOCKS + 2 k, end at _BLOCKS + 2 k + 1
+_MAX_BLOCKS = 6
+_DONE = 16      # per block k: the last step it finished
+_CTL_SIZE = 24
+
+#: ``pause`` spins of a waiting thread before it gives up the core (the
+#: worker) or asks for the worker to be woken (the main thread); a pause is
+#: 40-150 cycles, so this is a few milliseconds.
+SPIN_LIMIT = 100_000
+
+
+# ---------------------------------------------------------------- atomics
+
+
+def _item_pointer(context, builder, array_type, array, index):
+    ary = context.make_array(array_type)(context, builder, array)
+    return cgutils.get_item_pointer(context, builder, array_type, ary, [index])
+
+
+@intrinsic
+def _load(typingctx, array, index):
+    """``array[index]`` as a sequentially consistent atomic load (int64 arrays)."""
+    def codegen(context, builder, signature, args):
+        ptr = _item_pointer(context, builder, signature.args[0], args[0], args[1])
+        return builder.load_atomic(ptr, "seq_cst", 8)
+    return types.int64(array, index), codegen
+
+
+@intrinsic
+def _store(typingctx, array, index, value):
+    """``array[index] = value`` as a sequentially consistent atomic store (int64 arrays)."""
+    def codegen(context, builder, signature, args):
+        ptr = _item_pointer(context, builder, signature.args[0], args[0], args[1])
+        value = context.cast(builder, args[2], signature.args[2], types.int64)
+        builder.store_atomic(value, ptr, "seq_cst", 8)
+        return context.get_dummy_value()
+    return types.void(array, index, value), codegen
+
+
+_X86 = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686")
+
+
+@intrinsic
+def _pause(typingctx):
+    """The x86 ``pause`` hint of a spin loop (nothing elsewhere)."""
+    def codegen(context, builder, signature, args):
+        if _X86:
+            fnty = ir.FunctionType(ir.VoidType(), [])
+            builder.call(cgutils.get_or_insert_function(builder.module, fnty, "llvm.x86.sse2.pause"), [])
+        return context.get_dummy_value()
+    return types.void(), codegen
+
+
+# ---------------------------------------------------------------- the block pass
+
+
+@njit(**config.JIT)
+def _view(flat, offset, rows, cols):
+    return flat[offset:offset + rows * cols].reshape((rows, cols))
+
+
+@njit(**config.JIT)
+def _block_pass(gemm, params, w_off, b_off, dims, hidden_code, output_code, slope, native32, rows_data, X, labels, Y,
+                indices, start, c0, c1, scale, count, ws, ws64, a_off, grads, result):
+    """Forward, cost and backward of the columns ``c0:c1`` of a batch into ``grads``.
+
+    ``X`` holds one example per row (``rows_data``) or per column; targets
+    are ``labels`` (one-hot on the fly) unless ``labels`` is empty, then
+    columns of ``Y``.  ``ws``/``ws64`` are this block's workspace and
+    ``a_off`` (``L + 1`` int64) room for the offsets of its activations.  Writes
+    the block's cost summed over its columns to ``result[0]`` and, with
+    ``count``, its number of correct answers to ``result[1]``.
+    """
+    c = c1 - c0
+    L = dims.size - 1
+    n_x = dims[0]
+    widest = 0
+    for l in range(1, L + 1):
+        widest = max(widest, dims[l])
+    # Workspace: A[1..L], two scratch buffers, the inputs, the targets.
+    offset = 0
+    for l in range(1, L + 1):
+        a_off[l] = offset
+        offset += dims[l] * c
+    scratch = (_view(ws, offset, widest, c), _view(ws, offset + widest * c, widest, c))
+    offset += 2 * widest * c
+    k = dims[L]
+    Yb = _view(ws, offset, k, c)
+    offset += k * c
+    if rows_data:
+        Xb = _view(ws, offset, c, n_x)
+        gather_mod._gather_rows_serial_copy(X, indices, start + c0, Xb)
+    else:
+        Xb = _view(ws, offset, n_x, c)
+        gather_mod._gather_columns_serial(X, indices, start + c0, Xb)
+    if labels.size > 0:
+        gather_mod.one_hot(labels, indices, start + c0, Yb)
+    else:
+        gather_mod._gather_columns_serial(Y, indices, start + c0, Yb)
+
+    # Forward: A[l] = g(W[l] A[l-1] + b[l]); the output layer keeps its logits.
+    for l in range(1, L + 1):
+        n, n_prev = dims[l], dims[l - 1]
+        W = _view(params, w_off[l - 1], n, n_prev)
+        b = _view(params, b_off[l - 1], n, 1)
+        A = _view(ws, a_off[l], n, c)
+        if l == 1:
+            blas.product(gemm, W, False, Xb, rows_data, A, 0.0)
+        else:
+            blas.product(gemm, W, False, _view(ws, a_off[l - 1], n_prev, c), False, A, 0.0)
+        act.bias_activation_serial(A, b, hidden_code if l < L else act.LINEAR, slope, A, True)
+
+    # Cost and dZ of the output layer (scaled by 1/batch, not 1/block).
+    Z = _view(ws, a_off[L], k, c)
+    dZ = scratch[0][:k]
+    out = result[0:1]
+    if output_code == SOFTMAX_OUTPUT:
+        shift = ws64[:c]
+        norm = ws64[c:2 * c]
+        loss._softmax_cross_entropy_serial(Z, Yb, scale, Z, dZ, out, shift, norm, norm.view(np.float32), True,
+                                           False, native32)
+    elif output_code == SIGMOID_OUTPUT:
+        loss.sigmoid_cross_entropy(Z, Yb, scale, Z, dZ, out)
+    else:
+        total = 0.0
+        for i in range(k):
+            for j in range(c):
+                d = Z[i, j] - Yb[i, j]
+                total += d * d
+                dZ[i, j] = scale * d
+        out[0] = 0.5 * total / c
+    result[0] = result[0] * c
+    if not np.isfinite(result[0]):
+        return
+    if count:
+        metrics.count_correct(Z, Yb, output_code == SOFTMAX_OUTPUT, result[1:2])
+
+    # Backward: dW[l] = dZ A[l-1]^T, db[l] = sum of dZ's columns, dA[l-1] = W[l]^T dZ.
+    current = 0
+    for l in range(L, 0, -1):
+        n, n_prev = dims[l], dims[l - 1]
+        W = _view(params, w_off[l - 1], n, n_prev)
+        dW = _view(grads, w_off[l - 1], n, n_prev)
+        db = _view(grads, b_off[l - 1], n, 1)
+        dZ = scratch[current][:n]
+        if l == L:
+            act.row_sums_serial(dZ, 1.0, db)
+        else:
+            act.activation_backward_serial(dZ, _view(ws, a_off[l], n, c), False, hidden_code, slope, 1.0, dZ, db,
+                                           True, True)
+        if l == 1:
+            blas.product(gemm, dZ, False, Xb, not rows_data, dW, 0.0)
+        else:
+            A_prev = _view(ws, a_off[l - 1], n_prev, c)
+            blas.product(gemm, dZ, False, A_prev, True, dW, 0.0)
+            blas.product(gemm, W, True, dZ, False, scratch[1 - current][:n_prev], 0.0)
+            current = 1 - current
+
+
+@njit(**config.JIT)
+def _split(ctl, start, b, n_blocks):
+    """Write the batch position and each block's columns (multiples of 8 but the last) into ``ctl``."""
+    ctl[_START] = start
+    ctl[_BATCH] = b
+    step = -(-b // n_blocks)
+    step = min(b, -(-step // 8) * 8)
+    c0 = 0
+    for k in range(n_blocks):
+        c1 = min(b, c0 + step) if k < n_blocks - 1 else b
+        ctl[_BLOCKS + 2 * k] = c0
+        ctl[_BLOCKS + 2 * k + 1] = c1
+        c0 = c1
+
+
+@njit(**config.JIT)
+def _wait_for(ctl, slot, value, limit):
+    """Spin until ``ctl[slot] == value``; ``False`` after ``limit`` spins."""
+    spins = 0
+    while _load(ctl, slot) != value:
+        spins += 1
+        if spins > limit:
+            return False
+        _pause()
+    return True
+
+
+@njit(**config.JIT)
+def _main_step(ctl, gen, limit, n_blocks, gemm, params, w_off, b_off, dims, hidden_code, output_code, slope,
+               native32, rows_data, X, labels, Y, indices, start, b, count, ws, ws64, a_off, grads, result):
+    """Start step ``gen`` on the workers, run block 0 here, wait up to ``limit`` spins for the others.
+
+    Returns whether every block finished (then :func:`_reduce` adds them up).
+    """
+    _split(ctl, start, b, n_blocks)
+    _store(ctl, _GEN, gen)
+    result[0] = 0.0
+    result[1] = 0.0
+    _block_pass(gemm, params, w_off, b_off, dims, hidden_code, output_code, slope, native32, rows_data, X, labels, Y,
+                indices, start, ctl[_BLOCKS], ctl[_BLOCKS + 1], 1.0 / b, count, ws, ws64, a_off, grads, result)
+    for k in range(1, n_blocks):
+        if not _wait_for(ctl, _DONE + k, gen, limit):
+            return False
+    return True
+
+
+@njit(**config.JIT)
+def _wait_all(ctl, gen, limit, n_blocks):
+    for k in range(1, n_blocks):
+        if not _wait_for(ctl, _DONE + k, gen, limit):
+            return False
+    return True
+
+
+@njit(**config.JIT)
+def _reduce(grads, block_grads, results, result):
+    """Add the other blocks' gradients and results to block 0's, in block order."""
+    for k in range(block_grads.shape[0]):
+        g = block_grads[k]
+        for i in range(grads.size):
+            grads[i] += g[i]
+        result[0] += results[k, 0]
+        result[1] += results[k, 1]
+
+
+@njit(**config.JIT)
+def _worker_loop(ctl, k, limit, seen, gemm, params, w_off, b_off, dims, hidden_code, output_code, slope,
+                 native32, rows_data, X, labels, Y, indices, count, ws, ws64, a_off, grads, result):
+    """Run block ``k`` of every new step until told to leave (returns -1) or idle too long.
+
+    Idle for ``limit`` spins, it returns the last step it saw, and the
+    caller waits on its event.
+    """
+    while True:
+        spins = 0
+        while True:
+            if _load(ctl, _LEAVE) != 0:
+                return -1
+            gen = _load(ctl, _GEN)
+            if gen != seen:
+                break
+            spins += 1
+            if spins > limit:
+                # The main thread sets the worker's event whenever it waited
+                # too long for a block, so sleeping now cannot miss a step.
+                return seen
+            _pause()
+        seen = gen
+        result[0] = 0.0
+        result[1] = 0.0
+        start = ctl[_START]
+        c0 = ctl[_BLOCKS + 2 * k]
+        c1 = ctl[_BLOCKS + 2 * k + 1]
+        b = ctl[_BATCH]
+        if c1 > c0:
+            _block_pass(gemm, params, w_off, b_off, dims, hidden_code, output_code, slope, native32, rows_data, X, labels, Y,
+                        indices, start, c0, c1, 1.0 / b, count, ws, ws64, a_off, grads, result)
+        else:
+            grads[:] = 0.0
+        _store(ctl, _DONE + k, gen)
+
+
+# ---------------------------------------------------------------- threads
+
+
+class _Worker:
+    """A daemon thread running block ``k`` of each step of the current :class:`Session`."""
+
+    def __init__(self, k):
+        self.k = k
+        self.session = None
+        self.event = threading.Event()
+        self.thread = threading.Thread(target=self._run, name=f"fastdnn-block-{k}", daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while True:
+            self.event.wait()
+            self.event.clear()
+            session = self.session
+            if session is None:
+                continue
+            try:
+                seen = _worker_loop(session.ctl, self.k, SPIN_LIMIT, session.seen[self.k], *session.worker_args[self.k])
+            except BaseException as exc:  # reported by the main thread's wait
+                session.errors.append(exc)
+                continue
+            if seen >= 0:
+                session.seen[self.k] = seen
+
+
+_workers = []
+_workers_lock = threading.Lock()
+_session_lock = threading.Lock()
+
+
+def _get_workers(n):
+    with _workers_lock:
+        while len(_workers) < n:
+            _workers.append(_Worker(len(_workers) + 1))
+        return _workers[:n]
+
+
+def _reset_after_fork():
+    # A forked child has none of its parent's threads: it starts its own.
+    global _workers, _workers_lock, _session_lock
+    _workers, _workers_lock, _session_lock = [], threading.Lock(), threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
+
+
+# ---------------------------------------------------------------- sessions
+
+
+def plan_blocks(layer_dims, batch):
+    """Number of column blocks for ``batch`` columns of ``layer_dims``, or 0 for the plain path."""
+    n_blocks = min(config.BLOCK_WORKERS, _MAX_BLOCKS, batch // max(config.NATIVE_BLOCK_MIN_COLUMNS, 1))
+    flops = 2.0 * batch * sum(a * b for a, b in zip(layer_dims[1:], layer_dims[:-1]))
+    if n_blocks < 2 or flops >= config.BLOCKED_MIN_FLOPS:
+        return 0
+    return n_blocks
+
+
+class Session:
+    """The column blocks of one :meth:`fastdnn.Network.fit`: buffers, workers, and BLAS at one thread.
+
+    Use :func:`open_session`, which returns ``None`` where this path does not
+    apply.  :meth:`step` runs one gradient pass into ``net.grads``;
+    :meth:`close` (always called, also after an error) sends the workers back
+    to sleep and restores BLAS's threads.
+    """
+
+    def __init__(self, net, data, indices, batch, count, n_blocks, gemm, blas_pin):
+        self.net = net
+        self.n_blocks = n_blocks
+        self.count = bool(count)
+        self.ctl = np.zeros(_CTL_SIZE, dtype=np.int64)
+        self.seen = [0] * n_blocks
+        self.errors = []
+        self._gen = 0
+        self._blas_pin = blas_pin
+        dims = np.asarray(net.layer_dims, dtype=np.int64)
+        w_off = np.array([w.start for w, _, _, _ in net._layout], dtype=np.int64)
+        b_off = np.array([b.start for _, _, b, _ in net._layout], dtype=np.int64)
+        columns = -(-batch // n_blocks)
+        columns = -(-columns // 8) * 8
+        per_column = int(dims[1:].sum() + 2 * dims[1:].max() + dims[-1] + dims[0])
+        dtype = net.dtype
+        self.workspaces = [(np.empty(per_column * columns, dtype=dtype), np.empty(2 * columns, dtype=np.float64),
+                            np.zeros(dims.size, dtype=np.int64)) for _ in range(n_blocks)]
+        self.block_grads = np.zeros((n_blocks - 1, net.params.size), dtype=dtype)
+        self.results = np.zeros((n_blocks, 2), dtype=np.float64)
+        self.result = np.zeros(2, dtype=np.float64)
+        if data.rows is not None:
+            rows_data, X = True, data.rows
+        else:
+            rows_data, X = False, data.X
+        if data.labels is not None:
+            labels, Y = data.labels, np.empty((0, 0), dtype=dtype)
+        else:
+            labels, Y = np.empty(0, dtype=np.int64), data.Y
+        self.common = (gemm, net.params, w_off, b_off, dims, net._hidden_code, OUTPUT_CODES[net.output],
+                       float(net.leaky_slope), dtype == np.float32, rows_data, X, labels, Y, indices)
+        self.worker_args = [None] + [
+            self.common + (self.count,) + self.workspaces[k] + (self.block_grads[k - 1], self.results[k])
+            for k in range(1, n_blocks)
+        ]
+        self.workers = _get_workers(n_blocks - 1)
+        for worker in self.workers:
+            worker.session = self
+            worker.event.set()
+
+    def step(self, start, b):
+        """Gradient pass over the batch ``indices[start:start + b]`` into ``net.grads``.
+
+        Returns ``(cost, correct)``: the cost summed over the batch's
+        examples (the gradient is garbage when it is not finite) and the
+        number of correct answers (0 unless counting).
+        """
+        self._gen += 1
+        gen = self._gen
+        ws, ws64, a_off = self.workspaces[0]
+        done = _main_step(self.ctl, gen, SPIN_LIMIT, self.n_blocks, *self.common, start, b, self.count, ws, ws64,
+                          a_off, self.net.grads, self.result)
+        while not done:
+            # A worker went to sleep (or is slow to come): wake it and wait again.
+            if self.errors:
+                raise RuntimeError("a fastdnn block worker failed") from self.errors[0]
+            if not all(worker.thread.is_alive() for worker in self.workers):
+                raise RuntimeError("a fastdnn block worker thread has stopped")
+            for worker in self.workers:
+                worker.event.set()
+            done = _wait_all(self.ctl, gen, SPIN_LIMIT, self.n_blocks)
+        _reduce(self.net.grads, self.block_grads, self.results[1:], self.result)
+        return self.result[0], self.result[1]
+
+    def close(self):
+        if self._blas_pin is None:
+            return
+        _store_leave(self.ctl)
+        for worker in self.workers:
+            if worker.session is self:
+                worker.session = None
+        pin, self._blas_pin = self._blas_pin, None
+        pin.__exit__(None, None, None)
+        self._held.release()
+
+
+@njit(**config.JIT)
+def _store_leave(ctl):
+    _store(ctl, _LEAVE, 1)
+
+
+def open_session(net, data, indices, batch, count, keep_prob):
+    """A :class:`Session` for mini-batches of ``batch`` columns, or ``None`` where the plain path runs.
+
+    The blocks run when the network asks for them (``column_blocks`` is
+    ``"auto"`` or ``True``), the step is small (:func:`plan_blocks`), there
+    is no dropout, NumPy's BLAS offers its gemm and can be held at one
+    thread, the data are in memory in the network's dtype, and no other fit
+    holds the workers.
+    """
+    from . import threads
+
+    if net.column_blocks is False or keep_prob < 1.0 or data.pages is not None:
+        return None
+    n_blocks = plan_blocks(net.layer_dims, batch)
+    if not n_blocks:
+        return None
+    gemm = blas.gemm_address(net.dtype)
+    if not gemm or not threads.can_pin_blas():
+        return None
+    X = data.rows if data.rows is not None else data.X
+    if X.dtype != net.dtype or X.ndim != 2 or (data.rows is not None and not X.flags.c_contiguous):
+        return None
+    if data.labels is None and (data.Y is None or data.Y.dtype != net.dtype):
+        return None
+    lock = _session_lock
+    if not lock.acquire(blocking=False):
+        return None
+    pin = threads.single_threaded_blas()
+    pin.__enter__()
+    try:
+        session = Session(net, data, indices, batch, count, n_blocks, gemm, pin)
+    except BaseException:
+        pin.__exit__(None, None, None)
+        lock.release()
+        raise
+    session._held = lock
+    return session

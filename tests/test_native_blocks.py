@@ -1,0 +1,225 @@
+"""Column blocks on spinning threads (fastdnn.native_blocks) against the plain path.
+
+A fit whose steps run as native column blocks must follow the plain path's
+trajectory: the same costs, accuracies and parameters, up to the order of
+the sums over a batch (block 0's part plus block 1's).  Every test checks
+that the blocks really ran, so that none of them passes on the plain path.
+"""
+
+import threading
+
+import numpy as np
+import pytest
+
+from fastdnn import native_blocks, threads
+from fastdnn.network import Network
+
+from conftest import rtol_for
+
+pytestmark = pytest.mark.skipif(
+    not threads.can_pin_blas() or native_blocks.plan_blocks([8, 8, 1], 512) == 0,
+    reason="native column blocks need threadpoolctl (the 'threads' extra) and at least 2 cores",
+)
+
+BATCH = 256
+
+
+@pytest.fixture
+def block_steps(monkeypatch):
+    """Counts the steps that ran as native blocks."""
+    counter = {"steps": 0}
+    step = native_blocks.Session.step
+
+    def counted(self, start, b):
+        counter["steps"] += 1
+        return step(self, start, b)
+
+    monkeypatch.setattr(native_blocks.Session, "step", counted)
+    return counter
+
+
+def make_data(rng, dims, output, m, dtype, layout):
+    X_rows = rng.standard_normal((m, dims[0])).astype(dtype)
+    if layout == "rows":
+        X = X_rows.T  # a row-per-example array seen transposed: gathered row by row
+    elif layout == "columns":
+        X = np.ascontiguousarray(X_rows.T)
+    else:  # strided columns
+        X = np.asfortranarray(np.concatenate([X_rows.T, X_rows.T], axis=0))[::2]
+    if output == "softmax":
+        Y = rng.integers(0, dims[-1], m)  # class labels: one-hot in the gather
+    elif output == "sigmoid":
+        Y = (rng.random((dims[-1], m)) > 0.5).astype(dtype)
+    else:
+        Y = rng.standard_normal((dims[-1], m)).astype(dtype)
+    return X, Y
+
+
+def fit_both(dims, X, Y, block_steps, dtype=np.float64, hidden="relu", output="sigmoid", **fit_options):
+    nets = {}
+    for blocks in (False, "auto"):
+        net = Network(dims, hidden=hidden, output=output, dtype=dtype, init="he", seed=3)
+        net.column_blocks = blocks
+        before = block_steps["steps"]
+        history = net.fit(X, Y, progress=False, **fit_options)
+        nets[blocks] = (net, history, block_steps["steps"] - before)
+    plain, blocked = nets[False], nets["auto"]
+    assert plain[2] == 0
+    assert blocked[2] > 0, "the native blocks did not run"
+    return plain, blocked
+
+
+@pytest.mark.parametrize("output", ["softmax", "sigmoid", "linear"])
+@pytest.mark.parametrize("hidden", ["relu", "tanh", "leaky_relu", "sigmoid"])
+def test_blocks_follow_the_plain_path(output, hidden, rng, block_steps):
+    dims = [12, 33, 17, 3]
+    # 1,025 examples: the last batch has one column, so the second block is empty.
+    X, Y = make_data(rng, dims, output, 4 * BATCH + 1, np.float64, "rows")
+    plain, blocked = fit_both(dims, X, Y, block_steps, hidden=hidden, output=output, epochs=3, batch_size=BATCH,
+                              optimizer="adam", learning_rate=0.01, l2=0.05)
+    assert blocked[2] == 3 * 5
+    np.testing.assert_allclose(blocked[1]["cost"], plain[1]["cost"], rtol=1e-12)
+    if "accuracy" in plain[1]:
+        assert blocked[1]["accuracy"] == plain[1]["accuracy"]
+    np.testing.assert_allclose(blocked[0].params, plain[0].params, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("layout", ["rows", "columns", "strided"])
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam"])
+def test_blocks_with_each_layout_dtype_and_optimizer(dtype, layout, optimizer, rng, block_steps):
+    dims = [20, 40, 5]
+    X, Y = make_data(rng, dims, "softmax", 3 * BATCH + 77, dtype, layout)
+    if layout != "rows":
+        Y = np.eye(dims[-1], dtype=dtype)[:, Y]  # a one-hot matrix, gathered by columns
+    plain, blocked = fit_both(dims, X, Y, block_steps, dtype=dtype, output="softmax", epochs=2, batch_size=BATCH,
+                              optimizer=optimizer, learning_rate=0.05)
+    rtol = 1e-10 if dtype == np.float64 else 1e-4
+    np.testing.assert_allclose(blocked[1]["cost"], plain[1]["cost"], rtol=rtol)
+    atol = rtol * np.abs(plain[0].params).max()
+    np.testing.assert_allclose(blocked[0].params, plain[0].params, rtol=rtol, atol=atol)
+    assert blocked[0].params.dtype == dtype
+
+
+def test_blocks_are_deterministic(rng, block_steps):
+    dims = [16, 64, 4]
+    X, Y = make_data(rng, dims, "softmax", 5 * BATCH, np.float64, "rows")
+    runs = []
+    for _ in range(2):
+        net = Network(dims, output="softmax", init="he", seed=9)
+        net.fit(X, Y, epochs=3, batch_size=BATCH, optimizer="adam", learning_rate=0.01, progress=False)
+        runs.append(net.params.copy())
+    assert block_steps["steps"] == 2 * 3 * 5
+    assert np.array_equal(runs[0], runs[1])
+
+
+def test_sleeping_workers_are_woken(rng, block_steps, monkeypatch):
+    # A spin limit of a few pauses sends the workers to sleep between
+    # (and inside) steps: every step then goes through the wake-up path.
+    dims = [10, 24, 2]
+    X, Y = make_data(rng, dims, "softmax", 4 * BATCH, np.float64, "rows")
+    plain, _ = fit_both(dims, X, Y, block_steps, output="softmax", epochs=2, batch_size=BATCH, optimizer="sgd",
+                        learning_rate=0.1)
+    monkeypatch.setattr(native_blocks, "SPIN_LIMIT", 3)
+    net = Network(dims, output="softmax", init="he", seed=3)
+    history = net.fit(X, Y, epochs=2, batch_size=BATCH, optimizer="sgd", learning_rate=0.1, progress=False)
+    np.testing.assert_allclose(history["cost"], plain[1]["cost"], rtol=1e-12)
+    np.testing.assert_allclose(net.params, plain[0].params, rtol=1e-10, atol=1e-12)
+
+
+def test_the_session_ends_with_the_fit(rng, block_steps):
+    # BLAS gets its threads back and the workers are free for the next fit,
+    # also when the fit stops with an exception.
+    dims = [10, 24, 2]
+    X, Y = make_data(rng, dims, "softmax", 4 * BATCH, np.float64, "rows")
+    before = [get() for get, _ in threads._blas_thread_switches()]
+    net = Network(dims, output="softmax", seed=0)
+
+    def stop(epoch, record):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        net.fit(X, Y, epochs=3, batch_size=BATCH, callback=stop, progress=False)
+    assert block_steps["steps"] == 4
+    assert [get() for get, _ in threads._blas_thread_switches()] == before
+    assert not native_blocks._session_lock.locked()
+    net.fit(X, Y, epochs=1, batch_size=BATCH, progress=False)
+    assert block_steps["steps"] == 8
+
+
+def test_divergence_is_caught_and_rolled_back(rng, block_steps):
+    dims = [10, 24, 1]
+    X, Y = make_data(rng, dims, "linear", 4 * BATCH, np.float64, "rows")
+    X *= 1e3
+    net = Network(dims, output="linear", init="he", seed=0)
+    with pytest.raises(FloatingPointError, match="training diverged") as info:
+        net.fit(X, Y, epochs=50, batch_size=BATCH, optimizer="sgd", learning_rate=10.0, progress=False)
+    assert block_steps["steps"] > 0
+    assert np.isfinite(net.params).all(), str(info.value)
+
+
+def test_two_fits_at_once_share_the_workers(rng, block_steps):
+    # One fit holds the workers; a fit started meanwhile on another thread
+    # takes the plain path.  Both give their sequential results.
+    dims = [16, 48, 4]
+    X, Y = make_data(rng, dims, "softmax", 6 * BATCH, np.float64, "rows")
+
+    def train(seed, out):
+        net = Network(dims, output="softmax", init="he", seed=seed)
+        net.fit(X, Y, epochs=4, batch_size=BATCH, optimizer="adam", learning_rate=0.01, progress=False)
+        out[seed] = net.params.copy()
+
+    expected = {}
+    for seed in (1, 2):
+        train(seed, expected)
+    got = {}
+    workers = [threading.Thread(target=train, args=(seed, got)) for seed in (1, 2)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join()
+    for seed in (1, 2):
+        np.testing.assert_allclose(got[seed], expected[seed], rtol=1e-10, atol=1e-12)
+
+
+def test_no_blocks_where_they_do_not_pay(rng):
+    assert native_blocks.plan_blocks([64, 100, 10], 64) == 0  # blocks of 32 columns
+    assert native_blocks.plan_blocks([64, 100, 10], 200) >= 2
+    assert native_blocks.plan_blocks([784, 1024, 1024, 1], 4096) == 0  # large steps: BLAS's own threads
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_block_step_allocates_nothing(dtype, rng):
+    from test_network_alloc import assert_no_allocation
+    from numba.core.runtime import _nrt_python, rtsys
+
+    # Every buffer of a block at least 64 kB (the smallest: the output layer,
+    # 64 rows x 256 columns of float32), so a temporary array of any of them
+    # shows beside the few kB of Python objects of the hand-over.
+    dims = [64, 128, 64]
+    batch = 512
+    m = 3 * batch
+    X, y = make_data(rng, dims, "softmax", m, dtype, "rows")
+    net = Network(dims, output="softmax", dtype=dtype, seed=0)
+    net.fit(X, y, epochs=1, batch_size=batch, optimizer="adam", learning_rate=0.01, l2=0.01, progress=False)
+    data = net._prepare_data(X, y)
+    indices = np.random.default_rng(0).permutation(m)
+    ws = net._workspace(batch)
+    session = native_blocks.open_session(net, data, indices, batch, True, 1.0)
+    assert session is not None
+    was_enabled = _nrt_python.memsys_stats_enabled()
+    _nrt_python.memsys_enable_stats()
+    starts = iter(range(10 ** 6))
+    try:
+        def step():
+            start = (next(starts) % 3) * batch
+            cost = net._train_blocks(session, start, batch, ws, 0.01, 0.01)
+            assert np.isfinite(cost)
+
+        smallest_block_buffer = dims[-1] * (batch // 2) * np.dtype(dtype).itemsize
+        assert smallest_block_buffer >= 65536
+        assert_no_allocation(step, smallest_block_buffer, rtsys.get_allocation_stats, python_budget=16384)
+    finally:
+        session.close()
+        if not was_enabled:
+            _nrt_python.memsys_disable_stats()
