@@ -66,10 +66,10 @@ BLOCK_MIN_COLUMNS = 32
 #: Smaller steps (under ``BLOCKED_MIN_FLOPS``) of :meth:`fastdnn.Network.fit`
 #: run as column blocks on spinning threads (:mod:`fastdnn.native_blocks`)
 #: when every block gets at least this many columns.  Measured on the 2-core
-#: machine, Adam, digits network 64-100-10: batch 64 (two blocks of 32)
-#: 93 us a step against 75 us on the plain path; batch 96 108 vs 123 us,
-#: 128 114 vs 142 us, 200 135 vs 178 us.
-NATIVE_BLOCK_MIN_COLUMNS = int(os.environ.get("FASTDNN_NATIVE_BLOCK_MIN_COLUMNS", 48))
+#: machine, Adam, digits network 64-100-10, per step native vs plain: batch
+#: 8 (blocks of 4) 47.0 vs 39.5 us; 16 35.5 vs 45.5 us; 32 42.9 vs 59.6 us;
+#: 64 56.3 vs 80.0 us; 96 65.8 vs 113.5 us.
+NATIVE_BLOCK_MIN_COLUMNS = int(os.environ.get("FASTDNN_NATIVE_BLOCK_MIN_COLUMNS", 8))
 
 #: Plain gradient descent takes a layer's weight step inside its ``dW``
 #: product (:func:`fastdnn.blas.add_product`) when the layer has at least

@@ -28,6 +28,7 @@ from :class:`fastdnn.Network`'s Python loop.  Only the sum over a batch
 changes order (block 0's part plus block 1's).
 """
 
+import math
 import os
 import platform
 import threading
@@ -41,7 +42,8 @@ from numba.extending import intrinsic
 from . import blas, config
 from .kernels import activation as act
 from .kernels import gather as gather_mod
-from .kernels import loss, metrics
+from .kernels import loss, metrics, update
+from .kernels import regularization as reg
 
 # Output codes of the block pass.
 SIGMOID_OUTPUT = 0
@@ -57,8 +59,23 @@ _START = 2      # first position of the batch in the index array
 _BATCH = 3      # columns of the batch
 _BLOCKS = 4     # then per block k: first column at _BLOCKS + 2 k, end at _BLOCKS + 2 k + 1
 _MAX_BLOCKS = 6
+_PHASE = 15     # what a step is: _GRADIENTS, _UPDATE or _NO_UPDATE
 _DONE = 16      # per block k: the last step it finished
-_CTL_SIZE = 24
+_ASLEEP = 24    # per block k: 1 while its worker sleeps on its event
+_CTL_SIZE = 32
+
+_GRADIENTS = 0  # the gradient pass of each block
+_UPDATE = 1     # each thread's run of the arena: add the blocks' gradients, take the optimizer's step
+_NO_UPDATE = 2  # the cost was not finite: nothing to do
+
+# Optimizers the threads can run themselves, and the slots of the float control array.
+SGD_CODE = 0
+MOMENTUM_CODE = 1
+ADAM_CODE = 2
+_LR = 0
+_DECAY = 1
+_CORRECTION1 = 2
+_CORRECTION2 = 3
 
 #: ``pause`` spins of a waiting thread before it gives up the core (the
 #: worker) or asks for the worker to be woken (the main thread); a pause is
@@ -230,12 +247,17 @@ def _split(ctl, start, b, n_blocks):
 
 
 @njit(**config.JIT)
-def _wait_for(ctl, slot, value, limit):
-    """Spin until ``ctl[slot] == value``; ``False`` after ``limit`` spins."""
+def _wait_for(ctl, slot, value, limit, watch_sleep):
+    """Spin until ``ctl[slot] == value`` (slot ``_DONE + k``).
+
+    ``False`` after ``limit`` spins, or with ``watch_sleep`` as soon as
+    worker ``k`` has gone to sleep.
+    """
     spins = 0
+    asleep = _ASLEEP + slot - _DONE
     while _load(ctl, slot) != value:
         spins += 1
-        if spins > limit:
+        if spins > limit or (watch_sleep and _load(ctl, asleep) != 0):
             return False
         _pause()
     return True
@@ -249,21 +271,20 @@ def _main_step(ctl, gen, limit, n_blocks, gemm, params, w_off, b_off, dims, hidd
     Returns whether every block finished (then :func:`_reduce` adds them up).
     """
     _split(ctl, start, b, n_blocks)
+    ctl[_PHASE] = _GRADIENTS
     _store(ctl, _GEN, gen)
     result[0] = 0.0
     result[1] = 0.0
     _block_pass(gemm, params, w_off, b_off, dims, hidden_code, output_code, slope, native32, rows_data, X, labels, Y,
                 indices, start, ctl[_BLOCKS], ctl[_BLOCKS + 1], 1.0 / b, count, ws, ws64, a_off, grads, result)
-    for k in range(1, n_blocks):
-        if not _wait_for(ctl, _DONE + k, gen, limit):
-            return False
-    return True
+    return _wait_all(ctl, gen, limit, n_blocks, True)
 
 
 @njit(**config.JIT)
-def _wait_all(ctl, gen, limit, n_blocks):
+def _wait_all(ctl, gen, limit, n_blocks, watch_sleep):
+    """Wait for every worker to finish step ``gen`` (see :func:`_wait_for`); whether they all did."""
     for k in range(1, n_blocks):
-        if not _wait_for(ctl, _DONE + k, gen, limit):
+        if not _wait_for(ctl, _DONE + k, gen, limit, watch_sleep):
             return False
     return True
 
@@ -280,13 +301,80 @@ def _reduce(grads, block_grads, results, result):
 
 
 @njit(**config.JIT)
-def _worker_loop(ctl, k, limit, seen, gemm, params, w_off, b_off, dims, hidden_code, output_code, slope,
-                 native32, rows_data, X, labels, Y, indices, count, ws, ws64, a_off, grads, result):
+def _arena_run(p, n_blocks, k):
+    """Thread ``k``'s run ``[a, b)`` of an arena of ``p`` entries (cache-line multiples)."""
+    step = -(-p // n_blocks)
+    step = -(-step // 16) * 16
+    return min(p, k * step), min(p, (k + 1) * step)
+
+
+@njit(**config.JIT)
+def _update_run(k, n_blocks, fctl, opt_code, params, grads, block_grads, slot1, slot2, keep, n_decay, beta1,
+                beta2, eps, nesterov):
+    """Thread ``k``'s run of the arena: the other blocks' gradients added, then the optimizer's step.
+
+    The same kernels as the optimizers' own (:mod:`fastdnn.kernels.update`),
+    saving the old values into ``keep`` for a rollback.
+    """
+    p = params.size
+    a, b = _arena_run(p, n_blocks, k)
+    if b <= a:
+        return
+    g = grads[a:b]
+    for j in range(block_grads.shape[0]):
+        other = block_grads[j, a:b]
+        for i in range(g.size):
+            g[i] += other[i]
+    learning_rate = fctl[_LR]
+    decay = fctl[_DECAY]
+    run_decay = min(max(n_decay - a, 0), b - a)
+    if opt_code == SGD_CODE:
+        update._sgd_l2_serial(params[a:b], g, learning_rate, decay, run_decay, keep[a:b], True)
+    elif opt_code == MOMENTUM_CODE:
+        update.momentum_run(params[a:b], g, slot1[a:b], learning_rate, beta1, nesterov, decay, run_decay, keep[a:b],
+                            keep[p + a:p + b], True)
+    else:
+        update.adam_run(params[a:b], g, slot1[a:b], slot2[a:b], learning_rate, beta1, beta2, fctl[_CORRECTION1],
+                        fctl[_CORRECTION2], eps, decay, run_decay, keep[a:b], keep[p + a:p + b],
+                        keep[2 * p + a:2 * p + b], True)
+
+
+@njit(**config.JIT)
+def _finish_step(ctl, fctl, gen, limit, n_blocks, results, result, b, l2, n_weights, partials, square_sum, opt_code,
+                 params, grads, block_grads, slot1, slot2, keep, n_decay, beta1, beta2, eps, nesterov):
+    """After the gradient pass (step ``gen - 1``): the cost, and the update as step ``gen`` on every thread.
+
+    The cost (with the L2 term, as :meth:`fastdnn.Network._regularized_cost`
+    adds it) goes to ``result[0]``; the update runs only when it is
+    finite.  Returns whether every thread finished.
+    """
+    for k in range(1, n_blocks):
+        result[0] += results[k, 0]
+        result[1] += results[k, 1]
+    cost = result[0] / b
+    if np.isfinite(cost) and l2 != 0.0:
+        reg._sum_of_squares_serial(params, n_weights, partials, square_sum)
+        cost = cost + (l2 / (2.0 * b)) * square_sum[0]
+    result[0] = cost
+    go = np.isfinite(cost)
+    ctl[_PHASE] = _UPDATE if go else _NO_UPDATE
+    _store(ctl, _GEN, gen)
+    if go:
+        _update_run(0, n_blocks, fctl, opt_code, params, grads, block_grads, slot1, slot2, keep, n_decay, beta1,
+                    beta2, eps, nesterov)
+    return _wait_all(ctl, gen, limit, n_blocks, True)
+
+
+@njit(**config.JIT)
+def _worker_loop(ctl, fctl, k, limit, seen, gemm, params, w_off, b_off, dims, hidden_code, output_code, slope,
+                 native32, rows_data, X, labels, Y, indices, count, ws, ws64, a_off, grads, result, n_blocks,
+                 opt_code, main_grads, block_grads, slot1, slot2, keep, n_decay, beta1, beta2, eps, nesterov):
     """Run block ``k`` of every new step until told to leave (returns -1) or idle too long.
 
     Idle for ``limit`` spins, it returns the last step it saw, and the
     caller waits on its event.
     """
+    _store(ctl, _ASLEEP + k, 0)
     while True:
         spins = 0
         while True:
@@ -297,11 +385,20 @@ def _worker_loop(ctl, k, limit, seen, gemm, params, w_off, b_off, dims, hidden_c
                 break
             spins += 1
             if spins > limit:
-                # The main thread sets the worker's event whenever it waited
-                # too long for a block, so sleeping now cannot miss a step.
+                # The main thread wakes a sleeping worker as soon as it waits
+                # for it (and any worker it waited too long for), so sleeping
+                # now cannot miss a step.
+                _store(ctl, _ASLEEP + k, 1)
                 return seen
             _pause()
         seen = gen
+        phase = ctl[_PHASE]
+        if phase != _GRADIENTS:
+            if phase == _UPDATE:
+                _update_run(k, n_blocks, fctl, opt_code, params, main_grads, block_grads, slot1, slot2, keep, n_decay,
+                            beta1, beta2, eps, nesterov)
+            _store(ctl, _DONE + k, gen)
+            continue
         result[0] = 0.0
         result[1] = 0.0
         start = ctl[_START]
@@ -309,8 +406,8 @@ def _worker_loop(ctl, k, limit, seen, gemm, params, w_off, b_off, dims, hidden_c
         c1 = ctl[_BLOCKS + 2 * k + 1]
         b = ctl[_BATCH]
         if c1 > c0:
-            _block_pass(gemm, params, w_off, b_off, dims, hidden_code, output_code, slope, native32, rows_data, X, labels, Y,
-                        indices, start, c0, c1, 1.0 / b, count, ws, ws64, a_off, grads, result)
+            _block_pass(gemm, params, w_off, b_off, dims, hidden_code, output_code, slope, native32, rows_data, X,
+                        labels, Y, indices, start, c0, c1, 1.0 / b, count, ws, ws64, a_off, grads, result)
         else:
             grads[:] = 0.0
         _store(ctl, _DONE + k, gen)
@@ -337,7 +434,8 @@ class _Worker:
             if session is None:
                 continue
             try:
-                seen = _worker_loop(session.ctl, self.k, SPIN_LIMIT, session.seen[self.k], *session.worker_args[self.k])
+                seen = _worker_loop(session.ctl, session.fctl, self.k, SPIN_LIMIT, session.seen[self.k],
+                                    *session.worker_args[self.k])
             except BaseException as exc:  # reported by the main thread's wait
                 session.errors.append(exc)
                 continue
@@ -383,13 +481,16 @@ class Session:
     """The column blocks of one :meth:`fastdnn.Network.fit`: buffers, workers, and BLAS at one thread.
 
     Use :func:`open_session`, which returns ``None`` where this path does not
-    apply.  :meth:`step` runs one gradient pass into ``net.grads``;
+    apply.  :meth:`train_step` runs one step (gradient pass, cost, and the
+    update split over the threads) for the built-in optimizers, :meth:`step`
+    the gradient pass alone into ``net.grads`` for any other;
     :meth:`close` (always called, also after an error) sends the workers back
     to sleep and restores BLAS's threads.
     """
 
     def __init__(self, net, data, indices, batch, count, n_blocks, gemm, blas_pin):
         self.net = net
+        self.indices = indices
         self.n_blocks = n_blocks
         self.count = bool(count)
         self.ctl = np.zeros(_CTL_SIZE, dtype=np.int64)
@@ -423,23 +524,56 @@ class Session:
             self.common + (self.count,) + self.workspaces[k] + (self.block_grads[k - 1], self.results[k])
             for k in range(1, n_blocks)
         ]
+        self.fctl = np.zeros(4, dtype=np.float64)
+        self.square_sum = np.zeros(1, dtype=np.float64)
+        self.optimizer = _optimizer_args(net, dtype)
+        self.worker_args = [None] + [
+            args + (n_blocks,) + self.optimizer[:1] + (net.grads, self.block_grads)
+            + self.optimizer[1:] for args in self.worker_args[1:]
+        ]
         self.workers = _get_workers(n_blocks - 1)
         for worker in self.workers:
             worker.session = self
             worker.event.set()
 
-    def step(self, start, b):
-        """Gradient pass over the batch ``indices[start:start + b]`` into ``net.grads``.
+    @property
+    def updates(self):
+        """Whether :meth:`train_step` can run (the network's optimizer is a built-in one)."""
+        return self.optimizer[0] >= 0
 
-        Returns ``(cost, correct)``: the cost summed over the batch's
-        examples (the gradient is garbage when it is not finite) and the
-        number of correct answers (0 unless counting).
+    def train_step(self, start, b, learning_rate, l2):
+        """One training step on the batch ``indices[start:start + b]``; returns ``(cost, correct)``.
+
+        The cost is the batch's mean with the L2 term; only when it is
+        finite do the threads add up the gradients and take the optimizer's
+        step (each over its run of the arena), the old values kept for a
+        rollback, and the network's step count advance.
         """
+        net = self.net
+        self._gradient_pass(start, b)
         self._gen += 1
-        gen = self._gen
+        if self.optimizer[0] == ADAM_CODE:
+            self.fctl[_CORRECTION1], self.fctl[_CORRECTION2] = update.adam_corrections(
+                self.optimizer[5], self.optimizer[6], net._t + 1)
+        self.fctl[_LR] = learning_rate
+        self.fctl[_DECAY] = l2 / b
+        done = _finish_step(self.ctl, self.fctl, self._gen, SPIN_LIMIT, self.n_blocks, self.results, self.result, b,
+                            l2, net.n_weights, net._partials, self.square_sum, self.optimizer[0], net.params,
+                            net.grads, self.block_grads, *self.optimizer[1:])
+        self._wait(done)
+        cost = self.result[0]
+        if math.isfinite(cost):
+            net._count_update()
+        return cost, self.result[1]
+
+    def _gradient_pass(self, start, b):
+        self._gen += 1
         ws, ws64, a_off = self.workspaces[0]
-        done = _main_step(self.ctl, gen, SPIN_LIMIT, self.n_blocks, *self.common, start, b, self.count, ws, ws64,
-                          a_off, self.net.grads, self.result)
+        done = _main_step(self.ctl, self._gen, SPIN_LIMIT, self.n_blocks, *self.common, start, b, self.count, ws,
+                          ws64, a_off, self.net.grads, self.result)
+        self._wait(done)
+
+    def _wait(self, done):
         while not done:
             # A worker went to sleep (or is slow to come): wake it and wait again.
             if self.errors:
@@ -448,7 +582,17 @@ class Session:
                 raise RuntimeError("a fastdnn block worker thread has stopped")
             for worker in self.workers:
                 worker.event.set()
-            done = _wait_all(self.ctl, gen, SPIN_LIMIT, self.n_blocks)
+            # Its flag says asleep until it is back in its loop: wait without looking at it.
+            done = _wait_all(self.ctl, self._gen, SPIN_LIMIT, self.n_blocks, False)
+
+    def step(self, start, b):
+        """Gradient pass over the batch ``indices[start:start + b]`` into ``net.grads``.
+
+        Returns ``(cost, correct)``: the cost summed over the batch's
+        examples (the gradient is garbage when it is not finite) and the
+        number of correct answers (0 unless counting).
+        """
+        self._gradient_pass(start, b)
         _reduce(self.net.grads, self.block_grads, self.results[1:], self.result)
         return self.result[0], self.result[1]
 
@@ -462,6 +606,29 @@ class Session:
         pin, self._blas_pin = self._blas_pin, None
         pin.__exit__(None, None, None)
         self._held.release()
+
+
+def _optimizer_args(net, dtype):
+    """``(code, slot1, slot2, keep, n_decay, beta1, beta2, eps, nesterov)`` of the network's optimizer.
+
+    The code is -1 for an optimizer the threads cannot run (one not of
+    fastdnn's own three classes exactly: a subclass may step differently).
+    """
+    from . import optimizers
+
+    opt = net._optimizer
+    empty = np.empty(0, dtype=dtype)
+    slots = tuple(net._slots) + (empty, empty)
+    kind = type(opt)
+    if kind is optimizers.SGD:
+        code, beta1, beta2, eps, nesterov = SGD_CODE, 0.0, 0.0, 1.0, False
+    elif kind is optimizers.Momentum:
+        code, beta1, beta2, eps, nesterov = MOMENTUM_CODE, float(opt.beta), 0.0, 1.0, bool(opt.nesterov)
+    elif kind is optimizers.Adam:
+        code, beta1, beta2, eps, nesterov = ADAM_CODE, float(opt.beta1), float(opt.beta2), float(opt.eps), False
+    else:
+        code, beta1, beta2, eps, nesterov = -1, 0.0, 0.0, 1.0, False
+    return (code, slots[0], slots[1], net._keep, int(net.n_weights), beta1, beta2, eps, nesterov)
 
 
 @njit(**config.JIT)

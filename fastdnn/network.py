@@ -654,6 +654,13 @@ class Network:
         self._backup_valid = True
         self._n_steps += 1
 
+    def _count_update(self):
+        """What :meth:`_update` records around its kernel, for an update made elsewhere (native blocks)."""
+        self._backup_t = self._t
+        self._t += 1
+        self._backup_valid = True
+        self._n_steps += 1
+
     def _train_batch(self, data, indices, start, ws, learning_rate, l2, keep_prob, count):
         """Gather the examples ``indices[start:start + ws.m]`` into ``ws`` and train on them; returns the cost."""
         X = data.gather_X(indices, start, ws)
@@ -663,8 +670,10 @@ class Network:
 
     def _train_blocks(self, session, start, b, ws, learning_rate, l2):
         """:meth:`_train_batch` through a :class:`fastdnn.native_blocks.Session` (the gather included)."""
-        total, correct = session.step(start, b)
-        ws.count[0] = correct
+        if session.updates:
+            cost, ws.count[0] = session.train_step(start, b, learning_rate, l2)
+            return cost
+        total, ws.count[0] = session.step(start, b)
         return self._descend(total / b, ws, learning_rate, l2, b)
 
     def _rollback(self):

@@ -28,13 +28,13 @@ BATCH = 256
 def block_steps(monkeypatch):
     """Counts the steps that ran as native blocks."""
     counter = {"steps": 0}
-    step = native_blocks.Session.step
+    gradient_pass = native_blocks.Session._gradient_pass
 
     def counted(self, start, b):
         counter["steps"] += 1
-        return step(self, start, b)
+        return gradient_pass(self, start, b)
 
-    monkeypatch.setattr(native_blocks.Session, "step", counted)
+    monkeypatch.setattr(native_blocks.Session, "_gradient_pass", counted)
     return counter
 
 
@@ -113,16 +113,21 @@ def test_blocks_are_deterministic(rng, block_steps):
     assert np.array_equal(runs[0], runs[1])
 
 
-def test_sleeping_workers_are_woken(rng, block_steps, monkeypatch):
-    # A spin limit of a few pauses sends the workers to sleep between
-    # (and inside) steps: every step then goes through the wake-up path.
+@pytest.mark.parametrize("spin_limit, pause", [(3, 0.0), (2000, 0.02)])
+def test_sleeping_workers_are_woken(spin_limit, pause, rng, block_steps, monkeypatch):
+    # A spin limit of a few pauses sends the workers to sleep between (and
+    # inside) steps; a pause between epochs longer than the spin limit sends
+    # them to sleep there.  The steps after go through the wake-up path.
+    import time
+
     dims = [10, 24, 2]
     X, Y = make_data(rng, dims, "softmax", 4 * BATCH, np.float64, "rows")
-    plain, _ = fit_both(dims, X, Y, block_steps, output="softmax", epochs=2, batch_size=BATCH, optimizer="sgd",
+    plain, _ = fit_both(dims, X, Y, block_steps, output="softmax", epochs=3, batch_size=BATCH, optimizer="sgd",
                         learning_rate=0.1)
-    monkeypatch.setattr(native_blocks, "SPIN_LIMIT", 3)
+    monkeypatch.setattr(native_blocks, "SPIN_LIMIT", spin_limit)
     net = Network(dims, output="softmax", init="he", seed=3)
-    history = net.fit(X, Y, epochs=2, batch_size=BATCH, optimizer="sgd", learning_rate=0.1, progress=False)
+    history = net.fit(X, Y, epochs=3, batch_size=BATCH, optimizer="sgd", learning_rate=0.1, progress=False,
+                      callback=lambda epoch, record: time.sleep(pause))
     np.testing.assert_allclose(history["cost"], plain[1]["cost"], rtol=1e-12)
     np.testing.assert_allclose(net.params, plain[0].params, rtol=1e-10, atol=1e-12)
 
@@ -183,7 +188,7 @@ def test_two_fits_at_once_share_the_workers(rng, block_steps):
 
 
 def test_no_blocks_where_they_do_not_pay(rng):
-    assert native_blocks.plan_blocks([64, 100, 10], 64) == 0  # blocks of 32 columns
+    assert native_blocks.plan_blocks([64, 100, 10], 8) == 0  # blocks of 4 columns
     assert native_blocks.plan_blocks([64, 100, 10], 200) >= 2
     assert native_blocks.plan_blocks([784, 1024, 1024, 1], 4096) == 0  # large steps: BLAS's own threads
 
@@ -223,3 +228,28 @@ def test_block_step_allocates_nothing(dtype, rng):
         session.close()
         if not was_enabled:
             _nrt_python.memsys_disable_stats()
+
+
+def test_an_optimizer_of_its_own_steps_in_python(rng, block_steps):
+    # A subclass may step differently: the threads only run the gradient
+    # pass, and the optimizer's own step follows on the calling thread.
+    from fastdnn import optimizers
+
+    class HalvedAdam(optimizers.Adam):
+        def step(self, params, grads, slots, learning_rate, decay, n_decay, t, keep=None):
+            super().step(params, grads, slots, learning_rate / 2, decay, n_decay, t, keep)
+
+    dims = [12, 40, 3]
+    X, Y = make_data(rng, dims, "softmax", 3 * BATCH + 5, np.float64, "rows")
+    results = {}
+    for blocks in (False, "auto"):
+        net = Network(dims, output="softmax", init="he", seed=3)
+        net.column_blocks = blocks
+        results[blocks] = net.fit(X, Y, epochs=2, batch_size=BATCH, optimizer=HalvedAdam(), learning_rate=0.02,
+                                  l2=0.01, progress=False), net.params.copy()
+    assert block_steps["steps"] == 2 * 4
+    np.testing.assert_allclose(results["auto"][0]["cost"], results[False][0]["cost"], rtol=1e-12)
+    np.testing.assert_allclose(results["auto"][1], results[False][1], rtol=1e-10, atol=1e-12)
+    adam = Network(dims, output="softmax", init="he", seed=3)
+    adam.fit(X, Y, epochs=2, batch_size=BATCH, optimizer="adam", learning_rate=0.02, l2=0.01, progress=False)
+    assert not np.allclose(adam.params, results["auto"][1])  # the subclass's own step did run

@@ -430,8 +430,9 @@ def test_layouts_dtypes_and_label_forms_train_identically(rng, tmp_path):
     y = rng.integers(0, 4, 90)
     onehot = np.eye(4)[:, y]
 
-    def train(X_in, Y_in):
+    def train(X_in, Y_in, blocks="auto"):
         net = Network([6, 7, 4], output="softmax", seed=1)
+        net.column_blocks = blocks
         net.fit(X_in, Y_in, epochs=3, batch_size=32, optimizer="momentum", learning_rate=0.1, progress=False)
         return net.params
 
@@ -444,7 +445,12 @@ def test_layouts_dtypes_and_label_forms_train_identically(rng, tmp_path):
     path = tmp_path / "X.npy"
     np.save(path, X)
     mapped = np.load(path, mmap_mode="r")
-    np.testing.assert_array_equal(train(mapped, y), base)
+    # A map trains on the plain path (in memory these batches run as native
+    # column blocks, whose sums over a batch add the blocks' parts).
+    plain = train(X, y, blocks=False)
+    np.testing.assert_array_equal(train(mapped, y), plain)
+    np.testing.assert_array_equal(train(X, onehot, blocks=False), plain)
+    np.testing.assert_allclose(plain, base, rtol=1e-12, atol=1e-14)
 
 
 def test_rows_gather_with_more_features_than_examples_per_batch(rng):
@@ -500,13 +506,18 @@ def test_mini_batches_cover_every_example_once_per_epoch(rng):
     Y = rng.standard_normal((2, 50))
     net = Network([3, 4, 2], output="linear", seed=0)
     seen = []
-    real = net._train_batch
+    real, real_blocks = net._train_batch, net._train_blocks
 
     def spy(data, indices, start, ws, *rest):
         seen.append(indices[start:start + ws.m].copy())
         return real(data, indices, start, ws, *rest)
 
+    def spy_blocks(session, start, b, *rest):  # the native column blocks
+        seen.append(session.indices[start:start + b].copy())
+        return real_blocks(session, start, b, *rest)
+
     net._train_batch = spy
+    net._train_blocks = spy_blocks
     history = net.fit(X, Y, epochs=2, batch_size=16, learning_rate=0.01, progress=False)
     assert [len(s) for s in seen] == [16, 16, 16, 2] * 2
     for epoch in range(2):

@@ -191,6 +191,12 @@ def _momentum_element(param, grad, velocity, learning_rate, beta, nesterov, deca
 def _momentum_serial(param, grad, velocity, learning_rate, beta, nesterov, decay, n_decay, keep, save):
     # Separate views of keep: offsets into one array cost the loop its vectorisation.
     keep_p, keep_v = _split2(keep, param.size)
+    momentum_run(param, grad, velocity, learning_rate, beta, nesterov, decay, n_decay, keep_p, keep_v, save)
+
+
+@njit(**config.JIT)
+def momentum_run(param, grad, velocity, learning_rate, beta, nesterov, decay, n_decay, keep_p, keep_v, save):
+    """The momentum step over a run of the arena, the old values going to ``keep_p``, ``keep_v`` (if ``save``)."""
     if save:
         for k in range(n_decay):
             _momentum_element(param, grad, velocity, learning_rate, beta, nesterov, decay, keep_p, keep_v, True, k)
@@ -277,6 +283,14 @@ def _adam_serial(param, grad, first, second, learning_rate, beta1, beta2, correc
                  n_decay, keep, save):
     # Separate views of keep: offsets into one array cost the loop its vectorisation.
     keep_p, keep_v, keep_s = _split3(keep, param.size)
+    adam_run(param, grad, first, second, learning_rate, beta1, beta2, correction1, correction2, eps, decay, n_decay,
+             keep_p, keep_v, keep_s, save)
+
+
+@njit(**config.JIT)
+def adam_run(param, grad, first, second, learning_rate, beta1, beta2, correction1, correction2, eps, decay, n_decay,
+             keep_p, keep_v, keep_s, save):
+    """The Adam step over a run of the arena, the old values going to the ``keep_*`` views (if ``save``)."""
     if save:
         for k in range(n_decay):
             _adam_element(param, grad, first, second, learning_rate, beta1, beta2, correction1, correction2, eps,
@@ -344,8 +358,7 @@ def adam(param, grad, first, second, learning_rate, beta1, beta2, eps, t, decay,
     .. math:: v \\leftarrow \\beta_1 v + (1-\\beta_1) g,\\quad s \\leftarrow \\beta_2 s + (1-\\beta_2) g^2,\\quad
               \\theta \\leftarrow \\theta - \\alpha\\,\\frac{v / (1-\\beta_1^t)}{\\sqrt{s / (1-\\beta_2^t)} + \\epsilon}
     """
-    correction1 = 1.0 / (1.0 - beta1 ** t)
-    correction2 = 1.0 / (1.0 - beta2 ** t)
+    correction1, correction2 = adam_corrections(beta1, beta2, t)
     save = keep is not None
     keep = keep if save else _no_keep(param)
     if param.size >= config.PARALLEL_MIN_ELEMENTS:
@@ -354,3 +367,8 @@ def adam(param, grad, first, second, learning_rate, beta1, beta2, eps, t, decay,
     else:
         _adam_serial(param, grad, first, second, learning_rate, beta1, beta2, correction1, correction2, eps,
                      decay, n_decay, keep, save)
+
+
+def adam_corrections(beta1, beta2, t):
+    """Adam's bias corrections ``1 / (1 - beta1^t)`` and ``1 / (1 - beta2^t)`` of step ``t``."""
+    return 1.0 / (1.0 - beta1 ** t), 1.0 / (1.0 - beta2 ** t)
