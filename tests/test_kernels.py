@@ -746,3 +746,32 @@ def test_caches_go_when_any_source_of_the_package_changes(tmp_path):
     assert config.drop_stale_caches(str(package)) == 2
     assert not any(path.exists() for path in cached)
     assert (package / "kernel.py").exists() and (package / "sub" / "helper.py").exists()
+
+
+def test_adam_in_float32_matches_numpy_in_float32(rng):
+    # The float32 kernel works in float32 (twice the SIMD lanes for its square
+    # roots and divisions), as NumPy does with float32 arrays and Python
+    # scalars: the results agree to a few ulp.
+    from fastdnn.kernels import update
+
+    p = 1000
+    param = rng.standard_normal(p).astype(np.float32)
+    grad = (rng.standard_normal(p) * 1e-2).astype(np.float32)
+    first = (rng.standard_normal(p) * 1e-2).astype(np.float32)
+    second = (rng.random(p) * 1e-4).astype(np.float32)
+    lr, beta1, beta2, eps, t, decay, n_decay = 1e-3, 0.9, 0.999, 1e-8, 7, 1e-3, 600
+    expected_first, expected_second, expected = first.copy(), second.copy(), param.copy()
+    g = grad + np.float32(decay) * param * (np.arange(p) < n_decay)
+    expected_first[...] = np.float32(beta1) * first + np.float32(1 - beta1) * g
+    expected_second[...] = np.float32(beta2) * second + np.float32(1 - beta2) * (g * g)
+    c1, c2 = update.adam_corrections(beta1, beta2, t)
+    expected[...] = param - np.float32(lr) * (expected_first * np.float32(c1)) / (
+        np.sqrt(expected_second * np.float32(c2)) + np.float32(eps))
+    update.adam(param, grad, first, second, lr, beta1, beta2, eps, t, decay, n_decay)
+    assert param.dtype == np.float32
+    ulp = np.spacing(np.abs(expected).astype(np.float32))
+    assert np.all(np.abs(param - expected) <= 4 * ulp)
+    # The moments are sums that can cancel: judged on the scale of their terms (FMA contraction may round once less).
+    eps32 = np.finfo(np.float32).eps
+    np.testing.assert_allclose(first, expected_first, rtol=4 * eps32, atol=4 * eps32 * np.abs(g).max() * 0.1)
+    np.testing.assert_allclose(second, expected_second, rtol=4 * eps32, atol=4 * eps32 * np.abs(second).max())
