@@ -180,8 +180,10 @@ def product(gemm, A, transpose_a, B, transpose_b, C, beta):
     ----------
     gemm : int
         :func:`gemm_address` of the arrays' dtype (not checked here).
-    A, B : ndarray, C-contiguous
-        Used as they are or transposed (``transpose_a``, ``transpose_b``).
+    A, B : ndarray
+        Rows contiguous (C-contiguous, or a block of columns of a
+        C-contiguous array); used as they are or transposed
+        (``transpose_a``, ``transpose_b``).
     C : ndarray of shape (m, n), C-contiguous
         Written in place.
     beta : float
@@ -193,5 +195,11 @@ def product(gemm, A, transpose_a, B, transpose_b, C, beta):
         return
     alpha = C.dtype.type(1.0)
     _call_gemm(gemm, _TRANS if transpose_a else _NO_TRANS, _TRANS if transpose_b else _NO_TRANS, m, n, k, alpha,
-               A.ctypes.data, max(A.shape[1], 1), B.ctypes.data, max(B.shape[1], 1), C.dtype.type(beta),
-               C.ctypes.data, max(n, 1))
+               A.ctypes.data, _leading(A), B.ctypes.data, _leading(B), C.dtype.type(beta), C.ctypes.data,
+               _leading(C))
+
+
+@njit(**config.JIT)
+def _leading(X):
+    # The distance between rows, in elements (a block of columns keeps its parent's).
+    return max(X.strides[0] // X.itemsize, X.shape[1], 1) if X.shape[0] > 1 else max(X.shape[1], 1)

@@ -47,8 +47,10 @@ PARALLEL_MIN_ELEMENTS = int(os.environ.get("FASTDNN_PARALLEL_MIN_ELEMENTS", 1 <<
 #: (waking Numba's pool right after BLAS's costs more than the pass gains).
 STEP_PARALLEL_MIN_ELEMENTS = int(os.environ.get("FASTDNN_STEP_PARALLEL_MIN_ELEMENTS", 1 << 20))
 
-#: Column blocks (see :mod:`fastdnn.workers`): at most this many, one per core.
-BLOCK_WORKERS = int(os.environ.get("FASTDNN_BLOCK_WORKERS", os.cpu_count() or 1))
+#: Column blocks (see :mod:`fastdnn.workers`): at most this many, one per core
+#: this process may run on (its CPU affinity, not the machine's count).
+BLOCK_WORKERS = int(os.environ.get("FASTDNN_BLOCK_WORKERS", 0)) or (
+    len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 #: A step is split into column blocks only when its matrix products hold at
 #: least this many floating-point operations.  Below it the plain path

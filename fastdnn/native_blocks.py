@@ -57,12 +57,13 @@ _GEN = 0        # step counter: the main thread bumps it to start a step
 _LEAVE = 1      # non-zero: the workers return from their loops
 _START = 2      # first position of the batch in the index array
 _BATCH = 3      # columns of the batch
-_BLOCKS = 4     # then per block k: first column at _BLOCKS + 2 k, end at _BLOCKS + 2 k + 1
+_PHASE = 4      # what a step is: _GRADIENTS, _UPDATE or _NO_UPDATE
+_BLOCKS = 5     # then per block k: first column at _BLOCKS + 2 k, end at _BLOCKS + 2 k + 1
 _MAX_BLOCKS = 6
-_PHASE = 15     # what a step is: _GRADIENTS, _UPDATE or _NO_UPDATE
-_DONE = 16      # per block k: the last step it finished
-_ASLEEP = 24    # per block k: 1 while its worker sleeps on its event
-_CTL_SIZE = 32
+_DONE = 24      # per block k: the last step it finished
+_ASLEEP = 32    # per block k: 1 while its worker sleeps on its event
+_CTL_SIZE = 40
+assert _BLOCKS + 2 * _MAX_BLOCKS <= _DONE and _DONE + _MAX_BLOCKS <= _ASLEEP <= _CTL_SIZE - _MAX_BLOCKS
 
 _GRADIENTS = 0  # the gradient pass of each block
 _UPDATE = 1     # each thread's run of the arena: add the blocks' gradients, take the optimizer's step
@@ -81,6 +82,7 @@ _CORRECTION2 = 3
 #: worker) or asks for the worker to be woken (the main thread); a pause is
 #: 40-150 cycles, so this is a few milliseconds.
 SPIN_LIMIT = 100_000
+
 
 
 # ---------------------------------------------------------------- atomics
@@ -134,13 +136,15 @@ def _view(flat, offset, rows, cols):
 
 
 @njit(**config.JIT)
-def _block_pass(gemm, params, w_off, b_off, dims, hidden_code, output_code, slope, native32, rows_data, X, labels, Y,
-                indices, start, c0, c1, scale, count, ws, ws64, a_off, grads, result):
+def _block_pass(gemm, params, w_off, b_off, dims, hidden_code, output_code, slope, native32, rows_data, direct, X,
+                labels, Y, indices, start, c0, c1, scale, count, ws, ws64, a_off, grads, result):
     """Forward, cost and backward of the columns ``c0:c1`` of a batch into ``grads``.
 
     ``X`` holds one example per row (``rows_data``) or per column; targets
     are ``labels`` (one-hot on the fly) unless ``labels`` is empty, then
-    columns of ``Y``.  ``ws``/``ws64`` are this block's workspace and
+    columns of ``Y``.  ``direct``: ``X`` and ``Y`` are the batch itself
+    (``indices`` and ``start`` unused); the products read the block's
+    columns of ``X`` in place.  ``ws``/``ws64`` are this block's workspace and
     ``a_off`` (``L + 1`` int64) room for the offsets of its activations.  Writes
     the block's cost summed over its columns to ``result[0]`` and, with
     ``count``, its number of correct answers to ``result[1]``.
@@ -161,16 +165,25 @@ def _block_pass(gemm, params, w_off, b_off, dims, hidden_code, output_code, slop
     k = dims[L]
     Yb = _view(ws, offset, k, c)
     offset += k * c
-    if rows_data:
-        Xb = _view(ws, offset, c, n_x)
-        gather_mod._gather_rows_serial_copy(X, indices, start + c0, Xb)
+    if direct:
+        Xb = X[:, c0:c1]
+        for i in range(k):
+            for j in range(c):
+                Yb[i, j] = Y[i, c0 + j]
     else:
-        Xb = _view(ws, offset, n_x, c)
-        gather_mod._gather_columns_serial(X, indices, start + c0, Xb)
-    if labels.size > 0:
-        gather_mod.one_hot(labels, indices, start + c0, Yb)
-    else:
-        gather_mod._gather_columns_serial(Y, indices, start + c0, Yb)
+        # Their own names for the gathered buffers: the kernels writing them
+        # see C-contiguous arrays (Xb also takes a block of X, any layout).
+        if rows_data:
+            X_gathered = _view(ws, offset, c, n_x)
+            gather_mod._gather_rows_serial_copy(X, indices, start + c0, X_gathered)
+        else:
+            X_gathered = _view(ws, offset, n_x, c)
+            gather_mod._gather_columns_serial(X, indices, start + c0, X_gathered)
+        Xb = X_gathered
+        if labels.size > 0:
+            gather_mod.one_hot(labels, indices, start + c0, Yb)
+        else:
+            gather_mod._gather_columns_serial(Y, indices, start + c0, Yb)
 
     # Forward: A[l] = g(W[l] A[l-1] + b[l]); the output layer keeps its logits.
     for l in range(1, L + 1):
@@ -265,7 +278,7 @@ def _wait_for(ctl, slot, value, limit, watch_sleep):
 
 @njit(**config.JIT)
 def _main_step(ctl, gen, limit, n_blocks, gemm, params, w_off, b_off, dims, hidden_code, output_code, slope,
-               native32, rows_data, X, labels, Y, indices, start, b, count, ws, ws64, a_off, grads, result):
+               native32, rows_data, direct, X, labels, Y, indices, start, b, count, ws, ws64, a_off, grads, result):
     """Start step ``gen`` on the workers, run block 0 here, wait up to ``limit`` spins for the others.
 
     Returns whether every block finished (then :func:`_reduce` adds them up).
@@ -275,8 +288,8 @@ def _main_step(ctl, gen, limit, n_blocks, gemm, params, w_off, b_off, dims, hidd
     _store(ctl, _GEN, gen)
     result[0] = 0.0
     result[1] = 0.0
-    _block_pass(gemm, params, w_off, b_off, dims, hidden_code, output_code, slope, native32, rows_data, X, labels, Y,
-                indices, start, ctl[_BLOCKS], ctl[_BLOCKS + 1], 1.0 / b, count, ws, ws64, a_off, grads, result)
+    _block_pass(gemm, params, w_off, b_off, dims, hidden_code, output_code, slope, native32, rows_data, direct, X,
+                labels, Y, indices, start, ctl[_BLOCKS], ctl[_BLOCKS + 1], 1.0 / b, count, ws, ws64, a_off, grads, result)
     return _wait_all(ctl, gen, limit, n_blocks, True)
 
 
@@ -367,7 +380,7 @@ def _finish_step(ctl, fctl, gen, limit, n_blocks, results, result, b, l2, n_weig
 
 @njit(**config.JIT)
 def _worker_loop(ctl, fctl, k, limit, seen, gemm, params, w_off, b_off, dims, hidden_code, output_code, slope,
-                 native32, rows_data, X, labels, Y, indices, count, ws, ws64, a_off, grads, result, n_blocks,
+                 native32, rows_data, direct, X, labels, Y, indices, count, ws, ws64, a_off, grads, result, n_blocks,
                  opt_code, main_grads, block_grads, slot1, slot2, keep, n_decay, beta1, beta2, eps, nesterov):
     """Run block ``k`` of every new step until told to leave (returns -1) or idle too long.
 
@@ -406,8 +419,8 @@ def _worker_loop(ctl, fctl, k, limit, seen, gemm, params, w_off, b_off, dims, hi
         c1 = ctl[_BLOCKS + 2 * k + 1]
         b = ctl[_BATCH]
         if c1 > c0:
-            _block_pass(gemm, params, w_off, b_off, dims, hidden_code, output_code, slope, native32, rows_data, X,
-                        labels, Y, indices, start, c0, c1, 1.0 / b, count, ws, ws64, a_off, grads, result)
+            _block_pass(gemm, params, w_off, b_off, dims, hidden_code, output_code, slope, native32, rows_data,
+                        direct, X, labels, Y, indices, start, c0, c1, 1.0 / b, count, ws, ws64, a_off, grads, result)
         else:
             grads[:] = 0.0
         _store(ctl, _DONE + k, gen)
@@ -434,7 +447,7 @@ class _Worker:
             if session is None:
                 continue
             try:
-                seen = _worker_loop(session.ctl, session.fctl, self.k, SPIN_LIMIT, session.seen[self.k],
+                seen = _worker_loop(session.ctl, session.fctl, self.k, session.idle_spins, session.seen[self.k],
                                     *session.worker_args[self.k])
             except BaseException as exc:  # reported by the main thread's wait
                 session.errors.append(exc)
@@ -446,6 +459,7 @@ class _Worker:
 _workers = []
 _workers_lock = threading.Lock()
 _session_lock = threading.Lock()
+_attached = None  # the session the workers serve
 
 
 def _get_workers(n):
@@ -457,8 +471,8 @@ def _get_workers(n):
 
 def _reset_after_fork():
     # A forked child has none of its parent's threads: it starts its own.
-    global _workers, _workers_lock, _session_lock
-    _workers, _workers_lock, _session_lock = [], threading.Lock(), threading.Lock()
+    global _workers, _workers_lock, _session_lock, _attached
+    _workers, _workers_lock, _session_lock, _attached = [], threading.Lock(), threading.Lock(), None
 
 
 if hasattr(os, "register_at_fork"):
@@ -478,18 +492,21 @@ def plan_blocks(layer_dims, batch):
 
 
 class Session:
-    """The column blocks of one :meth:`fastdnn.Network.fit`: buffers, workers, and BLAS at one thread.
+    """Column blocks of one network's steps: buffers, the workers' arguments, and their hand-over.
 
-    Use :func:`open_session`, which returns ``None`` where this path does not
-    apply.  :meth:`train_step` runs one step (gradient pass, cost, and the
-    update split over the threads) for the built-in optimizers, :meth:`step`
-    the gradient pass alone into ``net.grads`` for any other;
-    :meth:`close` (always called, also after an error) sends the workers back
-    to sleep and restores BLAS's threads.
+    Made by :func:`open_session` (a :meth:`fastdnn.Network.fit` over
+    mini-batches, gathered by the blocks) or :func:`direct_pass` (a batch
+    given whole, read in place).  The workers serve one session at a time,
+    the *attached* one: :meth:`attach` takes them over (the caller holds
+    the module's session lock and BLAS at one thread).  :meth:`train_step`
+    runs one step (gradient pass, cost, and the update split over the
+    threads) for the built-in optimizers, :meth:`step` the gradient pass
+    alone into ``net.grads``.
     """
 
-    def __init__(self, net, data, indices, batch, count, n_blocks, gemm, blas_pin):
+    def __init__(self, net, X, Y, labels, indices, rows_data, direct, batch, count, n_blocks, gemm):
         self.net = net
+        self.X, self.Y = X, Y
         self.indices = indices
         self.n_blocks = n_blocks
         self.count = bool(count)
@@ -497,49 +514,61 @@ class Session:
         self.seen = [0] * n_blocks
         self.errors = []
         self._gen = 0
-        self._blas_pin = blas_pin
         dims = np.asarray(net.layer_dims, dtype=np.int64)
         w_off = np.array([w.start for w, _, _, _ in net._layout], dtype=np.int64)
         b_off = np.array([b.start for _, _, b, _ in net._layout], dtype=np.int64)
         columns = -(-batch // n_blocks)
         columns = -(-columns // 8) * 8
-        per_column = int(dims[1:].sum() + 2 * dims[1:].max() + dims[-1] + dims[0])
+        per_column = int(dims[1:].sum() + 2 * dims[1:].max() + dims[-1] + (0 if direct else dims[0]))
         dtype = net.dtype
         self.workspaces = [(np.empty(per_column * columns, dtype=dtype), np.empty(2 * columns, dtype=np.float64),
                             np.zeros(dims.size, dtype=np.int64)) for _ in range(n_blocks)]
         self.block_grads = np.zeros((n_blocks - 1, net.params.size), dtype=dtype)
         self.results = np.zeros((n_blocks, 2), dtype=np.float64)
         self.result = np.zeros(2, dtype=np.float64)
-        if data.rows is not None:
-            rows_data, X = True, data.rows
-        else:
-            rows_data, X = False, data.X
-        if data.labels is not None:
-            labels, Y = data.labels, np.empty((0, 0), dtype=dtype)
-        else:
-            labels, Y = np.empty(0, dtype=np.int64), data.Y
         self.common = (gemm, net.params, w_off, b_off, dims, net._hidden_code, OUTPUT_CODES[net.output],
-                       float(net.leaky_slope), dtype == np.float32, rows_data, X, labels, Y, indices)
-        self.worker_args = [None] + [
-            self.common + (self.count,) + self.workspaces[k] + (self.block_grads[k - 1], self.results[k])
-            for k in range(1, n_blocks)
-        ]
+                       float(net.leaky_slope), dtype == np.float32, rows_data, direct, X, labels, Y, indices)
         self.fctl = np.zeros(4, dtype=np.float64)
         self.square_sum = np.zeros(1, dtype=np.float64)
         self.optimizer = _optimizer_args(net, dtype)
         self.worker_args = [None] + [
-            args + (n_blocks,) + self.optimizer[:1] + (net.grads, self.block_grads)
-            + self.optimizer[1:] for args in self.worker_args[1:]
+            self.common + (self.count,) + self.workspaces[k] + (self.block_grads[k - 1], self.results[k], n_blocks)
+            + self.optimizer[:1] + (net.grads, self.block_grads) + self.optimizer[1:]
+            for k in range(1, n_blocks)
         ]
         self.workers = _get_workers(n_blocks - 1)
+        self.idle_spins = SPIN_LIMIT
+
+    def attach(self):
+        """Take the workers over from whichever session had them (no step of it is running)."""
+        global _attached
+        if _attached is self:
+            return
+        if _attached is not None:
+            _attached.detach()
+        self.ctl[_LEAVE] = 0
+        # Every earlier step of this session is finished: start from the last one.
+        self.seen = [int(self.ctl[_GEN])] * self.n_blocks
         for worker in self.workers:
             worker.session = self
             worker.event.set()
+        _attached = self
+
+    def detach(self):
+        """Send the workers out of this session's loop (to the next session, or to sleep)."""
+        global _attached
+        _store_leave(self.ctl)
+        for worker in self.workers:
+            if worker.session is self:
+                worker.session = None
+        if _attached is self:
+            _attached = None
 
     @property
     def updates(self):
-        """Whether :meth:`train_step` can run (the network's optimizer is a built-in one)."""
-        return self.optimizer[0] >= 0
+        """Whether :meth:`train_step` can run: the optimizer is a built-in one, its arrays the ones bound here."""
+        net = self.net
+        return self.optimizer[0] >= 0 and self.optimizer[3] is net._keep and net.params is self.common[1]
 
     def train_step(self, start, b, learning_rate, l2):
         """One training step on the batch ``indices[start:start + b]``; returns ``(cost, correct)``.
@@ -560,18 +589,41 @@ class Session:
         done = _finish_step(self.ctl, self.fctl, self._gen, SPIN_LIMIT, self.n_blocks, self.results, self.result, b,
                             l2, net.n_weights, net._partials, self.square_sum, self.optimizer[0], net.params,
                             net.grads, self.block_grads, *self.optimizer[1:])
-        self._wait(done)
-        cost = self.result[0]
-        if math.isfinite(cost):
-            net._count_update()
-        return cost, self.result[1]
+        try:
+            self._wait(done)
+        finally:
+            # Also when interrupted: the update is all or nothing, and the
+            # step count follows it.
+            self._finish_in_progress()
+            if math.isfinite(self.result[0]):
+                net._count_update()
+        return self.result[0], self.result[1]
 
     def _gradient_pass(self, start, b):
+        self._wake_sleepers()
         self._gen += 1
         ws, ws64, a_off = self.workspaces[0]
         done = _main_step(self.ctl, self._gen, SPIN_LIMIT, self.n_blocks, *self.common, start, b, self.count, ws,
                           ws64, a_off, self.net.grads, self.result)
-        self._wait(done)
+        try:
+            self._wait(done)
+        except BaseException:
+            self._finish_in_progress()
+            raise
+
+    def _wake_sleepers(self):
+        # Before the step, so that a worker idle since the last one starts with it.
+        for worker in self.workers:
+            if self.ctl[_ASLEEP + worker.k]:
+                worker.event.set()
+
+    def _finish_in_progress(self):
+        """Wait, without a way out, until every live worker has finished the current step."""
+        while not _wait_all(self.ctl, self._gen, SPIN_LIMIT, self.n_blocks, False):
+            if self.errors or not all(worker.thread.is_alive() for worker in self.workers):
+                return
+            for worker in self.workers:
+                worker.event.set()
 
     def _wait(self, done):
         while not done:
@@ -597,13 +649,12 @@ class Session:
         return self.result[0], self.result[1]
 
     def close(self):
-        if self._blas_pin is None:
+        """End a fit's session: the workers leave, BLAS gets its threads back, the lock is free."""
+        pin = getattr(self, "_blas_pin", None)
+        if pin is None:
             return
-        _store_leave(self.ctl)
-        for worker in self.workers:
-            if worker.session is self:
-                worker.session = None
-        pin, self._blas_pin = self._blas_pin, None
+        self._blas_pin = None
+        self.detach()
         pin.__exit__(None, None, None)
         self._held.release()
 
@@ -660,16 +711,67 @@ def open_session(net, data, indices, batch, count, keep_prob):
         return None
     if data.labels is None and (data.Y is None or data.Y.dtype != net.dtype):
         return None
+    if data.rows is not None:
+        rows_data, X = True, data.rows
+    else:
+        rows_data, X = False, data.X
+    if data.labels is not None:
+        labels, Y = data.labels, np.empty((0, 0), dtype=net.dtype)
+    else:
+        labels, Y = np.empty(0, dtype=np.int64), data.Y
     lock = _session_lock
     if not lock.acquire(blocking=False):
         return None
     pin = threads.single_threaded_blas()
     pin.__enter__()
     try:
-        session = Session(net, data, indices, batch, count, n_blocks, gemm, pin)
+        session = Session(net, X, Y, labels, indices, rows_data, False, batch, count, n_blocks, gemm)
+        session.attach()
     except BaseException:
         pin.__exit__(None, None, None)
         lock.release()
         raise
-    session._held = lock
+    session._blas_pin, session._held = pin, lock
     return session
+
+
+_NO_INDICES = np.empty(0, dtype=np.int64)
+
+
+def direct_pass(net, X, Y, count):
+    """The gradient pass of a whole batch ``(X, Y)`` as native column blocks, or ``None`` where it does not apply.
+
+    For :meth:`fastdnn.Network.train_step` and full-batch :meth:`fit`
+    steps: ``X`` of shape ``(n_x, m)``, C-contiguous, read in place, and
+    ``Y`` ``(n_L, m)`` in any layout, both in the network's dtype.  The session stays
+    attached between calls (its worker spins a few milliseconds, then
+    sleeps); BLAS is at one thread only inside the call.  Returns
+    ``(cost summed over the examples, correct answers)``; the gradient is
+    in ``net.grads``.
+    """
+    from . import threads
+
+    m = X.shape[1]
+    session = net._direct_session
+    if session is None or session.X is not X or session.Y is not Y or session.count != bool(count) \
+            or session.common[1] is not net.params:
+        session = None
+        net._direct_session = None
+        if net.column_blocks is False or not (X.dtype == Y.dtype == net.dtype):
+            return None
+        if not X.flags.c_contiguous or X.ndim != 2 or Y.ndim != 2:
+            return None
+        n_blocks = plan_blocks(net.layer_dims, m)
+        gemm = blas.gemm_address(net.dtype)
+        if not n_blocks or not gemm or not threads.can_pin_blas():
+            return None
+        session = Session(net, X, Y, _NO_INDICES, _NO_INDICES, False, True, m, count, n_blocks, gemm)
+        net._direct_session = session
+    if not _session_lock.acquire(blocking=False):
+        return None
+    try:
+        with threads.single_threaded_blas():
+            session.attach()
+            return session.step(0, m)
+    finally:
+        _session_lock.release()

@@ -337,6 +337,8 @@ class Network:
         self.column_blocks = "auto"
         self._block_plans = {}
         self._block_workers = None
+        # Native column blocks of whole batches (train_step, full-batch fit), kept between steps.
+        self._direct_session = None
         self._fused = None
         # One operation at a time: fit, predict and evaluate share the workspaces.
         self._lock = threading.RLock()
@@ -547,13 +549,19 @@ class Network:
         """Forward, cost and backward on one batch into the gradient arena; returns the cost.
 
         Large batches run as column blocks on their own threads (see
-        :mod:`fastdnn.workers`); ``ws.count`` gets the number of correct
+        :mod:`fastdnn.workers`), smaller ones as native column blocks
+        (:func:`fastdnn.native_blocks.direct_pass`); ``ws.count`` gets the number of correct
         answers when ``count``.  The gradient is garbage when the returned
         cost is not finite.  ``learning_rate`` and ``keep``: see
         :meth:`_backward` (only where :meth:`_sgd_in_products`).
         """
         m = X.shape[1]
         plan = self._block_plan(m)
+        if plan is None and keep_prob == 1.0 and learning_rate is None:
+            blocks = native_blocks.direct_pass(self, X, Y, count)
+            if blocks is not None:
+                total, ws.count[0] = blocks
+                return total / m
         if plan is None:
             self._forward(X, ws, keep_prob, key)
             cost = self._output_and_cost(Y, ws, 1.0 / m)

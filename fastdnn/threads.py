@@ -25,6 +25,7 @@ also when the block raises.
 
 import contextlib
 import os
+import threading
 
 # Must be in the environment before Numba starts its OpenMP pool, which it
 # does on the first parallel kernel; importing fastdnn comes before that.
@@ -75,6 +76,21 @@ def can_pin_blas():
     return bool(_blas_thread_switches())
 
 
+_pin_lock = threading.Lock()
+_pins = 0
+_pinned_from = []
+
+
+def _reset_pins_after_fork():
+    # A forked child has no thread inside a pinned block.
+    global _pin_lock, _pins
+    _pin_lock, _pins = threading.Lock(), 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_pins_after_fork)
+
+
 @contextlib.contextmanager
 def single_threaded_blas():
     """Run a block with every BLAS library at one thread, then restore its count.
@@ -82,17 +98,27 @@ def single_threaded_blas():
     About a microsecond (the libraries are looked up once), so it can wrap
     every training step.  Does nothing without threadpoolctl.  OpenBLAS's
     setting is process-wide: other threads' products in the meantime run
-    single-threaded too.
+    single-threaded too, and blocks on several threads share one pin (the
+    count comes back when the last of them ends).
     """
+    global _pins, _pinned_from
     switches = _blas_thread_switches()
-    previous = [get() for get, _ in switches]
+    # Counted, so that blocks entered and left on different threads in any
+    # order restore the count that was there before the first of them.
+    with _pin_lock:
+        if _pins == 0:
+            _pinned_from = [get() for get, _ in switches]
+            for _, set_ in switches:
+                set_(1)
+        _pins += 1
     try:
-        for _, set_ in switches:
-            set_(1)
         yield
     finally:
-        for (_, set_), n in zip(switches, previous):
-            set_(n)
+        with _pin_lock:
+            _pins -= 1
+            if _pins == 0:
+                for (_, set_), n in zip(switches, _pinned_from):
+                    set_(n)
 
 
 def blas_info():

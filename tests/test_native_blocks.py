@@ -253,3 +253,75 @@ def test_an_optimizer_of_its_own_steps_in_python(rng, block_steps):
     adam = Network(dims, output="softmax", init="he", seed=3)
     adam.fit(X, Y, epochs=2, batch_size=BATCH, optimizer="adam", learning_rate=0.02, l2=0.01, progress=False)
     assert not np.allclose(adam.params, results["auto"][1])  # the subclass's own step did run
+
+
+def test_six_blocks_cover_the_whole_batch(rng, block_steps, monkeypatch):
+    # As many blocks as the control array has room for (more workers than
+    # this machine's cores: slower, and still the same sums).
+    from fastdnn import config
+
+    monkeypatch.setattr(config, "BLOCK_WORKERS", native_blocks._MAX_BLOCKS)
+    assert native_blocks.plan_blocks([12, 20, 3], 200) == native_blocks._MAX_BLOCKS
+    dims = [12, 20, 3]
+    X, Y = make_data(rng, dims, "softmax", 3 * 200 + 50, np.float64, "rows")
+    plain, blocked = fit_both(dims, X, Y, block_steps, output="softmax", epochs=2, batch_size=200,
+                              optimizer="adam", learning_rate=0.01)
+    np.testing.assert_allclose(blocked[1]["cost"], plain[1]["cost"], rtol=1e-12)
+    assert blocked[1]["accuracy"] == plain[1]["accuracy"]
+    np.testing.assert_allclose(blocked[0].params, plain[0].params, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("output", ["sigmoid", "softmax", "linear"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_whole_batches_run_as_blocks_read_in_place(output, dtype, rng, block_steps):
+    # train_step (and a full-batch fit) on a small network: the blocks read
+    # their columns of X in place.
+    dims = [16, 24, 12, 3]
+    m = 1000
+    X = rng.standard_normal((dims[0], m)).astype(dtype)
+    if output == "softmax":
+        Y = np.eye(3, dtype=dtype)[:, rng.integers(0, 3, m)]
+    elif output == "sigmoid":
+        Y = (rng.random((3, m)) > 0.5).astype(dtype)
+    else:
+        Y = rng.standard_normal((3, m)).astype(dtype)
+    nets = {}
+    for blocks in (False, "auto"):
+        net = Network(dims, output=output, dtype=dtype, init="he", seed=5)
+        net.column_blocks = blocks
+        costs = [net.train_step(X, Y, 0.05) for _ in range(5)]
+        history = net.fit(X, Y, epochs=3, optimizer="adam", learning_rate=0.01, l2=0.1, progress=False)
+        nets[blocks] = (net, costs + history["cost"])
+    assert block_steps["steps"] == 8
+    rtol = 1e-10 if dtype == np.float64 else 1e-4
+    np.testing.assert_allclose(nets["auto"][1], nets[False][1], rtol=rtol)
+    np.testing.assert_allclose(nets["auto"][0].params, nets[False][0].params, rtol=rtol,
+                               atol=rtol * np.abs(nets[False][0].params).max())
+
+
+def test_an_interrupted_step_still_finishes_its_update(rng, monkeypatch):
+    # An interrupt while the main thread waits for the update: the step is
+    # finished (all of the arena stepped, the step counted) before it
+    # propagates, so the parameters are those of an uninterrupted run.
+    dims = [10, 32, 3]
+    X, Y = make_data(rng, dims, "softmax", 4 * BATCH, np.float64, "rows")
+    options = dict(epochs=1, batch_size=BATCH, optimizer="adam", learning_rate=0.01, shuffle=False, progress=False)
+    reference = Network(dims, output="softmax", init="he", seed=3)
+    reference.fit(X[:, :3 * BATCH], Y[:3 * BATCH], **options)
+
+    calls = {"n": 0}
+    wait = native_blocks.Session._wait
+
+    def interrupted(self, done):
+        calls["n"] += 1
+        if calls["n"] == 6:  # the update of the third step
+            raise KeyboardInterrupt
+        return wait(self, done)
+
+    monkeypatch.setattr(native_blocks.Session, "_wait", interrupted)
+    net = Network(dims, output="softmax", init="he", seed=3)
+    with pytest.raises(KeyboardInterrupt):
+        net.fit(X, Y, **options)
+    assert net._t == reference._t == 3
+    np.testing.assert_array_equal(net.params, reference.params)
+    assert not native_blocks._session_lock.locked()

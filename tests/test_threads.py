@@ -119,3 +119,38 @@ def test_single_threaded_blas_restores_after_an_exception():
         with threads.single_threaded_blas():
             raise _Boom()
     assert [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"] == before
+
+
+def test_blas_pins_on_two_threads_restore_the_count_in_any_order():
+    # Thread A pins, thread B pins, A leaves, B leaves: BLAS stays at one
+    # thread until the last pin ends, then gets its count back.
+    if not threads.can_pin_blas():
+        pytest.skip("BLAS limits need threadpoolctl (the threads extra)")
+
+    def counts():  # of the libraries fastdnn pins (NumPy's BLAS)
+        return [get() for get, _ in threads._blas_thread_switches()]
+
+    before = counts()
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+    seen = {}
+
+    def a():
+        with threads.single_threaded_blas():
+            a_in.set()
+            b_in.wait(5)
+        a_out.set()
+
+    def b():
+        a_in.wait(5)
+        with threads.single_threaded_blas():
+            b_in.set()
+            a_out.wait(5)
+            seen["inside"] = counts()
+
+    workers = [threading.Thread(target=a), threading.Thread(target=b)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join(10)
+    assert all(n == 1 for n in seen["inside"])
+    assert counts() == before
