@@ -73,6 +73,16 @@ BLOCK_MIN_COLUMNS = 32
 #: 64 56.3 vs 80.0 us; 96 65.8 vs 113.5 us.
 NATIVE_BLOCK_MIN_COLUMNS = int(os.environ.get("FASTDNN_NATIVE_BLOCK_MIN_COLUMNS", 8))
 
+#: Larger steps run as native blocks too when their layers are narrow: fewer
+#: than this many flops per unit and example (``2 sum n_l n_(l-1) / sum n_l``).
+#: There the passes between the products weigh the most, and native blocks
+#: keep them in each core's cache.  Measured (step / products alone, float64
+#: / float32): [64, 64, 64, 1] (128 flops a unit) at m = 65536: 0.79 / 0.90
+#: as native blocks, 1.06 / 0.97 as worker blocks; [784, 256, 256, 1] (1039)
+#: at m = 65536: 1.12 / 1.11 native, 0.97 / 1.04 worker blocks (m = 8192:
+#: 1.10 / 1.10 against 0.91 / 1.01).
+NATIVE_MAX_FLOPS_PER_UNIT = float(os.environ.get("FASTDNN_NATIVE_MAX_FLOPS_PER_UNIT", 512))
+
 #: Plain gradient descent takes a layer's weight step inside its ``dW``
 #: product (:func:`fastdnn.blas.add_product`) when the layer has at least
 #: this many weights: below it, the update pass it saves is shorter than the

@@ -483,10 +483,16 @@ if hasattr(os, "register_at_fork"):
 
 
 def plan_blocks(layer_dims, batch):
-    """Number of column blocks for ``batch`` columns of ``layer_dims``, or 0 for the plain path."""
+    """Number of native column blocks for ``batch`` columns of ``layer_dims``, or 0 for another path.
+
+    Small steps (under ``config.BLOCKED_MIN_FLOPS``) and the steps of narrow
+    networks (``config.NATIVE_MAX_FLOPS_PER_UNIT``), with at least
+    ``config.NATIVE_BLOCK_MIN_COLUMNS`` columns a block.
+    """
     n_blocks = min(config.BLOCK_WORKERS, _MAX_BLOCKS, batch // max(config.NATIVE_BLOCK_MIN_COLUMNS, 1))
-    flops = 2.0 * batch * sum(a * b for a, b in zip(layer_dims[1:], layer_dims[:-1]))
-    if n_blocks < 2 or flops >= config.BLOCKED_MIN_FLOPS:
+    per_example = 2.0 * sum(a * b for a, b in zip(layer_dims[1:], layer_dims[:-1]))
+    narrow = per_example / sum(layer_dims[1:]) < config.NATIVE_MAX_FLOPS_PER_UNIT
+    if n_blocks < 2 or (batch * per_example >= config.BLOCKED_MIN_FLOPS and not narrow):
         return 0
     return n_blocks
 
@@ -690,15 +696,15 @@ def _store_leave(ctl):
 def open_session(net, data, indices, batch, count, keep_prob):
     """A :class:`Session` for mini-batches of ``batch`` columns, or ``None`` where the plain path runs.
 
-    The blocks run when the network asks for them (``column_blocks`` is
-    ``"auto"`` or ``True``), the step is small (:func:`plan_blocks`), there
+    The blocks run when the network leaves the choice to fastdnn
+    (``column_blocks == "auto"``), :func:`plan_blocks` gives blocks, there
     is no dropout, NumPy's BLAS offers its gemm and can be held at one
     thread, the data are in memory in the network's dtype, and no other fit
     holds the workers.
     """
     from . import threads
 
-    if net.column_blocks is False or keep_prob < 1.0 or data.pages is not None:
+    if net.column_blocks != "auto" or keep_prob < 1.0 or data.pages is not None:
         return None
     n_blocks = plan_blocks(net.layer_dims, batch)
     if not n_blocks:
@@ -757,7 +763,7 @@ def direct_pass(net, X, Y, count):
             or session.common[1] is not net.params:
         session = None
         net._direct_session = None
-        if net.column_blocks is False or not (X.dtype == Y.dtype == net.dtype):
+        if net.column_blocks != "auto" or not (X.dtype == Y.dtype == net.dtype):
             return None
         if not X.flags.c_contiguous or X.ndim != 2 or Y.ndim != 2:
             return None

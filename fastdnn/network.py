@@ -331,9 +331,10 @@ class Network:
         self._reset_optimizer(opt_mod.SGD())
         self._partials = np.zeros(reg.n_sum_blocks(self.n_weights), dtype=np.float64)
         #: Split training steps into column blocks, one per core: ``"auto"``
-        #: (large steps on worker threads, :mod:`fastdnn.workers`; the smaller
-        #: mini-batch steps of :meth:`fit` as native blocks,
-        #: :mod:`fastdnn.native_blocks`), ``True`` or ``False`` (never).
+        #: (small steps and narrow networks as native blocks,
+        #: :mod:`fastdnn.native_blocks`; other large steps on worker threads,
+        #: :mod:`fastdnn.workers`), ``True`` (always on worker threads) or
+        #: ``False`` (never).
         self.column_blocks = "auto"
         self._block_plans = {}
         self._block_workers = None
@@ -556,12 +557,12 @@ class Network:
         :meth:`_backward` (only where :meth:`_sgd_in_products`).
         """
         m = X.shape[1]
-        plan = self._block_plan(m)
-        if plan is None and keep_prob == 1.0 and learning_rate is None:
+        if keep_prob == 1.0 and learning_rate is None:
             blocks = native_blocks.direct_pass(self, X, Y, count)
             if blocks is not None:
                 total, ws.count[0] = blocks
                 return total / m
+        plan = self._block_plan(m)
         if plan is None:
             self._forward(X, ws, keep_prob, key)
             cost = self._output_and_cost(Y, ws, 1.0 / m)
@@ -879,13 +880,15 @@ class Network:
         and float64, each epoch is one step of the course's ``L_layer_model``:
         the same costs and parameters, bit for bit.
 
-        Small mini-batches (fewer than ``config.BLOCKED_MIN_FLOPS`` a step,
-        at least ``config.NATIVE_BLOCK_MIN_COLUMNS`` examples per core, no
-        dropout, data in memory in the network's dtype) run as column blocks
-        on spinning threads (:mod:`fastdnn.native_blocks`), with BLAS held at
-        one thread for the duration of the fit; the sums over a batch then
-        add the blocks' parts, so the result agrees with
-        ``column_blocks = False`` to rounding, not bit for bit.
+        Steps under ``config.BLOCKED_MIN_FLOPS`` (and those of narrow
+        networks, ``config.NATIVE_MAX_FLOPS_PER_UNIT``) with at least
+        ``config.NATIVE_BLOCK_MIN_COLUMNS`` examples per core and no dropout
+        run as column blocks on spinning threads
+        (:mod:`fastdnn.native_blocks`), with BLAS held at one thread while
+        they run; the sums over a batch then add the blocks' parts, so the
+        result agrees with ``column_blocks = False`` to rounding, not bit
+        for bit.  Where a large layer takes plain SGD inside its product
+        (the course's settings on the cat network) the plain path runs.
         """
         with self._lock:
             return self._fit(X, Y, epochs, batch_size, optimizer, learning_rate, l2, dropout, shuffle,
