@@ -127,6 +127,25 @@ def _pause(typingctx):
     return types.void(), codegen
 
 
+@intrinsic
+def _yield_core(typingctx):
+    """``sched_yield()``: let another thread that wants this core run (POSIX; nothing elsewhere)."""
+    def codegen(context, builder, signature, args):
+        if _POSIX:
+            fnty = ir.FunctionType(ir.IntType(32), [])
+            builder.call(cgutils.get_or_insert_function(builder.module, fnty, "sched_yield"), [])
+        return context.get_dummy_value()
+    return types.void(), codegen
+
+
+_POSIX = os.name == "posix"
+
+#: Spins of a waiting thread before it starts yielding its core on each spin:
+#: if the thread it waits for shares the core (the machine is busy, or the
+#: scheduler put both there), spinning alone would wait out a time slice.
+YIELD_AFTER = 256
+
+
 # ---------------------------------------------------------------- the block pass
 
 
@@ -273,6 +292,8 @@ def _wait_for(ctl, slot, value, limit, watch_sleep):
         if spins > limit or (watch_sleep and _load(ctl, asleep) != 0):
             return False
         _pause()
+        if spins > YIELD_AFTER:
+            _yield_core()
     return True
 
 
@@ -404,6 +425,8 @@ def _worker_loop(ctl, fctl, k, limit, seen, gemm, params, w_off, b_off, dims, hi
                 _store(ctl, _ASLEEP + k, 1)
                 return seen
             _pause()
+            if spins > YIELD_AFTER:
+                _yield_core()
         seen = gen
         phase = ctl[_PHASE]
         if phase != _GRADIENTS:
