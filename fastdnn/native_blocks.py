@@ -477,6 +477,7 @@ class _Worker:
                 continue
             if seen >= 0:
                 session.seen[self.k] = seen
+            del session  # asleep, the thread holds no session (nor its arrays)
 
 
 _workers = []
@@ -765,6 +766,18 @@ def open_session(net, data, indices, batch, count, keep_prob):
 
 
 _NO_INDICES = np.empty(0, dtype=np.int64)
+
+
+def release(net):
+    """Forget ``net``'s whole-batch session (and with it the batch it holds); the workers leave it."""
+    session = net._direct_session
+    net._direct_session = None
+    if session is not None and _session_lock.acquire(blocking=False):
+        try:
+            if _attached is session:
+                session.detach()
+        finally:
+            _session_lock.release()
 
 
 def direct_pass(net, X, Y, count):

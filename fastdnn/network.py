@@ -589,6 +589,14 @@ class Network:
         -------
         float
             The cost before the step.
+
+        Notes
+        -----
+        A small or narrow network's step runs as native column blocks
+        (:mod:`fastdnn.native_blocks`) that read ``X`` in place; between
+        calls the network keeps that batch (a loop over the same arrays
+        then costs nothing to set up) until another batch or
+        :meth:`fit` replaces it.
         """
         ws = self._workspace(X.shape[1])
         if not self._sgd_in_products(X.shape[1]):
@@ -1081,6 +1089,9 @@ class Network:
         finally:
             if session is not None:
                 session.close()
+            if full_batch:
+                # The whole-batch blocks hold the batch: not beyond the fit.
+                native_blocks.release(self)
             if bar is not None:
                 bar.close()
         return history
@@ -1184,6 +1195,7 @@ class Network:
         finally:
             if form is not None:
                 form.materialize(self._layers[0][0])
+            native_blocks.release(self)
         return costs
 
     def _dual_step(self, form, Y, ws, learning_rate):

@@ -325,3 +325,19 @@ def test_an_interrupted_step_still_finishes_its_update(rng, monkeypatch):
     assert net._t == reference._t == 3
     np.testing.assert_array_equal(net.params, reference.params)
     assert not native_blocks._session_lock.locked()
+
+
+def test_a_full_batch_fit_lets_go_of_its_batch(rng):
+    import gc
+    import weakref
+
+    dims = [16, 24, 1]
+    X = rng.standard_normal((dims[0], 512))
+    Y = (rng.random((1, 512)) > 0.5).astype(np.float64)
+    net = Network(dims, seed=0)
+    net.fit(X, Y, epochs=2, progress=False)
+    assert net._direct_session is None
+    watch = weakref.ref(X)
+    del X
+    gc.collect()
+    assert watch() is None
