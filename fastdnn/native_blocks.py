@@ -1,4 +1,9 @@
-"""Small training steps as column blocks on spinning threads, without the GIL.
+"""Training steps as column blocks on spinning threads, without the GIL.
+
+Used for small steps and for the steps of narrow networks
+(:func:`plan_blocks`): ``fit``'s mini-batches (:func:`open_session`) and
+whole batches read in place (:func:`direct_pass`: ``train_step``, a
+full-batch ``fit``).
 
 A mini-batch of a small network (the 8x8 digits through 64-100-10, batch
 200) is too small for BLAS to split a product well: on the 2-core machine
@@ -22,10 +27,15 @@ shared counter (atomic loads with a ``pause``), so a step costs one store to
 start and one load to finish.  A worker that spins too long without work
 goes to sleep on an event, and :class:`Session` wakes it.
 
+After the gradient pass each thread adds the blocks' gradients over its own
+run of the arena and takes the optimizer's step there (:func:`_finish_step`):
+on one thread the update ran three to five times slower, every parameter
+line being shared with the core that had just read the weights.
+
 The math is the same as the plain path's: the layer epilogues, costs,
-gathers and bias sums are the same kernels, called from here instead of
-from :class:`fastdnn.Network`'s Python loop.  Only the sum over a batch
-changes order (block 0's part plus block 1's).
+gathers, bias sums and optimizer updates are the same kernels, called from
+here instead of from :class:`fastdnn.Network`'s Python loop.  Only the sum
+over a batch changes order (block 0's part plus block 1's).
 """
 
 import math
@@ -723,8 +733,8 @@ def open_session(net, data, indices, batch, count, keep_prob):
     The blocks run when the network leaves the choice to fastdnn
     (``column_blocks == "auto"``), :func:`plan_blocks` gives blocks, there
     is no dropout, NumPy's BLAS offers its gemm and can be held at one
-    thread, the data are in memory in the network's dtype, and no other fit
-    holds the workers.
+    thread, the data are in memory (not a memory map) in the network's
+    dtype, and no other fit holds the workers.
     """
     from . import threads
 
