@@ -196,9 +196,7 @@ def _block_pass(gemm, params, w_off, b_off, dims, hidden_code, output_code, slop
     offset += k * c
     if direct:
         Xb = X[:, c0:c1]
-        for i in range(k):
-            for j in range(c):
-                Yb[i, j] = Y[i, c0 + j]
+        Yb[:, :] = Y[:, c0:c1]
     else:
         # Their own names for the gathered buffers: the kernels writing them
         # see C-contiguous arrays (Xb also takes a block of X, any layout).
@@ -274,12 +272,18 @@ def _block_pass(gemm, params, w_off, b_off, dims, hidden_code, output_code, slop
 
 
 @njit(**config.JIT)
+def _block_width(b, n_blocks):
+    """Columns of every block of a batch of ``b`` but the last: a multiple of 8, at most ``b``."""
+    step = -(-b // n_blocks)
+    return min(b, -(-step // 8) * 8)
+
+
+@njit(**config.JIT)
 def _split(ctl, start, b, n_blocks):
     """Write the batch position and each block's columns (multiples of 8 but the last) into ``ctl``."""
     ctl[_START] = start
     ctl[_BATCH] = b
-    step = -(-b // n_blocks)
-    step = min(b, -(-step // 8) * 8)
+    step = _block_width(b, n_blocks)
     c0 = 0
     for k in range(n_blocks):
         c1 = min(b, c0 + step) if k < n_blocks - 1 else b
@@ -531,6 +535,14 @@ def plan_blocks(layer_dims, batch):
     return n_blocks
 
 
+def _plan(net, m):
+    # Asked at every step of a network the blocks do not serve: kept per batch size.
+    n_blocks = net._native_plans.get(m)
+    if n_blocks is None:
+        n_blocks = net._native_plans[m] = plan_blocks(net.layer_dims, m)
+    return n_blocks
+
+
 class Session:
     """Column blocks of one network's steps: buffers, the workers' arguments, and their hand-over.
 
@@ -557,8 +569,7 @@ class Session:
         dims = np.asarray(net.layer_dims, dtype=np.int64)
         w_off = np.array([w.start for w, _, _, _ in net._layout], dtype=np.int64)
         b_off = np.array([b.start for _, _, b, _ in net._layout], dtype=np.int64)
-        columns = -(-batch // n_blocks)
-        columns = -(-columns // 8) * 8
+        columns = int(_block_width(batch, n_blocks))
         per_column = int(dims[1:].sum() + 2 * dims[1:].max() + dims[-1] + (0 if direct else dims[0]))
         dtype = net.dtype
         self.workspaces = [(np.empty(per_column * columns, dtype=dtype), np.empty(2 * columns, dtype=np.float64),
@@ -578,6 +589,8 @@ class Session:
         ]
         self.workers = _get_workers(n_blocks - 1)
         self.idle_spins = SPIN_LIMIT
+        # A fit's session holds the BLAS pin and the module lock until close().
+        self._blas_pin = self._held = None
 
     def attach(self):
         """Take the workers over from whichever session had them (no step of it is running)."""
@@ -690,7 +703,7 @@ class Session:
 
     def close(self):
         """End a fit's session: the workers leave, BLAS gets its threads back, the lock is free."""
-        pin = getattr(self, "_blas_pin", None)
+        pin = self._blas_pin
         if pin is None:
             return
         self._blas_pin = None
@@ -740,7 +753,7 @@ def open_session(net, data, indices, batch, count, keep_prob):
 
     if net.column_blocks != "auto" or keep_prob < 1.0 or data.pages is not None:
         return None
-    n_blocks = plan_blocks(net.layer_dims, batch)
+    n_blocks = _plan(net, batch)
     if not n_blocks:
         return None
     gemm = blas.gemm_address(net.dtype)
@@ -813,7 +826,9 @@ def direct_pass(net, X, Y, count):
             return None
         if not X.flags.c_contiguous or X.ndim != 2 or Y.ndim != 2:
             return None
-        n_blocks = plan_blocks(net.layer_dims, m)
+        n_blocks = _plan(net, m)
+        if not n_blocks:
+            return None
         gemm = blas.gemm_address(net.dtype)
         if not n_blocks or not gemm or not threads.can_pin_blas():
             return None

@@ -340,6 +340,7 @@ class Network:
         self._block_workers = None
         # Native column blocks of whole batches (train_step, full-batch fit), kept between steps.
         self._direct_session = None
+        self._native_plans = {}
         self._fused = None
         # One operation at a time: fit, predict and evaluate share the workspaces.
         self._lock = threading.RLock()
