@@ -186,6 +186,10 @@ class _Workspace:
         return self._masks
 
 
+class _InputNotFinite(ValueError):
+    """``X`` held a NaN or inf found after training began; :meth:`Network.fit` restores the network first."""
+
+
 class _Data:
     """Inputs and targets checked once, ready to be gathered batch by batch.
 
@@ -195,11 +199,14 @@ class _Data:
     ``(n_L, m)``.
     """
 
-    def __init__(self, X, Y=None, labels=None):
+    def __init__(self, X, Y=None, labels=None, unchecked=None):
         self.X = X
         self.Y = Y
         self.labels = labels
         self.m = X.shape[1]
+        # The name of X while its values are still to be checked for NaN and
+        # inf: the gather of a fit's first epoch does it as it copies them.
+        self.unchecked = unchecked
         # A row-per-example array seen transposed: batches are gathered row by
         # row (one contiguous copy per example) and read through their transpose.
         self.rows = X.T if X.flags.f_contiguous and not X.flags.c_contiguous else None
@@ -215,15 +222,40 @@ class _Data:
         return self.Y is not None and self.Y.dtype == dtype and self.Y.flags.c_contiguous
 
     def gather_X(self, indices, start, ws):
-        """Gather the batch ``indices[start:start + ws.m]`` into ``ws``; returns the ``(n_x, b)`` batch."""
+        """Gather the batch ``indices[start:start + ws.m]`` into ``ws``; returns the ``(n_x, b)`` batch.
+
+        While :attr:`unchecked`, a NaN or inf among the copied values raises
+        :class:`_InputNotFinite` (see :meth:`check_X`).
+        """
         if self.pages is not None and self.rows is not None:
             ws.X_rows  # noqa: B018 -- makes the row buffer and its transpose
             self.pages.gather_rows(gather_mod.gather_rows, self.rows, indices, start, ws.X_rows)
             return ws.X_rows_T
-        batch = _gather_inputs(self.X, self.rows, indices, start, ws)
+        if self.rows is not None:
+            bad = gather_mod.gather_rows(self.rows, indices, start, ws.X_rows)
+            batch = ws.X_rows_T
+        else:
+            bad = gather_mod.gather(self.X, indices, start, ws.X)
+            batch = ws.X
+        if self.unchecked is not None and (bad or bad is None):
+            self.check_X()
         if self.pages is not None:
             self.pages.read(ws.m * self.X.shape[0], self.X.itemsize)
         return batch
+
+    def check_X(self):
+        """Check the whole of ``X`` for NaN and inf now, if that was left to the gather.
+
+        Raises :class:`_InputNotFinite` (a ``ValueError`` with the message of
+        an up-front check) for a bad value.
+        """
+        name, self.unchecked = self.unchecked, None
+        if name is None:
+            return
+        try:
+            v.check_finite(name, self.rows if self.rows is not None else self.X)
+        except ValueError as error:
+            raise _InputNotFinite(str(error)) from None
 
     def gather_all_X(self, indices, dtype):
         """The examples ``indices`` gathered into a new array (once per fit), ``(n_x, m)``."""
@@ -285,7 +317,9 @@ class Network:
     -----
     Memory: the parameter arena, the gradient arena, the optimizer's arena
     (0, 1 or 2 times the parameters for SGD, momentum, Adam), a rollback copy
-    of the parameters and of the optimizer state (see :meth:`fit`), and one
+    of the parameters and of the optimizer state (see :meth:`fit`), another
+    taken at the start of each mini-batch :meth:`fit` (its check of ``X``
+    for NaN and inf can undo the call), and one
     workspace shared by every batch size up to the largest seen: per layer an
     ``(n_l, m)`` activation, two ``(max n_l, m)`` scratch buffers for the
     backward pass, the ``(n_x, m)`` batch of inputs and, with dropout, a
@@ -342,6 +376,8 @@ class Network:
         self._direct_session = None
         self._native_plans = {}
         self._fused = None
+        # The parameters and optimizer state at the start of a fit (see fit's deferred check of X).
+        self._saved_values = np.empty(0, dtype=self.dtype)
         # One operation at a time: fit, predict and evaluate share the workspaces.
         self._lock = threading.RLock()
 
@@ -728,8 +764,13 @@ class Network:
             v.check_binary_labels("Y", Yc)
         return Xc, Yc
 
-    def _prepare_X(self, X, name="X"):
-        """``X`` checked (shape, dtype, finite) but not copied: a memory map stays one."""
+    def _prepare_X(self, X, name="X", check_finite=True):
+        """``X`` checked (shape, dtype, finite) but not copied: a memory map stays one.
+
+        ``check_finite=False`` leaves the scan for NaN and inf to the caller
+        (a memory map is scanned here all the same, chunk by chunk); returns
+        ``(X, checked)``.
+        """
         if isinstance(X, np.memmap):
             X = np.asarray(X)  # a plain view of the mapped memory, no copy
         X_arr = v.as_array(name, X, ndim=2)
@@ -746,14 +787,21 @@ class Network:
             raise ValueError(f"{name} has no examples (shape {X_arr.shape})")
         C_view = X_arr.T if X_arr.flags.f_contiguous and not X_arr.flags.c_contiguous else X_arr
         pages = mapped.budget_for(C_view) if C_view.flags.c_contiguous and C_view.dtype.kind == "f" else None
+        if pages is None and not check_finite:
+            return X_arr, False
         if pages is None or mapped.count_non_finite_in_chunks(C_view, pages, v._count_non_finite):
             # In memory, or a map known to hold a bad value (the message needs the whole scan).
             v.check_finite(name, C_view)
-        return X_arr
+        return X_arr, True
 
-    def _prepare_data(self, X, Y, names=("X", "Y")):
-        """Check ``X`` and ``Y`` once; integer class labels stay labels (one-hot happens in the gather)."""
-        X_arr = self._prepare_X(X, names[0])
+    def _prepare_data(self, X, Y, names=("X", "Y"), check_X=True):
+        """Check ``X`` and ``Y`` once; integer class labels stay labels (one-hot happens in the gather).
+
+        ``check_X=False`` leaves the scan of ``X`` for NaN and inf to the
+        returned data's gather (:attr:`_Data.unchecked`, :meth:`_Data.check_X`).
+        """
+        X_arr, checked = self._prepare_X(X, names[0], check_X)
+        unchecked = None if checked else names[0]
         m = X_arr.shape[1]
         k = self.layer_dims[-1]
         name = names[1]
@@ -766,7 +814,7 @@ class Network:
             if Y_arr.shape[0] != m:
                 raise ValueError(f"{name} has {Y_arr.shape[0]} labels but {names[0]} has {m} examples")
             if self.output == "softmax":
-                return _Data(X_arr, labels=self._class_labels(name, Y_arr))
+                return _Data(X_arr, labels=self._class_labels(name, Y_arr), unchecked=unchecked)
             if k != 1:
                 raise ValueError(
                     f"{name} of shape {Y_arr.shape} fits a single output unit; this network has {k}: "
@@ -779,7 +827,7 @@ class Network:
         v.check_finite(name, Y_arr)
         if self.output == "sigmoid":
             v.check_binary_labels(name, Y_arr)
-        return _Data(X_arr, Y=Y_arr)
+        return _Data(X_arr, Y=Y_arr, unchecked=unchecked)
 
     def _class_labels(self, name, y):
         k = self.layer_dims[-1]
@@ -875,6 +923,13 @@ class Network:
 
         Raises
         ------
+        ValueError
+            Bad data or options; ``X`` holding a NaN or an infinity among
+            them.  With mini-batches that scan rides on the first epoch's
+            gather (the data are read once instead of twice); when it finds
+            a bad value, the parameters, the optimizer and the shuffling
+            generator are put back as they were before the call, so the
+            error leaves the network as an up-front check would have.
         FloatingPointError
             The cost became NaN or infinite; the message names the epoch, the
             step and the examples of the batch.  A batch whose inputs hold NaN
@@ -900,19 +955,49 @@ class Network:
         (the course's settings on the cat network) the plain path runs.
         """
         with self._lock:
-            return self._fit(X, Y, epochs, batch_size, optimizer, learning_rate, l2, dropout, shuffle,
-                             validation, progress, schedule, callback, checkpoint=checkpoint,
-                             checkpoint_every=checkpoint_every, resume=resume)
+            # Mini-batches check X for NaN and inf as the first epoch gathers
+            # them (one pass over the data instead of two); a bad value found
+            # there puts the network back as it was before this call.
+            before = self._training_state() if batch_size is not None and checkpoint is None else None
+            try:
+                return self._fit(X, Y, epochs, batch_size, optimizer, learning_rate, l2, dropout, shuffle,
+                                 validation, progress, schedule, callback, checkpoint=checkpoint,
+                                 checkpoint_every=checkpoint_every, resume=resume, defer_check=before is not None)
+            except _InputNotFinite as error:
+                self._restore_training_state(before)
+                raise ValueError(str(error)) from None
+
+    def _training_state(self):
+        """Everything :meth:`fit` changes before its last epoch, for :meth:`_restore_training_state`."""
+        p, size = self.params.size, self.params.size + self.state.size
+        if self._saved_values.size != size:
+            self._saved_values = np.empty(size, dtype=self.dtype)
+        # Into a buffer kept from call to call: a new one costs its page faults each time.
+        np.copyto(self._saved_values[:p], self.params)
+        np.copyto(self._saved_values[p:], self.state)
+        return (self._saved_values, self.state, self._optimizer, self._slots, self._keep, self._t, self._backup_t,
+                self._backup_valid, self._n_steps, self._rng.bit_generator.state)
+
+    def _restore_training_state(self, saved):
+        (values, self.state, self._optimizer, self._slots, self._keep, self._t, self._backup_t, self._backup_valid,
+         self._n_steps, self._rng.bit_generator.state) = saved
+        p = self.params.size
+        np.copyto(self.params, values[:p])
+        np.copyto(self.state, values[p:])
 
     def _fit_options(self, X, Y, data, epochs, batch_size, optimizer, learning_rate, l2, dropout, validation,
-                     validation_data, schedule, callback, train_indices, checkpoint, checkpoint_every, resume):
+                     validation_data, schedule, callback, train_indices, checkpoint, checkpoint_every, resume,
+                     defer_check=False):
         """Check :meth:`fit`'s options and prepare the data (shared with ``fastdnn.distributed``).
+
+        ``defer_check``: leave the scan of ``X`` for NaN and inf to the first
+        epoch's gather (see :meth:`fit`).
 
         Binds the optimizer (a new state arena when it changed) and returns
         ``(data, epochs, learning_rate, l2, keep_prob, validation_data,
         checkpoint, checkpoint_every, indices, m, order, batch_size)``.
         """
-        data = self._prepare_data(X, Y) if data is None else data
+        data = self._prepare_data(X, Y, check_X=not defer_check) if data is None else data
         if checkpoint is not None:
             checkpoint = os.fspath(checkpoint)
         if checkpoint_every is not None:
@@ -955,11 +1040,11 @@ class Network:
     def _fit(self, X, Y, epochs=1, batch_size=None, optimizer="sgd", learning_rate=0.0075, l2=0.0, dropout=0.0,
              shuffle=True, validation=None, progress=True, schedule=None, callback=None, train_indices=None,
              data=None, validation_data=None, track_accuracy=True, checkpoint=None, checkpoint_every=None,
-             resume=False):
+             resume=False, defer_check=False):
         (data, epochs, learning_rate, l2, keep_prob, validation_data, checkpoint, checkpoint_every, indices, m,
          order, batch_size) = self._fit_options(X, Y, data, epochs, batch_size, optimizer, learning_rate, l2,
                                                 dropout, validation, validation_data, schedule, callback,
-                                                train_indices, checkpoint, checkpoint_every, resume)
+                                                train_indices, checkpoint, checkpoint_every, resume, defer_check)
         dropout = float(dropout)
         full_batch = batch_size is None or batch_size >= m
         batch = m if full_batch else batch_size
@@ -1006,6 +1091,9 @@ class Network:
             if not full_batch:
                 # Small steps: column blocks on spinning threads, one Numba call a step.
                 session = native_blocks.open_session(self, data, indices, batch, count, keep_prob)
+            if full_batch or session is not None:
+                # Their gathers do not look for NaN and inf: the whole scan now, before the first step.
+                data.check_X()
             for epoch in range(first_epoch, epochs):
                 lr = learning_rate if schedule is None else self._check_learning_rate(schedule(epoch), "schedule")
                 started = time.perf_counter()
@@ -1058,6 +1146,8 @@ class Network:
                             if now - shown > 0.5:
                                 bar.set_postfix(loss=f"{total * m / (start + b):.4g}", refresh=False)
                                 shown = now
+                # Every example has been gathered, and checked on the way, once.
+                data.unchecked = None
                 record = {"epoch": len(self.history.get("epoch", ())) + 1, "cost": float(total)}
                 if count:
                     record["accuracy"] = float(correct) / (m * per_example)
@@ -1309,7 +1399,7 @@ class Network:
         ndarray of shape (n_L, m)
             Of the network's dtype.
         """
-        data = _Data(self._prepare_X(X))
+        data = _Data(self._prepare_X(X)[0])
         with self._lock:
             return self._predict_proba(data)
 

@@ -746,3 +746,71 @@ def test_softmax_network_learns_the_8x8_digits():
     net.fit(X[train].T / 16.0, y[train], epochs=100, batch_size=64, optimizer="adam", learning_rate=1e-3,
             l2=1e-4, progress=False)
     assert net.evaluate(X[test].T / 16.0, y[test])["accuracy"] >= 0.97
+
+
+@pytest.mark.parametrize("layout", ["rows", "columns"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.uint8])
+@pytest.mark.parametrize("b", [3, 1 << 12])  # the serial and the parallel gather
+def test_gathers_report_a_non_finite_value_they_copy(rng, layout, dtype, b):
+    from fastdnn.kernels import gather as gather_mod
+
+    n, m = 37, 2 * b + 5
+    X = (rng.standard_normal((n, m)) * 10).astype(dtype)
+    indices = rng.permutation(m)
+    out = np.empty((n, b), dtype=np.float32)
+
+    def run(source, start):
+        if layout == "rows":
+            rows = np.ascontiguousarray(source.T)
+            out_rows = np.empty((b, n), dtype=np.float32)
+            bad = gather_mod.gather_rows(rows, indices, start, out_rows)
+            np.copyto(out, out_rows.T)
+            return bad
+        return gather_mod.gather_columns(np.ascontiguousarray(source), indices, start, out)
+
+    assert run(X, b) is False
+    np.testing.assert_array_equal(out, X[:, indices[b:2 * b]].astype(np.float32))
+    if dtype == np.uint8:
+        return  # integers have no NaN to find
+    for value in (np.nan, np.inf, -np.inf):
+        bad = X.copy()
+        bad[n // 2, indices[b + b // 2]] = value
+        assert run(bad, b) is True
+        # A bad value outside the batch is not the batch's.
+        assert run(bad, 0) is False
+
+
+@pytest.mark.parametrize("column_blocks", ["auto", False])
+@pytest.mark.parametrize("layout", ["rows", "columns"])
+@pytest.mark.parametrize("optimizer", ["adam", "momentum", "sgd"])
+def test_mini_batch_fit_with_a_late_non_finite_input_leaves_the_network_as_it_was(rng, column_blocks, layout,
+                                                                                  optimizer):
+    # fit finds NaN and inf in X as its first epoch gathers the batches; by
+    # then earlier batches have stepped, and the call must undo them.
+    dims, m, b = [300, 64, 48, 4], 1500, 256
+    X_rows = rng.standard_normal((m, dims[0])).astype(np.float32)
+    y = rng.integers(0, dims[-1], m)
+
+    def network():
+        net = Network(dims, output="softmax", dtype=np.float32, init="he", seed=3)
+        net.column_blocks = column_blocks
+        net.fit(X_rows.T, y, epochs=1, batch_size=b, optimizer="adam", progress=False)
+        return net
+
+    net, twin = network(), network()
+    before = (net.params.copy(), net.state.copy(), net._t, net._n_steps, net._rng.bit_generator.state,
+              {k: list(v) for k, v in net.history.items()})
+    bad_rows = X_rows.copy()
+    bad_rows[m - 7, 11] = np.inf
+    X_bad = bad_rows.T if layout == "rows" else np.ascontiguousarray(bad_rows.T)
+    where = (m - 7, 11) if layout == "rows" else (11, m - 7)
+    with pytest.raises(ValueError, match=rf"X contains 1 non-finite value\(s\).*index \({where[0]}, {where[1]}\)"):
+        net.fit(X_bad, y, epochs=2, batch_size=b, optimizer=optimizer, learning_rate=1e-3, progress=False)
+    np.testing.assert_array_equal(net.params, before[0])
+    np.testing.assert_array_equal(net.state, before[1])
+    assert (net._t, net._n_steps, net._rng.bit_generator.state) == before[2:5]
+    assert net.history == before[5]
+    # And it trains on exactly as the twin that never met the bad data.
+    for each in (net, twin):
+        each.fit(X_rows.T, y, epochs=2, batch_size=b, optimizer="adam", learning_rate=1e-3, progress=False)
+    np.testing.assert_array_equal(net.params, twin.params)

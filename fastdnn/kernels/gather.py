@@ -27,20 +27,31 @@ _BLOCK = 64
 
 @njit(**config.JIT_ROW)
 def _gather_columns_row(X, indices, start, out, i):
+    # Also sums x * 0 over what it copies (0 for finite x, NaN otherwise), so
+    # that a caller may check the data as it reads it; unused, LLVM drops it.
+    zero = X.dtype.type(0)
+    bad = zero
     for j in range(out.shape[1]):
-        out[i, j] = X[i, indices[start + j]]
+        x = X[i, indices[start + j]]
+        out[i, j] = x
+        bad += x * zero
+    return bad
 
 
 @njit(**config.JIT)
 def _gather_columns_serial(X, indices, start, out):
+    bad = 0.0
     for i in range(out.shape[0]):
-        _gather_columns_row(X, indices, start, out, i)
+        bad += _gather_columns_row(X, indices, start, out, i)
+    return bad != bad
 
 
 @njit(**config.JIT_PARALLEL)
 def _gather_columns_parallel(X, indices, start, out):
+    bad = 0.0
     for i in prange(out.shape[0]):
-        _gather_columns_row(X, indices, start, out, i)
+        bad += _gather_columns_row(X, indices, start, out, i)
+    return bad != bad
 
 
 def gather_columns(X, indices, start, out):
@@ -57,14 +68,18 @@ def gather_columns(X, indices, start, out):
     out : ndarray of shape (n, b)
         C-contiguous; written in place, cast to its dtype.
 
+    Returns
+    -------
+    bool
+        Whether a copied value of ``X`` was NaN or infinite.
+
     Notes
     -----
     .. math:: \\mathrm{out}_{i j} = X_{i,\\, \\mathrm{indices}[start + j]}
     """
     if out.size >= config.PARALLEL_MIN_ELEMENTS:
-        _gather_columns_parallel(X, indices, start, out)
-    else:
-        _gather_columns_serial(X, indices, start, out)
+        return _gather_columns_parallel(X, indices, start, out)
+    return _gather_columns_serial(X, indices, start, out)
 
 
 @njit(**config.JIT_ROW)
@@ -116,21 +131,31 @@ def gather_rows_transposed(X_rows, indices, start, out):
 @njit(**config.JIT_ROW)
 def _copy_row(X_rows, row, out_rows, j):
     # Indexed in two dimensions: a row view per example costs a reference
-    # count, which was most of the gather of short rows.
+    # count, which was most of the gather of short rows.  The sum of x * 0
+    # finds a NaN or inf on the way (see _gather_columns_row).
+    zero = X_rows.dtype.type(0)
+    bad = zero
     for i in range(out_rows.shape[1]):
-        out_rows[j, i] = X_rows[row, i]
+        x = X_rows[row, i]
+        out_rows[j, i] = x
+        bad += x * zero
+    return bad
 
 
 @njit(**config.JIT)
 def _gather_rows_serial_copy(X_rows, indices, start, out_rows):
+    bad = 0.0
     for j in range(out_rows.shape[0]):
-        _copy_row(X_rows, indices[start + j], out_rows, j)
+        bad += _copy_row(X_rows, indices[start + j], out_rows, j)
+    return bad != bad
 
 
 @njit(**config.JIT_PARALLEL)
 def _gather_rows_parallel_copy(X_rows, indices, start, out_rows):
+    bad = 0.0
     for j in prange(out_rows.shape[0]):
-        _copy_row(X_rows, indices[start + j], out_rows, j)
+        bad += _copy_row(X_rows, indices[start + j], out_rows, j)
+    return bad != bad
 
 
 def gather_rows(X_rows, indices, start, out_rows):
@@ -149,14 +174,19 @@ def gather_rows(X_rows, indices, start, out_rows):
     out_rows : ndarray of shape (b, n)
         C-contiguous; written in place, cast to its dtype.
 
+    Returns
+    -------
+    bool
+        Whether a copied value of ``X_rows`` was NaN or infinite (checking the
+        data as they are read costs the memory-bound copy nothing measurable).
+
     Notes
     -----
     .. math:: \mathrm{out}_{j i} = X^{rows}_{\mathrm{indices}[start + j],\, i}
     """
     if out_rows.size >= config.PARALLEL_MIN_ELEMENTS:
-        _gather_rows_parallel_copy(X_rows, indices, start, out_rows)
-    else:
-        _gather_rows_serial_copy(X_rows, indices, start, out_rows)
+        return _gather_rows_parallel_copy(X_rows, indices, start, out_rows)
+    return _gather_rows_serial_copy(X_rows, indices, start, out_rows)
 
 
 @njit(**config.JIT)
@@ -197,8 +227,14 @@ def gather(X, indices, start, out):
     start : int
     out : ndarray of shape (n, b)
         Written in place.
+
+    Returns
+    -------
+    bool or None
+        Whether a copied value was NaN or infinite (:func:`gather_columns`),
+        or ``None`` when the layout's gather does not look.
     """
     if X.flags.f_contiguous and not X.flags.c_contiguous:
         gather_rows_transposed(X.T, indices, start, out)
-    else:
-        gather_columns(X, indices, start, out)
+        return None
+    return gather_columns(X, indices, start, out)
