@@ -435,7 +435,9 @@ class MLPClassifier(*_BASES):
             warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going to be clipped")
             batch_size = int(np.clip(batch_size, 1, n_samples))
 
-        data = network._prepare_data(X.T, codes)  # the transposed view: no copy
+        # The transposed view (no copy); X was checked for NaN and inf above, not again.
+        data = network._prepare_data(X.T, codes, check_X=False)
+        data.unchecked = None
         train_indices = None
         validation_data = None
         early_stopping = self.early_stopping and not incremental
