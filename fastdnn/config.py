@@ -83,6 +83,16 @@ NATIVE_BLOCK_MIN_COLUMNS = int(os.environ.get("FASTDNN_NATIVE_BLOCK_MIN_COLUMNS"
 #: 1.10 / 1.10 against 0.91 / 1.01).
 NATIVE_MAX_FLOPS_PER_UNIT = float(os.environ.get("FASTDNN_NATIVE_MAX_FLOPS_PER_UNIT", 512))
 
+#: A native block goes through the network a chunk of its columns at a
+#: time, so that the chunk's activations and gradients stay in the core's
+#: cache between the products and the passes around them; the chunks'
+#: gradients add up (BLAS's ``beta = 1``).  A chunk's workspace is about this
+#: many bytes.
+NATIVE_CHUNK_BYTES = int(os.environ.get("FASTDNN_NATIVE_CHUNK_BYTES", 1 << 20))
+
+#: ... and a chunk has at least this many columns (a thinner product wastes BLAS's kernels).
+NATIVE_CHUNK_MIN_COLUMNS = int(os.environ.get("FASTDNN_NATIVE_CHUNK_MIN_COLUMNS", 128))
+
 #: Plain gradient descent takes a layer's weight step inside its ``dW``
 #: product (:func:`fastdnn.blas.add_product`) when the layer has at least
 #: this many weights: below it, the update pass it saves is shorter than the

@@ -70,10 +70,11 @@ _BATCH = 3      # columns of the batch
 _PHASE = 4      # what a step is: _GRADIENTS, _UPDATE or _NO_UPDATE
 _BLOCKS = 5     # then per block k: first column at _BLOCKS + 2 k, end at _BLOCKS + 2 k + 1
 _MAX_BLOCKS = 6
+_CHUNK = 20     # columns a block takes through the network at a time (set once per session)
 _DONE = 24      # per block k: the last step it finished
 _ASLEEP = 32    # per block k: 1 while its worker sleeps on its event
 _CTL_SIZE = 40
-assert _BLOCKS + 2 * _MAX_BLOCKS <= _DONE and _DONE + _MAX_BLOCKS <= _ASLEEP <= _CTL_SIZE - _MAX_BLOCKS
+assert _BLOCKS + 2 * _MAX_BLOCKS <= _CHUNK < _DONE and _DONE + _MAX_BLOCKS <= _ASLEEP <= _CTL_SIZE - _MAX_BLOCKS
 
 _GRADIENTS = 0  # the gradient pass of each block
 _UPDATE = 1     # each thread's run of the arena: add the blocks' gradients, take the optimizer's step
@@ -155,6 +156,14 @@ _POSIX = os.name == "posix"
 #: scheduler put both there), spinning alone would wait out a time slice.
 YIELD_AFTER = 256
 
+#: What a spin that yields counts for against ``SPIN_LIMIT``: a
+#: ``sched_yield`` took 1-1.5 us on the 2-core machine, so counted as one
+#: spin the idle worker kept a core busy for 150-170 ms after a step (CPU
+#: time measured while the caller slept), slowing any multi-threaded product
+#: the program ran next.  Counted as 48, a waiting thread gives up after
+#: about 2,300 spins, a few milliseconds.
+YIELD_COST = 48
+
 
 # ---------------------------------------------------------------- the block pass
 
@@ -166,16 +175,41 @@ def _view(flat, offset, rows, cols):
 
 @njit(**config.JIT)
 def _block_pass(gemm, params, w_off, b_off, dims, hidden_code, output_code, slope, native32, rows_data, direct, X,
-                labels, Y, indices, start, c0, c1, scale, count, ws, ws64, a_off, grads, result):
-    """Forward, cost and backward of the columns ``c0:c1`` of a batch into ``grads``.
+                labels, Y, indices, start, c0, c1, scale, count, ws, ws64, a_off, grads, result, chunk):
+    """Forward, cost and backward of the columns ``c0:c1`` of a batch into ``grads``, ``chunk`` columns at a time.
+
+    Each chunk goes through the whole network while its activations are in
+    the core's cache (:func:`_chunk_pass`); the gradients of later chunks add
+    into those of the first.  Writes the block's cost summed over its columns
+    to ``result[0]`` and, with ``count``, its number of correct answers to
+    ``result[1]``; stops at the first chunk whose cost is not finite.
+    """
+    total = 0.0
+    correct = 0.0
+    for s0 in range(c0, c1, chunk):
+        s1 = min(c1, s0 + chunk)
+        _chunk_pass(gemm, params, w_off, b_off, dims, hidden_code, output_code, slope, native32, rows_data, direct,
+                    X, labels, Y, indices, start, s0, s1, scale, count, ws, ws64, a_off, grads, result, s0 > c0)
+        total += result[0]
+        correct += result[1]
+        if not np.isfinite(total):
+            break
+    result[0] = total
+    result[1] = correct
+
+
+@njit(**config.JIT)
+def _chunk_pass(gemm, params, w_off, b_off, dims, hidden_code, output_code, slope, native32, rows_data, direct, X,
+                labels, Y, indices, start, c0, c1, scale, count, ws, ws64, a_off, grads, result, accumulate):
+    """Forward, cost and backward of the columns ``c0:c1`` of a batch into ``grads`` (added to it when ``accumulate``).
 
     ``X`` holds one example per row (``rows_data``) or per column; targets
     are ``labels`` (one-hot on the fly) unless ``labels`` is empty, then
     columns of ``Y``.  ``direct``: ``X`` and ``Y`` are the batch itself
-    (``indices`` and ``start`` unused); the products read the block's
+    (``indices`` and ``start`` unused); the products read the chunk's
     columns of ``X`` in place.  ``ws``/``ws64`` are this block's workspace and
     ``a_off`` (``L + 1`` int64) room for the offsets of its activations.  Writes
-    the block's cost summed over its columns to ``result[0]`` and, with
+    the chunk's cost summed over its columns to ``result[0]`` and, with
     ``count``, its number of correct answers to ``result[1]``.
     """
     c = c1 - c0
@@ -184,8 +218,9 @@ def _block_pass(gemm, params, w_off, b_off, dims, hidden_code, output_code, slop
     widest = 0
     for l in range(1, L + 1):
         widest = max(widest, dims[l])
-    # Workspace: A[1..L], two scratch buffers, the inputs, the targets.
-    offset = 0
+    # Workspace: a bias-gradient scratch, A[1..L], two scratch buffers, the inputs, the targets.
+    db_chunk = _view(ws, 0, widest, 1)
+    offset = widest
     for l in range(1, L + 1):
         a_off[l] = offset
         offset += dims[l] * c
@@ -228,6 +263,7 @@ def _block_pass(gemm, params, w_off, b_off, dims, hidden_code, output_code, slop
     Z = _view(ws, a_off[L], k, c)
     dZ = scratch[0][:k]
     out = result[0:1]
+    result[1] = 0.0
     if output_code == SOFTMAX_OUTPUT:
         shift = ws64[:c]
         norm = ws64[c:2 * c]
@@ -257,16 +293,22 @@ def _block_pass(gemm, params, w_off, b_off, dims, hidden_code, output_code, slop
         dW = _view(grads, w_off[l - 1], n, n_prev)
         db = _view(grads, b_off[l - 1], n, 1)
         dZ = scratch[current][:n]
+        # A later chunk's bias sums go through the scratch and add to the first's.
+        db_here = db_chunk[:n] if accumulate else db
         if l == L:
-            act.row_sums_serial(dZ, 1.0, db)
+            act.row_sums_serial(dZ, 1.0, db_here)
         else:
-            act.activation_backward_serial(dZ, _view(ws, a_off[l], n, c), False, hidden_code, slope, 1.0, dZ, db,
-                                           True, True)
+            act.activation_backward_serial(dZ, _view(ws, a_off[l], n, c), False, hidden_code, slope, 1.0, dZ,
+                                           db_here, True, True)
+        if accumulate:
+            for i in range(n):
+                db[i, 0] += db_here[i, 0]
+        beta = 1.0 if accumulate else 0.0
         if l == 1:
-            blas.product(gemm, dZ, False, Xb, not rows_data, dW, 0.0)
+            blas.product(gemm, dZ, False, Xb, not rows_data, dW, beta)
         else:
             A_prev = _view(ws, a_off[l - 1], n_prev, c)
-            blas.product(gemm, dZ, False, A_prev, True, dW, 0.0)
+            blas.product(gemm, dZ, False, A_prev, True, dW, beta)
             blas.product(gemm, W, True, dZ, False, scratch[1 - current][:n_prev], 0.0)
             current = 1 - current
 
@@ -308,6 +350,7 @@ def _wait_for(ctl, slot, value, limit, watch_sleep):
         _pause()
         if spins > YIELD_AFTER:
             _yield_core()
+            spins += YIELD_COST - 1
     return True
 
 
@@ -324,7 +367,8 @@ def _main_step(ctl, gen, limit, n_blocks, gemm, params, w_off, b_off, dims, hidd
     result[0] = 0.0
     result[1] = 0.0
     _block_pass(gemm, params, w_off, b_off, dims, hidden_code, output_code, slope, native32, rows_data, direct, X,
-                labels, Y, indices, start, ctl[_BLOCKS], ctl[_BLOCKS + 1], 1.0 / b, count, ws, ws64, a_off, grads, result)
+                labels, Y, indices, start, ctl[_BLOCKS], ctl[_BLOCKS + 1], 1.0 / b, count, ws, ws64, a_off, grads, result,
+                ctl[_CHUNK])
     return _wait_all(ctl, gen, limit, n_blocks, True)
 
 
@@ -441,6 +485,7 @@ def _worker_loop(ctl, fctl, k, limit, seen, gemm, params, w_off, b_off, dims, hi
             _pause()
             if spins > YIELD_AFTER:
                 _yield_core()
+                spins += YIELD_COST - 1
         seen = gen
         phase = ctl[_PHASE]
         if phase != _GRADIENTS:
@@ -457,7 +502,8 @@ def _worker_loop(ctl, fctl, k, limit, seen, gemm, params, w_off, b_off, dims, hi
         b = ctl[_BATCH]
         if c1 > c0:
             _block_pass(gemm, params, w_off, b_off, dims, hidden_code, output_code, slope, native32, rows_data,
-                        direct, X, labels, Y, indices, start, c0, c1, 1.0 / b, count, ws, ws64, a_off, grads, result)
+                        direct, X, labels, Y, indices, start, c0, c1, 1.0 / b, count, ws, ws64, a_off, grads, result,
+                        ctl[_CHUNK])
         else:
             grads[:] = 0.0
         _store(ctl, _DONE + k, gen)
@@ -520,17 +566,37 @@ if hasattr(os, "register_at_fork"):
 # ---------------------------------------------------------------- sessions
 
 
-def plan_blocks(layer_dims, batch):
+def bytes_per_column(layer_dims, itemsize, direct=False):
+    """Workspace bytes a native block needs per column: activations, two gradient buffers, targets (and inputs)."""
+    dims = [int(n) for n in layer_dims]
+    return itemsize * (sum(dims[1:]) + 2 * max(dims[1:]) + dims[-1] + (0 if direct else dims[0]))
+
+
+def chunk_columns(per_column):
+    """Columns a block takes through the network at a time, for ``per_column`` workspace bytes a column.
+
+    As many as fit ``config.NATIVE_CHUNK_BYTES``, a multiple of 8, at least
+    ``config.NATIVE_CHUNK_MIN_COLUMNS``.
+    """
+    columns = int(config.NATIVE_CHUNK_BYTES // max(per_column, 1)) // 8 * 8
+    return max(columns, config.NATIVE_CHUNK_MIN_COLUMNS)
+
+
+def plan_blocks(layer_dims, batch, dtype=np.float64):
     """Number of native column blocks for ``batch`` columns of ``layer_dims``, or 0 for another path.
 
-    Small steps (under ``config.BLOCKED_MIN_FLOPS``) and the steps of narrow
-    networks (``config.NATIVE_MAX_FLOPS_PER_UNIT``), with at least
+    Small steps (under ``config.BLOCKED_MIN_FLOPS``), the steps of narrow
+    networks (``config.NATIVE_MAX_FLOPS_PER_UNIT``), and those of networks
+    whose chunk of ``config.NATIVE_CHUNK_MIN_COLUMNS`` columns fits
+    ``config.NATIVE_CHUNK_BYTES`` in ``dtype``; always with at least
     ``config.NATIVE_BLOCK_MIN_COLUMNS`` columns a block.
     """
     n_blocks = min(config.BLOCK_WORKERS, _MAX_BLOCKS, batch // max(config.NATIVE_BLOCK_MIN_COLUMNS, 1))
     per_example = 2.0 * sum(a * b for a, b in zip(layer_dims[1:], layer_dims[:-1]))
     narrow = per_example / sum(layer_dims[1:]) < config.NATIVE_MAX_FLOPS_PER_UNIT
-    if n_blocks < 2 or (batch * per_example >= config.BLOCKED_MIN_FLOPS and not narrow):
+    fits_cache = (bytes_per_column(layer_dims, np.dtype(dtype).itemsize) * config.NATIVE_CHUNK_MIN_COLUMNS
+                  <= config.NATIVE_CHUNK_BYTES)
+    if n_blocks < 2 or (batch * per_example >= config.BLOCKED_MIN_FLOPS and not (narrow or fits_cache)):
         return 0
     return n_blocks
 
@@ -539,7 +605,7 @@ def _plan(net, m):
     # Asked at every step of a network the blocks do not serve: kept per batch size.
     n_blocks = net._native_plans.get(m)
     if n_blocks is None:
-        n_blocks = net._native_plans[m] = plan_blocks(net.layer_dims, m)
+        n_blocks = net._native_plans[m] = plan_blocks(net.layer_dims, m, net.dtype)
     return n_blocks
 
 
@@ -569,11 +635,13 @@ class Session:
         dims = np.asarray(net.layer_dims, dtype=np.int64)
         w_off = np.array([w.start for w, _, _, _ in net._layout], dtype=np.int64)
         b_off = np.array([b.start for _, _, b, _ in net._layout], dtype=np.int64)
-        columns = int(_block_width(batch, n_blocks))
-        per_column = int(dims[1:].sum() + 2 * dims[1:].max() + dims[-1] + (0 if direct else dims[0]))
         dtype = net.dtype
-        self.workspaces = [(np.empty(per_column * columns, dtype=dtype), np.empty(2 * columns, dtype=np.float64),
-                            np.zeros(dims.size, dtype=np.int64)) for _ in range(n_blocks)]
+        per_column = bytes_per_column(net.layer_dims, dtype.itemsize, direct)
+        columns = min(int(_block_width(batch, n_blocks)), chunk_columns(per_column))
+        self.ctl[_CHUNK] = columns
+        self.workspaces = [(np.empty(int(dims[1:].max()) + per_column // dtype.itemsize * columns, dtype=dtype),
+                            np.empty(2 * columns, dtype=np.float64), np.zeros(dims.size, dtype=np.int64))
+                           for _ in range(n_blocks)]
         self.block_grads = np.zeros((n_blocks - 1, net.params.size), dtype=dtype)
         self.results = np.zeros((n_blocks, 2), dtype=np.float64)
         self.result = np.zeros(2, dtype=np.float64)
@@ -775,7 +843,9 @@ def open_session(net, data, indices, batch, count, keep_prob):
     lock = _session_lock
     if not lock.acquire(blocking=False):
         return None
-    pin = threads.single_threaded_blas()
+    # Held for the whole fit: OpenBLAS's threads, spinning after some earlier
+    # product, would share the cores with the blocks.
+    pin = threads.single_threaded_blas(park=True)
     pin.__enter__()
     try:
         session = Session(net, X, Y, labels, indices, rows_data, False, batch, count, n_blocks, gemm)

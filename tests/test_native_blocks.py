@@ -190,7 +190,68 @@ def test_two_fits_at_once_share_the_workers(rng, block_steps):
 def test_no_blocks_where_they_do_not_pay(rng):
     assert native_blocks.plan_blocks([64, 100, 10], 8) == 0  # blocks of 4 columns
     assert native_blocks.plan_blocks([64, 100, 10], 200) >= 2
-    assert native_blocks.plan_blocks([784, 1024, 1024, 1], 4096) == 0  # large steps: BLAS's own threads
+    # Large steps whose chunk of 128 columns would not fit the cache budget: BLAS's own threads.
+    assert native_blocks.plan_blocks([784, 1024, 1024, 1], 4096, np.float32) == 0
+    assert native_blocks.plan_blocks([784, 256, 256, 10], 4096, np.float64) == 0
+    # ... and those whose chunk fits run as native blocks.
+    assert native_blocks.plan_blocks([784, 256, 256, 10], 4096, np.float32) >= 2
+
+
+@pytest.mark.parametrize("direct", [False, True])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_blocks_in_chunks_follow_the_plain_path(direct, dtype, rng, block_steps, monkeypatch):
+    # A budget of one byte makes every chunk the minimum of 16 columns: a block
+    # of 128 columns goes through the network in 8 chunks, and the last batch
+    # (77 columns, blocks of 40 and 37) in chunks of 16, 16 and 8 or 5.
+    from fastdnn import config
+
+    monkeypatch.setattr(config, "NATIVE_CHUNK_BYTES", 1)
+    monkeypatch.setattr(config, "NATIVE_CHUNK_MIN_COLUMNS", 16)
+    chunks = {"seen": set()}
+    original = native_blocks.Session.__init__
+
+    def recording(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        chunks["seen"].add(int(self.ctl[native_blocks._CHUNK]))
+
+    monkeypatch.setattr(native_blocks.Session, "__init__", recording)
+    dims = [20, 31, 9, 3]
+    m = BATCH if direct else 3 * BATCH + 77
+    X, Y = make_data(rng, dims, "softmax", m, dtype, "columns" if direct else "rows")
+    if direct:
+        Y = np.eye(dims[-1], dtype=dtype)[:, Y]
+    plain, blocked = fit_both(dims, X, Y, block_steps, dtype=dtype, output="softmax", epochs=3,
+                              batch_size=None if direct else BATCH, optimizer="adam", learning_rate=0.05, l2=0.01)
+    assert chunks["seen"] == {16}
+    rtol = 1e-10 if dtype == np.float64 else 1e-4
+    np.testing.assert_allclose(blocked[1]["cost"], plain[1]["cost"], rtol=rtol)
+    assert blocked[1]["accuracy"] == pytest.approx(plain[1]["accuracy"], abs=1.0 / m)
+    atol = rtol * np.abs(plain[0].params).max()
+    np.testing.assert_allclose(blocked[0].params, plain[0].params, rtol=rtol, atol=atol)
+
+
+def test_a_fit_parks_openblas_spinning_threads(rng, block_steps, monkeypatch):
+    # OpenBLAS's threads spin for a while after a multi-threaded product; a
+    # fit on native blocks stops them first (they would share the cores).
+    parked = []
+    threads._blas_thread_switches()
+    monkeypatch.setattr(threads, "_blas_parkers", [lambda: parked.append(1)])
+    dims = [10, 24, 2]
+    X, Y = make_data(rng, dims, "softmax", 4 * BATCH, np.float64, "rows")
+    net = Network(dims, output="softmax", init="he", seed=3)
+    net.fit(X, Y, epochs=2, batch_size=BATCH, progress=False)
+    assert block_steps["steps"] == 2 * 4
+    assert parked == [1]  # once for the fit, not once a step
+    # Never while another thread might be inside a product.
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait, name="user-thread")
+    other.start()
+    try:
+        assert not threads._park_blas_threads()
+    finally:
+        stop.set()
+        other.join()
+    assert parked == [1]
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
