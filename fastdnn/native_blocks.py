@@ -156,14 +156,6 @@ _POSIX = os.name == "posix"
 #: scheduler put both there), spinning alone would wait out a time slice.
 YIELD_AFTER = 256
 
-#: What a spin that yields counts for against ``SPIN_LIMIT``: a
-#: ``sched_yield`` took 1-1.5 us on the 2-core machine, so counted as one
-#: spin the idle worker kept a core busy for 150-170 ms after a step (CPU
-#: time measured while the caller slept), slowing any multi-threaded product
-#: the program ran next.  Counted as 48, a waiting thread gives up after
-#: about 2,300 spins, a few milliseconds.
-YIELD_COST = 48
-
 
 # ---------------------------------------------------------------- the block pass
 
@@ -350,7 +342,6 @@ def _wait_for(ctl, slot, value, limit, watch_sleep):
         _pause()
         if spins > YIELD_AFTER:
             _yield_core()
-            spins += YIELD_COST - 1
     return True
 
 
@@ -485,7 +476,6 @@ def _worker_loop(ctl, fctl, k, limit, seen, gemm, params, w_off, b_off, dims, hi
             _pause()
             if spins > YIELD_AFTER:
                 _yield_core()
-                spins += YIELD_COST - 1
         seen = gen
         phase = ctl[_PHASE]
         if phase != _GRADIENTS:
