@@ -89,13 +89,14 @@ def _park_blas_threads():
     threads in ~90 us; its next multi-threaded call starts them again.  A
     call inside a product on another thread would hang that product, so
     this runs only while every other Python thread is one of fastdnn's own
-    workers.
+    workers (or tqdm's monitor of progress bars).
     """
     if not _blas_parkers:
         return False
     me = threading.current_thread()
     for thread in threading.enumerate():
-        if thread is not me and not thread.name.startswith("fastdnn-"):
+        # tqdm's monitor (started with the first progress bar) only watches bars.
+        if thread is not me and not thread.name.startswith("fastdnn-") and type(thread).__name__ != "TMonitor":
             return False
     for park in _blas_parkers:
         park()

@@ -6,6 +6,7 @@ the sums over a batch (block 0's part plus block 1's).  Every test checks
 that the blocks really ran, so that none of them passes on the plain path.
 """
 
+import os
 import threading
 
 import numpy as np
@@ -242,7 +243,13 @@ def test_a_fit_parks_openblas_spinning_threads(rng, block_steps, monkeypatch):
     net.fit(X, Y, epochs=2, batch_size=BATCH, progress=False)
     assert block_steps["steps"] == 2 * 4
     assert parked == [1]  # once for the fit, not once a step
-    # Never while another thread might be inside a product.
+    # A progress bar's monitor thread does not stop it ...
+    tqdm = pytest.importorskip("tqdm")
+    with tqdm.tqdm(total=1, disable=False, file=open(os.devnull, "w")) as bar:
+        bar.update(1)
+        assert threads._park_blas_threads()
+    assert parked == [1, 1]
+    # ... but it never runs while another thread might be inside a product.
     stop = threading.Event()
     other = threading.Thread(target=stop.wait, name="user-thread")
     other.start()
@@ -251,7 +258,7 @@ def test_a_fit_parks_openblas_spinning_threads(rng, block_steps, monkeypatch):
     finally:
         stop.set()
         other.join()
-    assert parked == [1]
+    assert parked == [1, 1]
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
