@@ -711,6 +711,12 @@ def add_arguments(parser):
                         help="draw the speedups as a bar chart (needs matplotlib: pip install 'fastdnn[plot]')")
     parser.add_argument("--no-torch", dest="torch", action="store_false",
                         help="leave PyTorch out even when it is installed")
+    parser.add_argument("--course", action="store_true",
+                        help="instead: the course's own loops (L-layer, two-layer, week 2, week 3) as students "
+                             "write them, on fastdnn's helpers and on the reference's")
+    parser.add_argument("--data", default=None, metavar="DIR",
+                        help="with --course: the folder of the cat data (train_catvnoncat.h5); default "
+                             "$FASTDNN_DATA, else ../shared/data")
 
 
 def _cases(args):
@@ -739,6 +745,10 @@ def run(args):
     warning = slow_blas_warning()
     if warning:
         _err(warning)
+    if getattr(args, "course", False):
+        from . import bench_course
+
+        return bench_course.run(args)
     sample = cpu_sample()
     time.sleep(0.2)
     run_sample = cpu_sample()

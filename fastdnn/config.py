@@ -47,6 +47,12 @@ PARALLEL_MIN_ELEMENTS = int(os.environ.get("FASTDNN_PARALLEL_MIN_ELEMENTS", 1 <<
 #: (waking Numba's pool right after BLAS's costs more than the pass gains).
 STEP_PARALLEL_MIN_ELEMENTS = int(os.environ.get("FASTDNN_STEP_PARALLEL_MIN_ELEMENTS", 1 << 20))
 
+#: A course helper computes a layer of at most this many multiply-adds
+#: (``n * k * m``) in one kernel call (:mod:`fastdnn.kernels.small`) rather
+#: than a BLAS product and the fused epilogue: at the course's test-case and
+#: planar sizes the call overheads of the latter are most of the time.
+SMALL_LAYER_WORK = int(os.environ.get("FASTDNN_SMALL_LAYER_WORK", 1 << 14))
+
 #: Column blocks (see :mod:`fastdnn.workers`): at most this many, one per core
 #: this process may run on (its CPU affinity, not the machine's count).
 BLOCK_WORKERS = int(os.environ.get("FASTDNN_BLOCK_WORKERS", 0)) or (

@@ -11,14 +11,16 @@ inputs are computed in float64, as NumPy would.
 
 import numpy as np
 
-from . import layers
+from . import config, layers
 from .initializers import INITS, scale_initial_weights
 from . import validation as v
 from .kernels import activation as act
 from .kernels import loss
+from .kernels import small
 from .kernels import update
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
+_ACTIVATION_CODES = {name: act.CODES[name] for name in ACTIVATIONS}
 
 
 # ---------------------------------------------------------------- helpers
@@ -39,6 +41,10 @@ def _as_2d(arr):
 
 
 def _elementwise_forward(name, Z, code):
+    if _common_float(Z) is not None and Z.flags.c_contiguous and Z.size:
+        out = np.empty_like(Z)
+        act.activation_forward(_as_2d(Z), code, 0.0, _as_2d(out))
+        return out, Z
     arr, dtype = _float_input(name, Z)
     z = v.prepare(arr, dtype)
     out = np.empty_like(z)
@@ -48,6 +54,12 @@ def _elementwise_forward(name, Z, code):
 
 
 def _elementwise_backward(dA, cache, code):
+    if _common_float(dA, cache) is not None and dA.shape == cache.shape and dA.size and dA.flags.c_contiguous \
+            and cache.flags.c_contiguous:
+        dZ = np.empty_like(dA)
+        act.activation_backward(_as_2d(dA), _as_2d(cache), True, code, 0.0, 1.0, _as_2d(dZ),
+                                act.empty_bias_buffer(dA.dtype), False)
+        return dZ
     dA_arr = v.as_array("dA", dA)
     Z_arr = v.as_array("cache", cache)
     if dA_arr.shape != Z_arr.shape:
@@ -63,7 +75,124 @@ def _elementwise_backward(dA, cache, code):
 
 
 def _activation_code(activation):
+    if type(activation) is str and activation in _ACTIVATION_CODES:
+        return _ACTIVATION_CODES[activation]
     return act.CODES[v.choice("activation", activation, ACTIVATIONS)]
+
+
+# ---------------------------------------------------------------- fast paths
+#
+# A student's loop calls these helpers thousands of times with the arrays the
+# course makes: float64, the input X F-ordered (a transposed reshape divided
+# by 255), everything else C-ordered and fresh each call.  Each helper first
+# tries a fast path that takes such arrays as they are (BLAS reads either
+# order: X is never copied), checks only what is cheap (types, dtypes,
+# shapes) and then looks at its *outputs*, not its inputs: a NaN or an
+# infinity in any input reaches the outputs, so finite outputs vouch for the
+# inputs at a fraction of the cost of scanning X.  Whenever something does not
+# fit -- another type or dtype, a wrong shape, a non-finite result -- the fast
+# path returns None and the helper runs its full validation, which accepts
+# the general case or raises the error that names the argument.
+
+_F64 = np.dtype(np.float64)
+_F32 = np.dtype(np.float32)
+
+
+def _common_float(first, *rest):
+    """The dtype shared by ndarrays of one float dtype (float32 or float64), else None."""
+    if type(first) is not np.ndarray:
+        return None
+    dtype = first.dtype
+    if dtype is not _F64 and dtype is not _F32:
+        return None
+    for x in rest:
+        if type(x) is not np.ndarray or x.dtype is not dtype:
+            return None
+    return dtype
+
+
+def _c(x):
+    return x if x.flags.c_contiguous else np.ascontiguousarray(x)
+
+
+def _labels_like(Y, AL):
+    """``Y`` as a C-contiguous array of ``AL``'s dtype without rounding a label, else None."""
+    if type(Y) is not np.ndarray or Y.shape != AL.shape or not Y.flags.c_contiguous:
+        return None
+    if Y.dtype is AL.dtype:
+        return Y
+    # Integers and booleans are 0 or 1 after the cast exactly when they were
+    # before; a float64 label 1 + 1e-12 would round to a float32 1.
+    if Y.dtype.kind in "biu":
+        return Y.astype(AL.dtype)
+    return None
+
+
+def _fast_layer_forward(A, W, b, code):
+    """``(Z, g(Z))`` of one layer, or None (see the section comment)."""
+    dtype = _common_float(A, W, b)
+    if dtype is None or A.ndim != 2 or W.ndim != 2 or W.shape[1] != A.shape[0] or b.shape != (W.shape[0], 1):
+        return None
+    n, k = W.shape
+    m = A.shape[1]
+    Z = np.empty((n, m), dtype=dtype)
+    out = Z if code == act.LINEAR else np.empty((n, m), dtype=dtype)
+    if n * k * m <= config.SMALL_LAYER_WORK:
+        if not small.dense_forward(_c(A), _c(W), _c(b), code, Z, out, out is Z):
+            return None
+        return Z, out
+    with np.errstate(all="ignore"):  # a bad value is reported by the full validation, not as a RuntimeWarning
+        np.matmul(W, A, out=Z)
+    act.bias_activation_forward(Z, _c(b), code, 0.0, out)
+    if v._count_non_finite(Z.reshape(-1)):
+        return None
+    return Z, out
+
+
+def _fast_layer_backward(dA, H, A_prev, W, code, with_dA_prev, from_pre_activation=True):
+    """``(dA_prev, dW, db, dZ)`` of one layer (``dA_prev`` None unless asked), or None.
+
+    ``H`` is the pre-activation ``Z`` (the course's caches), or the
+    activation when not ``from_pre_activation`` (week 3 takes
+    ``1 - A1**2``).
+
+    On the BLAS route ``dA_prev`` takes ``A_prev``'s memory order, as
+    ``np.empty_like`` does: for the course's F-ordered ``X`` the product
+    writes it about 1.5x faster that way.
+    """
+    dtype = _common_float(dA, H, A_prev, W)
+    if dtype is None or dA.ndim != 2 or A_prev.ndim != 2 or W.ndim != 2:
+        return None
+    n, k = W.shape
+    m = A_prev.shape[1]
+    if m == 0 or A_prev.shape[0] != k or dA.shape != (n, m) or H.shape != (n, m):
+        return None
+    scale = 1.0 / m
+    dZ = np.empty((n, m), dtype=dtype)
+    dW = np.empty((n, k), dtype=dtype)
+    db = np.empty((n, 1), dtype=dtype)
+    if n * k * m <= config.SMALL_LAYER_WORK:
+        dA_prev = np.empty((k, m) if with_dA_prev else (0, 0), dtype=dtype)
+        if not small.dense_backward(_c(dA), _c(H), from_pre_activation, _c(A_prev), _c(W), code, scale, dZ, dW, db,
+                                    dA_prev, with_dA_prev):
+            return None
+        return (dA_prev if with_dA_prev else None), dW, db, dZ
+    dA, H = _c(dA), _c(H)
+    act.activation_backward(dA, H, from_pre_activation, code, 0.0, scale, dZ, db, True)
+    with np.errstate(all="ignore"):
+        layers.linear_backward_into(dZ, A_prev, W, scale, dW, None)
+    # dA and H, not dZ: a relu's mask would hide a NaN in either.
+    if v._count_non_finite(dA.reshape(-1)) or v._count_non_finite(H.reshape(-1)) or \
+            v._count_non_finite(db.reshape(-1)) or v._count_non_finite(dW.reshape(-1)):
+        return None
+    dA_prev = None
+    if with_dA_prev:
+        dA_prev = np.empty_like(A_prev)
+        with np.errstate(all="ignore"):
+            np.matmul(W.T, dZ, out=dA_prev)
+        if not v.product_is_finite(dA_prev, W, dZ):
+            return None
+    return dA_prev, dW, db, dZ
 
 
 # ---------------------------------------------------------------- activations
@@ -341,6 +470,9 @@ def linear_forward(A, W, b):
     -----
     .. math:: Z = W A + b
     """
+    fast = _fast_layer_forward(A, W, b, act.LINEAR)
+    if fast is not None:
+        return fast[0], (A, W, b)
     A_c, W_c, b_c = _check_layer(A, W, b)
     Z, _ = _forward(A_c, W_c, b_c, act.LINEAR)
     return Z, (A, W, b)
@@ -363,6 +495,9 @@ def linear_activation_forward(A_prev, W, b, activation):
         ``((A_prev, W, b), Z)``, the course's linear and activation caches.
     """
     code = _activation_code(activation)
+    fast = _fast_layer_forward(A_prev, W, b, code)
+    if fast is not None:
+        return fast[1], ((A_prev, W, b), fast[0])
     A_c, W_c, b_c = _check_layer(A_prev, W, b, "A_prev")
     Z, A = _forward(A_c, W_c, b_c, code)
     return A, ((A_prev, W, b), Z)
@@ -418,6 +553,9 @@ def L_model_forward(X, parameters):
     caches : list of L tuples
         ``((A_prev, W, b), Z)`` for each layer.
     """
+    fast = _fast_model_forward(X, parameters)
+    if fast is not None:
+        return fast
     X_arr = v.as_array("X", X, ndim=2)
     pairs = _check_parameters(parameters, X_arr.shape)
     dtype = v.float_dtype(X_arr, *[a for pair in pairs for a in pair])
@@ -435,10 +573,48 @@ def L_model_forward(X, parameters):
     return A, caches
 
 
+def _fast_model_forward(X, parameters):
+    if type(parameters) is not dict or len(parameters) % 2 or not parameters:
+        return None
+    L = len(parameters) // 2
+    caches = []
+    A = X
+    for l in range(1, L + 1):
+        W = parameters.get(_key(_W_KEYS, "W", l))
+        b = parameters.get(_key(_B_KEYS, "b", l))
+        if W is None or b is None:
+            return None
+        layer = _fast_layer_forward(A, W, b, act.SIGMOID if l == L else act.RELU)
+        if layer is None:
+            return None
+        caches.append(((A, W, b), layer[0]))
+        A = layer[1]
+    return A, caches
+
+
+# The course's keys, made once: building "W" + str(l) is a fifth of a small call.
+_W_KEYS = tuple(f"W{l}" for l in range(64))
+_B_KEYS = tuple(f"b{l}" for l in range(64))
+_DW_KEYS = tuple(f"dW{l}" for l in range(64))
+_DB_KEYS = tuple(f"db{l}" for l in range(64))
+_DA_KEYS = tuple(f"dA{l}" for l in range(64))
+
+
+def _update_keys(l):
+    return (f"W{l}", f"dW{l}"), (f"b{l}", f"db{l}")
+
+
+_UPDATE_KEYS = tuple(_update_keys(l) for l in range(64))
+
+
+def _key(keys, prefix, l):
+    return keys[l] if l < len(keys) else f"{prefix}{l}"
+
+
 # ---------------------------------------------------------------- cost
 
 
-def _check_output_and_labels(AL, Y):
+def _check_output_and_labels(AL, Y, probabilities=True):
     AL_arr = v.as_array("AL", AL)
     Y_arr = v.as_array("Y", Y)
     if AL_arr.ndim != 2:
@@ -454,7 +630,10 @@ def _check_output_and_labels(AL, Y):
     v.check_binary_labels("Y", Y_arr)  # before the cast, which could round a 1 + 1e-12 to 1
     dtype = v.float_dtype(AL_arr)
     AL_c, Y_c = v.prepare(AL_arr, dtype), v.prepare(Y_arr, dtype)
-    v.check_probabilities("AL", AL_c)
+    if probabilities:
+        v.check_probabilities("AL", AL_c)
+    else:
+        v.check_finite("AL", AL_c)
     return AL_c, Y_c
 
 
@@ -479,6 +658,12 @@ def compute_cost(AL, Y):
     ``0 * log(0)`` counts as 0, so a saturated correct prediction costs
     nothing instead of NaN; a saturated wrong one costs ``inf``.
     """
+    if _common_float(AL) is not None and AL.ndim == 2 and AL.shape[1] and AL.flags.c_contiguous:
+        Y_c = _labels_like(Y, AL)
+        if Y_c is not None:
+            out = np.empty(1, dtype=np.float64)
+            if loss.binary_cross_entropy(AL, Y_c, out) == 0:
+                return float(out[0])
     AL_c, Y_c = _check_output_and_labels(AL, Y)
     out = np.empty(1, dtype=np.float64)
     loss.binary_cross_entropy(AL_c, Y_c, out)
@@ -545,6 +730,10 @@ def linear_backward(dZ, cache):
     .. math:: dW = \\frac{1}{m} dZ A_{prev}^T,\\quad db = \\frac{1}{m}\\sum_j dZ_{:,j},
               \\quad dA_{prev} = W^T dZ
     """
+    if type(cache) is tuple and len(cache) == 3:
+        fast = _fast_layer_backward(dZ, dZ, cache[0], cache[1], act.LINEAR, True)
+        if fast is not None:
+            return fast[:3]
     return _linear_backward(dZ, cache)
 
 
@@ -575,7 +764,12 @@ def linear_activation_backward(dA, cache, activation):
     dW : ndarray of shape (n, n_prev)
     db : ndarray of shape (n, 1)
     """
-    return _linear_activation_backward(dA, cache, _activation_code(activation))
+    code = _activation_code(activation)
+    if type(cache) is tuple and len(cache) == 2 and type(cache[0]) is tuple and len(cache[0]) == 3:
+        fast = _fast_layer_backward(dA, cache[1], cache[0][0], cache[0][1], code, True)
+        if fast is not None:
+            return fast[:3]
+    return _linear_activation_backward(dA, cache, code)
 
 
 def _check_layer_cache(cache, layer=""):
@@ -625,7 +819,10 @@ def L_model_backward(AL, Y, caches):
     ``Z``, so caches built by hand give the course's numbers.  That ``dA`` is
     undefined where ``AL`` is exactly 0 or 1, which raises ``ValueError``.
     """
-    AL_c, Y_c = _check_output_and_labels(AL, Y)
+    fast = _fast_model_backward(AL, Y, caches)
+    if fast is not None:
+        return fast
+    AL_c, Y_c = _check_output_and_labels(AL, Y, probabilities=False)
     if not isinstance(caches, (list, tuple)) or not caches:
         raise TypeError("caches must be the non-empty list of caches returned by L_model_forward")
     if np.any((AL_c == 0) | (AL_c == 1)):
@@ -653,6 +850,150 @@ def L_model_backward(AL, Y, caches):
     return grads
 
 
+def _fast_model_backward(AL, Y, caches):
+    if type(caches) is not list or not caches or _common_float(AL) is None or AL.ndim != 2 \
+            or not AL.flags.c_contiguous:
+        return None
+    Y_c = _labels_like(Y, AL)
+    if Y_c is None:
+        return None
+    L = len(caches)
+    for cache in caches:
+        if type(cache) is not tuple or len(cache) != 2 or type(cache[0]) is not tuple or len(cache[0]) != 3:
+            return None
+    (A_prev, W, _), Z = caches[L - 1]
+    if _common_float(Z, AL) is None or Z.shape != AL.shape or not Z.flags.c_contiguous:
+        return None
+    dZ = np.empty_like(AL)
+    if loss.course_sigmoid_output_backward(AL, Y_c, Z, dZ) != 0:
+        return None
+    grads = Gradients()
+    dA = dZ
+    for l in range(L, 0, -1):
+        (A_prev, W, _), Z = caches[l - 1]
+        code = act.LINEAR if l == L else act.RELU
+        layer = _fast_layer_backward(dA, dZ if l == L else Z, A_prev, W, code, l > 1)
+        if layer is None:
+            return None
+        dA, dW, db, dZ_l = layer
+        if l > 1:
+            dict.__setitem__(grads, _key(_DA_KEYS, "dA", l - 1), dA)
+        else:
+            grads._defer_input_gradient(W, dZ_l, A_prev)
+        dict.__setitem__(grads, _key(_DW_KEYS, "dW", l), dW)
+        dict.__setitem__(grads, _key(_DB_KEYS, "db", l), db)
+    return grads
+
+
+class _Deferred:
+    """Stands in a :class:`Gradients` for ``dA0`` until it is read."""
+
+    __slots__ = ("W", "dZ", "order")
+
+    def __init__(self, W, dZ, order):
+        self.W, self.dZ, self.order = W, dZ, order
+
+    def compute(self):
+        dA0 = np.empty((self.W.shape[1], self.dZ.shape[1]), dtype=self.dZ.dtype, order=self.order)
+        np.matmul(self.W.T, self.dZ, out=dA0)
+        _check_result("L_model_backward (dA0)", dA0)
+        return dA0
+
+    def __repr__(self):
+        return "<dA0, computed when first read>"
+
+
+class Gradients(dict):
+    """The dict :func:`L_model_backward` returns: the course's keys, in the course's order.
+
+    The course's loop never reads ``dA0``, the gradient with respect to the
+    input ``X``: for its cat network that one product (``W1^T dZ1``, 12288 x
+    209) took as long as the two others of the first layer together.  So it is
+    computed the first time anything reads it -- ``grads["dA0"]``, ``get``,
+    ``items``, ``values``, printing, copying, pickling -- from a copy of
+    ``W1`` taken at the backward pass, so it is the same even if ``W1`` has
+    been changed in place since.  Everything else is an ordinary ``dict``.
+    """
+
+    __slots__ = ()
+
+    def _defer_input_gradient(self, W, dZ, A_prev):
+        order = "F" if A_prev.flags.f_contiguous and not A_prev.flags.c_contiguous else "C"
+        dict.__setitem__(self, "dA0", _Deferred(W.copy(), dZ, order))
+
+    def _materialize(self):
+        value = dict.get(self, "dA0")
+        if type(value) is _Deferred:
+            value = value.compute()
+            dict.__setitem__(self, "dA0", value)
+        return value
+
+    def __getitem__(self, key):
+        value = dict.__getitem__(self, key)
+        if type(value) is _Deferred:
+            value = self._materialize()
+        return value
+
+    def get(self, key, default=None):
+        return self[key] if key in self else default
+
+    # Reading every value, or handing the dict to code that reads its
+    # storage directly, computes dA0 first.
+    def __iter__(self):  # makes dict(grads) and {**grads} read through __getitem__
+        return dict.__iter__(self)
+
+    def values(self):
+        self._materialize()
+        return dict.values(self)
+
+    def items(self):
+        self._materialize()
+        return dict.items(self)
+
+    def copy(self):
+        self._materialize()
+        return dict(dict.items(self))
+
+    def pop(self, key, *default):
+        self._materialize()
+        return dict.pop(self, key, *default)
+
+    def popitem(self):
+        self._materialize()
+        return dict.popitem(self)
+
+    def setdefault(self, key, default=None):
+        self._materialize()
+        return dict.setdefault(self, key, default)
+
+    def __eq__(self, other):
+        self._materialize()
+        if isinstance(other, Gradients):
+            other._materialize()
+        return dict.__eq__(self, other)
+
+    def __ne__(self, other):
+        return not self == other
+
+    def __or__(self, other):
+        return self.copy() | other
+
+    def __ror__(self, other):
+        return other | self.copy()
+
+    __hash__ = None
+
+    def __repr__(self):
+        self._materialize()
+        return dict.__repr__(self)
+
+    def __reduce__(self):
+        return (dict, (self.copy(),))
+
+    def __reduce_ex__(self, protocol):
+        return self.__reduce__()
+
+
 # ---------------------------------------------------------------- update
 
 
@@ -676,6 +1017,9 @@ def update_parameters(parameters, grads, learning_rate):
     -----
     .. math:: W \\leftarrow W - \\alpha\\,dW,\\qquad b \\leftarrow b - \\alpha\\,db
     """
+    fast = _fast_update(parameters, grads, learning_rate)
+    if fast is not None:
+        return fast
     pairs = _check_parameters(parameters)
     lr = v.finite_float("learning_rate", learning_rate)
     if not isinstance(grads, dict):
@@ -694,6 +1038,29 @@ def update_parameters(parameters, grads, learning_rate):
             v.check_finite(key, g_c)
             out = np.empty_like(p_c)
             update.sgd(p_c.reshape(-1), g_c.reshape(-1), lr, out.reshape(-1))
+            updated[name] = out
+    return updated
+
+
+def _fast_update(parameters, grads, learning_rate):
+    if type(parameters) is not dict or not isinstance(grads, dict) or not parameters or len(parameters) % 2 \
+            or type(learning_rate) is not float or learning_rate - learning_rate != 0.0:
+        return None
+    updated = dict(parameters)
+    for l in range(1, len(parameters) // 2 + 1):
+        for name, grad_name in (_UPDATE_KEYS[l] if l < len(_UPDATE_KEYS) else _update_keys(l)):
+            p = parameters.get(name)
+            g = grads.get(grad_name)
+            # _common_float spelled out: this loop runs for every parameter of every step.
+            if type(p) is not np.ndarray or type(g) is not np.ndarray or p.dtype is not g.dtype \
+                    or (p.dtype is not _F64 and p.dtype is not _F32) or p.ndim != 2 or p.shape != g.shape \
+                    or not p.flags.c_contiguous or not g.flags.c_contiguous:
+                return None
+            out = np.empty(p.shape, p.dtype)  # np.empty_like's dispatch costs 0.3 us more
+            # One serial pass that also checks: as fast as the parallel update
+            # and a separate check together up to a million parameters.
+            if not update.sgd_checked(p, g, learning_rate, out):
+                return None
             updated[name] = out
     return updated
 

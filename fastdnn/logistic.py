@@ -166,8 +166,14 @@ def propagate(w, b, X, Y):
               J = -\\frac{1}{m}\\sum y\\ln a + (1 - y)\\ln(1 - a),\\quad
               dw = \\frac{1}{m} X (A - Y)^T,\\quad db = \\frac{1}{m}\\sum (A - Y)
 
-    The arguments are not modified.
+    The arguments are not modified.  With the course's F-ordered ``X`` (a
+    transposed reshape) the forward pass and the gradient take one pass over
+    the examples (:func:`fastdnn.kernels.loss.logistic_columns`); ``X`` is
+    never copied.
     """
+    fast = _fast_propagate(w, b, X, Y)
+    if fast is not None:
+        return fast
     wc, b_value, Xc, Yc, dtype = _check_model_inputs(w, b, X, Y)
     n_x, m = Xc.shape
     W = wc.reshape(1, n_x)
@@ -185,6 +191,47 @@ def propagate(w, b, X, Y):
     layers.linear_backward_into(dz, Xc, W, 1.0, dW, None)
     grads = {"dw": dW.reshape(n_x, 1), "db": dtype.type(db[0, 0])}
     return grads, np.float64(cost[0])
+
+
+#: Examples per block of the one-pass propagate, at least; at most 4 blocks
+#: (measured on the cat data: 4 blocks 0.45 ms, 2 or 8 blocks 0.51, 16 0.53-0.58).
+_COLUMNS_PER_BLOCK = 8
+_MAX_BLOCKS = 4
+
+
+def _fast_propagate(w, b, X, Y):
+    """:func:`propagate` for float arrays of one dtype with ``X`` F-ordered, or None.
+
+    Validation is by the outputs: a NaN or inf in ``w``, ``b`` or ``X``
+    reaches the logits, and the gradient is checked itself; anything else
+    goes to the full validation.
+    """
+    dtype = course._common_float(X, w)
+    if dtype is None or X.ndim != 2 or not X.flags.f_contiguous or w.shape != (X.shape[0], 1) \
+            or not w.flags.c_contiguous or not isinstance(b, (float, np.floating)) or isinstance(b, np.float16):
+        return None
+    n_x, m = X.shape
+    if m == 0 or n_x == 0:
+        return None
+    if type(Y) is np.ndarray and Y.ndim == 1:
+        Y = Y.reshape(1, -1)
+    Z = np.empty((1, m), dtype=dtype)
+    Yc = course._labels_like(Y, Z)
+    if Yc is None:
+        return None
+    A = np.empty_like(Z)
+    dz = np.empty_like(Z)
+    n_blocks = max(1, min(_MAX_BLOCKS, m // _COLUMNS_PER_BLOCK))
+    partial = np.empty((n_blocks, n_x), dtype=dtype)
+    loss.logistic_columns(X.T, w.reshape(n_x), float(b), Yc.reshape(m), partial, Z.reshape(m), A.reshape(m),
+                          dz.reshape(m))
+    dw = np.empty((n_x, 1), dtype=dtype)
+    cost = np.zeros(1)
+    if v._count_non_finite(Z.reshape(m)) or not loss.sum_blocks(partial, 1.0 / m, dw.reshape(n_x)) \
+            or loss.binary_cross_entropy(A, Yc, cost) != 0:
+        return None
+    db = dtype.type(dz.sum(dtype=dtype) / m)
+    return {"dw": dw, "db": db}, np.float64(cost[0])
 
 
 #: How much faster, per multiply-add, BLAS forms ``X^T X`` (a matrix product,

@@ -29,6 +29,7 @@ from . import layers
 from . import validation as v
 from .kernels import activation as act
 from .kernels import loss
+from .kernels import small
 from .kernels import update
 
 __all__ = [
@@ -238,6 +239,12 @@ def forward_propagation(X, parameters):
     -----
     .. math:: A^{[1]} = \\tanh(W^{[1]} X + b^{[1]}),\\qquad A^{[2]} = \\sigma(W^{[2]} A^{[1]} + b^{[2]})
     """
+    if type(parameters) is dict and type(X) is np.ndarray and X.ndim == 2 and X.shape[1]:
+        first = course._fast_layer_forward(X, parameters.get("W1"), parameters.get("b1"), act.TANH)
+        second = first and course._fast_layer_forward(first[1], parameters.get("W2"), parameters.get("b2"),
+                                                      act.SIGMOID)
+        if second is not None:
+            return second[1], {"Z1": first[0], "A1": first[1], "Z2": second[0], "A2": second[1]}
     X_arr, _, _ = _check_data(X)
     W1, b1, W2, b2 = _check_parameters(parameters, X_arr.shape[0])
     dtype = v.float_dtype(X_arr, W1, b1, W2, b2)
@@ -304,6 +311,9 @@ def backward_propagation(parameters, cache, X, Y):
 
     and each ``db`` is the mean of its ``dZ`` over the examples.
     """
+    fast = _fast_backward(parameters, cache, X, Y)
+    if fast is not None:
+        return fast
     X_arr, Y_arr, _ = _check_data(X, Y)
     W1, b1, W2, b2 = _check_parameters(parameters, X_arr.shape[0])
     if not isinstance(cache, dict) or "A1" not in cache or "A2" not in cache:
@@ -331,6 +341,25 @@ def backward_propagation(parameters, cache, X, Y):
     return {"dW1": dW1, "db1": db1, "dW2": dW2, "db2": db2}
 
 
+def _fast_backward(parameters, cache, X, Y):
+    """:func:`backward_propagation` on the course's arrays, or None (see :mod:`fastdnn.course`'s fast paths)."""
+    if type(parameters) is not dict or type(cache) is not dict or type(Y) is not np.ndarray:
+        return None
+    W1, W2, A1, A2 = parameters.get("W1"), parameters.get("W2"), cache.get("A1"), cache.get("A2")
+    if course._common_float(X, W1, W2, A1, A2) is None or A2.ndim != 2 or W1.ndim != 2 or W2.ndim != 2 \
+            or W2.shape[1] != W1.shape[0] or A2.shape[0] != W2.shape[0]:
+        return None
+    Yc = course._labels_like(Y.reshape(1, -1) if Y.ndim == 1 else Y, A2)
+    if Yc is None or not small.binary_labels(Yc):
+        return None
+    dZ2 = np.subtract(A2, Yc)
+    second = course._fast_layer_backward(dZ2, dZ2, A1, W2, act.LINEAR, True)
+    first = second and course._fast_layer_backward(second[0], A1, X, W1, act.TANH, False, from_pre_activation=False)
+    if first is None:
+        return None
+    return {"dW1": first[1], "db1": first[2], "dW2": second[1], "db2": second[2]}
+
+
 def update_parameters(parameters, grads, learning_rate=LEARNING_RATE):
     """One gradient-descent step (learning rate 1.2 by default, the course's).
 
@@ -351,6 +380,9 @@ def update_parameters(parameters, grads, learning_rate=LEARNING_RATE):
     -----
     .. math:: \\theta \\leftarrow \\theta - \\alpha\\, d\\theta
     """
+    fast = course._fast_update(parameters, grads, learning_rate)
+    if fast is not None:
+        return fast
     _check_parameters(parameters)
     return course.update_parameters(parameters, grads, learning_rate)
 

@@ -121,6 +121,60 @@ def _count_non_finite(x):
     return _has_non_finite_serial(x)
 
 
+@njit(**config.JIT)
+def _abs_sum_serial(x):
+    total = 0.0
+    for k in range(x.size):
+        total += abs(x[k])
+    return total
+
+
+@njit(**config.JIT_PARALLEL)
+def _abs_sum_parallel(x):
+    n_blocks = (x.size + _FINITE_BLOCK - 1) // _FINITE_BLOCK
+    partials = np.empty(n_blocks)
+    for block in prange(n_blocks):
+        start = block * _FINITE_BLOCK
+        partials[block] = _abs_sum_serial(x[start:start + _FINITE_BLOCK])
+    total = 0.0
+    for block in range(n_blocks):
+        total += partials[block]
+    return total
+
+
+def _abs_sum(x):
+    """``sum(|x|)`` of a 1-d array in float64: inf or NaN when ``x`` holds one."""
+    if x.size >= config.PARALLEL_MIN_ELEMENTS:
+        return _abs_sum_parallel(x)
+    return _abs_sum_serial(x)
+
+
+def product_is_finite(out, A, B):
+    """Whether ``out = A @ B`` (just computed from ``A`` and ``B``) holds only finite values.
+
+    Scans whichever is smaller: ``out``, or both inputs.  Every entry of the
+    product and every partial sum of it is bounded by
+    :math:`\\sum|A| \\sum|B|`, so when that bound is finite and well inside
+    the dtype's range the product cannot have overflowed, and NaN or inf in
+    an input would have made the bound non-finite.  Otherwise ``out`` itself
+    is scanned.
+    """
+    if out.size > A.size + B.size and _contiguous(A) and _contiguous(B):
+        bound = _abs_sum(A.ravel(order="K")) * _abs_sum(B.ravel(order="K"))
+        if bound < _SAFE_BOUND[out.dtype]:
+            return True
+    return not _count_non_finite(out.ravel(order="K"))
+
+
+def _contiguous(x):
+    flags = x.flags
+    return flags.c_contiguous or flags.f_contiguous
+
+
+# A quarter of the largest value: room for the rounding of the products' sums.
+_SAFE_BOUND = {dtype: float(np.finfo(dtype).max) / 4 for dtype in FLOAT_DTYPES}
+
+
 def check_finite(name, arr):
     """Raise ``ValueError`` if ``arr`` holds a NaN or an infinity."""
     if arr.size == 0:

@@ -30,6 +30,13 @@ def binary_cross_entropy(AL, Y, out):
     out : ndarray of shape (1,)
         Written in place with the cost.
 
+    Returns
+    -------
+    int
+        0; 1 when a label is not 0 or 1; 2 when an ``a`` is not a
+        probability (outside [0, 1], or NaN).  The cost is then meaningless:
+        the caller's validation says what is wrong.
+
     Notes
     -----
     .. math:: J = -\\frac{1}{m}\\sum_{ij} y_{ij}\\ln a_{ij} + (1 - y_{ij})\\ln(1 - a_{ij})
@@ -39,14 +46,20 @@ def binary_cross_entropy(AL, Y, out):
     instead of NaN.
     """
     total = 0.0
+    status = 0
     for i in range(AL.shape[0]):
         for j in range(AL.shape[1]):
             a = AL[i, j]
             y = Y[i, j]
+            if y != 0.0 and y != 1.0:
+                status = 1
+            elif not (a >= 0.0 and a <= 1.0):
+                status = 2
             pos = y * scalar.log(a) if y != 0.0 else 0.0
             neg = (1.0 - y) * scalar.log(1.0 - a) if y != 1.0 else 0.0
             total += pos + neg
     out[0] = -total / AL.shape[1]
+    return status
 
 
 @njit(**config.JIT)
@@ -69,11 +82,22 @@ def course_sigmoid_output_backward(AL, Y, Z, dZ):
 
     Computed from ``AL`` and ``Z`` exactly as the course does, so caches
     built by hand give the course's numbers.
+
+    Returns
+    -------
+    int
+        0; 1 when a label is not 0 or 1; 2 when a ``dZ`` is not finite
+        (``AL`` exactly 0 or 1, where the course's ``dA`` divides by zero,
+        or NaN somewhere).
     """
+    status = 0
+    check = 0.0
     for i in range(AL.shape[0]):
         for j in range(AL.shape[1]):
             a = AL[i, j]
             y = Y[i, j]
+            if y != 0.0 and y != 1.0:
+                status = 1
             da = -(y / a - (1.0 - y) / (1.0 - a))
             # s in the arrays' precision, bit for bit the forward pass's AL
             # (the same helper), so that (1 - s) / (1 - AL) is 1 even where
@@ -81,6 +105,10 @@ def course_sigmoid_output_backward(AL, Y, Z, dZ):
             dZ[i, j] = scalar.sigmoid_native(Z[i, j])
             s = dZ[i, j]
             dZ[i, j] = da * s * (1.0 - s)
+            check += dZ[i, j] * 0.0
+    if status == 0 and check != 0.0:
+        status = 2
+    return status
 
 
 # ------------------------------------------------- costs on logits
@@ -462,3 +490,106 @@ def _softmax_rows_strided(X, out):
             total += e
         for j in range(X.shape[1]):
             out[i, j] = out[i, j] / total
+
+
+# ------------------------------------------------- logistic regression in one pass over X
+
+
+@njit(**config.JIT_PARALLEL)
+def logistic_columns(XT, w, b, Y, partial, Z, A, dz):
+    """Logistic regression's forward pass and gradient, reading each example once.
+
+    Parameters
+    ----------
+    XT : ndarray of shape (m, n)
+        The examples as rows: ``X.T`` of the course's F-ordered ``X``, a view.
+    w : ndarray of shape (n,)
+    b : float
+    Y : ndarray of shape (m,)
+        Labels.
+    partial : ndarray of shape (n_blocks, n)
+        Written in place: block ``k``'s share of :math:`X dz^T`, from the
+        examples ``k * ceil(m / n_blocks)`` on.  The blocks depend on ``m``
+        and ``n_blocks`` only, not on the number of threads.
+    Z, A, dz : ndarray of shape (m,)
+        Written in place with ``w^T x + b``, ``sigmoid(z)`` and ``a - y``.
+
+    Notes
+    -----
+    .. math:: z_j = w^T x_j + b,\\quad a_j = \\sigma(z_j),\\quad
+              dz_j = a_j - y_j,\\quad P_k = \\sum_{j \\in k} dz_j\\, x_j
+
+    Four examples (12288 values each for the course's cat images) are read
+    from memory for their logits and are still in the core's cache when
+    their ``dz`` are added into the block's share: one pass over ``X``
+    instead of two products, and ``w`` and the share read once per four.
+    """
+    m, n = XT.shape
+    n_blocks = partial.shape[0]
+    per = (m + n_blocks - 1) // n_blocks
+    for block in prange(n_blocks):
+        share = partial[block]
+        share[:] = 0.0
+        stop = min(m, (block + 1) * per)
+        j = block * per
+        while j + 4 <= stop:
+            t0, t1, t2, t3 = _dot4(XT, j, w)
+            _logistic_output(t0 + b, Y, j, Z, A, dz)
+            _logistic_output(t1 + b, Y, j + 1, Z, A, dz)
+            _logistic_output(t2 + b, Y, j + 2, Z, A, dz)
+            _logistic_output(t3 + b, Y, j + 3, Z, A, dz)
+            _add4(XT, j, dz[j], dz[j + 1], dz[j + 2], dz[j + 3], share)
+            j += 4
+        while j < stop:
+            _logistic_output(_dot(XT, j, w) + b, Y, j, Z, A, dz)
+            d = dz[j]
+            for k in range(n):
+                share[k] += d * XT[j, k]
+            j += 1
+
+
+@njit(**config.JIT_ROW)
+def _logistic_output(z, Y, j, Z, A, dz):
+    a = scalar.sigmoid_native(z)
+    Z[j] = z
+    A[j] = a
+    dz[j] = a - Y[j]
+
+
+@njit(**config.JIT_ROW)
+def _dot(XT, j, w):
+    total = 0.0
+    for k in range(w.size):
+        total += XT[j, k] * w[k]
+    return total
+
+
+@njit(**config.JIT_ROW)
+def _dot4(XT, j, w):
+    t0 = t1 = t2 = t3 = 0.0
+    for k in range(w.size):
+        wk = w[k]
+        t0 += XT[j, k] * wk
+        t1 += XT[j + 1, k] * wk
+        t2 += XT[j + 2, k] * wk
+        t3 += XT[j + 3, k] * wk
+    return t0, t1, t2, t3
+
+
+@njit(**config.JIT_ROW)
+def _add4(XT, j, d0, d1, d2, d3, share):
+    for k in range(share.size):
+        share[k] += d0 * XT[j, k] + d1 * XT[j + 1, k] + d2 * XT[j + 2, k] + d3 * XT[j + 3, k]
+
+
+@njit(**config.JIT)
+def sum_blocks(partial, scale, out):
+    """``out = scale * partial.sum(axis=0)``, the blocks added in order; True when ``out`` is finite."""
+    check = 0.0
+    for k in range(partial.shape[1]):
+        total = 0.0
+        for block in range(partial.shape[0]):
+            total += partial[block, k]
+        out[k] = total * scale
+        check += out[k] * 0.0
+    return check == 0.0

@@ -22,6 +22,18 @@ def sgd_serial(param, grad, learning_rate, out):
 
 
 @njit(**config.JIT)
+def sgd_checked(param, grad, learning_rate, out):
+    """``out = param - learning_rate * grad`` for 2-D arrays (as :func:`sgd_serial`); True when ``out`` is finite."""
+    check = 0.0
+    for i in range(param.shape[0]):
+        for j in range(param.shape[1]):
+            x = param[i, j] - learning_rate * grad[i, j]
+            out[i, j] = x
+            check += x * 0.0
+    return check == 0.0
+
+
+@njit(**config.JIT)
 def _sgd_in_place(param, grad, learning_rate):
     # One name for the updated buffer: with ``out`` as a second name for it,
     # LLVM's run-time overlap check fails and the loop runs scalar.

@@ -1,0 +1,106 @@
+"""``fastdnn bench --course``: the course's student loops on fastdnn's helpers and on the reference's.
+
+Each row runs one loop of :mod:`fastdnn.student_loops` -- written as the
+course writes it -- with fastdnn's helpers and with
+:mod:`fastdnn.reference`'s, on the course's arrays: the cat images
+flattened the course's way (``reshape(m, -1).T / 255``, so ``X`` is
+F-ordered) and week 3's planar flower.  The two are timed in turns by
+:func:`fastdnn.bench.measure` and the row gives the median time per
+iteration, the speedup, and the largest relative difference between the
+costs the two loops recorded.
+
+The cat data are read from ``--data`` (default: ``$FASTDNN_DATA``, else
+``../shared/data``); without them the rows run on random images of the same
+shape, and the table says so.
+"""
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from . import bench, student_loops
+from .reference import load_planar_dataset
+
+#: name -> (helpers, iterations per timed call, loop call, what it runs)
+LOOPS = {
+    "L-layer": ("deep", 10, lambda h, d, n: student_loops.L_layer_loop(h, d["X"], d["Y"], [12288, 20, 7, 5, 1],
+                                                                       num_iterations=n)[1],
+                "L_layer_model [12288,20,7,5,1]: L_model_forward, compute_cost, L_model_backward, update"),
+    "two-layer": ("deep", 10, lambda h, d, n: student_loops.two_layer_loop(h, d["X"], d["Y"], (12288, 7, 1),
+                                                                           num_iterations=n)[1],
+                  "two_layer_model (12288,7,1): linear_activation_forward/_backward, compute_cost, update"),
+    "week 2": ("logistic", 50, lambda h, d, n: student_loops.optimize_loop(
+        h, np.zeros((d["X"].shape[0], 1)), 0.0, d["X"], d["Y"], num_iterations=n)[2],
+        "optimize: propagate, then w and b stepped by the student"),
+    "week 3": ("planar", 200, lambda h, d, n: student_loops.planar_loop(h, d["Xp"], d["Yp"], 4,
+                                                                        num_iterations=n)[1],
+               "nn_model, n_h=4, planar flower (2 x 400): forward/backward_propagation, compute_cost, update"),
+}
+
+
+def course_data(directory=None):
+    """The loops' arrays: ``X``, ``Y`` (the cat training set or a stand-in), ``Xp``, ``Yp`` (the flower).
+
+    Returns
+    -------
+    data : dict
+    source : str
+        Where ``X`` came from.
+    """
+    directory = Path(directory or os.environ.get("FASTDNN_DATA") or Path("..") / "shared" / "data")
+    Xp, Yp = load_planar_dataset()
+    try:
+        from .data import load_catvnoncat
+
+        train_x_orig, train_y, _, _, _ = load_catvnoncat(str(directory))
+        source = f"the course's cat images ({directory})"
+    except (ImportError, OSError, ValueError):
+        rng = np.random.default_rng(1)
+        train_x_orig = rng.integers(0, 256, size=(209, 64, 64, 3), dtype=np.uint8)
+        train_y = (rng.random((1, 209)) < 0.34).astype(np.int64)
+        source = f"random images of the cat set's shape (no cat data in {directory})"
+    X = train_x_orig.reshape(train_x_orig.shape[0], -1).T / 255.0
+    return {"X": X, "Y": train_y, "Xp": Xp, "Yp": Yp}, source
+
+
+def run_loop(name, data, repeats):
+    """Time one loop with both sets of helpers; returns the table row (a dict)."""
+    kind, iterations, call, _ = LOOPS[name]
+    helpers = student_loops.HELPERS[kind]
+    steps = {impl: (lambda h=helpers[impl]: call(h, data, iterations)) for impl in ("reference", "fastdnn")}
+    info = bench.measure(steps, repeats)
+    ref_costs = np.asarray(info["reference"]["first_result"], dtype=np.float64)
+    fast_costs = np.asarray(info["fastdnn"]["first_result"], dtype=np.float64)
+    difference = float(np.max(np.abs(fast_costs - ref_costs) / np.abs(ref_costs)))
+    reference_s = info["reference"]["median"] / iterations
+    fastdnn_s = info["fastdnn"]["median"] / iterations
+    return {"loop": name, "reference_s": reference_s, "fastdnn_s": fastdnn_s, "speedup": reference_s / fastdnn_s,
+            "cost_difference": difference, "first_call_s": info["fastdnn"]["first_call"]}
+
+
+COLUMNS = ["loop", "reference ms", "fastdnn ms", "speedup", "costs differ by", "first call s"]
+
+
+def table_cells(row):
+    return [row["loop"], bench._ms(row["reference_s"]), bench._ms(row["fastdnn_s"]), f"{row['speedup']:.2f}x",
+            f"{row['cost_difference']:.1e}", f"{row['first_call_s']:.2f}"]
+
+
+def run(args):
+    """``fastdnn bench --course``; returns the exit status."""
+    data, source = course_data(args.data)
+    repeats = args.repeats or bench.QUICK_REPEATS
+    rows = []
+    for k, name in enumerate(LOOPS, start=1):
+        bench._err(f"[{k}/{len(LOOPS)}] timing the {name} loop ...")
+        rows.append(run_loop(name, data, repeats))
+    print(bench.machine_line(bench.machine_info()))
+    print(f"the course's loops as students write them, X from {source}; median ms per iteration over {repeats} "
+          f"interleaved samples; speedup = reference / fastdnn")
+    print(bench.format_table(COLUMNS, [table_cells(r) for r in rows]))
+    for name, (_, _, _, what) in LOOPS.items():
+        print(f"  {name}: {what}")
+    print("costs differ by: the largest relative difference between the costs the two loops recorded; "
+          "first call: fastdnn's first timed call, which includes Numba's compile or cache load")
+    return 0

@@ -1,0 +1,324 @@
+"""The course helpers' fast paths: the course's arrays as they are, validation by the outputs.
+
+A student's loop hands the helpers an F-ordered ``X`` (a transposed reshape
+divided by 255) and fresh dictionaries every iteration.  These tests check
+that such calls take ``X`` without copying it, that both routes (one small
+kernel per layer, or BLAS and the fused epilogue) give the reference's
+numbers, that a NaN or inf anywhere still gets the error naming the
+argument, and that the deferred ``dA0`` of :func:`fastdnn.L_model_backward`
+behaves as a plain value wherever it is read.
+"""
+
+import copy
+import pickle
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import fastdnn as dnn
+from fastdnn import config, logistic, planar
+from fastdnn import reference as ref
+
+from conftest import assert_close
+
+#: One small-kernel size, one BLAS size (n * k * m above config.SMALL_LAYER_WORK).
+ROUTES = {"small": (1 << 30), "blas": 0}
+
+
+@pytest.fixture(params=sorted(ROUTES))
+def route(request, monkeypatch):
+    """Force every layer onto one route."""
+    monkeypatch.setattr(config, "SMALL_LAYER_WORK", ROUTES[request.param])
+    return request.param
+
+
+def course_X(rng, n_x, m, dtype=np.float64):
+    """An input laid out as the course makes it: ``images.reshape(m, -1).T / 255``, F-ordered."""
+    images = rng.integers(0, 256, size=(m, n_x)).astype(dtype)
+    X = images.T / dtype(255)
+    assert X.flags.f_contiguous and (m == 1 or not X.flags.c_contiguous)
+    return X
+
+
+def deep_parameters(rng, dims, dtype=np.float64):
+    params = {}
+    for l in range(1, len(dims)):
+        params[f"W{l}"] = (rng.standard_normal((dims[l], dims[l - 1])) / np.sqrt(dims[l - 1])).astype(dtype)
+        params[f"b{l}"] = (rng.standard_normal((dims[l], 1)) * 0.1).astype(dtype)
+    return params
+
+
+NETS = [[5, 3, 1], [7, 4, 3, 1], [33, 9, 1], [300, 20, 7, 5, 1]]
+
+
+@pytest.mark.parametrize("dims", NETS)
+@pytest.mark.parametrize("m", [1, 2, 13, 64])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_student_iteration_matches_reference(rng, route, dims, m, dtype):
+    X = course_X(rng, dims[0], m, dtype)
+    Y = (rng.random((1, m)) < 0.5).astype(np.int64)
+    params = deep_parameters(rng, dims, dtype)
+    AL, caches = dnn.L_model_forward(X, params)
+    AL_ref, caches_ref = ref.L_model_forward(X, params)
+    assert AL.dtype == dtype
+    assert_close(AL, AL_ref, dtype)
+    assert caches[0][0][0] is X, "the cache holds the caller's X, not a copy"
+    assert_close(dnn.compute_cost(AL, Y), ref.compute_cost(AL_ref, Y), dtype)
+    grads = dnn.L_model_backward(AL, Y, caches)
+    grads_ref = ref.L_model_backward(AL_ref, Y, caches_ref)
+    assert list(grads) == list(grads_ref)
+    for key in grads_ref:
+        assert_close(grads[key], grads_ref[key], dtype, err_msg=key)
+    new = dnn.update_parameters(params, grads, 0.0075)
+    new_ref = ref.update_parameters(params, grads_ref, 0.0075)
+    for key in new_ref:
+        assert_close(new[key], new_ref[key], dtype, err_msg=key)
+
+
+@pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh"])
+@pytest.mark.parametrize("n_prev, n, m", [(3, 1, 2), (12, 7, 1), (40, 9, 31)])
+def test_layer_helpers_match_reference_on_course_X(rng, route, activation, n_prev, n, m):
+    X = course_X(rng, n_prev, m)
+    W = rng.standard_normal((n, n_prev))
+    b = rng.standard_normal((n, 1))
+    A, cache = dnn.linear_activation_forward(X, W, b, activation)
+    A_ref, cache_ref = ref.linear_activation_forward(X, W, b, activation)
+    assert_close(A, A_ref)
+    assert cache[0][0] is X
+    dA = rng.standard_normal(A.shape)
+    got = dnn.linear_activation_backward(dA, cache, activation)
+    expected = ref.linear_activation_backward(dA, cache_ref, activation)
+    for g, e in zip(got, expected):
+        assert_close(g, e)
+    # On the BLAS route dA_prev takes the memory order of the array it is the gradient of.
+    assert got[0].flags.f_contiguous or route == "small"
+    got = dnn.linear_backward(dA, cache[0])
+    for g, e in zip(got, ref.linear_backward(dA, cache_ref[0])):
+        assert_close(g, e)
+
+
+def test_routes_agree_to_rounding(rng, monkeypatch):
+    X = course_X(rng, 30, 17)
+    Y = (rng.random((1, 17)) < 0.5).astype(np.float64)
+    params = deep_parameters(rng, [30, 6, 4, 1])
+    results = []
+    for work in ROUTES.values():
+        monkeypatch.setattr(config, "SMALL_LAYER_WORK", work)
+        AL, caches = dnn.L_model_forward(X, params)
+        grads = dnn.L_model_backward(AL, Y, caches)
+        results.append((AL, dict(grads)))
+    (AL_a, g_a), (AL_b, g_b) = results
+    np.testing.assert_allclose(AL_a, AL_b, rtol=1e-14)
+    for key in g_a:
+        np.testing.assert_allclose(g_a[key], g_b[key], rtol=1e-12, atol=1e-15, err_msg=key)
+
+
+def test_course_X_is_never_copied():
+    rng = np.random.default_rng(3)
+    X = course_X(rng, 4096, 200)
+    Y = (rng.random((1, 200)) < 0.5).astype(np.int64)
+    params = deep_parameters(rng, [4096, 8, 1])
+    dnn.L_model_backward(*dnn.L_model_forward(X, params)[:1], Y, dnn.L_model_forward(X, params)[1])  # compile
+    tracemalloc.start()
+    try:
+        AL, caches = dnn.L_model_forward(X, params)
+        grads = dnn.L_model_backward(AL, Y, caches)
+        dnn.update_parameters(params, grads, 0.01)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # The weights and their gradients are 2 x 262 kB; X is 6.5 MB.
+    assert peak < X.nbytes / 4, f"peak allocation {peak} bytes: X ({X.nbytes} bytes) was copied"
+
+
+# --------------------------------------------------------------- validation by the outputs
+
+
+def _poison(array, index, value):
+    bad = array.copy(order="K")
+    bad[index] = value
+    return bad
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("where", ["X", "W1", "b1", "W2", "b2"])
+def test_non_finite_input_names_the_argument(rng, route, where, value):
+    X = course_X(rng, 6, 5)
+    params = deep_parameters(rng, [6, 3, 1])
+    if where == "X":
+        X = _poison(X, (4, 2), value)
+    else:
+        params[where] = _poison(params[where], (0, 0), value)
+    with pytest.raises(ValueError, match=rf"\b{where}\b.*non-finite"):
+        dnn.L_model_forward(X, params)
+
+
+@pytest.mark.parametrize("where", ["dA", "A_prev", "W", "Z"])
+def test_non_finite_backward_input_names_the_argument(rng, route, where):
+    A_prev = rng.standard_normal((5, 4))
+    W = rng.standard_normal((3, 5))
+    b = np.zeros((3, 1))
+    _, ((A_c, W_c, b_c), Z) = dnn.linear_activation_forward(A_prev, W, b, "relu")
+    dA = rng.standard_normal((3, 4))
+    arrays = {"dA": dA, "A_prev": A_c, "W": W_c, "Z": Z}
+    arrays[where] = _poison(arrays[where], (1, 1), np.nan)
+    cache = ((arrays["A_prev"], arrays["W"], b_c), arrays["Z"])
+    with pytest.raises(ValueError, match=rf"{where}.*non-finite"):
+        dnn.linear_activation_backward(arrays["dA"], cache, "relu")
+
+
+def test_update_with_nan_gradient_names_it(rng):
+    params = deep_parameters(rng, [4, 3, 1])
+    grads = {f"d{k}": np.zeros_like(v) for k, v in params.items()}
+    grads["db2"] = _poison(grads["db2"], (0, 0), np.nan)
+    with pytest.raises(ValueError, match="db2.*non-finite"):
+        dnn.update_parameters(params, grads, 0.1)
+
+
+def test_float32_overflow_is_reported_on_both_routes(route):
+    A = np.full((2, 3), 3e19, dtype=np.float32)
+    W = np.full((2, 2), 3e19, dtype=np.float32)
+    b = np.zeros((2, 1), dtype=np.float32)
+    with np.errstate(all="ignore"), pytest.raises(FloatingPointError, match="overflowed"):
+        dnn.linear_forward(A, W, b)
+
+
+def test_compute_cost_still_refuses_bad_labels_and_probabilities():
+    AL = np.array([[0.2, 0.7]])
+    with pytest.raises(ValueError, match="Y must hold labels"):
+        dnn.compute_cost(AL, np.array([[0, 2]]))
+    with pytest.raises(ValueError, match="AL must hold probabilities"):
+        dnn.compute_cost(np.array([[0.2, 1.7]]), np.array([[0, 1]]))
+
+
+def test_L_model_backward_takes_the_course_test_case_outside_0_1():
+    # The course's L_model_backward_test_case draws AL from randn: its formula is defined there.
+    np.random.seed(3)
+    AL = np.random.randn(1, 2)
+    Y = np.array([[1, 0]])
+    A1 = np.random.randn(4, 2)
+    W1 = np.random.randn(3, 4)
+    b1 = np.random.randn(3, 1)
+    Z1 = np.random.randn(3, 2)
+    A2 = np.random.randn(3, 2)
+    W2 = np.random.randn(1, 3)
+    b2 = np.random.randn(1, 1)
+    Z2 = np.random.randn(1, 2)
+    caches = [((A1, W1, b1), Z1), ((A2, W2, b2), Z2)]
+    grads = dnn.L_model_backward(AL, Y, caches)
+    expected = ref.L_model_backward(AL, Y, caches)
+    for key in expected:
+        assert_close(grads[key], expected[key], err_msg=key)
+    # The course prints dW1 = [[0.41010002 0.07807203 0.13798444 0.10502167] ...
+    np.testing.assert_allclose(grads["dW1"][0], [0.41010002, 0.07807203, 0.13798444, 0.10502167], rtol=1e-6)
+    with pytest.raises(ValueError, match="exactly 0 or 1"):
+        dnn.L_model_backward(np.array([[1.0, 0.3]]), Y, caches)
+
+
+# --------------------------------------------------------------- the deferred dA0
+
+
+@pytest.fixture
+def backward_case(rng):
+    X = course_X(rng, 50, 9)
+    Y = (rng.random((1, 9)) < 0.5).astype(np.int64)
+    params = deep_parameters(rng, [50, 4, 1])
+    AL, caches = dnn.L_model_forward(X, params)
+    expected = ref.L_model_backward(AL, Y, ref.L_model_forward(X, params)[1])
+    return params, dnn.L_model_backward(AL, Y, caches), expected
+
+
+def test_dA0_is_there_in_the_course_order(backward_case):
+    _, grads, expected = backward_case
+    assert list(grads.keys()) == list(expected.keys())
+    assert "dA0" in grads and len(grads) == len(expected)
+    assert_close(grads["dA0"], expected["dA0"])
+    assert_close(grads.get("dA0"), expected["dA0"])
+
+
+def test_dA0_ignores_a_later_in_place_change_of_W1(backward_case):
+    params, grads, expected = backward_case
+    params["W1"] *= 3.0
+    assert_close(grads["dA0"], expected["dA0"])
+
+
+@pytest.mark.parametrize("read", [
+    lambda g: dict(g), lambda g: {**g}, lambda g: g.copy(), lambda g: copy.deepcopy(g), lambda g: copy.copy(g),
+    lambda g: pickle.loads(pickle.dumps(g)), lambda g: dict(g.items()), lambda g: dict(zip(g, g.values())),
+    lambda g: g | {}, lambda g: {} | g,
+])
+def test_every_way_of_reading_gives_arrays(backward_case, read):
+    _, grads, expected = backward_case
+    out = read(grads)
+    assert type(out["dA0"]) is np.ndarray
+    assert_close(out["dA0"], expected["dA0"])
+
+
+def test_printing_grads_prints_numbers(backward_case, capsys):
+    _, grads, expected = backward_case
+    print(grads)
+    text = capsys.readouterr().out
+    assert "computed when first read" not in text and "'dA0': array(" in text
+    with np.printoptions(threshold=5):
+        assert repr(grads["dA0"]) == repr(expected["dA0"]).replace("array", "array")
+
+
+# --------------------------------------------------------------- weeks 2 and 3
+
+
+@pytest.mark.parametrize("m", [1, 3, 8, 37, 209])
+@pytest.mark.parametrize("layout", ["F", "C"])
+def test_propagate_matches_reference(rng, m, layout):
+    X = course_X(rng, 40, m)
+    if layout == "C":
+        X = np.ascontiguousarray(X)
+    w = rng.standard_normal((40, 1)) * 0.1
+    b = np.float64(0.3)
+    Y = (rng.random((1, m)) < 0.5).astype(np.int64)
+    grads, cost = logistic.propagate(w, b, X, Y)
+    grads_ref, cost_ref = ref.logistic.propagate(w, b, X, Y)
+    assert_close(grads["dw"], grads_ref["dw"])
+    assert_close(grads["db"], grads_ref["db"])
+    assert_close(cost, cost_ref)
+    assert grads["dw"].shape == (40, 1)
+
+
+def test_propagate_names_a_non_finite_X(rng):
+    X = _poison(course_X(rng, 20, 10), (3, 4), np.nan)
+    with pytest.raises(ValueError, match=r"\bX\b.*non-finite"):
+        logistic.propagate(np.zeros((20, 1)), 0.0, X, np.zeros((1, 10)))
+
+
+def test_planar_step_matches_reference(route):
+    X, Y = ref.load_planar_dataset()
+    assert X.flags.f_contiguous
+    np.random.seed(3)
+    params = planar.initialize_parameters(2, 4, 1)
+    A2, cache = planar.forward_propagation(X, params)
+    A2_ref, cache_ref = ref.planar.forward_propagation(X, params)
+    assert_close(A2, A2_ref)
+    for key in cache_ref:
+        assert_close(cache[key], cache_ref[key], err_msg=key)
+    grads = planar.backward_propagation(params, cache, X, Y)
+    grads_ref = ref.planar.backward_propagation(params, cache_ref, X, Y)
+    for key in grads_ref:
+        assert_close(grads[key], grads_ref[key], err_msg=key)
+    new = planar.update_parameters(params, grads)
+    for key, value in ref.planar.update_parameters(params, grads_ref).items():
+        assert_close(new[key], value, err_msg=key)
+
+
+def test_planar_backward_uses_the_cache_A1(rng):
+    # The course's test case hands a cache whose A1 is not tanh(Z1): the formula reads A1.
+    X = rng.standard_normal((2, 3))
+    Y = np.array([[1, 0, 1]])
+    params = {"W1": rng.standard_normal((4, 2)), "b1": np.zeros((4, 1)),
+              "W2": rng.standard_normal((1, 4)), "b2": np.zeros((1, 1))}
+    cache = {"A1": rng.uniform(-1, 1, (4, 3)), "A2": rng.uniform(0, 1, (1, 3)),
+             "Z1": rng.standard_normal((4, 3)), "Z2": rng.standard_normal((1, 3))}
+    grads = planar.backward_propagation(params, cache, X, Y)
+    for key, value in ref.planar.backward_propagation(params, cache, X, Y).items():
+        assert_close(grads[key], value, err_msg=key)
+    with pytest.raises(ValueError, match="labels"):
+        planar.backward_propagation(params, cache, X, np.array([[1, 0, 2]]))
