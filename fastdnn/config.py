@@ -53,6 +53,16 @@ STEP_PARALLEL_MIN_ELEMENTS = int(os.environ.get("FASTDNN_STEP_PARALLEL_MIN_ELEME
 #: planar sizes the call overheads of the latter are most of the time.
 SMALL_LAYER_WORK = int(os.environ.get("FASTDNN_SMALL_LAYER_WORK", 1 << 14))
 
+#: The product of a layer of at most this many units over an F-ordered input
+#: of at least ``SKINNY_MIN_DEPTH`` rows (the course's first layer over its
+#: ``X``) runs as :func:`fastdnn.kernels.skinny.forward`.  Measured on the
+#: cat images (12288 x 209): 7 units 0.81 ms against 1.6-2.1 ms for BLAS, 20
+#: units 2.4 against 2.5-3.0 -- and inside a student's loop, where the step
+#: before it was a multi-threaded BLAS product whose threads still spin, 20
+#: units lost (L-layer loop 7.2 ms against 5.5-6.1 ms with BLAS).
+SKINNY_MAX_ROWS = int(os.environ.get("FASTDNN_SKINNY_MAX_ROWS", 8))
+SKINNY_MIN_DEPTH = 1024
+
 #: Column blocks (see :mod:`fastdnn.workers`): at most this many, one per core
 #: this process may run on (its CPU affinity, not the machine's count).
 BLOCK_WORKERS = int(os.environ.get("FASTDNN_BLOCK_WORKERS", 0)) or (

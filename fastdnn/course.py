@@ -16,6 +16,7 @@ from .initializers import INITS, scale_initial_weights
 from . import validation as v
 from .kernels import activation as act
 from .kernels import loss
+from .kernels import skinny
 from .kernels import small
 from .kernels import update
 
@@ -141,12 +142,21 @@ def _fast_layer_forward(A, W, b, code):
         if not small.dense_forward(_c(A), _c(W), _c(b), code, Z, out, out is Z):
             return None
         return Z, out
-    with np.errstate(all="ignore"):  # a bad value is reported by the full validation, not as a RuntimeWarning
-        np.matmul(W, A, out=Z)
+    if _skinny(W, A):
+        skinny.forward(W, A.T, skinny.forward_chunk(n, W.itemsize), config.BLOCK_WORKERS, Z)
+    else:
+        with np.errstate(all="ignore"):  # a bad value is reported by the full validation, not as a RuntimeWarning
+            np.matmul(W, A, out=Z)
     act.bias_activation_forward(Z, _c(b), code, 0.0, out)
     if v._count_non_finite(Z.reshape(-1)):
         return None
     return Z, out
+
+
+def _skinny(W, A):
+    """Whether ``W @ A`` is a narrow layer over an F-ordered input (:mod:`fastdnn.kernels.skinny`)."""
+    return (W.shape[0] <= config.SKINNY_MAX_ROWS and W.shape[1] >= config.SKINNY_MIN_DEPTH
+            and A.flags.f_contiguous and W.flags.c_contiguous)
 
 
 def _fast_layer_backward(dA, H, A_prev, W, code, with_dA_prev, from_pre_activation=True):

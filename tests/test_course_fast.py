@@ -322,3 +322,33 @@ def test_planar_backward_uses_the_cache_A1(rng):
         assert_close(grads[key], value, err_msg=key)
     with pytest.raises(ValueError, match="labels"):
         planar.backward_propagation(params, cache, X, np.array([[1, 0, 2]]))
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 8])
+@pytest.mark.parametrize("m", [1, 5, 8, 13])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_narrow_layer_over_course_X_matches_reference(rng, n, m, dtype):
+    # Deep enough for the skinny product (config.SKINNY_MIN_DEPTH), with a depth chunk boundary inside.
+    k = 1500 if n < 8 else 40000
+    assert n <= config.SKINNY_MAX_ROWS and k >= config.SKINNY_MIN_DEPTH
+    X = course_X(rng, k, m, dtype)
+    W = (rng.standard_normal((n, k)) / np.sqrt(k)).astype(dtype)
+    b = rng.standard_normal((n, 1)).astype(dtype)
+    A, (_, Z) = dnn.linear_activation_forward(X, W, b, "relu")
+    A_ref, (_, Z_ref) = ref.linear_activation_forward(X, W, b, "relu")
+    assert_close(Z, Z_ref, dtype)
+    assert_close(A, A_ref, dtype)
+
+
+def test_skinny_product_does_not_depend_on_the_tasks(rng):
+    from fastdnn.kernels import skinny
+
+    X = course_X(rng, 3000, 37)
+    W = rng.standard_normal((5, 3000))
+    results = []
+    for tasks in (1, 2, 3, 16):
+        Z = np.empty((5, 37))
+        skinny.forward(W, X.T, skinny.forward_chunk(5, 8), tasks, Z)
+        results.append(Z)
+    for Z in results[1:]:
+        np.testing.assert_array_equal(Z, results[0])
