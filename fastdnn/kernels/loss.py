@@ -46,20 +46,22 @@ def binary_cross_entropy(AL, Y, out):
     instead of NaN.
     """
     total = 0.0
-    status = 0
+    # Counted, not branched on, so that the loop stays vector code.
+    bad_labels = 0
+    bad_probabilities = 0
     for i in range(AL.shape[0]):
         for j in range(AL.shape[1]):
             a = AL[i, j]
             y = Y[i, j]
-            if y != 0.0 and y != 1.0:
-                status = 1
-            elif not (a >= 0.0 and a <= 1.0):
-                status = 2
+            bad_labels += 1 if (y != 0.0) & (y != 1.0) else 0
+            bad_probabilities += 0 if (a >= 0.0) & (a <= 1.0) else 1
             pos = y * scalar.log(a) if y != 0.0 else 0.0
             neg = (1.0 - y) * scalar.log(1.0 - a) if y != 1.0 else 0.0
             total += pos + neg
     out[0] = -total / AL.shape[1]
-    return status
+    if bad_labels:
+        return 1
+    return 2 if bad_probabilities else 0
 
 
 @njit(**config.JIT)
@@ -90,25 +92,25 @@ def course_sigmoid_output_backward(AL, Y, Z, dZ):
         (``AL`` exactly 0 or 1, where the course's ``dA`` divides by zero,
         or NaN somewhere).
     """
-    status = 0
+    bad_labels = 0
     check = 0.0
     for i in range(AL.shape[0]):
         for j in range(AL.shape[1]):
             a = AL[i, j]
             y = Y[i, j]
-            if y != 0.0 and y != 1.0:
-                status = 1
+            bad_labels += 1 if (y != 0.0) & (y != 1.0) else 0
             da = -(y / a - (1.0 - y) / (1.0 - a))
             # s in the arrays' precision, bit for bit the forward pass's AL
             # (the same helper), so that (1 - s) / (1 - AL) is 1 even where
             # the output saturates.
             dZ[i, j] = scalar.sigmoid_native(Z[i, j])
             s = dZ[i, j]
-            dZ[i, j] = da * s * (1.0 - s)
-            check += dZ[i, j] * 0.0
-    if status == 0 and check != 0.0:
-        status = 2
-    return status
+            d = da * s * (1.0 - s)
+            dZ[i, j] = d
+            check += d * 0.0
+    if bad_labels:
+        return 1
+    return 2 if check != 0.0 else 0
 
 
 # ------------------------------------------------- costs on logits

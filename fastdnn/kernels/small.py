@@ -139,3 +139,31 @@ def binary_labels(Y):
             if y != 0 and y != 1:
                 return False
     return True
+
+
+@njit(**config.JIT)
+def bias_activation(Z, b, code, out, in_place):
+    """The epilogue of a BLAS product: ``Z += b``, ``out = g(Z)``; True when ``Z`` is finite.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (n, m)
+        ``W @ A`` on entry, ``W @ A + b`` on exit.
+    b : ndarray of shape (n, 1)
+    code : int
+    out : ndarray of shape (n, m)
+    in_place : bool
+        ``out`` is ``Z``.
+
+    Returns
+    -------
+    bool
+
+    Notes
+    -----
+    The serial epilogue and the check in one call, while ``Z`` is in cache;
+    for arrays too large for one thread the caller runs
+    :func:`fastdnn.kernels.activation.bias_activation_forward` instead.
+    """
+    _bias_activation_rows(Z, b, code, 0.0, out, in_place, 0, Z.shape[0])
+    return _all_finite(Z)
