@@ -352,3 +352,63 @@ def test_skinny_product_does_not_depend_on_the_tasks(rng):
         results.append(Z)
     for Z in results[1:]:
         np.testing.assert_array_equal(Z, results[0])
+
+
+# --------------------------------------------------------------- found by review
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_L_model_backward_names_a_bad_W1_although_dA0_waits(rng, route, value):
+    X = course_X(rng, 5, 4)
+    Y = np.array([[1, 0, 1, 0]])
+    params = deep_parameters(rng, [5, 3, 1])
+    AL, ((c1, Z1), second) = dnn.L_model_forward(X, params)
+    W1 = _poison(params["W1"], (0, 0), value)
+    with pytest.raises(ValueError, match="W1.*non-finite"):
+        dnn.L_model_backward(AL, Y, [((X, W1, c1[2]), Z1), second])
+
+
+@pytest.mark.parametrize("where", ["AL", "Z2"])
+def test_L_model_backward_names_an_infinite_output(rng, route, where):
+    X = course_X(rng, 5, 4)
+    Y = np.array([[1, 0, 1, 0]])
+    params = deep_parameters(rng, [5, 3, 1])
+    AL, (first, (c2, Z2)) = dnn.L_model_forward(X, params)
+    if where == "AL":
+        AL = _poison(AL, (0, 1), np.inf)
+    else:
+        Z2 = _poison(Z2, (0, 0), np.inf)
+    with pytest.raises(ValueError, match="non-finite"):
+        dnn.L_model_backward(AL, Y, [first, (c2, Z2)])
+
+
+def test_planar_backward_names_a_bad_W1(rng):
+    X, Y = ref.load_planar_dataset()
+    np.random.seed(3)
+    params = planar.initialize_parameters(2, 4, 1)
+    _, cache = planar.forward_propagation(X, params)
+    params["W1"] = _poison(params["W1"], (1, 1), np.nan)
+    with pytest.raises(ValueError, match="W1.*non-finite"):
+        planar.backward_propagation(params, cache, X, Y)
+
+
+@pytest.mark.parametrize("name", ["relu_backward", "sigmoid_backward", "tanh_backward"])
+def test_read_only_dA_is_taken(rng, name):
+    dA = rng.standard_normal((3, 4))
+    Z = rng.standard_normal((3, 4))
+    dA.setflags(write=False)
+    assert_close(getattr(dnn, name)(dA, Z), getattr(ref, name)(dA, Z))
+
+
+def test_read_only_dA_on_the_blas_route(rng, monkeypatch):
+    monkeypatch.setattr(config, "SMALL_LAYER_WORK", 0)
+    A_prev = rng.standard_normal((5, 4))
+    W = rng.standard_normal((3, 5))
+    b = np.zeros((3, 1))
+    _, cache = dnn.linear_activation_forward(A_prev, W, b, "relu")
+    _, cache_ref = ref.linear_activation_forward(A_prev, W, b, "relu")
+    dA = rng.standard_normal((3, 4))
+    dA.setflags(write=False)
+    for g, e in zip(dnn.linear_activation_backward(dA, cache, "relu"),
+                    ref.linear_activation_backward(dA, cache_ref, "relu")):
+        assert_close(g, e)

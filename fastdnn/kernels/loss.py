@@ -88,9 +88,9 @@ def course_sigmoid_output_backward(AL, Y, Z, dZ):
     Returns
     -------
     int
-        0; 1 when a label is not 0 or 1; 2 when a ``dZ`` is not finite
-        (``AL`` exactly 0 or 1, where the course's ``dA`` divides by zero,
-        or NaN somewhere).
+        0; 1 when a label is not 0 or 1; 2 when ``AL``, ``Z`` or a ``dZ``
+        is not finite (``AL`` exactly 0 or 1, where the course's ``dA``
+        divides by zero, or a NaN or inf anywhere).
     """
     bad_labels = 0
     check = 0.0
@@ -107,7 +107,8 @@ def course_sigmoid_output_backward(AL, Y, Z, dZ):
             s = dZ[i, j]
             d = da * s * (1.0 - s)
             dZ[i, j] = d
-            check += d * 0.0
+            # AL = inf gives a finite d (0) and so can Z = inf: check all three.
+            check += d * 0.0 + a * 0.0 + Z[i, j] * 0.0
     if bad_labels:
         return 1
     return 2 if check != 0.0 else 0

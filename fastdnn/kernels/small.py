@@ -117,6 +117,8 @@ def dense_backward(dA, H, from_pre_activation, A_prev, W, code, scale, dZ, dW, d
                 for j in range(m):
                     dA_prev[p, j] += w * dZ[i, j]
         finite = finite and _all_finite(dA_prev)
+    else:
+        finite = finite and _all_finite(W)  # nothing else read W
     return finite
 
 
