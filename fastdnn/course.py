@@ -44,10 +44,7 @@ def _as_2d(arr):
 def _elementwise_forward(name, Z, code):
     if type(Z) is np.ndarray and (Z.dtype is _F64 or Z.dtype is _F32) and Z.flags.c_contiguous and Z.size:
         out = np.empty(Z.shape, Z.dtype)
-        if Z.ndim == 2:
-            act.activation_forward(Z, code, 0.0, out)
-        else:
-            act.activation_forward(_as_2d(Z), code, 0.0, _as_2d(out))
+        act.activation_forward(_rows(Z), code, 0.0, _rows(out))
         return out, Z
     arr, dtype = _float_input(name, Z)
     z = v.prepare(arr, dtype)
@@ -55,6 +52,16 @@ def _elementwise_forward(name, Z, code):
     if z.size:
         act.activation_forward(_as_2d(z), code, 0.0, _as_2d(out))
     return out, Z
+
+
+def _rows(x):
+    """A C-contiguous array as rows for the elementwise kernels, which vectorise along a row.
+
+    One long row while a single thread does the work (a layer's ``Z`` at the
+    course's sizes is often tall and thin, 256 x 2); its own rows once the
+    kernels split rows over threads.
+    """
+    return x.reshape(1, -1) if x.size < config.PARALLEL_MIN_ELEMENTS else _as_2d(x)
 
 
 _NO_BIAS = {dtype: act.empty_bias_buffer(dtype) for dtype in (np.dtype(np.float64), np.dtype(np.float32))}
@@ -65,11 +72,7 @@ def _elementwise_backward(dA, cache, code):
             and cache.dtype is dA.dtype and dA.shape == cache.shape and dA.size and dA.flags.c_contiguous \
             and dA.flags.writeable and cache.flags.c_contiguous:
         dZ = np.empty(dA.shape, dA.dtype)
-        if dA.ndim == 2:
-            act.activation_backward(dA, cache, True, code, 0.0, 1.0, dZ, _NO_BIAS[dA.dtype], False)
-        else:
-            act.activation_backward(_as_2d(dA), _as_2d(cache), True, code, 0.0, 1.0, _as_2d(dZ),
-                                    _NO_BIAS[dA.dtype], False)
+        act.activation_backward(_rows(dA), _rows(cache), True, code, 0.0, 1.0, _rows(dZ), _NO_BIAS[dA.dtype], False)
         return dZ
     dA_arr = v.as_array("dA", dA)
     Z_arr = v.as_array("cache", cache)
