@@ -36,6 +36,7 @@ from . import layers
 from . import validation as v
 from .kernels import activation as act
 from .kernels import loss
+from .kernels import small
 from .kernels import update
 
 __all__ = ["sigmoid", "initialize_with_zeros", "propagate", "optimize", "predict", "model", "accuracy"]
@@ -182,6 +183,9 @@ def propagate(w, b, X, Y):
     (Reading ``X`` once for both products was tried: 0.63 ms against 0.57 ms
     for the two BLAS products on the cat data, which stays in the L3 cache.)
     """
+    fast = _fast_propagate(w, b, X, Y)
+    if fast is not None:
+        return fast
     wc, b_value, Xc, Yc, dtype = _check_model_inputs(w, b, X, Y, scan_X=False)
     n_x, m = Xc.shape
     W = wc.reshape(1, n_x)
@@ -205,6 +209,47 @@ def propagate(w, b, X, Y):
         course._check_result("propagate", Z, dW)
     grads = {"dw": dW.reshape(n_x, 1), "db": dtype.type(db[0, 0])}
     return grads, np.float64(cost[0])
+
+
+def _fast_propagate(w, b, X, Y):
+    """:func:`propagate` on float arrays of one dtype, checked by its outputs; None for anything else.
+
+    A NaN or inf in ``w``, ``b`` or ``X`` reaches the logits (checked with
+    the bias) and ``dw``; the labels are checked by the cost kernel.  The
+    full validation then says what was wrong.
+    """
+    dtype = course._common_float(X, w)
+    if dtype is None or X.ndim != 2 or w.shape != (X.shape[0], 1) or not w.flags.c_contiguous \
+            or not (X.flags.c_contiguous or X.flags.f_contiguous) or type(b) not in _SCALARS:
+        return None
+    n_x, m = X.shape
+    if m == 0 or n_x == 0:
+        return None
+    Z = np.empty((1, m), dtype)
+    Yc = course._labels_like(Y.reshape(1, -1) if type(Y) is np.ndarray and Y.ndim == 1 else Y, Z)
+    if Yc is None:
+        return None
+    W = w.reshape(1, n_x)
+    np.dot(W, X, out=Z)
+    if not small.bias_activation(Z, np.full((1, 1), b, dtype), act.LINEAR, Z, True):
+        return None
+    A = np.empty_like(Z)
+    dz = np.empty_like(Z)
+    stable_cost = np.zeros(1)
+    loss.sigmoid_cross_entropy(Z, Yc, 1.0 / m, A, dz, stable_cost)
+    cost = np.zeros(1)
+    if loss.binary_cross_entropy(A, Yc, cost) != 0:
+        return None
+    dW = np.empty((1, n_x), dtype)
+    np.dot(dz, X.T, out=dW)
+    if v._count_non_finite(dW.reshape(-1)):
+        return None
+    db = np.empty((1, 1), dtype)
+    act.row_sums(dz, 1.0, db)
+    return {"dw": dW.reshape(n_x, 1), "db": dtype.type(db[0, 0])}, np.float64(cost[0])
+
+
+_SCALARS = (float, int, np.float64, np.float32)
 
 
 #: How much faster, per multiply-add, BLAS forms ``X^T X`` (a matrix product,
