@@ -44,7 +44,7 @@ def _as_2d(arr):
 def _elementwise_forward(name, Z, code):
     if type(Z) is np.ndarray and (Z.dtype is _F64 or Z.dtype is _F32) and Z.flags.c_contiguous and Z.size:
         out = np.empty(Z.shape, Z.dtype)
-        act.activation_forward(_rows(Z), code, 0.0, _rows(out))
+        act.activation_forward(_rows(Z), code, 0.0, _rows(out), Z.size >= config.STEP_PARALLEL_MIN_ELEMENTS)
         return out, Z
     arr, dtype = _float_input(name, Z)
     z = v.prepare(arr, dtype)
@@ -59,11 +59,15 @@ def _rows(x):
 
     One long row while a single thread does the work (a layer's ``Z`` at the
     course's sizes is often tall and thin, 256 x 2); its own rows once the
-    kernels split rows over threads.
+    kernels split rows over threads.  The helpers cut over to the threads
+    where a training step does (``config.STEP_PARALLEL_MIN_ELEMENTS``), not
+    at the general ``PARALLEL_MIN_ELEMENTS``: between a student's BLAS
+    products, waking Numba's sleeping threads for ``relu`` of 256 x 512
+    made it 0.67x the reference's ``np.maximum``.
     """
     if x.ndim == 2 and (x.shape[1] >= 64 or x.size < 256):
         return x  # long rows, or too few elements for a reshape (0.2 us) to pay
-    return x.reshape(1, -1) if x.size < config.PARALLEL_MIN_ELEMENTS else _as_2d(x)
+    return x.reshape(1, -1) if x.size < config.STEP_PARALLEL_MIN_ELEMENTS else _as_2d(x)
 
 
 _NO_BIAS = {dtype: act.empty_bias_buffer(dtype) for dtype in (np.dtype(np.float64), np.dtype(np.float32))}
@@ -74,7 +78,8 @@ def _elementwise_backward(dA, cache, code):
             and cache.dtype is dA.dtype and dA.shape == cache.shape and dA.size and dA.flags.c_contiguous \
             and dA.flags.writeable and cache.flags.c_contiguous:
         dZ = np.empty(dA.shape, dA.dtype)
-        act.activation_backward(_rows(dA), _rows(cache), True, code, 0.0, 1.0, _rows(dZ), _NO_BIAS[dA.dtype], False)
+        act.activation_backward(_rows(dA), _rows(cache), True, code, 0.0, 1.0, _rows(dZ), _NO_BIAS[dA.dtype], False,
+                                dA.size >= config.STEP_PARALLEL_MIN_ELEMENTS)
         return dZ
     dA_arr = v.as_array("dA", dA)
     Z_arr = v.as_array("cache", cache)
@@ -177,14 +182,21 @@ def _fast_layer_forward(A, W, b, code):
     else:
         # np.dot into a C-contiguous out is 10-30% cheaper per call than np.matmul.
         np.dot(W, A, out=Z)
-    if Z.size < config.PARALLEL_MIN_ELEMENTS:
+    if Z.size < config.STEP_PARALLEL_MIN_ELEMENTS:
         if not small.bias_activation(Z, b, code, out, out is Z):
             return None
         return Z, out
     act.bias_activation_forward(Z, b, code, 0.0, out)
-    if v._count_non_finite(Z.reshape(-1)):
+    if _non_finite(Z.reshape(-1)):
         return None
     return Z, out
+
+
+def _non_finite(x):
+    """Whether the 1-d array ``x`` holds a NaN or an inf, on Numba's threads only where a training step would be."""
+    if x.size >= config.STEP_PARALLEL_MIN_ELEMENTS:
+        return v._count_non_finite(x)
+    return v._has_non_finite_serial(x)
 
 
 def _skinny(W, A):
@@ -238,14 +250,15 @@ def _fast_layer_backward(dA, H, A_prev, W, code, with_dA_prev, from_pre_activati
         return (dA_prev if with_dA_prev else None), dW, db, dZ
     if code == act.LINEAR:
         dZ = dA  # read only, never written
-        act.row_sums(dZ, scale, db)
-        checked = v._count_non_finite(dZ.reshape(-1))
+        act.row_sums(dZ, scale, db, dZ.size >= config.STEP_PARALLEL_MIN_ELEMENTS)
+        checked = _non_finite(dZ.reshape(-1))
     else:
         dZ = np.empty((n, m), dtype)
-        act.activation_backward(dA, H, from_pre_activation, code, 0.0, scale, dZ, db, True)
+        act.activation_backward(dA, H, from_pre_activation, code, 0.0, scale, dZ, db, True,
+                                dA.size >= config.STEP_PARALLEL_MIN_ELEMENTS)
         # dA and H, not dZ: a relu's mask would hide a NaN in either.
-        checked = v._count_non_finite(dA.reshape(-1)) or v._count_non_finite(H.reshape(-1))
-    if checked or v._count_non_finite(db.reshape(-1)):
+        checked = _non_finite(dA.reshape(-1)) or _non_finite(H.reshape(-1))
+    if checked or _non_finite(db.reshape(-1)):
         return None
     np.dot(dZ, A_prev.T, out=dW)
     if scale != 1.0:
@@ -255,7 +268,7 @@ def _fast_layer_backward(dA, H, A_prev, W, code, with_dA_prev, from_pre_activati
     dA_prev = None
     if not with_dA_prev:
         # Nothing read W: a NaN in it must not wait for a deferred dA0.
-        return (None, dW, db, dZ) if not v._count_non_finite(W.ravel(order="K")) else None
+        return (None, dW, db, dZ) if not _non_finite(W.ravel(order="K")) else None
     if with_dA_prev:
         dA_prev = np.empty_like(A_prev)
         if dA_prev.flags.c_contiguous:

@@ -242,7 +242,7 @@ def _fast_propagate(w, b, X, Y):
         return None
     dW = np.empty((1, n_x), dtype)
     np.dot(dz, X.T, out=dW)
-    if v._count_non_finite(dW.reshape(-1)):
+    if course._non_finite(dW.reshape(-1)):
         return None
     db = np.empty((1, 1), dtype)
     act.row_sums(dz, 1.0, db)

@@ -170,3 +170,19 @@ def test_torch_step_trains_and_checks_its_input():
         peers.torch_step([6, 5, 1], 32, np.float64, X=X[:, :10])
     with pytest.raises(ValueError, match="output"):
         peers.torch_step([6, 5, 1], 32, np.float64, "softmax")
+
+
+def test_course_loops_table(tmp_path, capsys):
+    # No cat data in tmp_path: the rows run on random images of the cat set's shape, and say so.
+    status = main(["bench", "--course", "--repeats", "1", "--data", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "random images of the cat set's shape" in out
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("loop "))
+    rows = [line for line in lines[start + 2:start + 6]]
+    assert [r.split()[0] for r in rows] == ["L-layer", "two-layer", "week", "week"]
+    for row in rows:
+        cells = row.split()
+        assert cells[-3].endswith("x") and float(cells[-3][:-1]) > 0  # speedup
+        assert float(cells[-2]) < 1e-9  # the two loops recorded the same costs
