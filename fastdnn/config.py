@@ -53,6 +53,14 @@ STEP_PARALLEL_MIN_ELEMENTS = int(os.environ.get("FASTDNN_STEP_PARALLEL_MIN_ELEME
 #: planar sizes the call overheads of the latter are most of the time.
 SMALL_LAYER_WORK = int(os.environ.get("FASTDNN_SMALL_LAYER_WORK", 1 << 14))
 
+#: The forward pass takes that one call only up to this many multiply-adds and
+#: a depth ``k`` of at most ``SMALL_FORWARD_DEPTH``: its loops vectorise along
+#: the examples, and BLAS's product was faster for deeper or larger layers
+#: (64 -> 16 units at m = 2: 2.9 us against 5.9; 20 -> 7 at m = 64: 3.2 against
+#: 4.3).  The backward pass's one call won up to ``SMALL_LAYER_WORK``.
+SMALL_FORWARD_WORK = int(os.environ.get("FASTDNN_SMALL_FORWARD_WORK", 1 << 12))
+SMALL_FORWARD_DEPTH = int(os.environ.get("FASTDNN_SMALL_FORWARD_DEPTH", 32))
+
 #: The product of a layer of at most this many units over an F-ordered input
 #: of at least ``SKINNY_MIN_DEPTH`` rows (the course's first layer over its
 #: ``X``) runs as :func:`fastdnn.kernels.skinny.forward`.  Measured on the

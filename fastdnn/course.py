@@ -169,7 +169,7 @@ def _fast_layer_forward(A, W, b, code):
     out = Z if code == act.LINEAR else np.empty((n, m), dtype)
     if not b.flags.c_contiguous:
         b = np.ascontiguousarray(b)
-    if n * k * m <= config.SMALL_LAYER_WORK:
+    if n * k * m <= config.SMALL_FORWARD_WORK and k <= config.SMALL_FORWARD_DEPTH:
         if not A.flags.c_contiguous:
             A = np.ascontiguousarray(A)
         if not W.flags.c_contiguous:

@@ -22,14 +22,19 @@ from fastdnn import reference as ref
 
 from conftest import assert_close
 
-#: One small-kernel size, one BLAS size (n * k * m above config.SMALL_LAYER_WORK).
+#: The size limits of the one-call route: everything, or nothing.
 ROUTES = {"small": (1 << 30), "blas": 0}
+
+
+def _force_route(monkeypatch, limit):
+    for name in ("SMALL_LAYER_WORK", "SMALL_FORWARD_WORK", "SMALL_FORWARD_DEPTH"):
+        monkeypatch.setattr(config, name, limit)
 
 
 @pytest.fixture(params=sorted(ROUTES))
 def route(request, monkeypatch):
     """Force every layer onto one route."""
-    monkeypatch.setattr(config, "SMALL_LAYER_WORK", ROUTES[request.param])
+    _force_route(monkeypatch, ROUTES[request.param])
     return request.param
 
 
@@ -104,7 +109,7 @@ def test_routes_agree_to_rounding(rng, monkeypatch):
     params = deep_parameters(rng, [30, 6, 4, 1])
     results = []
     for work in ROUTES.values():
-        monkeypatch.setattr(config, "SMALL_LAYER_WORK", work)
+        _force_route(monkeypatch, work)
         AL, caches = dnn.L_model_forward(X, params)
         grads = dnn.L_model_backward(AL, Y, caches)
         results.append((AL, dict(grads)))
@@ -401,7 +406,7 @@ def test_read_only_dA_is_taken(rng, name):
 
 
 def test_read_only_dA_on_the_blas_route(rng, monkeypatch):
-    monkeypatch.setattr(config, "SMALL_LAYER_WORK", 0)
+    _force_route(monkeypatch, 0)
     A_prev = rng.standard_normal((5, 4))
     W = rng.standard_normal((3, 5))
     b = np.zeros((3, 1))
