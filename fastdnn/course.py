@@ -260,9 +260,13 @@ def _fast_layer_backward(dA, H, A_prev, W, code, with_dA_prev, from_pre_activati
         checked = _non_finite(dA.reshape(-1)) or _non_finite(H.reshape(-1))
     if checked or _non_finite(db.reshape(-1)):
         return None
-    np.dot(dZ, A_prev.T, out=dW)
-    if scale != 1.0:
-        np.multiply(dW, scale, out=dW)
+    narrow = _skinny(W, A_prev)
+    if narrow:
+        skinny.weight_gradient(dZ, A_prev.T, scale, skinny.GRADIENT_CHUNK, dW)
+    else:
+        np.dot(dZ, A_prev.T, out=dW)
+        if scale != 1.0:
+            np.multiply(dW, scale, out=dW)
     if not v.product_is_finite(dW, dZ, A_prev):
         return None
     dA_prev = None
@@ -271,7 +275,9 @@ def _fast_layer_backward(dA, H, A_prev, W, code, with_dA_prev, from_pre_activati
         return (None, dW, db, dZ) if not _non_finite(W.ravel(order="K")) else None
     if with_dA_prev:
         dA_prev = np.empty_like(A_prev)
-        if dA_prev.flags.c_contiguous:
+        if narrow:  # A_prev F-ordered, so is dA_prev: its transpose holds a row per example
+            skinny.input_gradient(W, dZ, config.BLOCK_WORKERS, dA_prev.T)
+        elif dA_prev.flags.c_contiguous:
             np.dot(W.T, dZ, out=dA_prev)
         else:  # F-ordered: its transpose is the C-contiguous product dZ^T W
             np.dot(dZ.T, W, out=dA_prev.T)

@@ -339,10 +339,16 @@ def test_narrow_layer_over_course_X_matches_reference(rng, n, m, dtype):
     X = course_X(rng, k, m, dtype)
     W = (rng.standard_normal((n, k)) / np.sqrt(k)).astype(dtype)
     b = rng.standard_normal((n, 1)).astype(dtype)
-    A, (_, Z) = dnn.linear_activation_forward(X, W, b, "relu")
-    A_ref, (_, Z_ref) = ref.linear_activation_forward(X, W, b, "relu")
-    assert_close(Z, Z_ref, dtype)
+    A, cache = dnn.linear_activation_forward(X, W, b, "relu")
+    A_ref, cache_ref = ref.linear_activation_forward(X, W, b, "relu")
+    assert_close(cache[1], cache_ref[1], dtype)
     assert_close(A, A_ref, dtype)
+    dA = rng.standard_normal((n, m)).astype(dtype)
+    got = dnn.linear_activation_backward(dA, cache, "relu")
+    for g, e, name in zip(got, ref.linear_activation_backward(dA, cache_ref, "relu"), ("dA_prev", "dW", "db")):
+        assert g.dtype == dtype
+        assert_close(g, e, dtype, err_msg=name)
+    assert got[0].flags.f_contiguous or n * k * m <= config.SMALL_LAYER_WORK
 
 
 def test_skinny_product_does_not_depend_on_the_tasks(rng):
@@ -417,3 +423,21 @@ def test_read_only_dA_on_the_blas_route(rng, monkeypatch):
     for g, e in zip(dnn.linear_activation_backward(dA, cache, "relu"),
                     ref.linear_activation_backward(dA, cache_ref, "relu")):
         assert_close(g, e)
+
+
+def test_narrow_layer_gradients_do_not_depend_on_the_tasks(rng):
+    from fastdnn.kernels import skinny
+
+    X = course_X(rng, 3000, 37)
+    W = rng.standard_normal((5, 3000))
+    dZ = rng.standard_normal((5, 37))
+    results = []
+    for tasks in (1, 2, 3, 16):
+        out = np.empty((37, 3000))
+        skinny.input_gradient(W, dZ, tasks, out)
+        results.append(out)
+    for out in results[1:]:
+        np.testing.assert_array_equal(out, results[0])
+    dW = np.empty((5, 3000))
+    skinny.weight_gradient(dZ, X.T, 1 / 37, 512, dW)
+    assert_close(dW, dZ @ X.T / 37)
