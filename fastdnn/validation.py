@@ -97,16 +97,32 @@ def _has_non_finite_serial(x):
     return total != total
 
 
+@njit(**config.JIT)
+def _abs_sum_serial(x):
+    total = 0.0
+    for k in range(x.size):
+        total += abs(x[k])
+    return total
+
+
 @njit(**config.JIT_PARALLEL)
-def _has_non_finite_parallel(x):
+def _blocked_sum_parallel(x, absolute):
+    # Sum of |x| (absolute) or of x * 0 (NaN exactly when x holds a NaN or an
+    # inf), in fixed blocks on Numba's threads, the blocks added in order.
     n_blocks = (x.size + _FINITE_BLOCK - 1) // _FINITE_BLOCK
     partials = np.empty(n_blocks)
     for block in prange(n_blocks):
         start = block * _FINITE_BLOCK
-        partials[block] = _non_finite_sum(x[start:start + _FINITE_BLOCK])
+        part = x[start:start + _FINITE_BLOCK]
+        partials[block] = _abs_sum_serial(part) if absolute else _non_finite_sum(part)
     total = 0.0
     for block in range(n_blocks):
         total += partials[block]
+    return total
+
+
+def _has_non_finite_parallel(x):
+    total = _blocked_sum_parallel(x, False)
     return total != total
 
 
@@ -121,31 +137,10 @@ def _count_non_finite(x):
     return _has_non_finite_serial(x)
 
 
-@njit(**config.JIT)
-def _abs_sum_serial(x):
-    total = 0.0
-    for k in range(x.size):
-        total += abs(x[k])
-    return total
-
-
-@njit(**config.JIT_PARALLEL)
-def _abs_sum_parallel(x):
-    n_blocks = (x.size + _FINITE_BLOCK - 1) // _FINITE_BLOCK
-    partials = np.empty(n_blocks)
-    for block in prange(n_blocks):
-        start = block * _FINITE_BLOCK
-        partials[block] = _abs_sum_serial(x[start:start + _FINITE_BLOCK])
-    total = 0.0
-    for block in range(n_blocks):
-        total += partials[block]
-    return total
-
-
 def _abs_sum(x):
     """``sum(|x|)`` of a 1-d array in float64: inf or NaN when ``x`` holds one."""
     if x.size >= config.PARALLEL_MIN_ELEMENTS:
-        return _abs_sum_parallel(x)
+        return _blocked_sum_parallel(x, True)
     return _abs_sum_serial(x)
 
 

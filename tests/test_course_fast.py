@@ -441,3 +441,25 @@ def test_narrow_layer_gradients_do_not_depend_on_the_tasks(rng):
     dW = np.empty((5, 3000))
     skinny.weight_gradient(dZ, X.T, 1 / 37, 512, dW)
     assert_close(dW, dZ @ X.T / 37)
+
+
+@pytest.mark.parametrize("size", [50, 200_000])  # serial and blocked sums
+def test_product_is_finite_bound_and_scan(rng, size):
+    from fastdnn import validation as v
+
+    W = rng.standard_normal((2, 3))
+    dZ = rng.standard_normal((2, size // 2))
+    out = W.T @ dZ
+    assert out.size > W.size + dZ.size  # the bound is used
+    assert v.product_is_finite(out, W, dZ)
+    bad = out.copy()
+    bad[1, 7] = np.nan
+    # A finite bound vouches for the product as computed from these inputs ...
+    assert v.product_is_finite(bad, W, dZ)
+    # ... and a NaN or a huge value in an input sends it to the scan.
+    W_nan = _poison(W, (0, 0), np.nan)
+    assert not v.product_is_finite(W_nan.T @ dZ, W_nan, dZ)
+    W_huge = W * 1e300
+    assert v.product_is_finite(W_huge.T @ (dZ * 1e-300), W_huge, dZ * 1e-300)
+    with np.errstate(over="ignore"):
+        assert not v.product_is_finite(W_huge.T @ (dZ * 1e10), W_huge, dZ * 1e10)
