@@ -134,10 +134,6 @@ def _common_float(first, *rest):
     return dtype
 
 
-def _c(x):
-    return x if x.flags.c_contiguous else np.ascontiguousarray(x)
-
-
 def _labels_like(Y, AL):
     """``Y`` as a C-contiguous array of ``AL``'s dtype without rounding a label, else None."""
     if type(Y) is not np.ndarray or Y.shape != AL.shape or not Y.flags.c_contiguous:
