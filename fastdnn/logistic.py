@@ -230,7 +230,8 @@ def _fast_propagate(w, b, X, Y):
     if Yc is None:
         return None
     W = w.reshape(1, n_x)
-    np.dot(W, X, out=Z)
+    with np.errstate(all="ignore"):  # a bad value is reported by the full validation, not as a RuntimeWarning
+        np.dot(W, X, out=Z)
     if not small.bias_activation(Z, np.full((1, 1), b, dtype), act.LINEAR, Z, True):
         return None
     A = np.empty_like(Z)
@@ -241,7 +242,8 @@ def _fast_propagate(w, b, X, Y):
     if loss.binary_cross_entropy(A, Yc, cost) != 0:
         return None
     dW = np.empty((1, n_x), dtype)
-    np.dot(dz, X.T, out=dW)
+    with np.errstate(all="ignore"):
+        np.dot(dz, X.T, out=dW)
     if course._non_finite(dW.reshape(-1)):
         return None
     db = np.empty((1, 1), dtype)

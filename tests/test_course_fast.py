@@ -463,3 +463,13 @@ def test_product_is_finite_bound_and_scan(rng, size):
     assert v.product_is_finite(W_huge.T @ (dZ * 1e-300), W_huge, dZ * 1e-300)
     with np.errstate(over="ignore"):
         assert not v.product_is_finite(W_huge.T @ (dZ * 1e10), W_huge, dZ * 1e10)
+
+
+def test_propagate_reports_a_bad_X_without_a_runtime_warning(rng):
+    import warnings
+
+    X = _poison(course_X(rng, 20, 7), (2, 3), np.inf)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match=r"\bX\b.*non-finite"):
+            logistic.propagate(np.zeros((20, 1)), 0.0, X, np.array([[1, 0, 1, 0, 1, 1, 0]]))
