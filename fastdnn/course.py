@@ -268,20 +268,18 @@ def _fast_layer_backward(dA, H, A_prev, W, code, with_dA_prev, from_pre_activati
             np.multiply(dW, scale, out=dW)
     if not v.product_is_finite(dW, dZ, A_prev):
         return None
-    dA_prev = None
     if not with_dA_prev:
         # Nothing read W: a NaN in it must not wait for a deferred dA0.
         return (None, dW, db, dZ) if not _non_finite(W.ravel(order="K")) else None
-    if with_dA_prev:
-        dA_prev = np.empty_like(A_prev)
-        if narrow:  # A_prev F-ordered, so is dA_prev: its transpose holds a row per example
-            skinny.input_gradient(W, dZ, config.BLOCK_WORKERS, dA_prev.T)
-        elif dA_prev.flags.c_contiguous:
-            np.dot(W.T, dZ, out=dA_prev)
-        else:  # F-ordered: its transpose is the C-contiguous product dZ^T W
-            np.dot(dZ.T, W, out=dA_prev.T)
-        if not v.product_is_finite(dA_prev, W, dZ):
-            return None
+    dA_prev = np.empty_like(A_prev)
+    if narrow:  # A_prev F-ordered, so is dA_prev: its transpose holds a row per example
+        skinny.input_gradient(W, dZ, config.BLOCK_WORKERS, dA_prev.T)
+    elif dA_prev.flags.c_contiguous:
+        np.dot(W.T, dZ, out=dA_prev)
+    else:  # F-ordered: its transpose is the C-contiguous product dZ^T W
+        np.dot(dZ.T, W, out=dA_prev.T)
+    if not v.product_is_finite(dA_prev, W, dZ):
+        return None
     return dA_prev, dW, db, dZ
 
 
