@@ -146,12 +146,6 @@ def initialize_with_zeros(dim):
     return np.zeros((dim, 1)), 0.0
 
 
-def _forward(W, b_arr, X, Z, A, Y, scale, dz, cost):
-    """Pre-activation, output and gradient at the output, on the layer code."""
-    layers.dense_forward(X, W, b_arr, act.LINEAR, 0.0, Z, Z)
-    loss.sigmoid_cross_entropy(Z, Y, scale, A, dz, cost)
-
-
 def propagate(w, b, X, Y):
     """Cost of the current parameters and its gradient.
 
@@ -187,28 +181,15 @@ def propagate(w, b, X, Y):
     if fast is not None:
         return fast
     wc, b_value, Xc, Yc, dtype = _check_model_inputs(w, b, X, Y, scan_X=False)
-    n_x, m = Xc.shape
-    W = wc.reshape(1, n_x)
-    b_arr = np.full((1, 1), b_value, dtype=dtype)
-    Z = np.empty((1, m), dtype=dtype)
-    A = np.empty_like(Z)
-    dz = np.empty_like(Z)
-    stable_cost = np.zeros(1)
-    with np.errstate(all="ignore"):
-        _forward(W, b_arr, Xc, Z, A, Yc, 1.0 / m, dz, stable_cost)
-    cost = np.zeros(1)
-    loss.binary_cross_entropy(A, Yc, cost)
-    dW = np.empty((1, n_x), dtype=dtype)
-    db = np.empty((1, 1), dtype=dtype)
-    act.row_sums(dz, 1.0, db)
-    with np.errstate(all="ignore"):  # a bad value of X is reported below, not as a RuntimeWarning
-        layers.linear_backward_into(dz, Xc, W, 1.0, dW, None)
-    # X was not scanned: a NaN or inf in it reaches the logits and dw, which are m + n_x values.
-    if v._count_non_finite(Z.reshape(-1)) or v._count_non_finite(dW.reshape(-1)):
+    result = _propagate_arrays(wc.reshape(1, Xc.shape[0]), b_value, Xc, Yc)
+    if result is None:
+        # X was not scanned: a NaN or inf in it reaches the logits or dw.
         v.check_finite("X", Xc)
-        course._check_result("propagate", Z, dW)
-    grads = {"dw": dW.reshape(n_x, 1), "db": dtype.type(db[0, 0])}
-    return grads, np.float64(cost[0])
+        raise FloatingPointError(
+            "propagate overflowed: the inputs are finite but the logits or dw hold inf or NaN "
+            f"(values beyond the range of {dtype}); rescale the inputs or use float64"
+        )
+    return result
 
 
 def _fast_propagate(w, b, X, Y):
@@ -225,21 +206,32 @@ def _fast_propagate(w, b, X, Y):
     n_x, m = X.shape
     if m == 0 or n_x == 0:
         return None
-    Z = np.empty((1, m), dtype)
-    Yc = course._labels_like(Y.reshape(1, -1) if type(Y) is np.ndarray and Y.ndim == 1 else Y, Z)
+    Yc = course._labels_like(Y.reshape(1, -1) if type(Y) is np.ndarray and Y.ndim == 1 else Y,
+                             np.empty((1, m), dtype))
     if Yc is None:
         return None
-    W = w.reshape(1, n_x)
-    with np.errstate(all="ignore"):  # a bad value is reported by the full validation, not as a RuntimeWarning
+    return _propagate_arrays(w.reshape(1, n_x), b, X, Yc)
+
+
+def _propagate_arrays(W, b, X, Y):
+    """The computation of :func:`propagate` on prepared arrays; None when a logit or ``dw`` is not finite.
+
+    ``W`` of shape (1, n_x) and ``X`` (C- or F-ordered) of one float dtype,
+    ``Y`` of shape (1, m) in that dtype; also None when a label is not 0 or 1.
+    """
+    dtype = X.dtype
+    n_x, m = X.shape
+    Z = np.empty((1, m), dtype)
+    with np.errstate(all="ignore"):  # a bad value is reported by the caller, not as a RuntimeWarning
         np.dot(W, X, out=Z)
     if not small.bias_activation(Z, np.full((1, 1), b, dtype), act.LINEAR, Z, True):
         return None
     A = np.empty_like(Z)
     dz = np.empty_like(Z)
     stable_cost = np.zeros(1)
-    loss.sigmoid_cross_entropy(Z, Yc, 1.0 / m, A, dz, stable_cost)
+    loss.sigmoid_cross_entropy(Z, Y, 1.0 / m, A, dz, stable_cost)
     cost = np.zeros(1)
-    if loss.binary_cross_entropy(A, Yc, cost) != 0:
+    if loss.binary_cross_entropy(A, Y, cost) != 0:
         return None
     dW = np.empty((1, n_x), dtype)
     with np.errstate(all="ignore"):
