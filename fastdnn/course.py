@@ -76,7 +76,7 @@ _NO_BIAS = {dtype: act.empty_bias_buffer(dtype) for dtype in (np.dtype(np.float6
 def _elementwise_backward(dA, cache, code):
     if type(dA) is np.ndarray and type(cache) is np.ndarray and (dA.dtype is _F64 or dA.dtype is _F32) \
             and cache.dtype is dA.dtype and dA.shape == cache.shape and dA.size and dA.flags.c_contiguous \
-            and dA.flags.writeable and cache.flags.c_contiguous:
+            and cache.flags.c_contiguous:
         dZ = np.empty(dA.shape, dA.dtype)
         act.activation_backward(_rows(dA), _rows(cache), True, code, 0.0, 1.0, _rows(dZ), _NO_BIAS[dA.dtype], False,
                                 dA.size >= config.STEP_PARALLEL_MIN_ELEMENTS)
@@ -87,8 +87,6 @@ def _elementwise_backward(dA, cache, code):
         raise ValueError(f"dA and cache (Z) must have the same shape, got dA {dA_arr.shape} and Z {Z_arr.shape}")
     dtype = v.float_dtype(dA_arr, Z_arr)
     da = v.prepare(dA_arr, dtype)
-    if not da.flags.writeable:  # see _fast_layer_backward
-        da = da.copy()
     z = v.prepare(Z_arr, dtype)
     dZ = np.empty_like(da)
     if da.size:
@@ -230,10 +228,8 @@ def _fast_layer_backward(dA, H, A_prev, W, code, with_dA_prev, from_pre_activati
     scale = 1.0 / m
     dW = np.empty((n, k), dtype)
     db = np.empty((n, 1), dtype)
-    if not dA.flags.c_contiguous or not dA.flags.writeable:
-        # (Read-only: the kernels' in-place twin writes through dA, so Numba
-        # cannot compile them for a read-only array; this copy is never written.)
-        dA = np.array(dA, order="C")
+    if not dA.flags.c_contiguous:
+        dA = np.ascontiguousarray(dA)
     if not H.flags.c_contiguous:
         H = np.ascontiguousarray(H)
     if n * k * m <= config.SMALL_LAYER_WORK:
@@ -796,8 +792,6 @@ def _check_backward_inputs(dname, d, cache, layer=""):
         )
     dtype = v.float_dtype(d_arr, A_c)
     d_c = v.prepare(d_arr, dtype)
-    if not d_c.flags.writeable:  # see _fast_layer_backward
-        d_c = d_c.copy()
     v.check_finite(dname, d_c)
     return d_c, v.prepare(A_c, dtype), v.prepare(W_c, dtype), dtype
 

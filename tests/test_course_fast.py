@@ -411,8 +411,7 @@ def test_read_only_dA_is_taken(rng, name):
     assert_close(getattr(dnn, name)(dA, Z), getattr(ref, name)(dA, Z))
 
 
-def test_read_only_dA_on_the_blas_route(rng, monkeypatch):
-    _force_route(monkeypatch, 0)
+def test_read_only_dA_on_both_routes(rng, route):
     A_prev = rng.standard_normal((5, 4))
     W = rng.standard_normal((3, 5))
     b = np.zeros((3, 1))

@@ -343,6 +343,10 @@ def activation_backward(dA, H, from_pre_activation, code, slope, scale, dZ, db, 
     -----
     .. math:: dZ = dA \\odot g'(Z), \\qquad db = s \\sum_j dZ_{:,j}
     """
+    if not dA.flags.writeable:
+        # The kernels hold an in-place twin that writes through dA, so Numba
+        # cannot compile them for a read-only array; this copy is never written.
+        dA = dA.copy()
     parallel = parallel and dA.size >= config.PARALLEL_MIN_ELEMENTS
     kernel = _activation_backward_parallel if parallel else activation_backward_serial
     kernel(dA, H, from_pre_activation, code, slope, scale, dZ, db, with_db, dZ is dA)
