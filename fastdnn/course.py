@@ -191,9 +191,7 @@ def _fast_layer_forward(A, W, b, code):
 
 def _non_finite(x):
     """Whether the 1-d array ``x`` holds a NaN or an inf, on Numba's threads only where a training step would be."""
-    if x.size >= config.STEP_PARALLEL_MIN_ELEMENTS:
-        return v._count_non_finite(x)
-    return v._has_non_finite_serial(x)
+    return v._count_non_finite(x, config.STEP_PARALLEL_MIN_ELEMENTS)
 
 
 def _skinny(W, A):

@@ -126,13 +126,13 @@ def _has_non_finite_parallel(x):
     return total != total
 
 
-def _count_non_finite(x):
+def _count_non_finite(x, parallel_min=None):
     """True if the 1-d array ``x`` holds a NaN or an infinity.
 
-    Split over Numba's threads in fixed blocks from
-    ``config.PARALLEL_MIN_ELEMENTS`` elements on, serial below.
+    Split over Numba's threads in fixed blocks from ``parallel_min``
+    elements on (default ``config.PARALLEL_MIN_ELEMENTS``), serial below.
     """
-    if x.size >= config.PARALLEL_MIN_ELEMENTS:
+    if x.size >= (config.PARALLEL_MIN_ELEMENTS if parallel_min is None else parallel_min):
         return _has_non_finite_parallel(x)
     return _has_non_finite_serial(x)
 
