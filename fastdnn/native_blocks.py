@@ -54,6 +54,7 @@ from .kernels import activation as act
 from .kernels import gather as gather_mod
 from .kernels import loss, metrics, update
 from .kernels import regularization as reg
+from .kernels import scalar
 
 # Output codes of the block pass.
 SIGMOID_OUTPUT = 0
@@ -184,7 +185,7 @@ def _block_pass(gemm, params, w_off, b_off, dims, hidden_code, output_code, slop
                     X, labels, Y, indices, start, s0, s1, scale, count, ws, ws64, a_off, grads, result, s0 > c0)
         total += result[0]
         correct += result[1]
-        if not np.isfinite(total):
+        if not scalar.is_finite(total):
             break
     result[0] = total
     result[1] = correct
@@ -272,7 +273,7 @@ def _chunk_pass(gemm, params, w_off, b_off, dims, hidden_code, output_code, slop
                 dZ[i, j] = scale * d
         out[0] = 0.5 * total / c
     result[0] = result[0] * c
-    if not np.isfinite(result[0]):
+    if not scalar.is_finite(result[0]):
         return
     if count:
         metrics.count_correct(Z, Yb, output_code == SOFTMAX_OUTPUT, result[1:2])
@@ -435,11 +436,11 @@ def _finish_step(ctl, fctl, gen, limit, n_blocks, results, result, b, l2, n_weig
         result[0] += results[k, 0]
         result[1] += results[k, 1]
     cost = result[0] / b
-    if np.isfinite(cost) and l2 != 0.0:
+    if scalar.is_finite(cost) and l2 != 0.0:
         reg._sum_of_squares_serial(params, n_weights, partials, square_sum)
         cost = cost + (l2 / (2.0 * b)) * square_sum[0]
     result[0] = cost
-    go = np.isfinite(cost)
+    go = scalar.is_finite(cost)
     ctl[_PHASE] = _UPDATE if go else _NO_UPDATE
     _store(ctl, _GEN, gen)
     if go:

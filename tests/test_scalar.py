@@ -377,3 +377,18 @@ def test_native_helpers_keep_float64_on_the_float64_path():
         NATIVE_MAPPERS["kernel-flags"][name](x, a)
         MAPPERS["kernel-flags"][name](x, b)
         np.testing.assert_array_equal(a, b, err_msg=name)
+
+
+@njit(**dict(config.JIT, cache=False))
+def _finite_flags(x, b):
+    # Computed values, as a kernel sees them: a sum, a product, a loop's total.
+    total = 0.0
+    for k in range(x.size):
+        total += x[k] * x[k]
+    return (scalar.is_finite(x[0] + b), scalar.is_finite(x[0] * 2.0), scalar.is_finite(total + b),
+            scalar.is_finite(x[1] + b))
+
+
+@pytest.mark.parametrize("value", [np.inf, -np.inf, np.nan])
+def test_is_finite_sees_non_finite_sums_under_the_kernel_flags(value):
+    assert _finite_flags(np.array([value, 1.5, 2.0]), 0.5) == (False, False, False, True)
