@@ -31,11 +31,13 @@ import numbers
 
 import numpy as np
 
+from . import config
 from . import course
 from . import layers
 from . import validation as v
 from .kernels import activation as act
 from .kernels import loss
+from .kernels import skinny
 from .kernels import small
 from .kernels import update
 
@@ -174,8 +176,10 @@ def propagate(w, b, X, Y):
     The arguments are not modified.  The course's F-ordered ``X`` (a
     transposed reshape) is used as it is, never copied, and is not scanned
     for NaN: one in it would reach the logits and ``dw``, which are checked.
-    (Reading ``X`` once for both products was tried: 0.63 ms against 0.57 ms
-    for the two BLAS products on the cat data, which stays in the L3 cache.)
+    An F-ordered ``X`` of at least :data:`fastdnn.config.SKINNY_MIN_DEPTH`
+    rows is read once for both products
+    (:func:`fastdnn.kernels.skinny.logistic_pass`); other layouts go through
+    BLAS.
     """
     fast = _fast_propagate(w, b, X, Y)
     if fast is not None:
@@ -221,21 +225,30 @@ def _propagate_arrays(W, b, X, Y):
     """
     dtype = X.dtype
     n_x, m = X.shape
-    Z = np.empty((1, m), dtype)
-    with np.errstate(all="ignore"):  # a bad value is reported by the caller, not as a RuntimeWarning
-        np.dot(W, X, out=Z)
-    if not small.bias_activation(Z, np.full((1, 1), b, dtype), act.LINEAR, Z, True):
-        return None
-    A = np.empty_like(Z)
-    dz = np.empty_like(Z)
-    stable_cost = np.zeros(1)
-    loss.sigmoid_cross_entropy(Z, Y, 1.0 / m, A, dz, stable_cost)
+    A = np.empty((1, m), dtype)
+    dz = np.empty_like(A)
+    dW = np.empty((1, n_x), dtype)
+    if X.flags.f_contiguous and n_x >= config.SKINNY_MIN_DEPTH:
+        # The course's X: one pass over it for both products (docs/course_helpers.md).
+        tasks = max(1, min(m, config.BLOCK_WORKERS))
+        partial = np.empty((tasks, n_x), dtype)
+        Z = np.empty((1, m), dtype)
+        skinny.logistic_pass(X.T, W[0], float(b), Y[0], 1.0 / m, partial, Z[0], A[0], dz[0], dW[0])
+        if course._non_finite(Z[0]):
+            return None
+    else:
+        Z = np.empty((1, m), dtype)
+        with np.errstate(all="ignore"):  # a bad value is reported by the caller, not as a RuntimeWarning
+            np.dot(W, X, out=Z)
+        if not small.bias_activation(Z, np.full((1, 1), b, dtype), act.LINEAR, Z, True):
+            return None
+        stable_cost = np.zeros(1)
+        loss.sigmoid_cross_entropy(Z, Y, 1.0 / m, A, dz, stable_cost)
+        with np.errstate(all="ignore"):
+            np.dot(dz, X.T, out=dW)
     cost = np.zeros(1)
     if loss.binary_cross_entropy(A, Y, cost) != 0:
         return None
-    dW = np.empty((1, n_x), dtype)
-    with np.errstate(all="ignore"):
-        np.dot(dz, X.T, out=dW)
     if course._non_finite(dW.reshape(-1)):
         return None
     db = np.empty((1, 1), dtype)

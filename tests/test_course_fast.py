@@ -289,6 +289,54 @@ def test_propagate_matches_reference(rng, m, layout):
     assert grads["dw"].shape == (40, 1)
 
 
+@pytest.mark.parametrize("m", [1, 2, 3, 4, 5, 7, 8, 9, 13, 209])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_propagate_one_pass_over_course_X_matches_reference(rng, m, dtype):
+    # Deep and F-ordered: the one-pass kernel (skinny.logistic_pass), every tail of 4 examples.
+    n_x = config.SKINNY_MIN_DEPTH + 7
+    X = course_X(rng, n_x, m, dtype)
+    w = (rng.standard_normal((n_x, 1)) * 0.05).astype(dtype)
+    Y = (rng.random((1, m)) < 0.5).astype(np.int64)
+    grads, cost = logistic.propagate(w, 0.25, X, Y)
+    grads_ref, cost_ref = ref.logistic.propagate(w.astype(np.float64), 0.25, X.astype(np.float64), Y)
+    assert grads["dw"].dtype == dtype and grads["dw"].shape == (n_x, 1)
+    assert_close(grads["dw"], grads_ref["dw"], dtype)
+    assert_close(grads["db"], grads_ref["db"], dtype)
+    assert_close(cost, cost_ref, dtype)
+
+
+@pytest.mark.parametrize("tasks", [1, 2, 3, 5])
+def test_logistic_pass_matches_two_products(rng, tasks):
+    from fastdnn.kernels import skinny
+
+    m, n_x = 23, 1100
+    X = course_X(rng, n_x, m)
+    w = rng.standard_normal(n_x) * 0.05
+    Y = (rng.random(m) < 0.5).astype(np.float64)
+    Z, A, dZ, dw = np.empty(m), np.empty(m), np.empty(m), np.empty(n_x)
+    partial = np.full((tasks, n_x), np.nan)  # scratch: every value is written before it is read
+    skinny.logistic_pass(X.T, w, -0.5, Y, 1 / m, partial, Z, A, dZ, dw)
+    assert_close(Z, w @ X - 0.5)
+    A_ref = 1 / (1 + np.exp(-(w @ X - 0.5)))
+    assert_close(A, A_ref)
+    assert_close(dZ, (A_ref - Y) / m)
+    assert_close(dw, X @ ((A_ref - Y) / m))
+
+
+@pytest.mark.parametrize("where", ["X", "w"])
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_propagate_one_pass_names_a_bad_input(rng, where, value):
+    n_x, m = config.SKINNY_MIN_DEPTH, 9
+    X = course_X(rng, n_x, m)
+    w = np.zeros((n_x, 1))
+    if where == "X":
+        X = _poison(X, (5, 6), value)
+    else:
+        w = _poison(w, (5, 0), value)
+    with pytest.raises(ValueError, match=rf"\b{where}\b.*non-finite"):
+        logistic.propagate(w, 0.0, X, np.ones((1, m)))
+
+
 def test_propagate_names_a_non_finite_X(rng):
     X = _poison(course_X(rng, 20, 10), (3, 4), np.nan)
     with pytest.raises(ValueError, match=r"\bX\b.*non-finite"):

@@ -10,8 +10,9 @@ of 2 rows of ``W`` by 4 examples, the depth split into chunks whose slice of
 
 :func:`weight_gradient` (``dW = s dZ X^T``) and :func:`input_gradient`
 (``W^T dZ``, written as rows so that its transpose has ``X``'s F order) are
-no faster than BLAS alone (7 units: 1.26-1.4 and 1.9 ms against 1.29 and
-1.15-1.9 ms), but they keep the whole layer on Numba's threads: a
+no faster than BLAS alone (7 units on the AMD EPYC: 1.26-1.4 and 1.9 ms
+against 1.29 and 1.15-1.9 ms), but they keep the whole layer on Numba's
+threads: a
 multi-threaded BLAS call leaves OpenBLAS's threads spinning for about 0.1 s,
 and the next iteration's :func:`forward` then shares the cores with them.
 In the course's two-layer loop: 5.4-6.1 ms an iteration with all three
@@ -27,6 +28,7 @@ import numpy as np
 from numba import njit, prange
 
 from .. import config
+from . import scalar
 
 #: Bytes of ``W`` that one depth chunk of :func:`forward` keeps in cache.
 _FORWARD_CHUNK_BYTES = 320 * 1024
@@ -141,7 +143,7 @@ def forward(W, XT, chunk, tasks, Z):
 
 
 #: Columns of ``dW`` one task of :func:`weight_gradient` owns.
-GRADIENT_CHUNK = 2048
+GRADIENT_CHUNK = 512
 #: Values of a row of the input gradient written per pass: four rows of 4 KB in float64.
 _ROW_PIECE = 512
 
@@ -273,3 +275,102 @@ def input_gradient(W, dZ, tasks, out):
                         d = dZ[i, jj]
                         for k in range(depth):
                             out[jj, k] += d * W[i, k]
+
+
+@njit(**config.JIT_ROW)
+def _logistic_unit(z, y, scale, j, Z, A, dZ):
+    # The course's sigmoid and its gradient at the output, for example j.
+    Z[j] = z
+    a = scalar.sigmoid(z)
+    A[j] = a
+    d = scale * (a - y)
+    dZ[j] = d
+    return d
+
+
+@njit(**config.JIT_PARALLEL)
+def logistic_pass(XT, w, b, Y, scale, partial, Z, A, dZ, dw):
+    """One unit's sigmoid output and its weight gradient, reading the input once.
+
+    Parameters
+    ----------
+    XT : ndarray of shape (m, k), C-contiguous
+        ``X.T`` of the course's F-ordered ``X``: one example per row.
+    w : ndarray of shape (k,)
+    b : float
+    Y : ndarray of shape (m,)
+        Labels.
+    scale : float
+        Factor of the gradient, usually ``1/m``.
+    partial : ndarray of shape (tasks, k)
+        Scratch: one weight gradient per range of examples, one range per
+        core; their sum is ``dw``.
+    Z : ndarray of shape (m,)
+        Written in place with the logits, for the caller to check: under
+        fastdnn's fastmath flags ``np.isfinite`` of a computed value can be
+        folded to True, a value read back from memory is tested as it is.
+    A : ndarray of shape (m,)
+        Written in place with the activations.
+    dZ : ndarray of shape (m,)
+        Written in place with ``scale * (A - Y)``.
+    dw : ndarray of shape (k,)
+        Written in place.
+
+    Notes
+    -----
+    .. math:: a_j = \\sigma(w^T x_j + b),\\quad dz_j = s\\,(a_j - y_j),\\quad
+              dw = \\sum_j dz_j\\, x_j
+
+    Two matrix-vector products read ``X`` twice from memory.  Here each pass
+    over the depth adds four examples into the gradient while it forms the
+    next four examples' logits, so ``X`` comes from memory once (and from L2
+    once more).  The sum over the ranges of examples follows the number of
+    ranges, as BLAS's sums follow its threads.
+    """
+    m, depth = XT.shape
+    tasks = partial.shape[0]
+    for task in prange(tasks):
+        j0 = task * m // tasks
+        j1 = (task + 1) * m // tasks
+        for k in range(np.uint64(depth)):
+            partial[task, k] = 0.0
+        s0 = s1 = s2 = s3 = 0.0
+        j = j0
+        if j + 4 <= j1:
+            for k in range(np.uint64(depth)):
+                wk = w[k]
+                s0 += XT[j, k] * wk
+                s1 += XT[j + 1, k] * wk
+                s2 += XT[j + 2, k] * wk
+                s3 += XT[j + 3, k] * wk
+        while j + 4 <= j1:
+            d0 = _logistic_unit(s0 + b, Y[j], scale, j, Z, A, dZ)
+            d1 = _logistic_unit(s1 + b, Y[j + 1], scale, j + 1, Z, A, dZ)
+            d2 = _logistic_unit(s2 + b, Y[j + 2], scale, j + 2, Z, A, dZ)
+            d3 = _logistic_unit(s3 + b, Y[j + 3], scale, j + 3, Z, A, dZ)
+            s0 = s1 = s2 = s3 = 0.0
+            if j + 8 <= j1:
+                for k in range(np.uint64(depth)):
+                    wk = w[k]
+                    partial[task, k] += d0 * XT[j, k] + d1 * XT[j + 1, k] + d2 * XT[j + 2, k] + d3 * XT[j + 3, k]
+                    s0 += XT[j + 4, k] * wk
+                    s1 += XT[j + 5, k] * wk
+                    s2 += XT[j + 6, k] * wk
+                    s3 += XT[j + 7, k] * wk
+            else:
+                for k in range(np.uint64(depth)):
+                    partial[task, k] += d0 * XT[j, k] + d1 * XT[j + 1, k] + d2 * XT[j + 2, k] + d3 * XT[j + 3, k]
+            j += 4
+        while j < j1:
+            s0 = 0.0
+            for k in range(np.uint64(depth)):
+                s0 += XT[j, k] * w[k]
+            d0 = _logistic_unit(s0 + b, Y[j], scale, j, Z, A, dZ)
+            for k in range(np.uint64(depth)):
+                partial[task, k] += d0 * XT[j, k]
+            j += 1
+    for k in range(depth):
+        total = 0.0
+        for task in range(tasks):
+            total += partial[task, k]
+        dw[k] = total
