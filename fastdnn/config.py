@@ -71,10 +71,11 @@ SMALL_FORWARD_DEPTH = int(os.environ.get("FASTDNN_SMALL_FORWARD_DEPTH", 32))
 SKINNY_MAX_ROWS = int(os.environ.get("FASTDNN_SKINNY_MAX_ROWS", 8))
 SKINNY_MIN_DEPTH = 1024
 
-#: The course's ``relu`` of at most this many elements is its own NumPy
-#: expression, ``np.maximum(0, Z)``: below about a thousand elements that
-#: is cheaper than dispatching a kernel (0.8-1.0 us against 1.2 us).
-NUMPY_ELEMENTWISE_MAX = int(os.environ.get("FASTDNN_NUMPY_ELEMENTWISE_MAX", 1024))
+#: The course's ``relu`` and ``relu_backward`` of at most this many elements
+#: skip the general elementwise kernels, whose dispatch costs more than the
+#: arithmetic there: ``relu`` is the NumPy expression ``np.maximum(0.0, Z)``,
+#: ``relu_backward`` a three-argument kernel (:mod:`fastdnn.kernels.small`).
+SMALL_ELEMENTWISE_MAX = int(os.environ.get("FASTDNN_SMALL_ELEMENTWISE_MAX", 1024))
 
 #: Column blocks (see :mod:`fastdnn.workers`): at most this many, one per core
 #: this process may run on (its CPU affinity, not the machine's count).

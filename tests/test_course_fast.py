@@ -520,3 +520,39 @@ def test_propagate_reports_a_bad_X_without_a_runtime_warning(rng):
         warnings.simplefilter("error")
         with pytest.raises(ValueError, match=r"\bX\b.*non-finite"):
             logistic.propagate(np.zeros((20, 1)), 0.0, X, np.array([[1, 0, 1, 0, 1, 1, 0]]))
+
+
+@pytest.mark.parametrize("shape", [(1, 2), (4, 3), (32, 32), (33, 32), (2, 1, 3)])
+@pytest.mark.parametrize("layout", ["C", "F"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_relu_pair_gives_the_course_bits_at_every_size(rng, shape, layout, dtype):
+    # 32 x 32 is the small paths' limit (SMALL_ELEMENTWISE_MAX), 33 x 32 the general kernels.
+    Z = rng.standard_normal(shape).astype(dtype)
+    dA = rng.standard_normal(shape).astype(dtype)
+    flat = Z.reshape(-1)
+    flat[:4] = [-0.0, 0.0, np.nan, -np.inf][: flat.size] if flat.size >= 4 else flat[:4]
+    dA.reshape(-1)[2:3] = np.nan  # where Z is NaN: the course keeps dA there
+    if layout == "F":
+        Z, dA = np.asfortranarray(Z), np.asfortranarray(dA)
+    A, cache = dnn.relu(Z)
+    A_ref, _ = ref.relu(Z)
+    assert cache is Z
+    # Equal values, NaN where the course has NaN (the kernels' nsz flag may write -0.0 as 0.0).
+    assert A.dtype == A_ref.dtype and np.array_equal(A, A_ref, equal_nan=True)
+    dZ = dnn.relu_backward(dA, Z)
+    dZ_ref = ref.relu_backward(dA, Z)
+    assert dZ.dtype == dZ_ref.dtype and np.array_equal(dZ, dZ_ref, equal_nan=True)
+    assert not np.shares_memory(dZ, dA)
+
+
+@pytest.mark.parametrize("m", [1, 2, 7, 8, 9, 64])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_linear_forward_small_kernel_matches_reference_across_its_loop_orders(rng, m, dtype):
+    # Fewer than 8 examples take one dot product per entry, 8 and more a row at a time.
+    A = rng.standard_normal((20, m)).astype(dtype)
+    W = rng.standard_normal((7, 20)).astype(dtype)
+    b = rng.standard_normal((7, 1)).astype(dtype)
+    Z, cache = dnn.linear_forward(A, W, b)
+    assert cache[0] is A and cache[1] is W and cache[2] is b
+    assert Z.dtype == dtype
+    assert_close(Z, ref.linear_forward(A, W, b)[0])

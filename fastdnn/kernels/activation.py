@@ -250,13 +250,14 @@ def _derivative_times_rows(dA, H, from_pre_activation, code, slope, scale, dZ, d
             for j in range(m):
                 dZ[i, j] = dA[i, j] * derivative_from_output(H[i, j], TANH, slope)
         # relu and leaky relu: g'(z) > 0 exactly where z > 0, and there g(z) = z,
-        # so the pre-activation and the activation give the same mask.
+        # so the pre-activation and the activation give the same mask.  Masked
+        # where z <= 0, as the course's dZ[Z <= 0] = 0: a NaN z keeps dA.
         elif code == RELU:
             for j in range(m):
-                dZ[i, j] = dA[i, j] if H[i, j] > 0.0 else 0.0
+                dZ[i, j] = 0.0 if H[i, j] <= 0.0 else dA[i, j]
         elif code == LEAKY_RELU:
             for j in range(m):
-                dZ[i, j] = dA[i, j] if H[i, j] > 0.0 else dA[i, j] * slope
+                dZ[i, j] = dA[i, j] * slope if H[i, j] <= 0.0 else dA[i, j]
         else:
             for j in range(m):
                 dZ[i, j] = dA[i, j]
@@ -284,10 +285,10 @@ def _derivative_times_rows_in_place(dA, H, from_pre_activation, code, slope, sca
                 dA[i, j] = dA[i, j] * derivative_from_output(H[i, j], TANH, slope)
         elif code == RELU:
             for j in range(m):
-                dA[i, j] = dA[i, j] if H[i, j] > 0.0 else 0.0
+                dA[i, j] = 0.0 if H[i, j] <= 0.0 else dA[i, j]
         elif code == LEAKY_RELU:
             for j in range(m):
-                dA[i, j] = dA[i, j] if H[i, j] > 0.0 else dA[i, j] * slope
+                dA[i, j] = dA[i, j] * slope if H[i, j] <= 0.0 else dA[i, j]
         # linear: dA is already dZ.
         if with_db:
             db[i, 0] = reduce.row_sum(dA, i) * scale
