@@ -5,6 +5,8 @@ arguments, same numbers) on fused Numba kernels, and :class:`Network`, a
 trainer that owns its memory.
 """
 
+import importlib
+
 # First: sets how Numba's thread pool waits, before any kernel starts it.
 from . import threads  # noqa: F401  isort: skip
 from .course import (
@@ -36,13 +38,28 @@ from .network import Network
 from .optimizers import SGD, Adam, Momentum, Optimizer
 
 
-def __getattr__(name):
-    # The estimator imports scikit-learn when it is installed: only on first use.
-    if name == "MLPClassifier":
-        from .estimator import MLPClassifier
+#: Names imported on first use, (module, attribute or None for the module itself):
+#: the estimator imports scikit-learn when it is installed, distributed mpi4py when called.
+_LAZY = {
+    "MLPClassifier": (".estimator", "MLPClassifier"),
+    "estimator": (".estimator", None),
+    "distributed": (".distributed", None),
+}
 
-        return MLPClassifier
+
+def __getattr__(name):
+    if name in _LAZY:
+        module_name, attribute = _LAZY[name]
+        module = importlib.import_module(module_name, __name__)
+        value = module if attribute is None else getattr(module, attribute)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'fastdnn' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
 
 # The course's other weeks: logistic regression (week 2), the planar model
 # (week 3, whose helpers SPEC section 1 also lists at the top level), figures

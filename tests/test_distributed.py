@@ -201,3 +201,26 @@ def test_cli_distributed_equals_single_process(tmp_path):
     assert one.returncode == 0, one.stderr
     np.testing.assert_allclose(np.load(tmp_path / "d.npz")["params"], np.load(tmp_path / "s.npz")["params"],
                                rtol=1e-10)
+
+
+def test_import_fastdnn_alone_reaches_distributed_and_the_estimator():
+    # A fresh interpreter: the README writes fastdnn.distributed.fit after a bare import fastdnn.
+    script = textwrap.dedent(
+        """
+        import sys
+        import fastdnn
+        assert "fastdnn.distributed" not in sys.modules and "fastdnn.estimator" not in sys.modules
+        assert {"distributed", "MLPClassifier", "Network", "L_model_forward"} <= set(dir(fastdnn))
+        assert callable(fastdnn.distributed.fit) and fastdnn.MLPClassifier.__name__ == "MLPClassifier"
+        try:
+            fastdnn.no_such_name
+        except AttributeError as exc:
+            assert "no_such_name" in str(exc)
+        else:
+            raise AssertionError("no AttributeError")
+        print("ok")
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
