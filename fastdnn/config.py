@@ -47,6 +47,11 @@ PARALLEL_MIN_ELEMENTS = int(os.environ.get("FASTDNN_PARALLEL_MIN_ELEMENTS", 1 <<
 #: (waking Numba's pool right after BLAS's costs more than the pass gains).
 STEP_PARALLEL_MIN_ELEMENTS = int(os.environ.get("FASTDNN_STEP_PARALLEL_MIN_ELEMENTS", 1 << 20))
 
+#: True in a child forked after Numba's OpenMP pool ran: both thresholds above
+#: are then infinite, since GNU OpenMP cannot start again there
+#: (:func:`fastdnn.threads._serial_kernels_after_fork`).
+SERIAL_AFTER_FORK = False
+
 #: A course helper computes a layer of at most this many multiply-adds
 #: (``n * k * m``) in one kernel call (:mod:`fastdnn.kernels.small`) rather
 #: than a BLAS product and the fused epilogue: at the course's test-case and

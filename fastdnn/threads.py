@@ -25,7 +25,10 @@ also when the block raises.
 
 import contextlib
 import os
+import sys
 import threading
+
+from . import config
 
 # Must be in the environment before Numba starts its OpenMP pool, which it
 # does on the first parallel kernel; importing fastdnn comes before that.
@@ -119,8 +122,23 @@ def _reset_pins_after_fork():
     _pin_lock, _pins = threading.Lock(), 0
 
 
+def _serial_kernels_after_fork():
+    # GNU OpenMP cannot start again in a child forked after its pool ran: the
+    # child's first parallel kernel would end the process ("fork() called from
+    # a process already using GNU OpenMP").  Such a child runs the serial
+    # kernels only, as PyTorch's forked children run one thread; BLAS's
+    # pthreads and fastdnn's own worker threads start afresh.
+    from numba.np.ufunc import parallel
+
+    if getattr(parallel, "_is_initialized", True) and getattr(parallel, "_threading_layer", "omp") == "omp":
+        config.PARALLEL_MIN_ELEMENTS = sys.maxsize
+        config.STEP_PARALLEL_MIN_ELEMENTS = sys.maxsize
+        config.SERIAL_AFTER_FORK = True
+
+
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reset_pins_after_fork)
+    os.register_at_fork(after_in_child=_serial_kernels_after_fork)
 
 
 @contextlib.contextmanager

@@ -18,6 +18,7 @@ The workers are plain Python threads: NumPy's products and the Numba
 kernels (``nogil``) release the GIL, so the blocks really run at once.
 """
 
+import os
 import threading
 
 
@@ -36,12 +37,17 @@ class BlockWorkers:
 
     def __init__(self, n):
         self.n = n
+        self._start()
+
+    def _start(self):
+        # Also in a child forked after the threads started: it has none of them.
+        self.pid = os.getpid()
         self._task = None
-        self._errors = [None] * n
-        self._go = [threading.Event() for _ in range(n)]
-        self._done = [threading.Event() for _ in range(n)]
+        self._errors = [None] * self.n
+        self._go = [threading.Event() for _ in range(self.n)]
+        self._done = [threading.Event() for _ in range(self.n)]
         self._threads = []
-        for k in range(1, n):
+        for k in range(1, self.n):
             t = threading.Thread(target=self._loop, args=(k,), name=f"fastdnn-block-{k}", daemon=True)
             t.start()
             self._threads.append(t)
@@ -59,6 +65,8 @@ class BlockWorkers:
 
     def run(self, task):
         """Run ``task(k)`` for every block ``k`` at once; return when all are done."""
+        if self.pid != os.getpid():
+            self._start()
         self._task = task
         self._errors = [None] * self.n
         for k in range(1, self.n):

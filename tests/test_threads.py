@@ -1,5 +1,8 @@
 """Training in Python threads, and thread-count settings restored after an exception."""
 
+import os
+import subprocess
+import sys
 import threading
 
 import numba
@@ -154,3 +157,52 @@ def test_blas_pins_on_two_threads_restore_the_count_in_any_order():
         t.join(10)
     assert all(n == 1 for n in seen["inside"])
     assert counts() == before
+
+
+FORK_SCRIPT = r"""
+import multiprocessing, os, sys
+import numpy as np
+import fastdnn
+
+def work():
+    # Routes that start threads: column blocks on the wide net, native blocks
+    # on the small one, the course's dual form, parallel elementwise kernels.
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((784, 4096))
+    Y = (rng.random((1, 4096)) < 0.5).astype(np.float64)
+    out = []
+    for dims, batch in (([784, 256, 256, 1], 4096), ([64, 32, 32, 1], 4096)):
+        net = fastdnn.Network(dims, seed=0)
+        net.fit(X[: dims[0]], Y, epochs=2, batch_size=batch)
+        out.append(net.predict_proba(X[: dims[0], :256]))
+    params = fastdnn.L_layer_model(X[:300, :512], Y[:, :512], [300, 20, 7, 5, 1], num_iterations=3)
+    out.append(params["W1"])
+    out.append(fastdnn.relu(rng.standard_normal((1024, 2048)))[0])
+    return np.concatenate([o.ravel() for o in out])
+
+def compare(got, expected):
+    return bool(got.shape == expected.shape and np.allclose(got, expected, rtol=1e-10, atol=1e-12))
+
+if __name__ == "__main__":
+    expected = work()  # the parent's threads run first, as after a user's fit
+    pid = os.fork()
+    if pid == 0:
+        ok = compare(work(), expected)
+        os._exit(0 if ok else 3)
+    _, status = os.waitpid(pid, 0)
+    print("os.fork", os.waitstatus_to_exitcode(status))
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        # A child that dies leaves apply() waiting: a timeout turns that into a failure.
+        print("multiprocessing fork", 0 if compare(pool.apply_async(work).get(timeout=300), expected) else 3)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork exists on POSIX only")
+def test_a_child_forked_after_fit_trains_and_predicts(tmp_path):
+    # Before: GNU OpenMP ended the child at its first parallel kernel, and a
+    # network's block threads (gone in the child) made fit wait forever.
+    script = tmp_path / "fork_after_fit.py"
+    script.write_text(FORK_SCRIPT)
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[:2] == ["os.fork 0", "multiprocessing fork 0"], result.stdout + result.stderr
