@@ -333,9 +333,12 @@ def machine_info(torch_module=None):
         process may use), ``python``, ``numpy``, ``numba``,
         ``numba_threads``, ``numba_threading_layer``, ``blas`` (threadpoolctl's view, or None),
         ``numpy_blas_build``, ``torch`` and ``torch_threads`` (None without
-        PyTorch) and ``env`` (the thread and BLAS variables that are set).
+        PyTorch), ``env`` (the thread and BLAS variables that are set) and
+        ``numba_wait_policy`` (how Numba's OpenMP workers wait).
     """
     import numba
+
+    from .threads import numba_wait_policy
 
     threads = numba.get_num_threads()  # also starts the pool, so its layer is known
     try:
@@ -358,6 +361,7 @@ def machine_info(torch_module=None):
         "torch": torch_module.__version__ if torch_module is not None else None,
         "torch_threads": torch_module.get_num_threads() if torch_module is not None else None,
         "env": {k: os.environ[k] for k in THREAD_ENV if k in os.environ},
+        "numba_wait_policy": numba_wait_policy(),
     }
 
 
@@ -375,17 +379,14 @@ def machine_line(info):
     else:
         parts.append(f"BLAS {info['numpy_blas_build'] or 'unknown'} (pip install threadpoolctl for details)")
     layer = info["numba_threading_layer"] or "not started"
+    policy = info.get("numba_wait_policy")
+    policy = f", OMP_WAIT_POLICY={policy}" if policy else ""
     parts.append(f"numpy {info['numpy']}, numba {info['numba']} ({layer} threading layer, "
-                 f"{info['numba_threads']} threads)")
+                 f"{info['numba_threads']} threads{policy})")
     if info["torch"]:
         parts.append(f"torch {info['torch']} ({info['torch_threads']} threads)")
     if info["env"]:
-        text = "env " + " ".join(f"{k}={v}" for k, v in info["env"].items())
-        if info["env"].get("OMP_WAIT_POLICY") == "PASSIVE":
-            # fastdnn.threads puts it there at import unless the user chose a policy,
-            # and PyTorch's OpenMP pool in this process follows it too.
-            text += " (fastdnn's default, unless set by the user)"
-        parts.append(text)
+        parts.append("env " + " ".join(f"{k}={v}" for k, v in info["env"].items()))
     busy = info.get("other_cores_busy") or {}
     if busy.get("before") is not None and busy.get("during") is not None:
         parts.append(f"other processes busy: {busy['before']:.1f} cores before, {busy['during']:.1f} during")

@@ -4,7 +4,6 @@ All kernels take their ``@njit`` options from here, so that caching, fastmath
 and the parallel cut-over are decided in one place.
 """
 
-import hashlib
 import os
 
 # Reassociation lets LLVM vectorise the row sums and the cost sums; it is
@@ -136,65 +135,8 @@ NATIVE_CHUNK_MIN_COLUMNS = int(os.environ.get("FASTDNN_NATIVE_CHUNK_MIN_COLUMNS"
 FUSED_UPDATE_MIN_WEIGHTS = int(os.environ.get("FASTDNN_FUSED_UPDATE_MIN_WEIGHTS", 1 << 16))
 
 
-def drop_stale_caches(package=None):
-    """Delete Numba's cached kernels of ``package`` when any of its sources changed since they were cached.
+# Before any kernel is decorated: cached kernels depend on every source of
+# the package, not only on the file that defines them (fastdnn.caching).
+from . import caching  # noqa: E402
 
-    Numba checks a cached kernel against its own source file only, but a
-    kernel carries the code of the helpers it inlines from other files
-    (``kernels/reduce.py``, ``kernels/scalar.py``): after an edit, a ``git
-    pull`` or a branch switch that touches only a helper, the old machine code
-    would keep running.  The sources' hash is kept next to the caches; when it
-    differs, every ``*.nbi``/``*.nbc`` of the package goes.  Runs at import
-    (hashing the package's sources: about a millisecond); a read-only
-    installation is left alone (Numba then caches elsewhere).
-
-    Parameters
-    ----------
-    package : str, optional
-        The package folder; fastdnn's own by default.
-
-    Returns
-    -------
-    int
-        Number of cache files deleted.
-    """
-    package = package or os.path.dirname(os.path.abspath(__file__))
-    digest = hashlib.sha1()
-    try:
-        for root, dirs, files in os.walk(package):
-            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
-            for name in sorted(files):
-                if name.endswith(".py"):
-                    path = os.path.join(root, name)
-                    digest.update(os.path.relpath(path, package).encode() + b"\0")
-                    with open(path, "rb") as f:
-                        digest.update(f.read())
-        stamp = os.path.join(package, "__pycache__", "fastdnn-sources.sha1")
-        try:
-            with open(stamp) as f:
-                if f.read() == digest.hexdigest():
-                    return 0
-        except OSError:
-            pass
-        deleted = 0
-        for root, _, files in os.walk(package):
-            if os.path.basename(root) != "__pycache__":
-                continue
-            for name in files:
-                if name.endswith((".nbi", ".nbc")):
-                    try:
-                        os.remove(os.path.join(root, name))
-                        deleted += 1
-                    except FileNotFoundError:  # another process got there first
-                        pass
-        os.makedirs(os.path.dirname(stamp), exist_ok=True)
-        tmp = f"{stamp}.{os.getpid()}.tmp"
-        with open(tmp, "w") as f:
-            f.write(digest.hexdigest())
-        os.replace(tmp, stamp)
-        return deleted
-    except OSError:
-        return 0
-
-
-drop_stale_caches()
+caching.key_caches_by_package(os.path.dirname(os.path.abspath(__file__)))

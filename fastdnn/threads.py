@@ -16,8 +16,9 @@ The design, chosen on purpose:
   (:data:`fastdnn.config.PARALLEL_MIN_ELEMENTS`), where a parallel pass pays
   for waking the pool.
 * Numba's OpenMP workers sleep as soon as a parallel kernel ends
-  (``OMP_WAIT_POLICY=PASSIVE``, set when fastdnn is imported unless the user
-  set it), so they never take a core from the next product.
+  (``OMP_WAIT_POLICY=PASSIVE`` while Numba starts its pool, unless the user
+  set the variable; removed again after), so they never take a core from
+  the next product.
 
 :func:`limit` sets both pools for a block of code and restores them after,
 also when the block raises.
@@ -30,9 +31,64 @@ import threading
 
 from . import config
 
-# Must be in the environment before Numba starts its OpenMP pool, which it
-# does on the first parallel kernel; importing fastdnn comes before that.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+#: How Numba's OpenMP workers wait between parallel kernels unless the user set
+#: ``OMP_WAIT_POLICY``: sleep at once (spinning workers took a core from the
+#: next product, measured above).
+NUMBA_WAIT_POLICY = "PASSIVE"
+
+_numba_wait_policy = None
+
+
+def _start_numba_pool_passive(start):
+    """Wrap Numba's pool start so that GNU OpenMP reads fastdnn's wait policy, and only it.
+
+    GNU OpenMP reads ``OMP_WAIT_POLICY`` once, when Numba's OpenMP layer
+    loads it, and Numba does that on its first parallel kernel, from compiled
+    or cached code alike, through one function (``_launch_threads``).  The
+    variable is set for that call and removed after it, so neither the user's
+    environment nor the OpenMP runtimes other libraries load later see it.
+    """
+
+    def launch():
+        global _numba_wait_policy
+        from numba.np.ufunc import parallel
+
+        if parallel._is_initialized:
+            return start()
+        user_set = "OMP_WAIT_POLICY" in os.environ
+        if not user_set:
+            os.environ["OMP_WAIT_POLICY"] = NUMBA_WAIT_POLICY
+        try:
+            _numba_wait_policy = os.environ["OMP_WAIT_POLICY"]
+            return start()
+        finally:
+            if not user_set:
+                os.environ.pop("OMP_WAIT_POLICY", None)
+
+    launch.__wrapped__ = start
+    return launch
+
+
+def _install_pool_start():
+    from numba.np.ufunc import parallel
+
+    if not hasattr(parallel._launch_threads, "__wrapped__"):
+        parallel._launch_threads = _start_numba_pool_passive(parallel._launch_threads)
+
+
+def numba_wait_policy():
+    """The ``OMP_WAIT_POLICY`` Numba's thread pool started with.
+
+    Returns
+    -------
+    str or None
+        ``None`` while the pool has not started, or when it started before
+        fastdnn was imported.
+    """
+    return _numba_wait_policy
+
+
+_install_pool_start()
 
 
 def _threadpoolctl():
@@ -215,7 +271,7 @@ def describe():
     ) or "unknown (install threadpoolctl)"
     return (
         f"numba {numba.__version__} threads={numba.get_num_threads()} layer={layer}; "
-        f"BLAS: {blas_text}; OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}"
+        f"BLAS: {blas_text}; Numba's OMP_WAIT_POLICY={numba_wait_policy()}"
     )
 
 

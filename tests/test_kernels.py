@@ -721,33 +721,6 @@ def test_row_sum_vector_loop_gives_the_scalar_loops_bits(dtype, m, rng):
     assert both(F, 1)[0] == both(X, 1)[1]
 
 
-# ---------------------------------------------------------------- Numba's cache
-
-
-def test_caches_go_when_any_source_of_the_package_changes(tmp_path):
-    # Numba checks a cached kernel against its own file only; an edited helper
-    # in another file must still retire every cached kernel.
-    from fastdnn import config
-
-    package = tmp_path / "pkg"
-    (package / "sub" / "__pycache__").mkdir(parents=True)
-    (package / "kernel.py").write_text("def f(): pass\n")
-    (package / "sub" / "helper.py").write_text("def g(): return 1\n")
-    cached = [package / "sub" / "__pycache__" / "kernel.f-1.py311.nbi",
-              package / "sub" / "__pycache__" / "kernel.f-1.py311.1.nbc"]
-    for path in cached:
-        path.write_bytes(b"x")
-    assert config.drop_stale_caches(str(package)) == 2  # no stamp yet: nothing is trusted
-    for path in cached:
-        path.write_bytes(b"x")
-    assert config.drop_stale_caches(str(package)) == 0  # unchanged sources: caches kept
-    assert all(path.exists() for path in cached)
-    (package / "sub" / "helper.py").write_text("def g(): return 2\n")
-    assert config.drop_stale_caches(str(package)) == 2
-    assert not any(path.exists() for path in cached)
-    assert (package / "kernel.py").exists() and (package / "sub" / "helper.py").exists()
-
-
 def test_adam_in_float32_matches_numpy_in_float32(rng):
     # The float32 kernel works in float32 (twice the SIMD lanes for its square
     # roots and divisions), as NumPy does with float32 arrays and Python
