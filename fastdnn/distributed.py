@@ -189,7 +189,7 @@ def fit(net, X, Y, comm=None, epochs=1, batch_size=None, optimizer="sgd", learni
     import numba
 
     blas = threads if threads_mod._threadpoolctl() is not None else None
-    with threads_mod.limit(min(threads, numba.config.NUMBA_NUM_THREADS), blas):
+    with threads_mod.limit(min(threads, numba.config.NUMBA_NUM_THREADS), blas), net._lock:
         return _fit(net, X, Y, comm, MPI, epochs, batch_size, optimizer, learning_rate, l2, dropout, shuffle,
                     validation, progress, schedule, callback, check_every, checkpoint, checkpoint_every, resume,
                     **private)

@@ -9,6 +9,7 @@ and reused.  A training step -- gather the batch, forward, cost, backward,
 update -- only runs kernels over these buffers: it allocates nothing.
 """
 
+import functools
 import json
 import math
 import os
@@ -35,6 +36,24 @@ from .kernels import loss
 from .kernels import metrics
 from .kernels import regularization as reg
 from .kernels import update
+
+
+def _one_at_a_time(method):
+    """Run a method that writes the network's arenas under the network's lock.
+
+    Two threads training one network take turns: each step sees the
+    parameters the previous one left, never a workspace half-written by
+    the other.  The lock is reentrant (``fit`` calls ``_fit``, ``fit_course``
+    calls ``train_step``).
+    """
+
+    @functools.wraps(method)
+    def locked(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return locked
+
 
 HIDDEN = ("relu", "tanh", "sigmoid", "leaky_relu", "linear")
 OUTPUTS = ("sigmoid", "softmax", "linear")
@@ -611,6 +630,7 @@ class Network:
             return cost
         return plan.run(X, Y, ws, keep_prob, key, count)
 
+    @_one_at_a_time
     def train_step(self, X, Y, learning_rate):
         """One gradient-descent step on the batch ``(X, Y)``.
 
@@ -1037,6 +1057,7 @@ class Network:
         return (data, epochs, learning_rate, l2, keep_prob, validation_data, checkpoint, checkpoint_every, indices,
                 m, order, batch_size)
 
+    @_one_at_a_time
     def _fit(self, X, Y, epochs=1, batch_size=None, optimizer="sgd", learning_rate=0.0075, l2=0.0, dropout=0.0,
              shuffle=True, validation=None, progress=True, schedule=None, callback=None, train_indices=None,
              data=None, validation_data=None, track_accuracy=True, checkpoint=None, checkpoint_every=None,
@@ -1241,6 +1262,7 @@ class Network:
                                minimum=0.0)
         return value
 
+    @_one_at_a_time
     def fit_course(self, X, Y, learning_rate=0.0075, num_iterations=3000, print_cost=False, dual="auto"):
         """Full-batch gradient descent exactly as the course's ``L_layer_model`` runs it.
 

@@ -56,6 +56,53 @@ def test_networks_trained_in_threads_equal_sequential_training(n_threads):
         assert np.array_equal(net.params, expected)
 
 
+def _run_in_threads(work, n):
+    """Run ``work(k)`` for k < n on n threads started together; re-raise the first error."""
+    errors = []
+    start = threading.Barrier(n)
+
+    def run(k):
+        try:
+            start.wait()
+            work(k)
+        except BaseException as exc:  # an exception in a thread would pass silently
+            errors.append(exc)
+
+    workers = [threading.Thread(target=run, args=(k,)) for k in range(n)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=120)
+    assert not any(w.is_alive() for w in workers)
+    if errors:
+        raise errors[0]
+
+
+@pytest.mark.parametrize("how", ["fit", "train_step"])
+def test_one_network_trained_from_two_threads_takes_turns(how):
+    # Both threads make the same calls, so any order of whole calls ends
+    # where two calls in a row end; interleaved steps sharing the network's
+    # workspace would not.
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((20, 512))
+    Y = (rng.random((1, 512)) < 0.5).astype(np.float64)
+
+    def train(net):
+        if how == "fit":
+            net.fit(X, Y, epochs=3, batch_size=64, optimizer="adam", learning_rate=0.01, shuffle=False,
+                    progress=False)
+        else:
+            for _ in range(30):
+                net.train_step(X, Y, 0.05)
+
+    sequential = dnn.Network([20, 64, 32, 1], seed=4)
+    train(sequential)
+    train(sequential)
+    shared = dnn.Network([20, 64, 32, 1], seed=4)
+    _run_in_threads(lambda k: train(shared), 2)
+    np.testing.assert_allclose(shared.params, sequential.params, rtol=1e-12, atol=1e-14)
+
+
 def test_predictions_in_threads_equal_sequential():
     # One shared Network: its workspaces are shared, so predict/evaluate/fit
     # take the network's lock (the race returned wrong probabilities in
@@ -64,16 +111,12 @@ def test_predictions_in_threads_equal_sequential():
     _train(net, X, y)
     expected = net.predict_proba(X)
     for trial in range(20):  # the race shows in about 1 trial of 10
-        results = [None] * 4
+        results = [None] * 8
 
         def work(k):
             results[k] = net.predict_proba(X[:, k:])
 
-        workers = [threading.Thread(target=work, args=(k,)) for k in range(4)]
-        for w in workers:
-            w.start()
-        for w in workers:
-            w.join(timeout=60)
+        _run_in_threads(work, 8)
         for k, out in enumerate(results):
             assert np.array_equal(out, expected[:, k:]), f"trial {trial}, thread {k}"
 
