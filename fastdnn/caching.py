@@ -72,18 +72,16 @@ def _stamped(base):
     return type(f"PackageStamped{base.__name__}", (_PackageStamp, base), {})
 
 
+def _numba_class(name):
+    # Older Numba releases (within our numba>=0.59) spell these with a leading underscore.
+    return getattr(_numba_caching, name, None) or getattr(_numba_caching, "_" + name)
+
+
 # Numba's own file-backed locators, in Numba's order; the others (IPython
 # cells, zip imports) never hold a package's files.
 _LOCATORS = tuple(
-    _stamped(getattr(_numba_caching, name))
-    for name in ("UserProvidedCacheLocator", "InTreeCacheLocator", "UserWideCacheLocator")
-    if hasattr(_numba_caching, name)
+    _stamped(_numba_class(name)) for name in ("UserProvidedCacheLocator", "InTreeCacheLocator", "UserWideCacheLocator")
 )
-
-
-def _numba_locator_list():
-    impl = getattr(_numba_caching, "CacheImpl", None) or getattr(_numba_caching, "_CacheImpl")
-    return impl._locator_classes
 
 
 def key_caches_by_package(root):
@@ -104,7 +102,7 @@ def key_caches_by_package(root):
     """
     root = os.path.abspath(root)
     digest = _package_digest(root)
-    locators = _numba_locator_list()
+    locators = _numba_class("CacheImpl")._locator_classes
     if not locators or locators[0] is not _LOCATORS[0]:
         locators[:0] = _LOCATORS  # in place: every cache implementation shares the list
     return digest

@@ -39,7 +39,7 @@ NUMBA_WAIT_POLICY = "PASSIVE"
 _numba_wait_policy = None
 
 
-def _start_numba_pool_passive(start):
+def _start_numba_pool_passive(parallel, start):
     """Wrap Numba's pool start so that GNU OpenMP reads fastdnn's wait policy, and only it.
 
     GNU OpenMP reads ``OMP_WAIT_POLICY`` once, when Numba's OpenMP layer
@@ -51,8 +51,6 @@ def _start_numba_pool_passive(start):
 
     def launch():
         global _numba_wait_policy
-        from numba.np.ufunc import parallel
-
         if parallel._is_initialized:
             return start()
         user_set = "OMP_WAIT_POLICY" in os.environ
@@ -73,7 +71,7 @@ def _install_pool_start():
     from numba.np.ufunc import parallel
 
     if not hasattr(parallel._launch_threads, "__wrapped__"):
-        parallel._launch_threads = _start_numba_pool_passive(parallel._launch_threads)
+        parallel._launch_threads = _start_numba_pool_passive(parallel, parallel._launch_threads)
 
 
 def numba_wait_policy():

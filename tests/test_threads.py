@@ -26,36 +26,6 @@ def _train(net, X, y):
             progress=False)
 
 
-@pytest.mark.parametrize("n_threads", [2, 3])
-def test_networks_trained_in_threads_equal_sequential_training(n_threads):
-    jobs = [_job(seed) for seed in range(n_threads)]
-    sequential = []
-    for net, X, y in jobs:
-        _train(net, X, y)
-        sequential.append(net.params.copy())
-
-    jobs = [_job(seed) for seed in range(n_threads)]
-    errors = []
-    start = threading.Barrier(n_threads)
-
-    def work(job):
-        try:
-            start.wait()
-            _train(*job)
-        except BaseException as exc:  # reported below: an exception in a thread would pass silently
-            errors.append(exc)
-
-    workers = [threading.Thread(target=work, args=(job,)) for job in jobs]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join(timeout=120)
-    assert not errors, errors
-    assert not any(w.is_alive() for w in workers)
-    for (net, _, _), expected in zip(jobs, sequential):
-        assert np.array_equal(net.params, expected)
-
-
 def _run_in_threads(work, n):
     """Run ``work(k)`` for k < n on n threads started together; re-raise the first error."""
     errors = []
@@ -76,6 +46,20 @@ def _run_in_threads(work, n):
     assert not any(w.is_alive() for w in workers)
     if errors:
         raise errors[0]
+
+
+@pytest.mark.parametrize("n_threads", [2, 3])
+def test_networks_trained_in_threads_equal_sequential_training(n_threads):
+    jobs = [_job(seed) for seed in range(n_threads)]
+    sequential = []
+    for net, X, y in jobs:
+        _train(net, X, y)
+        sequential.append(net.params.copy())
+
+    jobs = [_job(seed) for seed in range(n_threads)]
+    _run_in_threads(lambda k: _train(*jobs[k]), n_threads)
+    for (net, _, _), expected in zip(jobs, sequential):
+        assert np.array_equal(net.params, expected)
 
 
 @pytest.mark.parametrize("how", ["fit", "train_step"])
