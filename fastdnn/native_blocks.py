@@ -1,7 +1,7 @@
 """Training steps as column blocks on spinning threads, without the GIL.
 
-Used for small steps and for the steps of narrow networks
-(:func:`plan_blocks`): ``fit``'s mini-batches (:func:`open_session`) and
+Used for small steps and for the steps of narrow networks (chosen by
+:func:`fastdnn.plan.decide`): ``fit``'s mini-batches (:func:`open_session`) and
 whole batches read in place (:func:`direct_pass`: ``train_step``, a
 full-batch ``fit``).
 
@@ -574,30 +574,14 @@ def chunk_columns(per_column):
 
 
 def plan_blocks(layer_dims, batch, dtype=np.float64):
-    """Number of native column blocks for ``batch`` columns of ``layer_dims``, or 0 for another path.
+    """Number of native column blocks ``"auto"`` gives ``batch`` columns of ``layer_dims``, or 0 for another path.
 
-    Small steps (under ``config.BLOCKED_MIN_FLOPS``), the steps of narrow
-    networks (``config.NATIVE_MAX_FLOPS_PER_UNIT``), and those of networks
-    whose chunk of ``config.NATIVE_CHUNK_MIN_COLUMNS`` columns fits
-    ``config.NATIVE_CHUNK_BYTES`` in ``dtype``; always with at least
-    ``config.NATIVE_BLOCK_MIN_COLUMNS`` columns a block.
+    See :func:`fastdnn.plan.decide`: small steps, narrow networks, chunks
+    that fit the cache budget, with enough columns a block.
     """
-    n_blocks = min(config.BLOCK_WORKERS, _MAX_BLOCKS, batch // max(config.NATIVE_BLOCK_MIN_COLUMNS, 1))
-    per_example = 2.0 * sum(a * b for a, b in zip(layer_dims[1:], layer_dims[:-1]))
-    narrow = per_example / sum(layer_dims[1:]) < config.NATIVE_MAX_FLOPS_PER_UNIT
-    fits_cache = (bytes_per_column(layer_dims, np.dtype(dtype).itemsize) * config.NATIVE_CHUNK_MIN_COLUMNS
-                  <= config.NATIVE_CHUNK_BYTES)
-    if n_blocks < 2 or (batch * per_example >= config.BLOCKED_MIN_FLOPS and not (narrow or fits_cache)):
-        return 0
-    return n_blocks
+    from .plan import _native_blocks
 
-
-def _plan(net, m):
-    # Asked at every step of a network the blocks do not serve: kept per batch size.
-    n_blocks = net._native_plans.get(m)
-    if n_blocks is None:
-        n_blocks = net._native_plans[m] = plan_blocks(net.layer_dims, m, net.dtype)
-    return n_blocks
+    return _native_blocks(layer_dims, batch, dtype, config.BLOCK_WORKERS, False)[0]
 
 
 class Session:
@@ -799,30 +783,16 @@ def _store_leave(ctl):
     _store(ctl, _LEAVE, 1)
 
 
-def open_session(net, data, indices, batch, count, keep_prob):
-    """A :class:`Session` for mini-batches of ``batch`` columns, or ``None`` where the plain path runs.
+def open_session(net, data, indices, batch, count, n_blocks):
+    """A :class:`Session` of ``n_blocks`` for mini-batches of ``batch`` columns, or ``None`` while another fit holds the workers.
 
-    The blocks run when the network leaves the choice to fastdnn
-    (``column_blocks == "auto"``), :func:`plan_blocks` gives blocks, there
-    is no dropout, NumPy's BLAS offers its gemm and can be held at one
-    thread, the data are in memory (not a memory map) in the network's
-    dtype, and no other fit holds the workers.
+    The plan (:func:`fastdnn.plan.decide`) has checked the rest: no
+    dropout, NumPy's BLAS offers its gemm and can be held at one thread,
+    the data are in memory in the network's dtype.
     """
     from . import threads
 
-    if net.column_blocks != "auto" or keep_prob < 1.0 or data.pages is not None:
-        return None
-    n_blocks = _plan(net, batch)
-    if not n_blocks:
-        return None
     gemm = blas.gemm_address(net.dtype)
-    if not gemm or not threads.can_pin_blas():
-        return None
-    X = data.rows if data.rows is not None else data.X
-    if X.dtype != net.dtype or X.ndim != 2 or (data.rows is not None and not X.flags.c_contiguous):
-        return None
-    if data.labels is None and (data.Y is None or data.Y.dtype != net.dtype):
-        return None
     if data.rows is not None:
         rows_data, X = True, data.rows
     else:
@@ -864,12 +834,12 @@ def release(net):
             _session_lock.release()
 
 
-def direct_pass(net, X, Y, count):
-    """The gradient pass of a whole batch ``(X, Y)`` as native column blocks, or ``None`` where it does not apply.
+def direct_pass(net, X, Y, count, n_blocks):
+    """The gradient pass of a whole batch ``(X, Y)`` as ``n_blocks`` native column blocks, or ``None`` while another fit holds the workers.
 
     For :meth:`fastdnn.Network.train_step` and full-batch :meth:`fit`
-    steps: ``X`` of shape ``(n_x, m)``, C-contiguous, read in place, and
-    ``Y`` ``(n_L, m)`` in any layout, both in the network's dtype.  The session stays
+    steps the plan chose it for: ``X`` of shape ``(n_x, m)``, C-contiguous,
+    read in place, and ``Y`` ``(n_L, m)``, both in the network's dtype.  The session stays
     attached between calls (its worker spins a few milliseconds, then
     sleeps); BLAS is at one thread only inside the call.  Returns
     ``(cost summed over the examples, correct answers)``; the gradient is
@@ -880,19 +850,10 @@ def direct_pass(net, X, Y, count):
     m = X.shape[1]
     session = net._direct_session
     if session is None or session.X is not X or session.Y is not Y or session.count != bool(count) \
-            or session.common[1] is not net.params:
+            or session.common[1] is not net.params or session.n_blocks != n_blocks:
         session = None
         net._direct_session = None
-        if net.column_blocks != "auto" or not (X.dtype == Y.dtype == net.dtype):
-            return None
-        if not X.flags.c_contiguous or X.ndim != 2 or Y.ndim != 2:
-            return None
-        n_blocks = _plan(net, m)
-        if not n_blocks:
-            return None
         gemm = blas.gemm_address(net.dtype)
-        if not n_blocks or not gemm or not threads.can_pin_blas():
-            return None
         session = Session(net, X, Y, _NO_INDICES, _NO_INDICES, False, True, m, count, n_blocks, gemm)
         net._direct_session = session
     if not _session_lock.acquire(blocking=False):

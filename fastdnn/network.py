@@ -11,6 +11,7 @@ update -- only runs kernels over these buffers: it allocates nothing.
 
 import functools
 import json
+import logging
 import math
 import os
 import sys
@@ -25,6 +26,7 @@ from . import layers
 from . import mapped
 from . import native_blocks
 from . import optimizers as opt_mod
+from . import plan as plan_mod
 from . import threads
 from . import workers
 from .dual import DualFirstLayer
@@ -61,6 +63,8 @@ OUTPUTS = ("sigmoid", "softmax", "linear")
 #: Identifies a fastdnn model file; bumped when the file layout changes.
 FILE_FORMAT = "fastdnn.Network"
 FILE_VERSION = 1
+
+log = logging.getLogger("fastdnn")
 
 # Target size (elements) of one activation buffer when predicting in chunks.
 _CHUNK_ELEMENTS = 1 << 20
@@ -233,6 +237,20 @@ class _Data:
         # epoch over a data set larger than memory keeps the resident set small.
         self.pages = mapped.budget_for(X)
 
+    def session_problem(self, dtype):
+        """Why native blocks cannot read these data in place for a fit's mini-batches ("" when they can)."""
+        if self.pages is not None:
+            return "X is a memory map: each batch is read from it"
+        if self.X.dtype != dtype or self.X.ndim != 2:
+            return f"X is {self.X.dtype}, not the network's {dtype}"
+        if self.labels is None and (self.Y is None or self.Y.dtype != dtype):
+            return f"Y is {None if self.Y is None else self.Y.dtype}, not the network's {dtype}"
+        return ""
+
+    def batch_problem(self):
+        """Why native blocks cannot read a batch gathered from these data in place ("" when they can)."""
+        return "each gathered batch is F-ordered (rows of a row-per-example X)" if self.rows is not None else ""
+
     def direct_X(self, dtype):
         """Whether a product can read ``X`` as it is (right dtype, C or F order)."""
         return self.X.dtype == dtype and (self.X.flags.c_contiguous or self.X.flags.f_contiguous)
@@ -346,8 +364,9 @@ class Network:
     """
 
     def __init__(self, layer_dims, hidden="relu", output="sigmoid", dtype=np.float64, init="scaled", seed=1,
-                 leaky_slope=0.01):
+                 leaky_slope=0.01, strategy="auto"):
         self._setup(layer_dims, hidden, output, dtype, init, seed, leaky_slope)
+        self.strategy = strategy
         self._initialize()
 
     def _setup(self, layer_dims, hidden, output, dtype, init, seed, leaky_slope):
@@ -383,17 +402,14 @@ class Network:
         self._n_steps = 0
         self._reset_optimizer(opt_mod.SGD())
         self._partials = np.zeros(reg.n_sum_blocks(self.n_weights), dtype=np.float64)
-        #: Split training steps into column blocks, one per core: ``"auto"``
-        #: (small steps and narrow networks as native blocks,
-        #: :mod:`fastdnn.native_blocks`; other large steps on worker threads,
-        #: :mod:`fastdnn.workers`), ``True`` (always on worker threads) or
-        #: ``False`` (never).
-        self.column_blocks = "auto"
+        # The route of each kind of step (fastdnn.plan), decided once per case.
+        self._strategy = "auto"
+        self._plans = {}
+        self._last_plan = None
         self._block_plans = {}
         self._block_workers = None
         # Native column blocks of whole batches (train_step, full-batch fit), kept between steps.
         self._direct_session = None
-        self._native_plans = {}
         self._fused = None
         # The parameters and optimizer state at the start of a fit (see fit's deferred check of X).
         self._saved_values = np.empty(0, dtype=self.dtype)
@@ -578,57 +594,153 @@ class Network:
             plan = self._fused = (flags, rest, self._keep)
         return plan[0], plan[1]
 
-    def _sgd_in_products(self, m):
-        """Whether a plain-SGD step on ``m`` examples takes the weight steps inside the products."""
-        return any(self._fused_plan()[0]) and self._block_plan(m) is None
+    # ------------------------------------------------------------ the plan
+
+    @property
+    def strategy(self):
+        """How training steps run: one of :data:`fastdnn.plan.STRATEGIES`.
+
+        ``"auto"`` (the default) lets :func:`fastdnn.plan.decide` choose per
+        step; ``"plain"``, ``"threads"`` (worker column blocks),
+        ``"native"`` (native column blocks) and ``"dual"`` (``fit_course``'s
+        dual form) hold every step to one, and a step it cannot serve raises
+        :class:`ValueError` saying why.  :meth:`plan` tells what a step
+        would run.
+        """
+        return self._strategy
+
+    @strategy.setter
+    def strategy(self, value):
+        value = v.choice("strategy", value, plan_mod.STRATEGIES)
+        if value != self._strategy:
+            with self._lock:
+                self._strategy = value
+                self._plans.clear()
+                native_blocks.release(self)
+
+    @property
+    def column_blocks(self):
+        """The older name of :attr:`strategy`: ``"auto"``, ``True`` (``"threads"``) or ``False`` (``"plain"``)."""
+        return {"threads": True, "plain": False}.get(self._strategy, self._strategy)
+
+    @column_blocks.setter
+    def column_blocks(self, value):
+        if value not in ("auto", True, False):
+            raise ValueError(f"column_blocks must be 'auto', True or False, got {value!r}; see Network.strategy")
+        self.strategy = {True: "threads", False: "plain"}.get(value, value)
+
+    @property
+    def last_plan(self):
+        """The :class:`fastdnn.plan.Plan` of the last training step run (``None`` before the first)."""
+        return self._last_plan
+
+    def plan(self, batch_size, m=None, optimizer="sgd", l2=0.0, dropout=0.0, course=False):
+        """How a training step on ``batch_size`` examples would run, and why.
+
+        Parameters
+        ----------
+        batch_size : int
+            Examples of the step.
+        m : int, optional
+            Examples of a :meth:`fit`'s data, when more than ``batch_size``
+            (mini-batches, read from C-ordered data in memory in the
+            network's dtype); by default the batch is given whole
+            (:meth:`train_step`, a full-batch :meth:`fit`).
+        optimizer, l2, dropout :
+            As :meth:`fit`'s.
+        course : bool, default False
+            The step of :meth:`fit_course` (whose dual form is one route).
+
+        Returns
+        -------
+        fastdnn.plan.Plan
+            Route, reason, blocks, chunk, threads, BLAS.
+
+        Raises
+        ------
+        ValueError
+            Bad arguments, or a forced :attr:`strategy` that cannot serve
+            the case (the message says why).
+        """
+        batch_size = v.positive_int("batch_size", batch_size)
+        dropout = v.finite_float("dropout", dropout, minimum=0.0)
+        if dropout >= 1.0:
+            raise ValueError(f"dropout must lie in [0, 1), got {dropout}")
+        keep_prob = 1.0 - dropout
+        kind = plan_mod.optimizer_kind(opt_mod.get_optimizer(optimizer))
+        l2 = v.finite_float("l2", l2, minimum=0.0)
+        if course:
+            case = plan_mod.Case("course", batch_size)
+        elif m is not None and v.positive_int("m", m) > batch_size:
+            case = plan_mod.Case("mini-batches", batch_size, keep_prob, kind, l2)
+        else:
+            case = plan_mod.Case("whole", batch_size, keep_prob, kind, l2)
+        return self._plan_for(case)
+
+    def _plan_for(self, case):
+        """The plan of ``case`` (a :class:`fastdnn.plan.Case`), decided on first use and kept."""
+        plan = self._plans.get(case)
+        if plan is None:
+            plan = plan_mod.decide(self.layer_dims, self.dtype, self._strategy, case,
+                                   plan_mod.machine(self.dtype))
+            log.debug("fastdnn plan for %s %s, %s step of %d: %s", self.layer_dims, self.dtype.name, case.kind,
+                      case.batch, plan)
+            self._plans[case] = plan
+        return plan
+
+    def _whole_batch_case(self, X, Y, keep_prob=1.0, optimizer="sgd", l2=0.0):
+        """The :class:`fastdnn.plan.Case` of a step on the whole batch ``(X, Y)`` as given."""
+        if X.ndim != 2 or Y.ndim != 2 or not X.flags.c_contiguous or X.dtype != self.dtype \
+                or Y.dtype != self.dtype:
+            data = f"X is not a C-ordered {self.dtype.name} matrix, or Y not {self.dtype.name}"
+        else:
+            data = ""
+        return plan_mod.Case("whole", X.shape[1], keep_prob, optimizer, l2, data)
+
+    def _fall_back(self, plan, why):
+        """The plain plan standing in for ``plan`` when its threads are busy; said in the log."""
+        fallback = plan._replace(strategy="plain", route="plain", reason=why, blocks=1, chunk=0, threads=1)
+        log.debug("fastdnn: %s", fallback)
+        self._last_plan = fallback
+        return fallback
 
     # ------------------------------------------------------------ column blocks
 
-    def _block_plan(self, m):
-        """The column-block plan for batches of ``m`` examples, or ``None`` to run unsplit."""
-        plan = self._block_plans.get(m, False)
-        if plan is not False:
-            return plan
-        plan = None
-        n = min(config.BLOCK_WORKERS, os.cpu_count() or 1)
-        flops = 2.0 * m * sum(a * b for a, b in zip(self.layer_dims[1:], self.layer_dims[:-1]))
-        wanted = self.column_blocks is True or (
-            self.column_blocks == "auto" and flops >= config.BLOCKED_MIN_FLOPS and m >= n * config.BLOCK_MIN_COLUMNS
-        )
-        if wanted and n >= 2 and m >= n and threads.can_pin_blas():
-            plan = _BlockPlan(self, m, n)
-            if self._block_workers is None or self._block_workers.n != n:
-                self._block_workers = workers.BlockWorkers(n)
-        self._block_plans[m] = plan
-        return plan
+    def _worker_blocks(self, m, n):
+        """The worker column blocks for batches of ``m`` examples over ``n`` threads."""
+        blocks = self._block_plans.get(m)
+        if blocks is None or len(blocks.ranges) != n:
+            blocks = self._block_plans[m] = _BlockPlan(self, m, n)
+        if self._block_workers is None or self._block_workers.n != n:
+            self._block_workers = workers.BlockWorkers(n)
+        return blocks
 
-    def _gradient_pass(self, X, Y, ws, keep_prob=1.0, key=0, count=False, learning_rate=None, keep=None):
-        """Forward, cost and backward on one batch into the gradient arena; returns the cost.
+    def _gradient_pass(self, X, Y, ws, plan, keep_prob=1.0, key=0, count=False, learning_rate=None, keep=None):
+        """Forward, cost and backward on one batch into the gradient arena, the way ``plan`` says; returns the cost.
 
-        Large batches run as column blocks on their own threads (see
-        :mod:`fastdnn.workers`), smaller ones as native column blocks
-        (:func:`fastdnn.native_blocks.direct_pass`); ``ws.count`` gets the number of correct
-        answers when ``count``.  The gradient is garbage when the returned
-        cost is not finite.  ``learning_rate`` and ``keep``: see
-        :meth:`_backward` (only where :meth:`_sgd_in_products`).
+        ``ws.count`` gets the number of correct answers when ``count``.  The
+        gradient is garbage when the returned cost is not finite.
+        ``learning_rate`` and ``keep``: see :meth:`_backward` (only for the
+        route ``plain-sgd-in-products``).
         """
         m = X.shape[1]
-        if keep_prob == 1.0 and learning_rate is None:
-            blocks = native_blocks.direct_pass(self, X, Y, count)
+        route = plan.route
+        if route == "native-whole-batch":
+            blocks = native_blocks.direct_pass(self, X, Y, count, plan.blocks)
             if blocks is not None:
                 total, ws.count[0] = blocks
                 return total / m
-        plan = self._block_plan(m)
-        if plan is None:
-            self._forward(X, ws, keep_prob, key)
-            cost = self._output_and_cost(Y, ws, 1.0 / m)
-            if not math.isfinite(cost):
-                return cost
-            if count:
-                metrics.count_correct(ws.A[self.n_layers], Y, self.output == "softmax", ws.count)
-            self._backward(X, ws, keep_prob, learning_rate=learning_rate, keep=keep)
+            self._fall_back(plan, "another fit holds the native blocks' threads")
+        elif route == "threads":
+            return self._worker_blocks(m, plan.blocks).run(X, Y, ws, keep_prob, key, count)
+        self._forward(X, ws, keep_prob, key)
+        cost = self._output_and_cost(Y, ws, 1.0 / m)
+        if not math.isfinite(cost):
             return cost
-        return plan.run(X, Y, ws, keep_prob, key, count)
+        if count:
+            metrics.count_correct(ws.A[self.n_layers], Y, self.output == "softmax", ws.count)
+        self._backward(X, ws, keep_prob, learning_rate=learning_rate, keep=keep)
+        return cost
 
     @_one_at_a_time
     def train_step(self, X, Y, learning_rate):
@@ -655,13 +767,15 @@ class Network:
         then costs nothing to set up) until another batch or
         :meth:`fit` replaces it.
         """
+        plan = self._plan_for(self._whole_batch_case(X, Y))
+        self._last_plan = plan
         ws = self._workspace(X.shape[1])
-        if not self._sgd_in_products(X.shape[1]):
-            cost = self._gradient_pass(X, Y, ws)
+        if plan.route != "plain-sgd-in-products":
+            cost = self._gradient_pass(X, Y, ws, plan)
             update.sgd(self.params, self.grads, learning_rate, self.params)
             return cost
         # The large weights step inside their dW products; the rest here.
-        cost = self._gradient_pass(X, Y, ws, learning_rate=learning_rate)
+        cost = self._gradient_pass(X, Y, ws, plan, learning_rate=learning_rate)
         for params, grads, _ in self._fused_plan()[1]:
             update.sgd(params, grads, learning_rate, params)
         return cost
@@ -672,8 +786,8 @@ class Network:
         reg.sum_of_squares(self.params, self.n_weights, self._partials, ws.square_sum)
         return cost + (l2 / (2.0 * m)) * ws.square_sum[0]
 
-    def _fit_step(self, X, Y, ws, learning_rate, l2, keep_prob, count):
-        """One training step of :meth:`fit` on a batch already in place; returns the cost.
+    def _fit_step(self, X, Y, ws, plan, learning_rate, l2, keep_prob, count):
+        """One training step of :meth:`fit` on a batch already in place, the way ``plan`` says; returns the cost.
 
         Forward (with dropout), cost (with the L2 term), and -- only when the
         cost is finite -- backward and the fused update, which copies the
@@ -682,16 +796,17 @@ class Network:
         parameters.  Allocates nothing.
         """
         m = X.shape[1]
+        self._last_plan = plan
         key = reg.mix_key(self._dropout_seed, self._n_steps) if keep_prob < 1.0 else 0
-        if l2 == 0.0 and type(self._optimizer) is opt_mod.SGD and self._sgd_in_products(m):
+        if plan.route == "plain-sgd-in-products":
             # As train_step: the large weights step inside their products
             # (the same bits as the course's path), after their copy for a
             # rollback; the rest of the arena in the update kernel.
-            cost = self._gradient_pass(X, Y, ws, keep_prob, key, count, learning_rate, self._keep)
+            cost = self._gradient_pass(X, Y, ws, plan, keep_prob, key, count, learning_rate, self._keep)
             if math.isfinite(cost):
                 self._update(self.grads, learning_rate, 0.0, in_products=True)
             return cost
-        cost = self._gradient_pass(X, Y, ws, keep_prob, key, count)
+        cost = self._gradient_pass(X, Y, ws, plan, keep_prob, key, count)
         return self._descend(cost, ws, learning_rate, l2, m)
 
     def _descend(self, cost, ws, learning_rate, l2, m):
@@ -735,12 +850,12 @@ class Network:
         self._backup_valid = True
         self._n_steps += 1
 
-    def _train_batch(self, data, indices, start, ws, learning_rate, l2, keep_prob, count):
+    def _train_batch(self, data, indices, start, ws, plan, learning_rate, l2, keep_prob, count):
         """Gather the examples ``indices[start:start + ws.m]`` into ``ws`` and train on them; returns the cost."""
         X = data.gather_X(indices, start, ws)
         data.gather_Y(indices, start, ws.Y)
         ws.count[0] = 0.0
-        return self._fit_step(X, ws.Y, ws, learning_rate, l2, keep_prob, count)
+        return self._fit_step(X, ws.Y, ws, plan, learning_rate, l2, keep_prob, count)
 
     def _train_blocks(self, session, start, b, ws, learning_rate, l2):
         """:meth:`_train_batch` through a :class:`fastdnn.native_blocks.Session` (the gather included)."""
@@ -1066,6 +1181,7 @@ class Network:
          order, batch_size) = self._fit_options(X, Y, data, epochs, batch_size, optimizer, learning_rate, l2,
                                                 dropout, validation, validation_data, schedule, callback,
                                                 train_indices, checkpoint, checkpoint_every, resume, defer_check)
+        opt_kind = plan_mod.optimizer_kind(self._optimizer)
         dropout = float(dropout)
         full_batch = batch_size is None or batch_size >= m
         batch = m if full_batch else batch_size
@@ -1086,10 +1202,27 @@ class Network:
             else:
                 Y_full = np.empty((self.layer_dims[-1], m), dtype=self.dtype)
                 data.gather_Y(indices, 0, Y_full)
+            if self._strategy == "native" and not X_full.flags.c_contiguous:
+                # Native blocks read C-ordered columns: one copy for the fit.
+                X_full = np.ascontiguousarray(X_full)
+            plan = self._plan_for(self._whole_batch_case(X_full, Y_full, keep_prob, opt_kind, l2))
         else:
             ws_full = self._workspace(batch)
             rest = m % batch
             ws_rest = self._workspace(rest) if rest else None
+            case = plan_mod.Case("mini-batches", batch, keep_prob, opt_kind, l2, data.session_problem(self.dtype),
+                                 data.batch_problem())
+            plan = self._plan_for(case)
+            if plan.route == "native-whole-batch" or not plan.route.startswith("native"):
+                session_plan = None
+                # A plan for each size of batch, the last one's too: a forced strategy
+                # that cannot serve it says so now, not after an epoch.
+                step_plans = {b: self._plan_for(case._replace(kind="whole", batch=b, data=case.batch_data))
+                              for b in (batch, rest) if b}
+            else:
+                session_plan = plan
+        log.debug("fastdnn fit of %s %s on %d examples%s: %s", self.layer_dims, self.dtype.name, m,
+                  "" if full_batch else f" in batches of {batch}", plan)
 
         history = {}
         first_epoch, first_step, resumed_sums = 0, 0, (0.0, 0.0)
@@ -1109,9 +1242,15 @@ class Network:
 
         bar = _progress_bar(progress, epochs * m)
         try:
-            if not full_batch:
+            if not full_batch and session_plan is not None:
                 # Small steps: column blocks on spinning threads, one Numba call a step.
-                session = native_blocks.open_session(self, data, indices, batch, count, keep_prob)
+                session = native_blocks.open_session(self, data, indices, batch, count, session_plan.blocks)
+                if session is None:
+                    fallback = self._fall_back(session_plan, "another fit holds the native blocks' threads")
+                    step_plans = {b: fallback._replace(batch=b) for b in (batch, rest) if b}
+                else:
+                    self._last_plan = session_plan
+            route = plan.route if full_batch or session is not None else step_plans[batch].route
             if full_batch or session is not None:
                 # Their gathers do not look for NaN and inf: the whole scan now, before the first step.
                 data.check_X()
@@ -1126,11 +1265,11 @@ class Network:
                     skip = first_step
                     total, correct = resumed_sums
                 if bar is not None:
-                    bar.set_description(f"epoch {epoch + 1}/{epochs}", refresh=False)
+                    bar.set_description(f"epoch {epoch + 1}/{epochs} [{route}]", refresh=False)
                 if full_batch:
                     if not skip:
                         ws.count[0] = 0.0
-                        cost = self._fit_step(X_full, Y_full, ws, lr, l2, keep_prob, count)
+                        cost = self._fit_step(X_full, Y_full, ws, plan, lr, l2, keep_prob, count)
                         if not math.isfinite(cost):
                             self._diverged(cost, epoch, epochs, 0, 1, lr, data, indices, 0, m)
                         total = cost
@@ -1154,7 +1293,8 @@ class Network:
                         if session is not None:
                             cost = self._train_blocks(session, start, b, wsb, lr, l2)
                         else:
-                            cost = self._train_batch(data, indices, start, wsb, lr, l2, keep_prob, count)
+                            cost = self._train_batch(data, indices, start, wsb, step_plans[b], lr, l2, keep_prob,
+                                                     count)
                         if not math.isfinite(cost):
                             self._diverged(cost, epoch, epochs, step, n_steps, lr, data, indices, start, b)
                         total += cost * (b / m)
@@ -1277,8 +1417,9 @@ class Network:
         dual : {"auto", True, False}, default "auto"
             Run the first layer in dual form (:mod:`fastdnn.dual`) -- the same
             gradient descent at :math:`n_1 m^2` instead of :math:`n_1 n_x m`
-            per step -- when there are fewer examples than features
-            (``"auto"``), always (``True``) or never (``False``).
+            per step -- always (``True``), never (``False``), or as
+            :attr:`strategy` says (``"auto"``: with ``"auto"``, when there
+            are fewer examples than features; with ``"dual"``, always).
 
         Returns
         -------
@@ -1289,10 +1430,14 @@ class Network:
         if dual not in ("auto", True, False):
             raise ValueError(f"dual must be 'auto', True or False, got {dual!r}")
         m = Xc.shape[1]
-        use_dual = dual is True or (dual == "auto" and m < self.layer_dims[0])
+        plan = self._plan_for(plan_mod.Case("course", m, dual=dual if isinstance(dual, str) else bool(dual)))
+        if plan.route != "dual":
+            # Its steps are train_step's: a forced strategy that cannot serve them says so before the first.
+            self._plan_for(self._whole_batch_case(Xc, Yc))
         costs = []
         ws = self._workspace(m)
-        form = DualFirstLayer(self._layers[0][0], Xc) if use_dual else None
+        form = DualFirstLayer(self._layers[0][0], Xc) if plan.route == "dual" else None
+        self._last_plan = plan
         try:
             for i in range(num_iterations):
                 if form is None:
@@ -1574,6 +1719,7 @@ class Network:
             "history": self.history,
             "rng": self._rng.bit_generator.state,
             "n_steps": self._n_steps,
+            "strategy": self._strategy,
         }
 
     def __setstate__(self, saved):
@@ -1588,6 +1734,7 @@ class Network:
         self.history = saved["history"]
         self._rng.bit_generator.state = saved["rng"]
         self._n_steps = saved["n_steps"]
+        self.strategy = saved.get("strategy", "auto")
 
 
 class _BlockPlan:

@@ -250,6 +250,24 @@ def blas_info():
     return [info for info in tpc.threadpool_info() if info.get("user_api") == "blas"]
 
 
+_blas_name = None
+
+
+def blas_summary():
+    """NumPy's BLAS and the threads each of its products runs now: ``("openblas 0.3.31", 2)``.
+
+    The library's name is looked up once per process; the thread count is
+    read from the library on each call (a C call; 0 when unknown).
+    """
+    global _blas_name
+    if _blas_name is None:
+        libraries = blas_info()
+        _blas_name = (f"{libraries[0].get('internal_api')} {libraries[0].get('version')}" if libraries
+                      else "NumPy's BLAS")
+    switches = _blas_thread_switches()
+    return _blas_name, int(switches[0][0]()) if switches else 0
+
+
 def describe():
     """A one-line description of the thread set-up, for benchmark tables.
 

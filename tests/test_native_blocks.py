@@ -58,15 +58,15 @@ def make_data(rng, dims, output, m, dtype, layout):
 
 def fit_both(dims, X, Y, block_steps, dtype=np.float64, hidden="relu", output="sigmoid", **fit_options):
     nets = {}
-    for blocks in (False, "auto"):
-        net = Network(dims, hidden=hidden, output=output, dtype=dtype, init="he", seed=3)
-        net.column_blocks = blocks
+    for strategy in ("plain", "auto"):
+        net = Network(dims, hidden=hidden, output=output, dtype=dtype, init="he", seed=3, strategy=strategy)
         before = block_steps["steps"]
         history = net.fit(X, Y, progress=False, **fit_options)
-        nets[blocks] = (net, history, block_steps["steps"] - before)
-    plain, blocked = nets[False], nets["auto"]
-    assert plain[2] == 0
+        nets[strategy] = (net, history, block_steps["steps"] - before)
+    plain, blocked = nets["plain"], nets["auto"]
+    assert plain[2] == 0 and plain[0].last_plan.strategy == "plain"
     assert blocked[2] > 0, "the native blocks did not run"
+    assert blocked[0].last_plan.route == ("native-update" if fit_options.get("batch_size") else "native-whole-batch")
     return plain, blocked
 
 
@@ -278,7 +278,9 @@ def test_block_step_allocates_nothing(dtype, rng):
     data = net._prepare_data(X, y)
     indices = np.random.default_rng(0).permutation(m)
     ws = net._workspace(batch)
-    session = native_blocks.open_session(net, data, indices, batch, True, 1.0)
+    plan = net.plan(batch, m=m, optimizer="adam", l2=0.01)
+    assert plan.route == "native-update" and net.last_plan == plan
+    session = native_blocks.open_session(net, data, indices, batch, True, plan.blocks)
     assert session is not None
     was_enabled = _nrt_python.memsys_stats_enabled()
     _nrt_python.memsys_enable_stats()

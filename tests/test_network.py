@@ -176,9 +176,8 @@ def test_weights_stepping_inside_their_products_keep_fit_and_the_course_in_step(
     dims = [300, 256, 1]
     X = rng.standard_normal((300, 600)) * 0.1
     Y = (rng.random((1, 600)) > 0.5).astype(np.float64)
-    net = Network(dims)
-    net.column_blocks = False
-    assert net._sgd_in_products(600)
+    net = Network(dims, strategy="plain")
+    assert net.plan(600).route == "plain-sgd-in-products"
     params, costs = fastdnn.L_layer_model(X, Y, dims, learning_rate=0.05, num_iterations=30, return_costs=True,
                                           dual=False)
     history = net.fit(X, Y, epochs=30, learning_rate=0.05, progress=False)
@@ -187,8 +186,9 @@ def test_weights_stepping_inside_their_products_keep_fit_and_the_course_in_step(
         np.testing.assert_array_equal(net.parameters[key], value)
     monkeypatch.setattr(config, "FUSED_UPDATE_MIN_WEIGHTS", 1 << 60)
     unfused = Network(dims)
-    assert not unfused._sgd_in_products(600)
+    assert unfused.plan(600).route != "plain-sgd-in-products"
     written_out = unfused.fit(X, Y, epochs=30, learning_rate=0.05, progress=False)
+    assert unfused.last_plan == unfused.plan(600)
     np.testing.assert_allclose(written_out["cost"], history["cost"], rtol=1e-12)
     np.testing.assert_allclose(unfused.params, net.params, rtol=1e-10, atol=1e-13)
 
@@ -618,7 +618,7 @@ def test_non_finite_cost_stops_and_rolls_back_to_the_last_finite_state(rng):
     last_finite = None
     for _ in range(500):
         before = replay.params.copy()
-        cost = replay._fit_step(X, Y, ws, 5.0, 0.0, 1.0, False)
+        cost = replay._fit_step(X, Y, ws, replay.plan(32), 5.0, 0.0, 1.0, False)
         if not math.isfinite(cost):
             break
         last_finite = before

@@ -91,6 +91,8 @@ def test_mini_batch_step_allocates_nothing(optimizer, l2, dropout, rng, numba_st
     # One epoch binds the optimizer and sizes everything.
     net.fit(X, y, epochs=1, batch_size=batch, optimizer=optimizer, learning_rate=0.01, l2=l2, dropout=dropout,
             progress=False)
+    plan = net.last_plan
+    assert plan.route == "plain"
     data = net._prepare_data(X, y)
     indices = np.random.default_rng(0).permutation(m)
     ws = net._workspace(batch)
@@ -98,7 +100,7 @@ def test_mini_batch_step_allocates_nothing(optimizer, l2, dropout, rng, numba_st
 
     def step():
         start = (next(starts) % 3) * batch
-        cost = net._train_batch(data, indices, start, ws, 0.01, l2, 1.0 - dropout, True)
+        cost = net._train_batch(data, indices, start, ws, plan, 0.01, l2, 1.0 - dropout, True)
         assert np.isfinite(cost)
 
     assert_no_allocation(step, dims[-1] * batch * 8, numba_stats)
@@ -113,10 +115,12 @@ def test_full_batch_step_allocates_nothing(output, rng, numba_stats):
     X = rng.standard_normal((dims[0], m))
     Y = (rng.random((1, m)) > 0.5).astype(np.float64)
     net.fit(X, Y, epochs=1, optimizer="adam", learning_rate=0.01, l2=0.1, progress=False)
+    plan = net.last_plan
+    assert plan.route == "plain" and plan == net.plan(m, optimizer="adam", l2=0.1)
     ws = net._workspace(m)
 
     def step():
-        cost = net._fit_step(X, Y, ws, 0.01, 0.1, 1.0, output != "linear")
+        cost = net._fit_step(X, Y, ws, plan, 0.01, 0.1, 1.0, output != "linear")
         assert np.isfinite(cost)
 
     assert_no_allocation(step, dims[-1] * m * 8, numba_stats)
@@ -133,11 +137,12 @@ def test_sgd_step_inside_the_products_allocates_nothing(rng, numba_stats):
     X = rng.standard_normal((dims[0], m))
     Y = (rng.random((dims[-1], m)) > 0.5).astype(np.float64)
     net.fit(X, Y, epochs=1, learning_rate=0.01, progress=False)
-    assert net._sgd_in_products(m)
+    plan = net.last_plan
+    assert plan.route == "plain-sgd-in-products"
     ws = net._workspace(m)
 
     def step():
-        cost = net._fit_step(X, Y, ws, 0.01, 0.0, 1.0, True)
+        cost = net._fit_step(X, Y, ws, plan, 0.01, 0.0, 1.0, True)
         assert np.isfinite(cost)
 
     # ctypes keeps a few small objects of its own after the first calls
@@ -166,7 +171,8 @@ def test_column_block_step_allocates_nothing(dropout, rng, numba_stats):
     X = rng.standard_normal((m, dims[0])).T
     y = rng.integers(0, dims[-1], m)
     net.fit(X, y, epochs=1, batch_size=batch, optimizer="adam", learning_rate=0.01, dropout=dropout, progress=False)
-    assert net._block_plan(batch) is not None
+    plan = net.last_plan
+    assert plan.route == "threads" and plan.blocks >= 2
     data = net._prepare_data(X, y)
     indices = np.random.default_rng(0).permutation(m)
     ws = net._workspace(batch)
@@ -174,7 +180,7 @@ def test_column_block_step_allocates_nothing(dropout, rng, numba_stats):
 
     def step():
         start = (next(starts) % 2) * batch
-        cost = net._train_batch(data, indices, start, ws, 0.01, 0.0, 1.0 - dropout, True)
+        cost = net._train_batch(data, indices, start, ws, plan, 0.01, 0.0, 1.0 - dropout, True)
         assert np.isfinite(cost)
 
     smallest_block_buffer = dims[-1] * (batch // 2) * 8

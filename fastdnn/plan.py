@@ -1,0 +1,325 @@
+"""Which way a training step runs: one decision, made in one place, that says why.
+
+A step of :class:`fastdnn.Network` can run as
+
+========================  ===========================================================
+route                     what runs
+========================  ===========================================================
+``plain``                 forward, cost, backward on the calling thread, BLAS
+                          multi-threaded; the optimizer's kernel after
+``plain-sgd-in-products`` the same, with plain SGD's step of the large weights taken
+                          inside their ``dW`` products (the course's settings)
+``threads``               column blocks on worker threads, one per core, BLAS at one
+                          thread each (:mod:`fastdnn.workers`)
+``native-update``         mini-batches as native column blocks on spinning threads,
+                          gather and optimizer step included (:mod:`fastdnn.native_blocks`)
+``native-gradient``       the same for an optimizer without a native form: the blocks
+                          return the gradient, the optimizer steps in Python
+``native-whole-batch``    a batch given whole (``train_step``, a full-batch ``fit``, or
+                          a batch gathered for the step) as native column blocks
+``dual``                  ``fit_course`` with the first layer in dual form (:mod:`fastdnn.dual`)
+========================  ===========================================================
+
+:func:`decide` chooses, from facts about the network, the case (batch
+size, kind of step, dropout, optimizer, data) and the machine; it is a pure
+function, so a plan can be asked for without running anything
+(:meth:`fastdnn.Network.plan`).  The strategies a network can be held to
+(``Network(strategy=...)``) are :data:`STRATEGIES`; a forced strategy that
+cannot serve a case raises :class:`ValueError` saying why.
+"""
+
+import os
+from typing import NamedTuple
+
+import numpy as np
+
+from . import config
+
+#: The strategies a network can be held to; ``"auto"`` lets :func:`decide` choose.
+STRATEGIES = ("auto", "plain", "threads", "native", "dual")
+
+#: The route each strategy's steps take, by kind of step.
+ROUTES = ("plain", "plain-sgd-in-products", "threads", "native-update", "native-gradient", "native-whole-batch",
+          "dual")
+
+#: Kinds of step: a batch given whole (``train_step``, full-batch ``fit``),
+#: mini-batches of a ``fit`` (the batch size of its steps), and the course's
+#: full-batch gradient descent (``fit_course``).
+KINDS = ("whole", "mini-batches", "course")
+
+#: Optimizer kinds: plain SGD, another optimizer with a native form, one without.
+OPTIMIZER_KINDS = ("sgd", "native", "python")
+
+
+class Case(NamedTuple):
+    """What a step is asked to do.
+
+    ``data``: why the data cannot be read in place by native blocks ("" when
+    they can): for ``"whole"`` and ``"course"``, ``X`` and ``Y`` must be
+    C-ordered in the network's dtype; for ``"mini-batches"``, in memory, in
+    the network's dtype.  ``batch_data``: the same for each batch gathered
+    from them (``"mini-batches"`` only).  ``dual``: ``fit_course``'s
+    argument.
+    """
+
+    kind: str
+    batch: int
+    keep_prob: float = 1.0
+    optimizer: str = "sgd"
+    l2: float = 0.0
+    data: str = ""
+    batch_data: str = ""
+    dual: object = "auto"
+
+
+class Machine(NamedTuple):
+    """What the process offers: threads for blocks, a BLAS that can be held at one thread, its gemm."""
+
+    workers: int
+    can_pin_blas: bool
+    gemm: bool
+    blas: str
+    blas_threads: int
+
+
+class Plan(NamedTuple):
+    """The route of a step and why.
+
+    Attributes
+    ----------
+    strategy : str
+        The strategy that serves the step: ``"plain"``, ``"threads"``,
+        ``"native"`` or ``"dual"``.
+    route : str
+        One of :data:`ROUTES`.
+    reason : str
+        Why this route, in words.
+    batch : int
+        Columns of the step.
+    blocks : int
+        Column blocks the step is split into (1 when unsplit).
+    chunk : int
+        Columns a native block takes through the network at a time (0
+        for the other routes).
+    threads : int
+        Threads that compute the step's passes.
+    blas : str
+        The BLAS library and how many threads each of its products runs.
+    """
+
+    strategy: str
+    route: str
+    reason: str
+    batch: int
+    blocks: int
+    chunk: int
+    threads: int
+    blas: str
+
+    def __str__(self):
+        split = f", {self.blocks} blocks" if self.blocks > 1 else ""
+        chunk = f" of {self.chunk}-column chunks" if self.chunk else ""
+        return f"{self.route} (batch {self.batch}{split}{chunk}; {self.blas}): {self.reason}"
+
+
+def machine(dtype):
+    """The :class:`Machine` facts of this process for products in ``dtype`` (cheap after the first call)."""
+    from . import blas, threads
+
+    workers = min(config.BLOCK_WORKERS, os.cpu_count() or 1)
+    return Machine(workers, threads.can_pin_blas(), bool(blas.gemm_address(dtype)), *threads.blas_summary())
+
+
+def flops_per_example(layer_dims):
+    """Floating-point operations of one example's forward products (twice the weights)."""
+    return 2.0 * sum(a * b for a, b in zip(layer_dims[1:], layer_dims[:-1]))
+
+
+def _native_blocks(layer_dims, batch, dtype, workers, forced):
+    """Native blocks for ``batch`` columns and the reason, or 0 and why not.
+
+    Chosen (not forced) only for small steps, narrow networks and those whose
+    chunk fits the cache budget; always with at least
+    ``config.NATIVE_BLOCK_MIN_COLUMNS`` columns a block.
+    """
+    from .native_blocks import _MAX_BLOCKS, bytes_per_column
+
+    n_blocks = min(workers, _MAX_BLOCKS, batch // max(config.NATIVE_BLOCK_MIN_COLUMNS, 1))
+    if n_blocks < 2:
+        if workers < 2:
+            return 0, f"native blocks need 2 threads; this process may run on {workers} core"
+        return 0, (f"native blocks need {config.NATIVE_BLOCK_MIN_COLUMNS} columns a block "
+                   f"(config.NATIVE_BLOCK_MIN_COLUMNS) on 2 threads; the batch has {batch}")
+    if forced:
+        return n_blocks, "strategy 'native'"
+    per_example = flops_per_example(layer_dims)
+    flops = batch * per_example
+    if flops < config.BLOCKED_MIN_FLOPS:
+        return n_blocks, f"a small step ({flops:.2g} flops < config.BLOCKED_MIN_FLOPS {config.BLOCKED_MIN_FLOPS:.2g})"
+    if per_example / sum(layer_dims[1:]) < config.NATIVE_MAX_FLOPS_PER_UNIT:
+        return n_blocks, (f"a narrow network ({per_example / sum(layer_dims[1:]):.0f} flops a unit < "
+                          f"config.NATIVE_MAX_FLOPS_PER_UNIT {config.NATIVE_MAX_FLOPS_PER_UNIT:.0f})")
+    if (bytes_per_column(layer_dims, np.dtype(dtype).itemsize) * config.NATIVE_CHUNK_MIN_COLUMNS
+            <= config.NATIVE_CHUNK_BYTES):
+        return n_blocks, "a chunk of its layers fits config.NATIVE_CHUNK_BYTES"
+    return 0, f"a large step ({flops:.2g} flops) of wide layers"
+
+
+def _worker_blocks(layer_dims, batch, workers, forced):
+    """Worker column blocks for ``batch`` columns and the reason, or 0 and why not."""
+    if workers < 2:
+        return 0, f"worker blocks need 2 threads; this process may run on {workers} core"
+    if batch < workers:
+        return 0, f"worker blocks need a column per thread ({workers}); the batch has {batch}"
+    if forced:
+        return workers, "strategy 'threads'"
+    flops = batch * flops_per_example(layer_dims)
+    if flops < config.BLOCKED_MIN_FLOPS:
+        return 0, f"a small step ({flops:.2g} flops < config.BLOCKED_MIN_FLOPS {config.BLOCKED_MIN_FLOPS:.2g})"
+    if batch < workers * config.BLOCK_MIN_COLUMNS:
+        return 0, f"fewer than config.BLOCK_MIN_COLUMNS ({config.BLOCK_MIN_COLUMNS}) columns a thread"
+    return workers, f"a large step ({flops:.2g} flops >= config.BLOCKED_MIN_FLOPS)"
+
+
+def _sgd_in_products(layer_dims, case):
+    return case.optimizer == "sgd" and case.l2 == 0.0 and any(
+        a * b >= config.FUSED_UPDATE_MIN_WEIGHTS for a, b in zip(layer_dims[1:], layer_dims[:-1]))
+
+
+def _refuse(strategy, why):
+    raise ValueError(f"strategy={strategy!r} cannot run this step: {why}")
+
+
+def decide(layer_dims, dtype, strategy, case, facts):
+    """The :class:`Plan` of a step.
+
+    Parameters
+    ----------
+    layer_dims : sequence of int
+    dtype : numpy dtype
+    strategy : str
+        One of :data:`STRATEGIES`.
+    case : Case
+    facts : Machine
+
+    Returns
+    -------
+    Plan
+
+    Raises
+    ------
+    ValueError
+        A forced strategy (not ``"auto"``) that cannot serve ``case``.
+    """
+    if case.kind == "course":
+        if case.dual is True or (case.dual == "auto" and (
+                strategy == "dual" or (strategy == "auto" and case.batch < layer_dims[0]))):
+            if strategy not in ("auto", "dual") and case.dual is True:
+                _refuse(strategy, "fit_course(dual=True) asks for the dual form")
+            why = ("dual=True" if case.dual is True else "strategy 'dual'" if strategy == "dual"
+                   else f"fewer examples ({case.batch}) than features ({layer_dims[0]})")
+            return Plan("dual", "dual", why, case.batch, 1, 0, 1, _blas(facts, False))
+        if strategy == "dual":
+            _refuse(strategy, "fit_course(dual=False) turns the dual form off")
+        case = case._replace(kind="whole")
+    elif strategy == "dual":
+        _refuse(strategy, "the dual form serves fit_course (the course's full-batch gradient descent) only")
+    if case.kind == "mini-batches":
+        plan = _mini_batch_session(layer_dims, dtype, strategy, case, facts) if strategy in ("auto", "native") \
+            else None
+        if plan is not None:
+            return plan
+        # Otherwise each batch is gathered and stepped as a whole batch.
+        case = case._replace(kind="whole", data=case.batch_data)
+    return _whole_batch(layer_dims, dtype, strategy, case, facts)
+
+
+def _blas(facts, pinned):
+    if pinned:
+        return f"{facts.blas} at 1 thread a block"
+    n = facts.blas_threads
+    return f"{facts.blas}, {n} thread{'s' if n != 1 else ''}" if n else facts.blas
+
+
+def _mini_batch_session(layer_dims, dtype, strategy, case, facts):
+    """The plan of a fit's mini-batches as one native session, or None for a step per batch."""
+    forced = strategy == "native"
+    why_not = _native_unavailable(case, facts)
+    if why_not or case.data:
+        if forced and why_not:
+            _refuse(strategy, why_not)
+        return None
+    n_blocks, why = _native_blocks(layer_dims, case.batch, dtype, facts.workers, forced)
+    if not n_blocks:
+        if forced:
+            _refuse(strategy, why)
+        return None
+    route = "native-update" if case.optimizer != "python" else "native-gradient"
+    if route == "native-gradient":
+        why += "; the optimizer has no native form: it steps in Python"
+    return Plan("native", route, why, case.batch, n_blocks, _chunk(layer_dims, dtype, case.batch, n_blocks, False),
+                n_blocks, _blas(facts, True))
+
+
+def _native_unavailable(case, facts):
+    if case.keep_prob < 1.0:
+        return "native blocks have no dropout"
+    if not facts.gemm:
+        return "NumPy's BLAS exports no gemm for this dtype"
+    if not facts.can_pin_blas:
+        return "BLAS cannot be held at one thread (needs threadpoolctl)"
+    return ""
+
+
+def _chunk(layer_dims, dtype, batch, n_blocks, direct):
+    from .native_blocks import _block_width, bytes_per_column, chunk_columns
+
+    per_column = bytes_per_column(layer_dims, np.dtype(dtype).itemsize, direct)
+    return min(int(_block_width(batch, n_blocks)), chunk_columns(per_column))
+
+
+def _whole_batch(layer_dims, dtype, strategy, case, facts):
+    in_products = _sgd_in_products(layer_dims, case)
+    if strategy == "plain":
+        return _plain(layer_dims, case, facts, in_products, "strategy 'plain'")
+    if strategy == "threads":
+        n_blocks, why = _worker_blocks(layer_dims, case.batch, facts.workers, True)
+        if not n_blocks or not facts.can_pin_blas:
+            _refuse(strategy, why if not n_blocks else "BLAS cannot be held at one thread (needs threadpoolctl)")
+        return Plan("threads", "threads", why, case.batch, n_blocks, 0, n_blocks, _blas(facts, True))
+    forced = strategy == "native"
+    threads_blocks, threads_why = _worker_blocks(layer_dims, case.batch, facts.workers, False)
+    if not facts.can_pin_blas:
+        threads_blocks = 0
+    if not forced and in_products and not threads_blocks:
+        return _plain(layer_dims, case, facts, True, "plain SGD steps its large weights inside their products")
+    why_not = _native_unavailable(case, facts) or case.data
+    n_blocks, why = (0, why_not) if why_not else _native_blocks(layer_dims, case.batch, dtype, facts.workers, forced)
+    if n_blocks:
+        why = why if case.optimizer == "sgd" or forced else why + "; the optimizer steps after the blocks"
+        return Plan("native", "native-whole-batch", why, case.batch, n_blocks,
+                    _chunk(layer_dims, dtype, case.batch, n_blocks, True), n_blocks, _blas(facts, True))
+    if forced:
+        _refuse(strategy, why)
+    if threads_blocks:
+        return Plan("threads", "threads", threads_why, case.batch, threads_blocks, 0, threads_blocks,
+                    _blas(facts, True))
+    return _plain(layer_dims, case, facts, False, f"{why}; worker blocks: {threads_why}")
+
+
+def _plain(layer_dims, case, facts, in_products, why):
+    in_products = in_products and _sgd_in_products(layer_dims, case)
+    return Plan("plain", "plain-sgd-in-products" if in_products else "plain", why, case.batch, 1, 0, 1,
+                _blas(facts, False))
+
+
+def optimizer_kind(optimizer):
+    """``"sgd"``, ``"native"`` or ``"python"`` (see :data:`OPTIMIZER_KINDS`) of an optimizer object."""
+    from . import optimizers
+
+    kind = type(optimizer)
+    if kind is optimizers.SGD:
+        return "sgd"
+    if kind in (optimizers.Momentum, optimizers.Adam):
+        return "native"
+    return "python"
