@@ -266,6 +266,7 @@ def run_case(layer_dims, m, dtype, repeats, with_torch, sample_seconds=SAMPLE_SE
     fast = timings["fastdnn"]["median"]
     bound = timings["bound"]["median"]
     torch_s = timings["torch"]["median"] if "torch" in timings else None
+    plan = steps["fastdnn"].network.last_plan
     return {
         "shape": list(layer_dims),
         "dtype": dtype.name,
@@ -273,6 +274,7 @@ def run_case(layer_dims, m, dtype, repeats, with_torch, sample_seconds=SAMPLE_SE
         "reference_s": ref,
         "fastdnn_s": fast,
         "speedup": ref / fast,
+        "route": plan.route if plan is not None else None,
         "torch_s": torch_s,
         "bound_s": bound,
         "fastdnn_over_torch": fast / torch_s if torch_s else None,
@@ -476,7 +478,7 @@ def _ratio(x, suffix=""):
 
 def table_columns(with_torch):
     """Column titles of the table, in order."""
-    columns = ["shape", "dtype", "m", "reference ms", "fastdnn ms", "speedup"]
+    columns = ["shape", "dtype", "m", "reference ms", "fastdnn ms", "speedup", "route"]
     if with_torch:
         columns += ["torch ms"]
     columns += ["bound ms"]
@@ -489,7 +491,7 @@ def table_columns(with_torch):
 def table_cells(row, with_torch):
     """The cells of one row, as strings, in the order of :func:`table_columns`."""
     cells = [",".join(str(n) for n in row["shape"]), row["dtype"], str(row["m"]), _ms(row["reference_s"]),
-             _ms(row["fastdnn_s"]), _ratio(row["speedup"], "x")]
+             _ms(row["fastdnn_s"]), _ratio(row["speedup"], "x"), row.get("route") or "-"]
     if with_torch:
         cells += [_ms(row["torch_s"])]
     cells += [_ms(row["bound_s"])]

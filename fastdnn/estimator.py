@@ -117,7 +117,8 @@ class MLPClassifier(*_BASES):
         Seeds the weights, the shuffling, dropout and the early-stopping split.
     tol : float, default 1e-4
     verbose : bool, default False
-        Print the loss after each epoch.
+        Print the route of the training steps (``Network.plan``) at each fit
+        and the loss after each epoch.
     warm_start : bool, default False
         Continue from the previous fit's network.
     momentum : float, default 0.9
@@ -469,7 +470,7 @@ class MLPClassifier(*_BASES):
                      optimizer=optimizer, learning_rate=self._learning_rate * lr_factor, l2=params["alpha"],
                      dropout=params["dropout"], shuffle=bool(self.shuffle), progress=False, schedule=schedule,
                      callback=callback, train_indices=train_indices, data=data, validation_data=validation_data,
-                     track_accuracy=False)
+                     track_accuracy=False, verbose=bool(self.verbose))
         if early_stopping:
             network.params[...] = self._best_params
             del self._best_params

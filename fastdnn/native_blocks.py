@@ -660,12 +660,6 @@ class Session:
         if _attached is self:
             _attached = None
 
-    @property
-    def updates(self):
-        """Whether :meth:`train_step` can run: the optimizer is a built-in one, its arrays the ones bound here."""
-        net = self.net
-        return self.optimizer[0] >= 0 and self.optimizer[3] is net._keep and net.params is self.common[1]
-
     def train_step(self, start, b, learning_rate, l2):
         """One training step on the batch ``indices[start:start + b]``; returns ``(cost, correct)``.
 

@@ -857,9 +857,9 @@ class Network:
         ws.count[0] = 0.0
         return self._fit_step(X, ws.Y, ws, plan, learning_rate, l2, keep_prob, count)
 
-    def _train_blocks(self, session, start, b, ws, learning_rate, l2):
+    def _train_blocks(self, session, plan, start, b, ws, learning_rate, l2):
         """:meth:`_train_batch` through a :class:`fastdnn.native_blocks.Session` (the gather included)."""
-        if session.updates:
+        if plan.route == "native-update":
             cost, ws.count[0] = session.train_step(start, b, learning_rate, l2)
             return cost
         total, ws.count[0] = session.step(start, b)
@@ -982,7 +982,7 @@ class Network:
 
     def fit(self, X, Y, epochs=1, batch_size=None, optimizer="sgd", learning_rate=0.0075, l2=0.0, dropout=0.0,
             shuffle=True, validation=None, progress=True, schedule=None, callback=None, checkpoint=None,
-            checkpoint_every=None, resume=False):
+            checkpoint_every=None, resume=False, verbose=False):
         """Train the network.
 
         Parameters
@@ -1045,6 +1045,10 @@ class Network:
             The data and the settings must be the ones of the interrupted
             call (checked: ``m``, ``batch_size``, ``shuffle``, ``dropout``,
             ``l2``, ``learning_rate``, the optimizer).
+        verbose : bool, default False
+            Print the route the steps take and why (:meth:`plan`) before the
+            first epoch; the same line goes to the ``fastdnn`` logger at
+            DEBUG level either way.
 
         Returns
         -------
@@ -1079,15 +1083,14 @@ class Network:
         and float64, each epoch is one step of the course's ``L_layer_model``:
         the same costs and parameters, bit for bit.
 
-        Steps under ``config.BLOCKED_MIN_FLOPS`` (and those of narrow
-        networks, ``config.NATIVE_MAX_FLOPS_PER_UNIT``) with at least
-        ``config.NATIVE_BLOCK_MIN_COLUMNS`` examples per core and no dropout
-        run as column blocks on spinning threads
-        (:mod:`fastdnn.native_blocks`), with BLAS held at one thread while
-        they run; the sums over a batch then add the blocks' parts, so the
-        result agrees with ``column_blocks = False`` to rounding, not bit
-        for bit.  Where a large layer takes plain SGD inside its product
-        (the course's settings on the cat network) the plain path runs.
+        The route of the steps is :meth:`plan`'s (see :mod:`fastdnn.plan`):
+        small steps and those of narrow networks, without dropout, run as
+        native column blocks on spinning threads, with BLAS held at one
+        thread while they run; the sums over a batch then add the blocks'
+        parts, so the result agrees with ``strategy="plain"`` to rounding,
+        not bit for bit.  Where a large layer takes plain SGD inside its
+        product (the course's settings on the cat network) the plain path
+        runs.
         """
         with self._lock:
             # Mini-batches check X for NaN and inf as the first epoch gathers
@@ -1097,7 +1100,8 @@ class Network:
             try:
                 return self._fit(X, Y, epochs, batch_size, optimizer, learning_rate, l2, dropout, shuffle,
                                  validation, progress, schedule, callback, checkpoint=checkpoint,
-                                 checkpoint_every=checkpoint_every, resume=resume, defer_check=before is not None)
+                                 checkpoint_every=checkpoint_every, resume=resume, defer_check=before is not None,
+                                 verbose=verbose)
             except _InputNotFinite as error:
                 self._restore_training_state(before)
                 raise ValueError(str(error)) from None
@@ -1176,7 +1180,7 @@ class Network:
     def _fit(self, X, Y, epochs=1, batch_size=None, optimizer="sgd", learning_rate=0.0075, l2=0.0, dropout=0.0,
              shuffle=True, validation=None, progress=True, schedule=None, callback=None, train_indices=None,
              data=None, validation_data=None, track_accuracy=True, checkpoint=None, checkpoint_every=None,
-             resume=False, defer_check=False):
+             resume=False, defer_check=False, verbose=False):
         (data, epochs, learning_rate, l2, keep_prob, validation_data, checkpoint, checkpoint_every, indices, m,
          order, batch_size) = self._fit_options(X, Y, data, epochs, batch_size, optimizer, learning_rate, l2,
                                                 dropout, validation, validation_data, schedule, callback,
@@ -1221,8 +1225,6 @@ class Network:
                               for b in (batch, rest) if b}
             else:
                 session_plan = plan
-        log.debug("fastdnn fit of %s %s on %d examples%s: %s", self.layer_dims, self.dtype.name, m,
-                  "" if full_batch else f" in batches of {batch}", plan)
 
         history = {}
         first_epoch, first_step, resumed_sums = 0, 0, (0.0, 0.0)
@@ -1250,7 +1252,12 @@ class Network:
                     step_plans = {b: fallback._replace(batch=b) for b in (batch, rest) if b}
                 else:
                     self._last_plan = session_plan
-            route = plan.route if full_batch or session is not None else step_plans[batch].route
+            running = plan if full_batch or session is not None else step_plans[batch]
+            route = running.route
+            log.debug("fastdnn fit of %s %s on %d examples%s: %s", self.layer_dims, self.dtype.name, m,
+                      "" if full_batch else f" in batches of {batch}", running)
+            if verbose:
+                print(f"fastdnn: {running}")
             if full_batch or session is not None:
                 # Their gathers do not look for NaN and inf: the whole scan now, before the first step.
                 data.check_X()
@@ -1291,7 +1298,7 @@ class Network:
                         b = min(batch, m - start)
                         wsb = ws_full if b == batch else ws_rest
                         if session is not None:
-                            cost = self._train_blocks(session, start, b, wsb, lr, l2)
+                            cost = self._train_blocks(session, session_plan, start, b, wsb, lr, l2)
                         else:
                             cost = self._train_batch(data, indices, start, wsb, step_plans[b], lr, l2, keep_prob,
                                                      count)
@@ -1612,6 +1619,7 @@ class Network:
             "init": self.init,
             "seed": self.seed,
             "leaky_slope": self.leaky_slope,
+            "strategy": self._strategy,
             "layout": "weights-then-biases",
             "n_parameters": int(self.params.size),
             "metadata": self.metadata,
@@ -1697,6 +1705,8 @@ class Network:
             )
         net.params[...] = params
         net.metadata = arch.get("metadata") or {}
+        # Files written before strategies existed leave the choice to fastdnn.
+        net.strategy = arch.get("strategy", "auto")
         if state is not None and "optimizer" in arch:
             spec = arch["optimizer"]
             net._reset_optimizer(opt_mod.from_config(spec["name"], spec["config"]))
@@ -1719,7 +1729,6 @@ class Network:
             "history": self.history,
             "rng": self._rng.bit_generator.state,
             "n_steps": self._n_steps,
-            "strategy": self._strategy,
         }
 
     def __setstate__(self, saved):
@@ -1734,7 +1743,7 @@ class Network:
         self.history = saved["history"]
         self._rng.bit_generator.state = saved["rng"]
         self._n_steps = saved["n_steps"]
-        self.strategy = saved.get("strategy", "auto")
+        self.strategy = arch.get("strategy", "auto")
 
 
 class _BlockPlan:

@@ -1176,3 +1176,109 @@ def minibatch_epoch(X_rows, labels, parameters, adam_state, order, batch_size, l
                 s_hat = s / (1 - beta2 ** t)
                 parameters[name] -= learning_rate * v_hat / (np.sqrt(s_hat) + epsilon)
     return total, t
+
+
+# ---------------------------------------------------------------- any network's step (the routes' baseline)
+
+_HIDDEN_FORWARD = {
+    "relu": lambda Z, slope: np.maximum(Z, 0),
+    "tanh": lambda Z, slope: np.tanh(Z),
+    "sigmoid": lambda Z, slope: 1 / (1 + np.exp(-Z)),
+    "leaky_relu": lambda Z, slope: np.where(Z > 0, Z, slope * Z),
+    "linear": lambda Z, slope: Z,
+}
+
+# The derivative of each activation, from its input Z and output A.
+_HIDDEN_DERIVATIVE = {
+    "relu": lambda Z, A, slope: (Z > 0).astype(Z.dtype),
+    "tanh": lambda Z, A, slope: 1 - A ** 2,
+    "sigmoid": lambda Z, A, slope: A * (1 - A),
+    "leaky_relu": lambda Z, A, slope: np.where(Z > 0, 1.0, slope).astype(Z.dtype),
+    "linear": lambda Z, A, slope: np.ones_like(Z),
+}
+
+
+def network_cost_and_gradients(parameters, X, Y, hidden="relu", output="sigmoid", leaky_slope=0.01, l2=0.0):
+    """Cost and gradients of ``[LINEAR->hidden]*(L-1) -> LINEAR->output``, written out in NumPy.
+
+    The baseline of every route of :meth:`fastdnn.Network.fit`: the same
+    math in the textbook's order, one temporary per operation.
+
+    Parameters
+    ----------
+    parameters : dict
+        ``W1, b1, ..., WL, bL``.
+    X : ndarray of shape (n_x, m)
+    Y : ndarray of shape (n_L, m)
+        0/1 labels (sigmoid), one-hot columns (softmax) or values (linear).
+    hidden : {"relu", "tanh", "sigmoid", "leaky_relu", "linear"}
+    output : {"sigmoid", "softmax", "linear"}
+    leaky_slope : float
+    l2 : float
+        L2 strength :math:`\\lambda` on the weights (not the biases).
+
+    Returns
+    -------
+    cost : float
+    grads : dict
+        ``dW1, db1, ..., dWL, dbL``, the L2 term included.
+
+    Notes
+    -----
+    .. math:: J = \\frac{1}{m}\\sum_j \\ell(a_j, y_j) + \\frac{\\lambda}{2m}\\sum_l \\|W_l\\|^2,\\qquad
+              \\ell = \\begin{cases} -y\\ln a-(1-y)\\ln(1-a) & \\text{sigmoid}\\\\
+              -\\sum_k y_k \\ln a_k & \\text{softmax}\\\\ \\tfrac12\\|a-y\\|^2 & \\text{linear}\\end{cases}
+    """
+    L = len(parameters) // 2
+    m = X.shape[1]
+    Zs, As = [None], [X]
+    for l in range(1, L + 1):
+        Z = parameters[f"W{l}"] @ As[-1] + parameters[f"b{l}"]
+        Zs.append(Z)
+        As.append(_HIDDEN_FORWARD[hidden](Z, leaky_slope) if l < L else Z)
+    Z = Zs[L]
+    if output == "sigmoid":
+        # From the logits: ln(1 + e^z) - y z, stable for either sign of z.
+        cost = float(np.sum(np.logaddexp(0, Z) - Y * Z)) / m
+        dZ = (1 / (1 + np.exp(-Z)) - Y) / m
+    elif output == "softmax":
+        log_p = Z - Z.max(axis=0, keepdims=True)
+        log_p = log_p - np.log(np.exp(log_p).sum(axis=0, keepdims=True))
+        cost = float(-np.sum(Y * log_p)) / m
+        dZ = (np.exp(log_p) - Y) / m
+    else:
+        cost = 0.5 * float(np.sum((Z - Y) ** 2)) / m
+        dZ = (Z - Y) / m
+    cost += l2 / (2 * m) * sum(float(np.sum(parameters[f"W{l}"] ** 2)) for l in range(1, L + 1))
+    grads = {}
+    for l in range(L, 0, -1):
+        grads[f"dW{l}"] = dZ @ As[l - 1].T + (l2 / m) * parameters[f"W{l}"]
+        grads[f"db{l}"] = dZ.sum(axis=1, keepdims=True)
+        if l > 1:
+            dZ = (parameters[f"W{l}"].T @ dZ) * _HIDDEN_DERIVATIVE[hidden](Zs[l - 1], As[l - 1], leaky_slope)
+    return cost, grads
+
+
+def optimizer_step(parameters, grads, state, optimizer, learning_rate, t, beta=0.9, beta1=0.9, beta2=0.999,
+                   epsilon=1e-8):
+    """One step of ``"sgd"``, ``"momentum"`` or ``"adam"`` in the course's forms; returns new parameters.
+
+    ``state`` (a dict, empty at the first step) holds the velocities and
+    moments and is updated in place; ``t`` counts the steps from 1.
+
+    .. math:: v \\leftarrow \\beta v + (1-\\beta) g,\\quad \\theta \\leftarrow \\theta - \\alpha v;\\qquad
+              \\theta \\leftarrow \\theta - \\alpha \\frac{v/(1-\\beta_1^t)}{\\sqrt{s/(1-\\beta_2^t)}+\\epsilon}
+    """
+    new = {}
+    for name, p in parameters.items():
+        g = grads["d" + name]
+        if optimizer == "sgd":
+            new[name] = p - learning_rate * g
+        elif optimizer == "momentum":
+            v = state[name] = beta * state.get(name, 0.0) + (1 - beta) * g
+            new[name] = p - learning_rate * v
+        else:
+            v = state["v" + name] = beta1 * state.get("v" + name, 0.0) + (1 - beta1) * g
+            s = state["s" + name] = beta2 * state.get("s" + name, 0.0) + (1 - beta2) * g ** 2
+            new[name] = p - learning_rate * (v / (1 - beta1 ** t)) / (np.sqrt(s / (1 - beta2 ** t)) + epsilon)
+    return new

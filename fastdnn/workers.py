@@ -88,8 +88,12 @@ def split_columns(m, n_blocks, align=8):
     """Column ranges ``[(start, stop), ...]`` of ``n_blocks`` near-equal blocks of ``m`` columns.
 
     Block edges fall on multiples of ``align`` where possible, so that every
-    block's rows start on a SIMD boundary.
+    block's rows start on a SIMD boundary, unless that would leave a block
+    empty (fewer than ``n_blocks * align`` columns): an empty block's cost
+    is 0/0.
     """
+    if m < n_blocks * align:
+        align = 1
     edges = [0]
     for k in range(1, n_blocks):
         edge = (m * k // n_blocks) // align * align

@@ -14,7 +14,7 @@ from fastdnn import bench, peers
 from fastdnn.cli import build_parser, main
 
 TINY = ["bench", "--shapes", "8,4,1", "--m", "16", "--repeats", "1", "--no-torch"]
-NO_TORCH_COLUMNS = ["shape", "dtype", "m", "reference ms", "fastdnn ms", "speedup", "bound ms", "fastdnn/bound",
+NO_TORCH_COLUMNS = ["shape", "dtype", "m", "reference ms", "fastdnn ms", "speedup", "route", "bound ms", "fastdnn/bound",
                     "first call (compile) s", "others busy"]
 
 

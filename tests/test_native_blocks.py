@@ -288,7 +288,7 @@ def test_block_step_allocates_nothing(dtype, rng):
     try:
         def step():
             start = (next(starts) % 3) * batch
-            cost = net._train_blocks(session, start, batch, ws, 0.01, 0.01)
+            cost = net._train_blocks(session, plan, start, batch, ws, 0.01, 0.01)
             assert np.isfinite(cost)
 
         smallest_block_buffer = dims[-1] * (batch // 2) * np.dtype(dtype).itemsize
