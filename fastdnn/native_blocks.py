@@ -597,8 +597,10 @@ class Session:
     alone into ``net.grads``.
     """
 
-    def __init__(self, net, X, Y, labels, indices, rows_data, direct, batch, count, n_blocks, gemm):
+    def __init__(self, net, X, Y, labels, indices, rows_data, direct, count, plan, gemm):
         self.net = net
+        self.plan = plan
+        n_blocks = plan.blocks
         self.X, self.Y = X, Y
         self.indices = indices
         self.n_blocks = n_blocks
@@ -612,7 +614,7 @@ class Session:
         b_off = np.array([b.start for _, _, b, _ in net._layout], dtype=np.int64)
         dtype = net.dtype
         per_column = bytes_per_column(net.layer_dims, dtype.itemsize, direct)
-        columns = min(int(_block_width(batch, n_blocks)), chunk_columns(per_column))
+        columns = plan.chunk
         self.ctl[_CHUNK] = columns
         self.workspaces = [(np.empty(int(dims[1:].max()) + per_column // dtype.itemsize * columns, dtype=dtype),
                             np.empty(2 * columns, dtype=np.float64), np.zeros(dims.size, dtype=np.int64))
@@ -777,8 +779,8 @@ def _store_leave(ctl):
     _store(ctl, _LEAVE, 1)
 
 
-def open_session(net, data, indices, batch, count, n_blocks):
-    """A :class:`Session` of ``n_blocks`` for mini-batches of ``batch`` columns, or ``None`` while another fit holds the workers.
+def open_session(net, data, indices, count, plan):
+    """A :class:`Session` for the mini-batches of ``plan``, or ``None`` while another fit holds the workers.
 
     The plan (:func:`fastdnn.plan.decide`) has checked the rest: no
     dropout, NumPy's BLAS offers its gemm and can be held at one thread,
@@ -803,7 +805,7 @@ def open_session(net, data, indices, batch, count, n_blocks):
     pin = threads.single_threaded_blas(park=True)
     pin.__enter__()
     try:
-        session = Session(net, X, Y, labels, indices, rows_data, False, batch, count, n_blocks, gemm)
+        session = Session(net, X, Y, labels, indices, rows_data, False, count, plan, gemm)
         session.attach()
     except BaseException:
         pin.__exit__(None, None, None)
@@ -828,8 +830,8 @@ def release(net):
             _session_lock.release()
 
 
-def direct_pass(net, X, Y, count, n_blocks):
-    """The gradient pass of a whole batch ``(X, Y)`` as ``n_blocks`` native column blocks, or ``None`` while another fit holds the workers.
+def direct_pass(net, X, Y, count, plan):
+    """The gradient pass of a whole batch ``(X, Y)`` as the native column blocks of ``plan``, or ``None`` while another fit holds the workers.
 
     For :meth:`fastdnn.Network.train_step` and full-batch :meth:`fit`
     steps the plan chose it for: ``X`` of shape ``(n_x, m)``, C-contiguous,
@@ -844,11 +846,11 @@ def direct_pass(net, X, Y, count, n_blocks):
     m = X.shape[1]
     session = net._direct_session
     if session is None or session.X is not X or session.Y is not Y or session.count != bool(count) \
-            or session.common[1] is not net.params or session.n_blocks != n_blocks:
+            or session.common[1] is not net.params or session.plan != plan:
         session = None
         net._direct_session = None
         gemm = blas.gemm_address(net.dtype)
-        session = Session(net, X, Y, _NO_INDICES, _NO_INDICES, False, True, m, count, n_blocks, gemm)
+        session = Session(net, X, Y, _NO_INDICES, _NO_INDICES, False, True, count, plan, gemm)
         net._direct_session = session
     if not _session_lock.acquire(blocking=False):
         return None

@@ -406,6 +406,7 @@ class Network:
         self._strategy = "auto"
         self._plans = {}
         self._last_plan = None
+        self._steps_by_route = {}
         self._block_plans = {}
         self._block_workers = None
         # Native column blocks of whole batches (train_step, full-batch fit), kept between steps.
@@ -580,7 +581,7 @@ class Network:
         """
         plan = self._fused
         if plan is None or plan[2] is not self._keep:
-            flags = tuple(W.size >= config.FUSED_UPDATE_MIN_WEIGHTS for W, _ in self._layers)
+            flags = plan_mod.fused_layers(self.layer_dims)
             runs, start = [], 0
             for (w, _, _, _), flag in zip(self._layout, flags):
                 if flag:
@@ -633,6 +634,16 @@ class Network:
     def last_plan(self):
         """The :class:`fastdnn.plan.Plan` of the last training step run (``None`` before the first)."""
         return self._last_plan
+
+    @property
+    def steps_by_route(self):
+        """How many training steps (gradient passes) each route has run in this process: ``{route: steps}``."""
+        return dict(self._steps_by_route)
+
+    def _ran(self, plan):
+        # What ran, said where users and tests look (last_plan, steps_by_route).
+        self._last_plan = plan
+        self._steps_by_route[plan.route] = self._steps_by_route.get(plan.route, 0) + 1
 
     def plan(self, batch_size, m=None, optimizer="sgd", l2=0.0, dropout=0.0, course=False):
         """How a training step on ``batch_size`` examples would run, and why.
@@ -701,7 +712,6 @@ class Network:
         """The plain plan standing in for ``plan`` when its threads are busy; said in the log."""
         fallback = plan._replace(strategy="plain", route="plain", reason=why, blocks=1, chunk=0, threads=1)
         log.debug("fastdnn: %s", fallback)
-        self._last_plan = fallback
         return fallback
 
     # ------------------------------------------------------------ column blocks
@@ -726,13 +736,16 @@ class Network:
         m = X.shape[1]
         route = plan.route
         if route == "native-whole-batch":
-            blocks = native_blocks.direct_pass(self, X, Y, count, plan.blocks)
+            blocks = native_blocks.direct_pass(self, X, Y, count, plan)
             if blocks is not None:
+                self._ran(plan)
                 total, ws.count[0] = blocks
                 return total / m
-            self._fall_back(plan, "another fit holds the native blocks' threads")
+            plan = self._fall_back(plan, "another fit holds the native blocks' threads")
         elif route == "threads":
+            self._ran(plan)
             return self._worker_blocks(m, plan.blocks).run(X, Y, ws, keep_prob, key, count)
+        self._ran(plan)
         self._forward(X, ws, keep_prob, key)
         cost = self._output_and_cost(Y, ws, 1.0 / m)
         if not math.isfinite(cost):
@@ -768,7 +781,6 @@ class Network:
         :meth:`fit` replaces it.
         """
         plan = self._plan_for(self._whole_batch_case(X, Y))
-        self._last_plan = plan
         ws = self._workspace(X.shape[1])
         if plan.route != "plain-sgd-in-products":
             cost = self._gradient_pass(X, Y, ws, plan)
@@ -796,7 +808,6 @@ class Network:
         parameters.  Allocates nothing.
         """
         m = X.shape[1]
-        self._last_plan = plan
         key = reg.mix_key(self._dropout_seed, self._n_steps) if keep_prob < 1.0 else 0
         if plan.route == "plain-sgd-in-products":
             # As train_step: the large weights step inside their products
@@ -859,6 +870,7 @@ class Network:
 
     def _train_blocks(self, session, plan, start, b, ws, learning_rate, l2):
         """:meth:`_train_batch` through a :class:`fastdnn.native_blocks.Session` (the gather included)."""
+        self._ran(plan)
         if plan.route == "native-update":
             cost, ws.count[0] = session.train_step(start, b, learning_rate, l2)
             return cost
@@ -1246,12 +1258,10 @@ class Network:
         try:
             if not full_batch and session_plan is not None:
                 # Small steps: column blocks on spinning threads, one Numba call a step.
-                session = native_blocks.open_session(self, data, indices, batch, count, session_plan.blocks)
+                session = native_blocks.open_session(self, data, indices, count, session_plan)
                 if session is None:
                     fallback = self._fall_back(session_plan, "another fit holds the native blocks' threads")
                     step_plans = {b: fallback._replace(batch=b) for b in (batch, rest) if b}
-                else:
-                    self._last_plan = session_plan
             running = plan if full_batch or session is not None else step_plans[batch]
             route = running.route
             log.debug("fastdnn fit of %s %s on %d examples%s: %s", self.layer_dims, self.dtype.name, m,
@@ -1444,12 +1454,12 @@ class Network:
         costs = []
         ws = self._workspace(m)
         form = DualFirstLayer(self._layers[0][0], Xc) if plan.route == "dual" else None
-        self._last_plan = plan
         try:
             for i in range(num_iterations):
                 if form is None:
                     cost = self.train_step(Xc, Yc, learning_rate)
                 else:
+                    self._ran(plan)
                     cost = self._dual_step(form, Yc, ws, learning_rate)
                 if not np.isfinite(cost):
                     raise FloatingPointError(f"the cost became {cost} at iteration {i}")

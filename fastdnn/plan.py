@@ -181,9 +181,17 @@ def _worker_blocks(layer_dims, batch, workers, forced):
     return workers, f"a large step ({flops:.2g} flops >= config.BLOCKED_MIN_FLOPS)"
 
 
+def fused_layers(layer_dims):
+    """Per layer, whether the route ``plain-sgd-in-products`` steps its weights inside their ``dW`` product.
+
+    Layers of at least ``config.FUSED_UPDATE_MIN_WEIGHTS`` weights: there the
+    product's second pass over ``W`` costs less than the update kernel's.
+    """
+    return tuple(a * b >= config.FUSED_UPDATE_MIN_WEIGHTS for a, b in zip(layer_dims[1:], layer_dims[:-1]))
+
+
 def _sgd_in_products(layer_dims, case):
-    return case.optimizer == "sgd" and case.l2 == 0.0 and any(
-        a * b >= config.FUSED_UPDATE_MIN_WEIGHTS for a, b in zip(layer_dims[1:], layer_dims[:-1]))
+    return case.optimizer == "sgd" and case.l2 == 0.0 and any(fused_layers(layer_dims))
 
 
 def _refuse(strategy, why):

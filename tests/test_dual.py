@@ -29,22 +29,15 @@ def test_fit_course_dual_equals_direct(dims, rng):
     np.testing.assert_array_equal(dual.predict(X), direct.predict(X))
 
 
-def test_auto_picks_dual_only_with_fewer_examples_than_features(rng, monkeypatch):
-    made = []
-    import fastdnn.network as network_module
-
-    class Spy(DualFirstLayer):
-        def __init__(self, *args, **kwargs):
-            made.append(args[1].shape)
-            super().__init__(*args, **kwargs)
-
-    monkeypatch.setattr(network_module, "DualFirstLayer", Spy)
+def test_auto_picks_dual_only_with_fewer_examples_than_features(rng):
     wide, _ = problem(rng, 50, 20)
     tall, _ = problem(rng, 10, 60)
-    Network([50, 4, 1]).fit_course(wide, np.ones((1, 20)), num_iterations=2)
-    Network([10, 4, 1]).fit_course(tall, np.ones((1, 60)), num_iterations=2)
-    Network([50, 4, 1]).fit_course(wide, np.ones((1, 20)), num_iterations=2, dual=False)
-    assert made == [(50, 20)]
+    runs = [(Network([50, 4, 1]), wide, 20, "auto"), (Network([10, 4, 1]), tall, 60, "auto"),
+            (Network([50, 4, 1]), wide, 20, False)]
+    for net, X, m, dual in runs:
+        net.fit_course(X, np.ones((1, m)), num_iterations=2, dual=dual)
+    assert [net.steps_by_route.get("dual", 0) for net, _, _, _ in runs] == [2, 0, 0]
+    assert [net.plan(m, course=True).route == "dual" for net, _, m, _ in runs[:2]] == [True, False]
 
 
 def test_dual_with_the_reference_course_model(rng):

@@ -514,9 +514,9 @@ def test_mini_batches_cover_every_example_once_per_epoch(rng):
         seen.append(indices[start:start + ws.m].copy())
         return real(data, indices, start, ws, *rest)
 
-    def spy_blocks(session, start, b, *rest):  # the native column blocks
+    def spy_blocks(session, plan, start, b, *rest):  # the native column blocks
         seen.append(session.indices[start:start + b].copy())
-        return real_blocks(session, start, b, *rest)
+        return real_blocks(session, plan, start, b, *rest)
 
     net._train_batch = spy
     net._train_blocks = spy_blocks
