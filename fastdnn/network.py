@@ -605,8 +605,12 @@ class Network:
         step; ``"plain"``, ``"threads"`` (worker column blocks),
         ``"native"`` (native column blocks) and ``"dual"`` (``fit_course``'s
         dual form) hold every step to one, and a step it cannot serve raises
-        :class:`ValueError` saying why.  :meth:`plan` tells what a step
-        would run.
+        :class:`ValueError` saying why, before any step of the call.
+        ``"plain"`` keeps ``fit_course``'s dual form where ``"auto"`` would
+        take it; ``"threads"`` and ``"native"`` leave it to ``dual=True``.
+        :meth:`plan` tells what a step would run.  A change applies from the
+        next ``fit``, ``train_step`` or ``fit_course`` call (one running,
+        e.g. from its callback, keeps the plans it started with).
         """
         return self._strategy
 
@@ -677,36 +681,37 @@ class Network:
         dropout = v.finite_float("dropout", dropout, minimum=0.0)
         if dropout >= 1.0:
             raise ValueError(f"dropout must lie in [0, 1), got {dropout}")
-        keep_prob = 1.0 - dropout
         kind = plan_mod.optimizer_kind(opt_mod.get_optimizer(optimizer))
-        l2 = v.finite_float("l2", l2, minimum=0.0)
+        decay = v.finite_float("l2", l2, minimum=0.0) > 0.0
         if course:
             case = plan_mod.Case("course", batch_size)
         elif m is not None and v.positive_int("m", m) > batch_size:
-            case = plan_mod.Case("mini-batches", batch_size, keep_prob, kind, l2)
+            case = plan_mod.Case("mini-batches", batch_size, dropout > 0.0, kind, decay)
         else:
-            case = plan_mod.Case("whole", batch_size, keep_prob, kind, l2)
+            case = plan_mod.Case("whole", batch_size, dropout > 0.0, kind, decay)
         return self._plan_for(case)
 
     def _plan_for(self, case):
         """The plan of ``case`` (a :class:`fastdnn.plan.Case`), decided on first use and kept."""
-        plan = self._plans.get(case)
+        # Keyed by the strategy read once: a plan decided while another thread
+        # changes the strategy is filed under the one it was decided for.
+        strategy = self._strategy
+        plan = self._plans.get((strategy, case))
         if plan is None:
-            plan = plan_mod.decide(self.layer_dims, self.dtype, self._strategy, case,
-                                   plan_mod.machine(self.dtype))
+            plan = plan_mod.decide(self.layer_dims, self.dtype, strategy, case, plan_mod.machine(self.dtype))
             log.debug("fastdnn plan for %s %s, %s step of %d: %s", self.layer_dims, self.dtype.name, case.kind,
                       case.batch, plan)
-            self._plans[case] = plan
+            self._plans[(strategy, case)] = plan
         return plan
 
     def _whole_batch_case(self, X, Y, keep_prob=1.0, optimizer="sgd", l2=0.0):
-        """The :class:`fastdnn.plan.Case` of a step on the whole batch ``(X, Y)`` as given."""
+        """The :class:`fastdnn.plan.Case` of a step on the whole batch ``(X, Y)`` as given (with ``fit``'s options)."""
         if X.ndim != 2 or Y.ndim != 2 or not X.flags.c_contiguous or X.dtype != self.dtype \
                 or Y.dtype != self.dtype:
             data = f"X is not a C-ordered {self.dtype.name} matrix, or Y not {self.dtype.name}"
         else:
             data = ""
-        return plan_mod.Case("whole", X.shape[1], keep_prob, optimizer, l2, data)
+        return plan_mod.Case("whole", X.shape[1], keep_prob < 1.0, optimizer, l2 > 0.0, data)
 
     def _fall_back(self, plan, why):
         """The plain plan standing in for ``plan`` when its threads are busy; said in the log."""
@@ -1188,27 +1193,27 @@ class Network:
         return (data, epochs, learning_rate, l2, keep_prob, validation_data, checkpoint, checkpoint_every, indices,
                 m, order, batch_size)
 
-    @_one_at_a_time
-    def _fit(self, X, Y, epochs=1, batch_size=None, optimizer="sgd", learning_rate=0.0075, l2=0.0, dropout=0.0,
-             shuffle=True, validation=None, progress=True, schedule=None, callback=None, train_indices=None,
-             data=None, validation_data=None, track_accuracy=True, checkpoint=None, checkpoint_every=None,
-             resume=False, defer_check=False, verbose=False):
-        (data, epochs, learning_rate, l2, keep_prob, validation_data, checkpoint, checkpoint_every, indices, m,
-         order, batch_size) = self._fit_options(X, Y, data, epochs, batch_size, optimizer, learning_rate, l2,
-                                                dropout, validation, validation_data, schedule, callback,
-                                                train_indices, checkpoint, checkpoint_every, resume, defer_check)
-        opt_kind = plan_mod.optimizer_kind(self._optimizer)
-        dropout = float(dropout)
-        full_batch = batch_size is None or batch_size >= m
-        batch = m if full_batch else batch_size
-        count = track_accuracy and self.output != "linear"
-        per_example = 1 if self.output == "softmax" else self.layer_dims[-1]
+    def _bound(self):
+        """The optimizer binding :meth:`_fit_options` may replace: ``(optimizer, state, slots, keep, t, backup_t)``."""
+        return self._optimizer, self.state, self._slots, self._keep, self._t, self._backup_t
 
-        session = None
-        if full_batch:
-            ws = self._workspace(m)
-            # Full batch: the caller's arrays themselves when a product can
-            # read them, otherwise one copy made now (not per epoch).
+    def _bind(self, bound):
+        """Put back a binding taken by :meth:`_bound`."""
+        self._optimizer, self.state, self._slots, self._keep, self._t, self._backup_t = bound
+
+    def _fit_plans(self, data, indices, train_indices, m, batch, keep_prob, l2):
+        """The plans of a fit's steps: ``(plan, session_plan, step_plans, X_full, Y_full)``.
+
+        Full batch (``batch == m``): the plan of the step on ``(X_full,
+        Y_full)``, the caller's arrays when a product can read them, otherwise
+        one copy made now (not per epoch).  Mini-batches: the plan of the
+        fit, the same as ``session_plan`` when the native blocks gather the
+        batches themselves, else a plan for each size of batch in
+        ``step_plans`` (the last one's too: a forced strategy that cannot
+        serve it says so now, not after an epoch).
+        """
+        opt_kind = plan_mod.optimizer_kind(self._optimizer)
+        if batch == m:
             if train_indices is None and data.direct_X(self.dtype):
                 X_full = data.X
             else:
@@ -1221,22 +1226,46 @@ class Network:
             if self._strategy == "native" and not X_full.flags.c_contiguous:
                 # Native blocks read C-ordered columns: one copy for the fit.
                 X_full = np.ascontiguousarray(X_full)
-            plan = self._plan_for(self._whole_batch_case(X_full, Y_full, keep_prob, opt_kind, l2))
+            return self._plan_for(self._whole_batch_case(X_full, Y_full, keep_prob, opt_kind, l2)), None, {}, \
+                X_full, Y_full
+        case = plan_mod.Case("mini-batches", batch, keep_prob < 1.0, opt_kind, l2 > 0.0,
+                             data.session_problem(self.dtype), data.batch_problem())
+        plan = self._plan_for(case)
+        if plan.route in ("native-update", "native-gradient"):
+            return plan, plan, {}, None, None
+        step_plans = {b: self._plan_for(case._replace(kind="whole", batch=b, data=case.batch_data))
+                      for b in (batch, m % batch) if b}
+        return plan, None, step_plans, None, None
+
+    @_one_at_a_time
+    def _fit(self, X, Y, epochs=1, batch_size=None, optimizer="sgd", learning_rate=0.0075, l2=0.0, dropout=0.0,
+             shuffle=True, validation=None, progress=True, schedule=None, callback=None, train_indices=None,
+             data=None, validation_data=None, track_accuracy=True, checkpoint=None, checkpoint_every=None,
+             resume=False, defer_check=False, verbose=False):
+        bound = self._bound()
+        (data, epochs, learning_rate, l2, keep_prob, validation_data, checkpoint, checkpoint_every, indices, m,
+         order, batch_size) = self._fit_options(X, Y, data, epochs, batch_size, optimizer, learning_rate, l2,
+                                                dropout, validation, validation_data, schedule, callback,
+                                                train_indices, checkpoint, checkpoint_every, resume, defer_check)
+        dropout = float(dropout)
+        full_batch = batch_size is None or batch_size >= m
+        batch = m if full_batch else batch_size
+        count = track_accuracy and self.output != "linear"
+        per_example = 1 if self.output == "softmax" else self.layer_dims[-1]
+        try:
+            plan, session_plan, step_plans, X_full, Y_full = self._fit_plans(data, indices, train_indices, m, batch,
+                                                                             keep_prob, l2)
+        except ValueError:
+            # A forced strategy refused: the fit leaves the network as it found it.
+            self._bind(bound)
+            raise
+        session = None
+        if full_batch:
+            ws = self._workspace(m)
         else:
             ws_full = self._workspace(batch)
             rest = m % batch
             ws_rest = self._workspace(rest) if rest else None
-            case = plan_mod.Case("mini-batches", batch, keep_prob, opt_kind, l2, data.session_problem(self.dtype),
-                                 data.batch_problem())
-            plan = self._plan_for(case)
-            if plan.route == "native-whole-batch" or not plan.route.startswith("native"):
-                session_plan = None
-                # A plan for each size of batch, the last one's too: a forced strategy
-                # that cannot serve it says so now, not after an epoch.
-                step_plans = {b: self._plan_for(case._replace(kind="whole", batch=b, data=case.batch_data))
-                              for b in (batch, rest) if b}
-            else:
-                session_plan = plan
 
         history = {}
         first_epoch, first_step, resumed_sums = 0, 0, (0.0, 0.0)

@@ -54,6 +54,8 @@ OPTIMIZER_KINDS = ("sgd", "native", "python")
 class Case(NamedTuple):
     """What a step is asked to do.
 
+    ``dropout`` and ``l2``: whether the step has them (their strengths do
+    not change the route, so a grid search over them shares one plan).
     ``data``: why the data cannot be read in place by native blocks ("" when
     they can): for ``"whole"`` and ``"course"``, ``X`` and ``Y`` must be
     C-ordered in the network's dtype; for ``"mini-batches"``, in memory, in
@@ -64,22 +66,28 @@ class Case(NamedTuple):
 
     kind: str
     batch: int
-    keep_prob: float = 1.0
+    dropout: bool = False
     optimizer: str = "sgd"
-    l2: float = 0.0
+    l2: bool = False
     data: str = ""
     batch_data: str = ""
     dual: object = "auto"
 
 
 class Machine(NamedTuple):
-    """What the process offers: threads for blocks, a BLAS that can be held at one thread, its gemm."""
+    """What the process offers: threads for blocks, a BLAS that can be held at one thread, its gemm.
+
+    ``workers`` is ``config.BLOCK_WORKERS`` (the cores this process may run
+    on, or ``FASTDNN_BLOCK_WORKERS``): native blocks take up to that many;
+    worker threads no more than ``cores``.
+    """
 
     workers: int
     can_pin_blas: bool
     gemm: bool
     blas: str
     blas_threads: int
+    cores: int = 2
 
 
 class Plan(NamedTuple):
@@ -126,8 +134,8 @@ def machine(dtype):
     """The :class:`Machine` facts of this process for products in ``dtype`` (cheap after the first call)."""
     from . import blas, threads
 
-    workers = min(config.BLOCK_WORKERS, os.cpu_count() or 1)
-    return Machine(workers, threads.can_pin_blas(), bool(blas.gemm_address(dtype)), *threads.blas_summary())
+    return Machine(config.BLOCK_WORKERS, threads.can_pin_blas(), bool(blas.gemm_address(dtype)),
+                   *threads.blas_summary(), cores=os.cpu_count() or 1)
 
 
 def flops_per_example(layer_dims):
@@ -166,13 +174,18 @@ def _native_blocks(layer_dims, batch, dtype, workers, forced):
 
 
 def _worker_blocks(layer_dims, batch, workers, forced):
-    """Worker column blocks for ``batch`` columns and the reason, or 0 and why not."""
+    """Worker column blocks for ``batch`` columns and the reason, or 0 and why not.
+
+    Forced, a batch gets as many blocks as it has columns up to ``workers``
+    (a batch of one column is one block on the calling thread, BLAS still
+    at one thread): the steps keep the route the network was held to.
+    """
+    if forced:
+        return min(workers, batch), "strategy 'threads'"
     if workers < 2:
         return 0, f"worker blocks need 2 threads; this process may run on {workers} core"
     if batch < workers:
         return 0, f"worker blocks need a column per thread ({workers}); the batch has {batch}"
-    if forced:
-        return workers, "strategy 'threads'"
     flops = batch * flops_per_example(layer_dims)
     if flops < config.BLOCKED_MIN_FLOPS:
         return 0, f"a small step ({flops:.2g} flops < config.BLOCKED_MIN_FLOPS {config.BLOCKED_MIN_FLOPS:.2g})"
@@ -191,7 +204,7 @@ def fused_layers(layer_dims):
 
 
 def _sgd_in_products(layer_dims, case):
-    return case.optimizer == "sgd" and case.l2 == 0.0 and any(fused_layers(layer_dims))
+    return case.optimizer == "sgd" and not case.l2 and any(fused_layers(layer_dims))
 
 
 def _refuse(strategy, why):
@@ -220,11 +233,11 @@ def decide(layer_dims, dtype, strategy, case, facts):
         A forced strategy (not ``"auto"``) that cannot serve ``case``.
     """
     if case.kind == "course":
+        # The dual form runs on the calling thread like the plain route: "plain" keeps it where
+        # it pays; "threads" and "native" ask for their blocks instead, unless dual=True says otherwise.
         if case.dual is True or (case.dual == "auto" and (
-                strategy == "dual" or (strategy == "auto" and case.batch < layer_dims[0]))):
-            if strategy not in ("auto", "dual") and case.dual is True:
-                _refuse(strategy, "fit_course(dual=True) asks for the dual form")
-            why = ("dual=True" if case.dual is True else "strategy 'dual'" if strategy == "dual"
+                strategy == "dual" or (strategy in ("auto", "plain") and case.batch < layer_dims[0]))):
+            why = ("fit_course(dual=True)" if case.dual is True else "strategy 'dual'" if strategy == "dual"
                    else f"fewer examples ({case.batch}) than features ({layer_dims[0]})")
             return Plan("dual", "dual", why, case.batch, 1, 0, 1, _blas(facts, False))
         if strategy == "dual":
@@ -270,7 +283,7 @@ def _mini_batch_session(layer_dims, dtype, strategy, case, facts):
 
 
 def _native_unavailable(case, facts):
-    if case.keep_prob < 1.0:
+    if case.dropout:
         return "native blocks have no dropout"
     if not facts.gemm:
         return "NumPy's BLAS exports no gemm for this dtype"
@@ -291,12 +304,12 @@ def _whole_batch(layer_dims, dtype, strategy, case, facts):
     if strategy == "plain":
         return _plain(layer_dims, case, facts, in_products, "strategy 'plain'")
     if strategy == "threads":
-        n_blocks, why = _worker_blocks(layer_dims, case.batch, facts.workers, True)
-        if not n_blocks or not facts.can_pin_blas:
-            _refuse(strategy, why if not n_blocks else "BLAS cannot be held at one thread (needs threadpoolctl)")
+        n_blocks, why = _worker_blocks(layer_dims, case.batch, min(facts.workers, facts.cores), True)
+        if not facts.can_pin_blas:
+            _refuse(strategy, "BLAS cannot be held at one thread (needs threadpoolctl)")
         return Plan("threads", "threads", why, case.batch, n_blocks, 0, n_blocks, _blas(facts, True))
     forced = strategy == "native"
-    threads_blocks, threads_why = _worker_blocks(layer_dims, case.batch, facts.workers, False)
+    threads_blocks, threads_why = _worker_blocks(layer_dims, case.batch, min(facts.workers, facts.cores), False)
     if not facts.can_pin_blas:
         threads_blocks = 0
     if not forced and in_products and not threads_blocks:

@@ -326,6 +326,7 @@ def test_six_blocks_cover_the_whole_batch(rng, monkeypatch):
     X, Y = make_data(rng, dims, "softmax", 3 * 200 + 50, np.float64, "rows")
     plain, blocked = fit_both(dims, X, Y, output="softmax", epochs=2, batch_size=200,
                               optimizer="adam", learning_rate=0.01)
+    assert blocked[0].last_plan.blocks == native_blocks._MAX_BLOCKS
     np.testing.assert_allclose(blocked[1]["cost"], plain[1]["cost"], rtol=1e-12)
     assert blocked[1]["accuracy"] == plain[1]["accuracy"]
     np.testing.assert_allclose(blocked[0].params, plain[0].params, rtol=1e-10, atol=1e-12)

@@ -21,7 +21,7 @@ from fastdnn import plan as plan_mod
 from fastdnn import reference as ref
 from fastdnn.network import HIDDEN, OUTPUTS, Network
 
-TWO_CORES = plan_mod.Machine(workers=2, can_pin_blas=True, gemm=True, blas="openblas", blas_threads=2)
+TWO_CORES = plan_mod.Machine(workers=2, can_pin_blas=True, gemm=True, blas="openblas", blas_threads=2, cores=2)
 LEARNING_RATE = 0.02
 # Float32 against a float64 reference after a few steps of the optimizer.
 TOLERANCE = {np.float64: dict(rtol=1e-9, atol=1e-11), np.float32: dict(rtol=2e-3, atol=2e-4)}
@@ -77,7 +77,8 @@ def _cases():
 @pytest.mark.parametrize("strategy, output, hidden, dtype, optimizer", list(_cases()))
 def test_every_route_trains_like_the_reference(strategy, output, hidden, dtype, optimizer, rng):
     k = 3 if output == "softmax" else 1
-    for dims, m, batch in (([5, 3, k], 1, None), ([7, 9, 5, k], 37, None), ([7, 9, 5, k], 48, 16)):
+    # (m = 50 in batches of 16 ends with a batch of 2.)
+    for dims, m, batch in (([5, 3, k], 1, None), ([7, 9, 5, k], 37, None), ([7, 9, 5, k], 50, 16)):
         what = f"dims {dims}, m {m}, batch {batch}"
         X, Y = make_problem(rng, dims, output, m, dtype)
         net = Network(dims, hidden=hidden, output=output, dtype=dtype, init="he", seed=5, strategy=strategy)
@@ -85,7 +86,8 @@ def test_every_route_trains_like_the_reference(strategy, output, hidden, dtype, 
         try:
             plan = net.plan(batch or m, m=m, optimizer=optimizer)
         except ValueError as refusal:
-            assert strategy != "auto", f"auto must always find a route ({what})"
+            # Only these cannot be served: fit in dual form, native blocks on one column.
+            assert strategy == "dual" or (strategy == "native" and m == 1), f"{strategy} refused {what}: {refusal}"
             with pytest.raises(ValueError, match=re.escape(str(refusal))):
                 net.fit(X, Y, epochs=2, batch_size=batch, optimizer=optimizer, learning_rate=LEARNING_RATE,
                         shuffle=False, progress=False)
@@ -154,8 +156,8 @@ def _case(batch, m, optimizer, dropout, course):
     if course:
         return plan_mod.Case("course", batch)
     if m is not None and m > batch:
-        return plan_mod.Case("mini-batches", batch, 1.0 - dropout, kind)
-    return plan_mod.Case("whole", batch, 1.0 - dropout, kind)
+        return plan_mod.Case("mini-batches", batch, dropout > 0, kind)
+    return plan_mod.Case("whole", batch, dropout > 0, kind)
 
 
 @pytest.mark.parametrize("name, dims, dtype, batch, m, optimizer, dropout, course, route", ROUTE_TABLE,
@@ -234,10 +236,10 @@ def test_a_forced_strategy_that_cannot_serve_says_why(strategy, refusal, rng):
         net.fit(X, Y, batch_size=32, dropout=0.5, progress=False)
 
 
-def test_fit_course_dual_true_refuses_another_forced_strategy(rng):
+def test_fit_course_dual_false_refuses_the_dual_strategy(rng):
     X, Y = make_problem(rng, [8, 6, 1], "sigmoid", 4, np.float64)
-    with pytest.raises(ValueError, match="dual=True"):
-        Network([8, 6, 1], strategy="plain").fit_course(X, Y, num_iterations=1, dual=True)
+    with pytest.raises(ValueError, match="dual=False"):
+        Network([8, 6, 1], strategy="dual").fit_course(X, Y, num_iterations=1, dual=False)
 
 
 def test_changing_the_strategy_changes_the_plan_of_the_same_batch(rng):
@@ -309,3 +311,88 @@ def test_column_blocks_are_never_empty(n_blocks):
         assert ranges[0][0] == 0 and ranges[-1][1] == m
         assert all(j1 > j0 for j0, j1 in ranges), (m, ranges)
         assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
+
+
+# Two epochs of 200 examples on [12, 16, 3] (a small step: native blocks where the data allow).
+# A full batch of row-per-example data runs plain (native blocks read C-ordered columns in
+# place); data the session cannot gather itself are gathered per batch into C order (native
+# blocks per batch), and the last batch of 8 columns is too small for two blocks.
+ROUTES_BY_LAYOUT = {
+    ("columns", None): {"native-whole-batch": 2}, ("columns", 64): {"native-update": 8},
+    ("rows", None): {"plain": 2}, ("rows", 64): {"native-update": 8},
+    ("fortran", None): {"plain": 2}, ("fortran", 64): {"native-update": 8},
+    ("float32 data", None): {"native-whole-batch": 2}, ("float32 data", 64): {"native-whole-batch": 6, "plain": 2},
+    ("memory map", None): {"native-whole-batch": 2}, ("memory map", 64): {"native-whole-batch": 6, "plain": 2},
+    ("strided", None): {"native-whole-batch": 2}, ("strided", 64): {"native-update": 8},
+}
+
+
+@pytest.mark.parametrize("layout", ["columns", "rows", "fortran", "float32 data", "memory map", "strided"])
+@pytest.mark.parametrize("batch", [None, 64])
+def test_what_ran_is_what_plan_said_for_every_layout(layout, batch, rng, tmp_path):
+    # The data's layout decides whether native blocks read it in place: the plan the fit
+    # reports, and the route its steps counted, follow it.
+    dims, m = [12, 16, 3], 200
+    X = rng.standard_normal((dims[0], m))
+    y = rng.integers(0, 3, m)
+    if layout == "rows":
+        X = np.ascontiguousarray(X.T).T
+    elif layout == "fortran":
+        X = np.asfortranarray(X)
+    elif layout == "float32 data":
+        X = X.astype(np.float32)
+    elif layout == "memory map":
+        mapped = np.lib.format.open_memmap(tmp_path / "X.npy", mode="w+", dtype=np.float64, shape=X.shape)
+        mapped[...] = X
+        X = mapped
+    elif layout == "strided":
+        X = np.concatenate([X, X])[::2]
+    net = Network(dims, output="softmax", seed=4)
+    net.fit(X, y, epochs=2, batch_size=batch, optimizer="adam", progress=False)
+    assert sum(net.steps_by_route.values()) == 2 * (1 if batch is None else -(-m // batch))
+    facts = plan_mod.machine(np.float64)
+    if facts.workers >= 2 and facts.can_pin_blas and facts.gemm:
+        assert net.steps_by_route == ROUTES_BY_LAYOUT[layout, batch]
+    ran = net.last_plan
+    plain = Network(dims, output="softmax", seed=4, strategy="plain")
+    plain.fit(X, y, epochs=2, batch_size=batch, optimizer="adam", progress=False)
+    np.testing.assert_allclose(net.params, plain.params, rtol=1e-9, atol=1e-12, err_msg=f"{layout}: {ran}")
+
+
+def test_a_refused_fit_leaves_the_optimizer_and_its_state(rng):
+    X, Y = make_problem(rng, [8, 6, 1], "sigmoid", 64, np.float64)
+    net = Network([8, 6, 1])
+    net.fit(X, Y, epochs=3, optimizer="adam", progress=False)
+    state, optimizer, t = net.state.copy(), net._optimizer, net._t
+    net.strategy = "native"
+    with pytest.raises(ValueError, match="dropout"):
+        net.fit(X, Y, optimizer="momentum", dropout=0.5, progress=False)
+    assert net._optimizer is optimizer and net._t == t
+    np.testing.assert_array_equal(net.state, state)
+
+
+def test_column_blocks_true_runs_the_small_last_batch_too(rng):
+    # The deprecated alias used to run a batch smaller than the threads unsplit; "threads" now
+    # gives it as many blocks as it has columns.
+    X, Y = make_problem(rng, [8, 6, 1], "sigmoid", 65, np.float64)
+    net = Network([8, 6, 1])
+    net.column_blocks = True
+    history = net.fit(X, Y, epochs=2, batch_size=32, progress=False)
+    assert net.last_plan.route == "threads" and net.last_plan.blocks == 1
+    plain = Network([8, 6, 1], strategy="plain")
+    np.testing.assert_allclose(plain.fit(X, Y, epochs=2, batch_size=32, progress=False)["cost"], history["cost"],
+                               rtol=1e-12)
+    one = np.ascontiguousarray(X[:, :1]), Y[:, :1]
+    assert net.train_step(*one, 0.01) == pytest.approx(plain.train_step(*one, 0.01), rel=1e-12)
+    assert net.last_plan.route == "threads" and net.last_plan.blocks == 1
+
+
+@pytest.mark.parametrize("strategy, dual, route", [
+    ("plain", "auto", "dual"), ("threads", "auto", "threads"), ("native", True, "dual"), ("auto", False, "plain"),
+])
+def test_fit_course_keeps_the_dual_form_as_before(strategy, dual, route, rng):
+    # column_blocks = False (now "plain") kept the dual form where it pays, and dual=True always ran it.
+    X, Y = make_problem(rng, [50, 4, 1], "sigmoid", 10, np.float64)
+    net = Network([50, 4, 1], strategy=strategy)
+    net.fit_course(X, Y, num_iterations=2, dual=dual)
+    assert net.last_plan.route == route
