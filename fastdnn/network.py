@@ -713,11 +713,17 @@ class Network:
             data = ""
         return plan_mod.Case("whole", X.shape[1], keep_prob < 1.0, optimizer, l2 > 0.0, data)
 
-    def _fall_back(self, plan, why):
-        """The plain plan standing in for ``plan`` when its threads are busy; said in the log."""
-        fallback = plan._replace(strategy="plain", route="plain", reason=why, blocks=1, chunk=0, threads=1)
-        log.debug("fastdnn: %s", fallback)
-        return fallback
+    def _when_busy(self, case, batch=None):
+        """The plan of ``case`` (of ``batch`` columns) while another fit holds the native blocks' threads."""
+        if batch is not None:
+            case = case._replace(batch=batch)
+        key = ("busy", self._strategy, case)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = plan_mod.when_busy(self.layer_dims, self.dtype, self._strategy, case,
+                                                         plan_mod.machine(self.dtype))
+            log.debug("fastdnn: %s", plan)
+        return plan
 
     # ------------------------------------------------------------ column blocks
 
@@ -746,8 +752,8 @@ class Network:
                 self._ran(plan)
                 total, ws.count[0] = blocks
                 return total / m
-            plan = self._fall_back(plan, "another fit holds the native blocks' threads")
-        elif route == "threads":
+            plan = self._when_busy(plan.case)
+        if plan.route == "threads":
             self._ran(plan)
             return self._worker_blocks(m, plan.blocks).run(X, Y, ws, keep_prob, key, count)
         self._ran(plan)
@@ -1289,8 +1295,7 @@ class Network:
                 # Small steps: column blocks on spinning threads, one Numba call a step.
                 session = native_blocks.open_session(self, data, indices, count, session_plan)
                 if session is None:
-                    fallback = self._fall_back(session_plan, "another fit holds the native blocks' threads")
-                    step_plans = {b: fallback._replace(batch=b) for b in (batch, rest) if b}
+                    step_plans = {b: self._when_busy(session_plan.case, b) for b in (batch, rest) if b}
             running = plan if full_batch or session is not None else step_plans[batch]
             route = running.route
             log.debug("fastdnn fit of %s %s on %d examples%s: %s", self.layer_dims, self.dtype.name, m,

@@ -113,6 +113,8 @@ class Plan(NamedTuple):
         Threads that compute the step's passes.
     blas : str
         The BLAS library and how many threads each of its products runs.
+    case : Case
+        The case the plan was decided for.
     """
 
     strategy: str
@@ -123,6 +125,7 @@ class Plan(NamedTuple):
     chunk: int
     threads: int
     blas: str
+    case: Case = None
 
     def __str__(self):
         split = f", {self.blocks} blocks" if self.blocks > 1 else ""
@@ -232,6 +235,33 @@ def decide(layer_dims, dtype, strategy, case, facts):
     ValueError
         A forced strategy (not ``"auto"``) that cannot serve ``case``.
     """
+    return _decide(layer_dims, dtype, strategy, case, facts)._replace(case=case)
+
+
+#: Why a step whose plan chose native blocks runs another way: its threads are taken.
+BUSY = "another fit holds the native blocks' threads"
+
+
+def when_busy(layer_dims, dtype, strategy, case, facts):
+    """The plan of a step of ``case`` while another fit holds the native blocks' threads.
+
+    ``"auto"`` takes what it would without native blocks (worker threads or
+    plain); a network held to ``"native"`` runs plain on the calling thread
+    rather than wait.  The step is a whole batch either way (a fit's
+    mini-batches are then gathered one by one).  Never the route
+    ``plain-sgd-in-products``: the step is already under way without it.
+    """
+    busy = case._replace(kind="whole", data=BUSY, batch_data=BUSY)
+    if strategy == "auto":
+        plan = _decide(layer_dims, dtype, "auto", busy, facts)
+    if strategy != "auto" or plan.route == "plain-sgd-in-products":
+        plan = _plain(layer_dims, busy, facts, False, BUSY)
+    if BUSY not in plan.reason:
+        plan = plan._replace(reason=f"{BUSY}; {plan.reason}")
+    return plan._replace(case=case)
+
+
+def _decide(layer_dims, dtype, strategy, case, facts):
     if case.kind == "course":
         # The dual form runs on the calling thread like the plain route: "plain" keeps it where
         # it pays; "threads" and "native" ask for their blocks instead, unless dual=True says otherwise.

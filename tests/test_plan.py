@@ -396,3 +396,19 @@ def test_fit_course_keeps_the_dual_form_as_before(strategy, dual, route, rng):
     net = Network([50, 4, 1], strategy=strategy)
     net.fit_course(X, Y, num_iterations=2, dual=dual)
     assert net.last_plan.route == route
+
+
+def test_a_step_whose_native_threads_are_busy_takes_the_next_best_route():
+    # [784, 256, 256, 10] at 4096 in float32 would run native; busy, "auto" gives it the worker
+    # threads (as a large step), a network held to "native" runs plain rather than wait.
+    dims, dtype = [784, 256, 256, 10], np.dtype(np.float32)
+    case = plan_mod.Case("mini-batches", 4096, optimizer="native")
+    assert plan_mod.decide(dims, dtype, "auto", case, TWO_CORES).route == "native-update"
+    busy = plan_mod.when_busy(dims, dtype, "auto", case, TWO_CORES)
+    assert busy.route == "threads" and plan_mod.BUSY in busy.reason and busy.case == case
+    assert plan_mod.when_busy(dims, dtype, "native", case, TWO_CORES).route == "plain"
+    small = plan_mod.Case("whole", 200, optimizer="native")
+    assert plan_mod.when_busy([64, 100, 10], np.dtype(np.float64), "auto", small, TWO_CORES).route == "plain"
+    # A plain-SGD step already under way without its in-product update stays plain.
+    cat = plan_mod.Case("whole", 209)
+    assert plan_mod.when_busy([12288, 20, 7, 5, 1], np.dtype(np.float64), "auto", cat, TWO_CORES).route == "plain"
