@@ -9,6 +9,10 @@ import importlib
 
 # First: sets how Numba's thread pool waits, before any kernel starts it.
 from . import threads  # noqa: F401  isort: skip
+# Before any kernel is called: a first call that compiles says so (fastdnn.compiling).
+from . import compiling  # isort: skip
+
+compiling.install()
 from .course import (
     L_layer_model,
     L_model_backward,

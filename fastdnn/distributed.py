@@ -26,6 +26,7 @@ import time
 
 import numpy as np
 
+from . import compiling
 from . import validation as v
 
 #: Steps between two checks that the ranks' parameters are still identical.
@@ -263,7 +264,7 @@ def _fit(net, X, Y, comm, MPI, epochs, batch_size, optimizer, learning_rate, l2,
     try:
         for epoch in range(first_epoch, epochs):
             lr = learning_rate if schedule is None else net._check_learning_rate(schedule(epoch), "schedule")
-            started = time.perf_counter()
+            started = time.perf_counter() - compiling.seconds()
             total = 0.0
             correct = 0.0
             skip = 0
@@ -322,7 +323,7 @@ def _fit(net, X, Y, comm, MPI, epochs, batch_size, optimizer, learning_rate, l2,
             if count:
                 record["accuracy"] = float(correct) / (m * per_example)
             record["learning_rate"] = lr
-            record["seconds"] = time.perf_counter() - started
+            record["seconds"] = time.perf_counter() - compiling.seconds() - started
             check_identical(comm, net.params, sums, gathered, net._n_steps)
             steps_since_check = 0
             if validation_data is not None or validation is not None:
