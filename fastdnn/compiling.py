@@ -138,6 +138,12 @@ def install():
     _installed = True
 
 
+def end_run():
+    """Close the current run of compiles now (its closing line is logged if it was announced)."""
+    with _watch.lock:
+        _watch._close_run()
+
+
 def seconds():
     """Seconds this process has spent compiling fastdnn's kernels."""
     return _watch.seconds

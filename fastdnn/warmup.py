@@ -153,11 +153,24 @@ def run(args):
     except ValueError as error:
         print(f"fastdnn warmup: {error}", file=sys.stderr)
         return 2
+    import logging
+
+    names = ", ".join(d.name for d in dtypes)
+    print(f"compiling fastdnn's kernels for this machine, {names}: a minute or two from an empty cache...",
+          file=sys.stderr, flush=True)
     started = time.perf_counter()
-    seconds, kernels = warm(dtypes, args.all)
+    # One line of our own instead of the notice of each run of compiles.
+    logger = logging.getLogger("fastdnn")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        seconds, kernels = warm(dtypes, args.all)
+    finally:
+        compiling.end_run()  # while still quiet: its closing line would repeat ours
+        logger.setLevel(level)
     took = time.perf_counter() - started
     what = "every kernel" if args.all else "the trainer's kernels"
-    print(f"warmed {what} for {', '.join(d.name for d in dtypes)} in {took:.1f} s "
+    print(f"warmed {what} for {names} in {took:.1f} s "
           f"({kernels} compiled in {seconds:.1f} s, the rest were already cached)")
     print(f"cache: {cache_location()} (NUMBA_CACHE_DIR moves it)")
     return 0

@@ -28,8 +28,7 @@ def probe_kernel(module="fastdnn.compile_probe"):
 def test_a_compile_is_counted_and_announced_once_it_lasts(monkeypatch, caplog):
     monkeypatch.setattr(compiling, "NOTICE_AFTER", 0.0)
     monkeypatch.setattr(compiling, "GAP", 0.3)
-    with compiling._watch.lock:
-        compiling._watch._close_run()  # a run of earlier tests' compiles ends here, not in this test
+    compiling.end_run()  # a run of earlier tests' compiles ends here, not in this test
     kernels, seconds = compiling.kernels(), compiling.seconds()
     with caplog.at_level(logging.WARNING, logger="fastdnn"):
         assert probe_kernel()(1.0) == 2.0
@@ -44,8 +43,7 @@ def test_a_compile_is_counted_and_announced_once_it_lasts(monkeypatch, caplog):
 
 def test_other_libraries_compiles_are_not_counted(monkeypatch, caplog):
     monkeypatch.setattr(compiling, "NOTICE_AFTER", 0.0)
-    with compiling._watch.lock:
-        compiling._watch._close_run()
+    compiling.end_run()
     kernels = compiling.kernels()
     with caplog.at_level(logging.WARNING, logger="fastdnn"):
         assert probe_kernel("someone_else")(1.0) == 2.0
@@ -57,8 +55,7 @@ def test_other_libraries_compiles_are_not_counted(monkeypatch, caplog):
 def test_a_short_compile_says_nothing(monkeypatch, caplog):
     # The notice waits NOTICE_AFTER (a second by default): a compile run shorter than that is quiet.
     monkeypatch.setattr(compiling, "NOTICE_AFTER", 30.0)
-    with compiling._watch.lock:
-        compiling._watch._close_run()
+    compiling.end_run()
     with caplog.at_level(logging.WARNING, logger="fastdnn"):
         probe_kernel()(1.0)
         time.sleep(compiling.GAP + 0.2)
@@ -99,7 +96,7 @@ def test_after_warmup_no_spec_shape_compiles(tmp_path):
     warm = _run(["-m", "fastdnn", "warmup", "--dtype", "float64"], tmp_path)
     assert warm.returncode == 0, warm.stderr
     assert "warmed the trainer's kernels for float64" in warm.stdout and "cache: " in warm.stdout
-    assert "fastdnn: compiling kernels for this machine" in warm.stderr  # it was not silent
+    assert "compiling fastdnn's kernels for this machine, float64" in warm.stderr  # it was not silent
     after = _run(["-c", SPEC_STEPS], tmp_path)
     assert after.returncode == 0, after.stderr
     assert after.stdout.strip().startswith("compiled 0 "), after.stdout
