@@ -1,0 +1,116 @@
+"""Where a first run's time goes: fastdnn's compiles from an empty Numba cache, kernel by kernel.
+
+Usage::
+
+    python benchmarks/cold_start.py [--scenarios digits,spec] [--json FILE]
+
+Each scenario runs in a fresh process with its own empty ``NUMBA_CACHE_DIR``
+(cold), then again in a second fresh process on the cache the first one
+filled (warm).  Printed: the wall time of each, the compile time and the
+number of kernels compiled (``fastdnn.compiling``, which follows Numba's
+``numba:compile`` event), the kernels that took longest, and the peers of
+the issue's criteria measured in the same run (scikit-learn's whole fit of
+the same digits model).
+
+Scenarios:
+
+* ``digits`` -- ``fastdnn.MLPClassifier(max_iter=20)`` on scikit-learn's
+  digits (float64), then the same on float32 data (a second dtype);
+  scikit-learn's ``MLPClassifier`` on the same data, for the ratio.
+* ``spec`` -- the first two ``train_step`` calls of each SPEC shape (as
+  ``fastdnn bench`` builds them), float64 then float32, each timed.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+
+SCRIPTS = {
+    "digits": textwrap.dedent("""
+        import json, time, warnings
+        t0 = time.perf_counter()
+        import numpy as np
+        import fastdnn
+        from fastdnn import compiling
+        from sklearn.datasets import load_digits
+        from sklearn.exceptions import ConvergenceWarning
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        X, y = load_digits(return_X_y=True)
+        X = X / 16.0
+        rows = {"import fastdnn, scikit-learn": time.perf_counter() - t0}
+        for name, data in (("first MLPClassifier fit, float64", X), ("then float32 data", X.astype(np.float32))):
+            t = time.perf_counter()
+            fastdnn.MLPClassifier(max_iter=20, random_state=0).fit(data, y)
+            rows[name] = time.perf_counter() - t
+        from sklearn.neural_network import MLPClassifier
+        t = time.perf_counter()
+        MLPClassifier(max_iter=20, random_state=0).fit(X, y)
+        rows["scikit-learn's MLPClassifier fit (peer)"] = time.perf_counter() - t
+        print(json.dumps({"rows": rows, "compile_s": compiling.seconds(), "kernels": compiling.compiled()}))
+    """),
+    "spec": textwrap.dedent("""
+        import json, time
+        import numpy as np
+        from fastdnn import bench, compiling
+        rows = {}
+        for dtype in ("float64", "float32"):
+            for dims in bench.SPEC_SHAPES:
+                m = bench.COURSE_M if tuple(dims) == tuple(bench.COURSE_SHAPE) else 2048
+                X, Y = bench.make_batch(dims, m, np.dtype(dtype))
+                step = bench.fastdnn_step(dims, X, Y)
+                t = time.perf_counter()
+                step()
+                rows[f"first step {','.join(map(str, dims))} {dtype} ({step.network.last_plan.route})"] = \\
+                    time.perf_counter() - t
+        print(json.dumps({"rows": rows, "compile_s": compiling.seconds(), "kernels": compiling.compiled()}))
+    """),
+}
+
+
+def run(script, cache):
+    env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+    for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+        env.pop(key, None)
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenarios", default=",".join(SCRIPTS))
+    parser.add_argument("--top", type=int, default=8, help="kernels listed per scenario (longest compiles)")
+    parser.add_argument("--json", help="save the results")
+    args = parser.parse_args(argv)
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from fastdnn.bench import machine_info, machine_line
+
+    print(machine_line(machine_info()))
+    results = {}
+    for name in args.scenarios.split(","):
+        with tempfile.TemporaryDirectory(prefix="fastdnn-cold-") as cache:
+            cold = run(SCRIPTS[name], cache)
+            warm = run(SCRIPTS[name], cache)
+        results[name] = {"cold": cold, "warm": warm}
+        print(f"\n{name}: {len(cold['kernels'])} kernels compiled in {cold['compile_s']:.1f} s (cold); "
+              f"{len(warm['kernels'])} when warm")
+        width = max(len(row) for row in cold["rows"])
+        print(f"  {'':{width}}  cold s   warm s")
+        for row, seconds in cold["rows"].items():
+            print(f"  {row:{width}}  {seconds:6.2f}   {warm['rows'][row]:6.2f}")
+        print("  longest compiles:")
+        for kernel, seconds in sorted(cold["kernels"], key=lambda k: -k[1])[:args.top]:
+            print(f"    {seconds:6.2f} s  {kernel.split('(')[0]}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
