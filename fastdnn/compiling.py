@@ -15,6 +15,7 @@ it took.  Silence them with ``logging.getLogger("fastdnn").setLevel(logging.ERRO
 """
 
 import logging
+import os
 import threading
 import time
 
@@ -29,12 +30,21 @@ GAP = 0.5
 
 
 class _Watch(event.Listener):
-    """Counts the compiles of fastdnn's kernels and announces the long runs of them."""
+    """Counts the compiles of fastdnn's kernels and announces the long runs of them.
+
+    Numba calls :meth:`on_start` and :meth:`on_end` inside its compiler lock:
+    they only count, under a lock of their own, and never log.  The lines are
+    logged by timer threads, outside both locks.
+    """
 
     def __init__(self):
+        self._reset()
+
+    def _reset(self):
+        # Also the state of a forked child, whose parent's threads and lock holders are gone.
         self.lock = threading.Lock()
-        self.depth = 0
-        self.started = 0.0
+        self.local = threading.local()
+        self.started = {}
         self.seconds = 0.0
         self.kernels = 0
         self.run_start = None
@@ -44,40 +54,48 @@ class _Watch(event.Listener):
         self.announced = False
         self.location = None
         self.log = []
-        self.current = None
 
     def on_start(self, event):
         dispatcher = event.data.get("dispatcher")
         if not _ours(dispatcher):
             return
+        stack = getattr(self.local, "stack", None)
+        if stack is None:
+            stack = self.local.stack = []
+        stack.append(dispatcher)
+        if len(stack) > 1:
+            return  # a kernel compiled inside another: counted in the outer one's time
         with self.lock:
-            self.depth += 1
-            if self.depth > 1:
-                return  # a kernel compiled inside another: counted in the outer one's time
             now = time.perf_counter()
-            self.started = now
-            self.current = f"{dispatcher.py_func.__module__}.{dispatcher.py_func.__qualname__}{tuple(event.data['args'])}"
+            self.started[threading.get_ident()] = (now, _describe(dispatcher, event))
             if self.run_start is None or now - self.last_end > GAP:
-                self._close_run()
+                # A new run (an announced one still open has its end timer on the way: it finds
+                # the run gone and stays quiet; never log here, inside Numba's compile).
                 self.run_start, self.run_seconds, self.run_kernels, self.announced = now, 0.0, 0, False
                 self.location = _cache_location(dispatcher)
                 _start_timer(NOTICE_AFTER, self._announce, self.run_start)
 
     def on_end(self, event):
-        if not _ours(event.data.get("dispatcher")):
+        dispatcher = event.data.get("dispatcher")
+        if not _ours(dispatcher):
+            return
+        stack = getattr(self.local, "stack", None)
+        if not stack or stack[-1] is not dispatcher:
+            return  # an end without its start (another listener failed in between): ignore it
+        stack.pop()
+        if stack:
             return
         with self.lock:
-            self.depth -= 1
-            if self.depth:
-                return
             now = time.perf_counter()
-            took = now - self.started
-            self.log.append((self.current, took))
+            started, name = self.started.pop(threading.get_ident(), (now, "?"))
+            took = now - started
             self.seconds += took
-            self.kernels += 1
             self.run_seconds += took
-            self.run_kernels += 1
             self.last_end = now
+            if not _failed(event):
+                self.log.append((name, took))
+                self.kernels += 1
+                self.run_kernels += 1
             if self.announced:
                 _start_timer(GAP, self._end_of_run, self.run_start, now)
 
@@ -85,25 +103,43 @@ class _Watch(event.Listener):
         with self.lock:
             if self.run_start != run_start or self.announced:
                 return
-            if self.depth == 0 and time.perf_counter() - self.last_end > GAP:
+            now = time.perf_counter()
+            if not self.started and now - self.last_end > GAP:
                 return  # the run ended before the notice was due
             self.announced = True
             where = f" (cached in {self.location})" if self.location else ""
+            if not self.started:
+                # Between two compiles: the end of the run is due GAP after the last one.
+                _start_timer(max(self.last_end + GAP - now, 0.0), self._end_of_run, run_start, self.last_end)
         log.warning("fastdnn: compiling kernels for this machine, first use only%s...", where)
 
     def _end_of_run(self, run_start, end):
         with self.lock:
-            if self.run_start != run_start or self.last_end != end or self.depth:
+            if self.run_start != run_start or self.last_end != end or self.started:
                 return  # another compile came: the run goes on
-            self._close_run()
+            line = self._close_run()
+        if line:
+            log.warning("%s", line)
 
     def _close_run(self):
-        # Called with the lock held.
+        """End the current run (the lock held); its closing line, if it was announced."""
+        line = None
         if self.run_start is not None and self.announced:
-            log.warning("fastdnn: compiled %d kernels in %.1f s; later runs load them from the cache",
-                     self.run_kernels, self.run_seconds)
+            line = (f"fastdnn: compiled {self.run_kernels} kernels in {self.run_seconds:.1f} s; "
+                    f"later runs load them from the cache")
         self.run_start = None
         self.announced = False
+        return line
+
+
+def _failed(event):
+    # Numba's Event.is_failed is inverted (True without an exception, as of 0.68): read the details.
+    return getattr(event, "_exc_details", None) is not None
+
+
+def _describe(dispatcher, event):
+    func = dispatcher.py_func
+    return f"{func.__module__}.{func.__qualname__}{tuple(event.data.get('args', ()))}"
 
 
 def _start_timer(delay, function, *args):
@@ -135,13 +171,17 @@ def install():
     if _installed:
         return
     event.register("numba:compile", _watch)
+    # A child forked while a timer thread held the lock would wait for it forever.
+    os.register_at_fork(after_in_child=_watch._reset)
     _installed = True
 
 
 def end_run():
     """Close the current run of compiles now (its closing line is logged if it was announced)."""
     with _watch.lock:
-        _watch._close_run()
+        line = _watch._close_run()
+    if line:
+        log.warning("%s", line)
 
 
 def seconds():

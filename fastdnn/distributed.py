@@ -323,7 +323,7 @@ def _fit(net, X, Y, comm, MPI, epochs, batch_size, optimizer, learning_rate, l2,
             if count:
                 record["accuracy"] = float(correct) / (m * per_example)
             record["learning_rate"] = lr
-            record["seconds"] = time.perf_counter() - compiling.seconds() - started
+            record["seconds"] = max(time.perf_counter() - compiling.seconds() - started, 0.0)
             check_identical(comm, net.params, sums, gathered, net._n_steps)
             steps_since_check = 0
             if validation_data is not None or validation is not None:

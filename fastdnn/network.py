@@ -1366,7 +1366,8 @@ class Network:
                     record["accuracy"] = float(correct) / (m * per_example)
                 record["learning_rate"] = lr
                 # Training time: a first epoch's kernel compiles are left out.
-                record["seconds"] = time.perf_counter() - compiling.seconds() - started
+                # (The process's compiles: another thread's may fall in this epoch, hence the floor.)
+                record["seconds"] = max(time.perf_counter() - compiling.seconds() - started, 0.0)
                 if validation_data is not None:
                     scores = self._evaluate(validation_data)
                     record["val_cost"] = scores["cost"]

@@ -210,8 +210,12 @@ def _sgd_in_products(layer_dims, case):
     return case.optimizer == "sgd" and not case.l2 and any(fused_layers(layer_dims))
 
 
+class StrategyRefused(ValueError):
+    """A network held to a strategy (``Network(strategy=...)``) that cannot serve a step; the message says why."""
+
+
 def _refuse(strategy, why):
-    raise ValueError(f"strategy={strategy!r} cannot run this step: {why}")
+    raise StrategyRefused(f"strategy={strategy!r} cannot run this step: {why}")
 
 
 def decide(layer_dims, dtype, strategy, case, facts):

@@ -71,7 +71,7 @@ def _steps(dtype, hidden, output, optimizer, dropout, layouts, large, rng):
         for size in (batch, None) if batch else (None,):
             try:
                 net.fit(X, Y, epochs=1, batch_size=size, optimizer=optimizer, dropout=dropout, progress=False)
-            except ValueError:
+            except plan_mod.StrategyRefused:
                 continue  # a forced strategy that cannot serve this case: nothing to compile
         net.predict(X)
         if output == "sigmoid" and optimizer == "sgd" and not dropout and layout == "columns":
