@@ -142,12 +142,22 @@ def _describe(dispatcher, event):
     return f"{func.__module__}.{func.__qualname__}{tuple(event.data.get('args', ()))}"
 
 
+_timers = set()
+
+
 def _start_timer(delay, function, *args):
     # Named as fastdnn's own: it never calls BLAS, so OpenBLAS's idle threads may still be
     # parked while it waits (fastdnn.threads._park_blas_threads).
-    timer = threading.Timer(delay, function, args=args)
+    def run():
+        try:
+            function(*args)
+        finally:
+            _timers.discard(timer)
+
+    timer = threading.Timer(delay, run)
     timer.name = "fastdnn-compile-notice"
     timer.daemon = True
+    _timers.add(timer)
     timer.start()
 
 
@@ -182,6 +192,19 @@ def end_run():
         line = _watch._close_run()
     if line:
         log.warning("%s", line)
+
+
+def settle():
+    """:func:`end_run`, then stop the notice's pending timers and wait for them to end.
+
+    For code that measures what happens next (a benchmark, an allocation
+    test) after a first call that may have compiled.
+    """
+    end_run()
+    for timer in list(_timers):
+        timer.cancel()
+        if timer is not threading.current_thread():
+            timer.join()
 
 
 def seconds():

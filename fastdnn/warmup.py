@@ -134,8 +134,6 @@ def warm(dtypes, everything=False, seed=0):
 
 def cache_location():
     """Where Numba keeps fastdnn's compiled kernels (the folder of one of them)."""
-    import os
-
     from .kernels import update
 
     for kernel in vars(update).values():
@@ -166,7 +164,7 @@ def run(args):
     try:
         seconds, kernels = warm(dtypes, args.all)
     finally:
-        compiling.end_run()  # while still quiet: its closing line would repeat ours
+        compiling.settle()  # while still quiet: its closing line would repeat ours
         logger.setLevel(level)
     took = time.perf_counter() - started
     what = "every kernel" if args.all else "the trainer's kernels"
