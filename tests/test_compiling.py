@@ -28,7 +28,8 @@ def probe_kernel(module="fastdnn.compile_probe"):
 def test_a_compile_is_counted_and_announced_once_it_lasts(monkeypatch, caplog):
     monkeypatch.setattr(compiling, "NOTICE_AFTER", 0.0)
     monkeypatch.setattr(compiling, "GAP", 0.3)
-    compiling.end_run()  # a run of earlier tests' compiles ends here, not in this test
+    compiling.settle()  # a run of earlier tests' compiles ends here, not in this test
+    caplog.clear()
     kernels, seconds = compiling.kernels(), compiling.seconds()
     with caplog.at_level(logging.WARNING, logger="fastdnn"):
         assert probe_kernel()(1.0) == 2.0
@@ -43,7 +44,8 @@ def test_a_compile_is_counted_and_announced_once_it_lasts(monkeypatch, caplog):
 
 def test_other_libraries_compiles_are_not_counted(monkeypatch, caplog):
     monkeypatch.setattr(compiling, "NOTICE_AFTER", 0.0)
-    compiling.end_run()
+    compiling.settle()
+    caplog.clear()
     kernels = compiling.kernels()
     with caplog.at_level(logging.WARNING, logger="fastdnn"):
         assert probe_kernel("someone_else")(1.0) == 2.0
@@ -55,7 +57,8 @@ def test_other_libraries_compiles_are_not_counted(monkeypatch, caplog):
 def test_a_short_compile_says_nothing(monkeypatch, caplog):
     # The notice waits NOTICE_AFTER (a second by default): a compile run shorter than that is quiet.
     monkeypatch.setattr(compiling, "NOTICE_AFTER", 30.0)
-    compiling.end_run()
+    compiling.settle()
+    caplog.clear()
     with caplog.at_level(logging.WARNING, logger="fastdnn"):
         probe_kernel()(1.0)
         time.sleep(compiling.GAP + 0.2)
@@ -101,7 +104,8 @@ def test_a_run_announced_after_its_last_compile_still_gets_its_closing_line(monk
     monkeypatch.setattr(compiling, "NOTICE_AFTER", 0.1)
     monkeypatch.setattr(compiling, "GAP", 0.2)
     watch, kernel = compiling._Watch(), _Dispatcher()
-    compiling.end_run()  # the process's own run of compiles, if one is open, ends before this test
+    compiling.settle()  # the process's own run of compiles, if one is open, ends before this test
+    caplog.clear()
     with caplog.at_level(logging.WARNING, logger="fastdnn"):
         watch.on_start(_event("START", kernel))
         time.sleep(0.05)
