@@ -692,17 +692,23 @@ class Network:
             case = plan_mod.Case("whole", batch_size, dropout > 0.0, kind, decay)
         return self._plan_for(case)
 
-    def _plan_for(self, case):
-        """The plan of ``case`` (a :class:`fastdnn.plan.Case`), decided on first use and kept."""
+    def _plan_for(self, case, busy=False):
+        """The plan of ``case`` (a :class:`fastdnn.plan.Case`), decided on first use and kept.
+
+        ``busy``: the plan while another fit holds the native blocks' threads
+        (:func:`fastdnn.plan.when_busy`).
+        """
         # Keyed by the strategy read once: a plan decided while another thread
         # changes the strategy is filed under the one it was decided for.
         strategy = self._strategy
-        plan = self._plans.get((strategy, case))
+        key = (strategy, case, busy)
+        plan = self._plans.get(key)
         if plan is None:
-            plan = plan_mod.decide(self.layer_dims, self.dtype, strategy, case, plan_mod.machine(self.dtype))
+            decide = plan_mod.when_busy if busy else plan_mod.decide
+            plan = decide(self.layer_dims, self.dtype, strategy, case, plan_mod.machine(self.dtype))
             log.debug("fastdnn plan for %s %s, %s step of %d: %s", self.layer_dims, self.dtype.name, case.kind,
                       case.batch, plan)
-            self._plans[(strategy, case)] = plan
+            self._plans[key] = plan
         return plan
 
     def _whole_batch_case(self, X, Y, keep_prob=1.0, optimizer="sgd", l2=0.0):
@@ -713,18 +719,6 @@ class Network:
         else:
             data = ""
         return plan_mod.Case("whole", X.shape[1], keep_prob < 1.0, optimizer, l2 > 0.0, data)
-
-    def _when_busy(self, case, batch=None):
-        """The plan of ``case`` (of ``batch`` columns) while another fit holds the native blocks' threads."""
-        if batch is not None:
-            case = case._replace(batch=batch)
-        key = ("busy", self._strategy, case)
-        plan = self._plans.get(key)
-        if plan is None:
-            plan = self._plans[key] = plan_mod.when_busy(self.layer_dims, self.dtype, self._strategy, case,
-                                                         plan_mod.machine(self.dtype))
-            log.debug("fastdnn: %s", plan)
-        return plan
 
     # ------------------------------------------------------------ column blocks
 
@@ -753,7 +747,7 @@ class Network:
                 self._ran(plan)
                 total, ws.count[0] = blocks
                 return total / m
-            plan = self._when_busy(plan.case)
+            plan = self._plan_for(plan.case, busy=True)
         if plan.route == "threads":
             self._ran(plan)
             return self._worker_blocks(m, plan.blocks).run(X, Y, ws, keep_prob, key, count)
@@ -1263,7 +1257,8 @@ class Network:
             plan, session_plan, step_plans, X_full, Y_full = self._fit_plans(data, indices, train_indices, m, batch,
                                                                              keep_prob, l2)
         except ValueError:
-            # A forced strategy refused: the fit leaves the network as it found it.
+            # A forced strategy refused (or the data could not be gathered):
+            # the fit leaves the optimizer as it found it.
             self._bind(bound)
             raise
         session = None
@@ -1296,7 +1291,8 @@ class Network:
                 # Small steps: column blocks on spinning threads, one Numba call a step.
                 session = native_blocks.open_session(self, data, indices, count, session_plan)
                 if session is None:
-                    step_plans = {b: self._when_busy(session_plan.case, b) for b in (batch, rest) if b}
+                    step_plans = {b: self._plan_for(session_plan.case._replace(batch=b), busy=True)
+                                  for b in (batch, rest) if b}
             running = plan if full_batch or session is not None else step_plans[batch]
             route = running.route
             log.debug("fastdnn fit of %s %s on %d examples%s: %s", self.layer_dims, self.dtype.name, m,

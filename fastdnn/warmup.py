@@ -137,7 +137,7 @@ def cache_location():
     from .kernels import update
 
     for kernel in vars(update).values():
-        path = getattr(getattr(kernel, "_cache", None), "_cache_path", None)
+        path = compiling._cache_location(kernel)
         if path:
             return path
     return "unknown"
