@@ -38,6 +38,7 @@ from .course import (
 )
 from .data import load_catvnoncat
 from .data import load_data, load_h5, load_idx, load_npy, load_npz
+from .fitting import FitSettings
 from .network import Network
 from .optimizers import SGD, Adam, Momentum, Optimizer
 

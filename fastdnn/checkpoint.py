@@ -87,13 +87,19 @@ def fsync_directory(directory):
         os.close(fd)
 
 
-def save(path, net, position, indices):
-    """Write the training state of ``net`` to ``path`` (atomically).
+def save(path, state, architecture, history, position, indices):
+    """Write the training state to ``path`` (atomically).
 
     Parameters
     ----------
     path : str or path
-    net : fastdnn.Network
+    state : fastdnn.state.ModelState
+        The parameters, the optimizer with its state and step count, the
+        network's step count and shuffling generator.
+    architecture : dict
+        The network's record (:attr:`fastdnn.Network.architecture`).
+    history : dict of list
+        The network's records of every fit so far.
     position : dict
         JSON-serialisable: ``epoch`` (epochs of the fit completed), ``step``
         (steps of the current epoch completed), ``total`` and ``correct``
@@ -105,17 +111,15 @@ def save(path, net, position, indices):
     record = {
         "format": CHECKPOINT_FORMAT,
         "version": CHECKPOINT_VERSION,
-        "architecture": net._architecture(),
-        "optimizer": {"name": net._optimizer.name, "config": net._optimizer.get_config(), "t": int(net._t)},
-        "n_steps": int(net._n_steps),
-        "rng": net._rng.bit_generator.state,
-        "history": net.history,
+        "architecture": architecture,
+        **state.training_record(),
+        "history": history,
         "position": position,
     }
     text = json.dumps(record)
     arrays = {
-        "params": net.params,
-        "optimizer_state": net.state,
+        "params": state.params,
+        "optimizer_state": state.state,
         "indices": np.ascontiguousarray(indices, dtype=np.int64),
         "fastdnn_checkpoint": np.array(text),
     }
@@ -216,45 +220,40 @@ def load(path):
     return record
 
 
-def restore(net, record, path):
-    """Put the state of a checkpoint ``record`` (from :func:`load`) into ``net``.
+def restore(state, record, path, architecture):
+    """Put the training state of a checkpoint ``record`` (from :func:`load`) into ``state``.
+
+    ``architecture`` is the record of the network ``state`` belongs to; the
+    caller takes the history and metadata from ``record``.
 
     Raises
     ------
     ValueError
-        The checkpoint belongs to another architecture; the message names
-        ``path`` and the difference.
+        The checkpoint belongs to another architecture, or it is damaged;
+        the message names ``path`` and the difference.
     """
     from . import optimizers as opt_mod
 
     arch = record["architecture"]
-    mine = net._architecture()
     for key in ("layer_dims", "hidden", "output", "dtype", "leaky_slope"):
-        if arch.get(key) != mine[key]:
+        if arch.get(key) != architecture[key]:
             raise ValueError(
                 f"checkpoint {path} was written by a network with {key}={arch.get(key)!r}; "
-                f"this network has {key}={mine[key]!r}"
+                f"this network has {key}={architecture[key]!r}"
             )
     params = record["params"]
-    if params.shape != net.params.shape or params.dtype != net.dtype:
+    if params.shape != state.params.shape or params.dtype != state.dtype:
         raise ValueError(
             f"checkpoint {path} is damaged: its parameter arena has shape {params.shape} and dtype "
-            f"{params.dtype}, the network needs ({net.params.size},) of {net.dtype}"
+            f"{params.dtype}, the network needs ({state.params.size},) of {state.dtype}"
         )
     spec = record["optimizer"]
     try:
         optimizer = opt_mod.from_config(spec["name"], spec["config"])
-        net._reset_optimizer(optimizer)
-        state = record["optimizer_state"]
-        if state.shape != net.state.shape or state.dtype != net.dtype:
-            raise ValueError(f"its optimizer state has shape {state.shape}, expected {net.state.shape}")
-        bit_generator = net._rng.bit_generator
-        bit_generator.state = record["rng"]
+        values = record["optimizer_state"]
+        expected = (optimizer.n_slots * state.params.size,)
+        if values.shape != expected or values.dtype != state.dtype:
+            raise ValueError(f"its optimizer state has shape {values.shape}, expected {expected}")
+        state.load(params, optimizer, values, int(spec["t"]), int(record["n_steps"]), record["rng"])
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"checkpoint {path} is damaged: {exc}") from None
-    net.params[...] = params
-    net.state[...] = state
-    net._t = int(spec["t"])
-    net._n_steps = int(record["n_steps"])
-    net.history = record["history"]
-    net.metadata = arch.get("metadata") or {}

@@ -27,7 +27,9 @@ import time
 import numpy as np
 
 from . import compiling
+from . import fitting
 from . import validation as v
+from .fitting import FitSettings
 
 #: Steps between two checks that the ranks' parameters are still identical.
 DEFAULT_CHECK_EVERY = 50
@@ -117,8 +119,7 @@ def check_identical(comm, params, sums, gathered, step):
 
 def fit(net, X, Y, comm=None, epochs=1, batch_size=None, optimizer="sgd", learning_rate=0.0075, l2=0.0,
         dropout=0.0, shuffle=True, validation=None, progress=True, schedule=None, callback=None,
-        checkpoint=None, checkpoint_every=None, resume=False, check_every=DEFAULT_CHECK_EVERY, threads="auto",
-        **private):
+        checkpoint=None, checkpoint_every=None, resume=False, check_every=DEFAULT_CHECK_EVERY, threads="auto"):
     """Train ``net`` data-parallel over the ranks of ``comm``; call it on every rank.
 
     Parameters
@@ -178,22 +179,66 @@ def fit(net, X, Y, comm=None, epochs=1, batch_size=None, optimizer="sgd", learni
     """
     MPI = _mpi()
     comm = MPI.COMM_WORLD if comm is None else comm
-    unknown = set(private) - {"train_indices", "data", "validation_data", "track_accuracy"}
-    if unknown:
-        raise TypeError(f"fastdnn.distributed.fit got unexpected option(s): {', '.join(sorted(unknown))}")
+    check_every, threads = _check_run_options(comm, check_every, threads)
+    # Before the data's checks: a rank with another network fails with the others, not alone.
+    _check_same_network(comm, net)
+    data = net.prepare(X, Y)
+    settings = FitSettings(epochs=epochs, batch_size=batch_size, optimizer=optimizer, learning_rate=learning_rate,
+                           l2=l2, dropout=dropout, shuffle=shuffle, progress=progress, schedule=schedule,
+                           callback=callback, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
+                           resume=resume)
+    if validation is not None:
+        if not isinstance(validation, (tuple, list)) or len(validation) != 2:
+            raise TypeError("validation must be a pair (X_val, Y_val)")
+        validation = net.prepare(validation[0], validation[1], names=("X_val", "Y_val"))
+    return _run(net, data, settings, validation, comm, MPI, check_every, threads)
+
+
+def train(net, data, settings, validation=None, comm=None, check_every=DEFAULT_CHECK_EVERY, threads="auto"):
+    """:func:`fit` on examples from :meth:`fastdnn.Network.prepare` with a :class:`fastdnn.fitting.FitSettings`.
+
+    As :meth:`fastdnn.Network.train` is to :meth:`fastdnn.Network.fit`
+    (the command line's ``--distributed`` runs it).  ``settings.verbose``
+    is not used.
+    """
+    from .examples import Examples
+
+    MPI = _mpi()
+    comm = MPI.COMM_WORLD if comm is None else comm
+    check_every, threads = _check_run_options(comm, check_every, threads)
+    if not isinstance(settings, FitSettings):
+        raise TypeError(f"settings must be a fastdnn.fitting.FitSettings, got {type(settings).__name__}")
+    for name, examples in (("data", data), ("validation", validation)):
+        if examples is None and name == "validation":
+            continue
+        if not isinstance(examples, Examples):
+            raise TypeError(f"{name} must be the examples Network.prepare returns, got {type(examples).__name__}")
+        examples.check_fits(net.layer_dims, net.output)
+    _check_same_network(comm, net)
+    return _run(net, data, settings, validation, comm, MPI, check_every, threads)
+
+
+def _check_run_options(comm, check_every, threads):
+    """``check_every`` and ``threads`` checked (``"auto"`` threads: the node's cores shared by its ranks)."""
     check_every = v.positive_int("check_every", check_every)
     if threads == "auto":
         threads = default_threads(comm)
-    threads = v.positive_int("threads", threads)
-    from . import threads as threads_mod
+    return check_every, v.positive_int("threads", threads)
 
+
+def _run(net, data, settings, validation, comm, MPI, check_every, threads):
     import numba
 
+    from . import threads as threads_mod
+
     blas = threads if threads_mod._threadpoolctl() is not None else None
-    with threads_mod.limit(min(threads, numba.config.NUMBA_NUM_THREADS), blas), net._lock:
-        return _fit(net, X, Y, comm, MPI, epochs, batch_size, optimizer, learning_rate, l2, dropout, shuffle,
-                    validation, progress, schedule, callback, check_every, checkpoint, checkpoint_every, resume,
-                    **private)
+    state = net.model_state
+    with threads_mod.limit(min(threads, numba.config.NUMBA_NUM_THREADS), blas), state.lock:
+        try:
+            data.check_X()
+        except ValueError as error:
+            raise ValueError(str(error)) from None
+        return _train(state, net, data, settings, validation, comm, MPI, check_every)
 
 
 def _check_same_network(comm, net):
@@ -205,65 +250,67 @@ def _check_same_network(comm, net):
                          f"rank 0 has {everyone[0]}")
 
 
-def _fit(net, X, Y, comm, MPI, epochs, batch_size, optimizer, learning_rate, l2, dropout, shuffle, validation,
-         progress, schedule, callback, check_every, checkpoint, checkpoint_every, resume, train_indices=None,
-         data=None, validation_data=None, track_accuracy=True):
-    import json
-
+def _train(state, net, data, settings, validation_data, comm, MPI, check_every):
+    """The epochs of :func:`train` on ``state`` (``net``'s); ``net`` for its public records only."""
     from . import checkpoint as checkpoint_mod
     from . import network as network_mod
+    from . import passes
     from .kernels import metrics
     from .kernels import regularization as reg
 
     rank, size = comm.Get_rank(), comm.Get_size()
-    _check_same_network(comm, net)
-    (data, epochs, learning_rate, l2, keep_prob, validation_data, checkpoint, checkpoint_every, indices, m, order,
-     batch_size) = net._fit_options(X, Y, data, epochs, batch_size, optimizer, learning_rate, l2, dropout, validation,
-                                    validation_data, schedule, callback, train_indices, checkpoint,
-                                    checkpoint_every, resume)
-    dropout = float(dropout)
-    batch = m if batch_size is None or batch_size >= m else batch_size
-    use_shuffle = shuffle and batch < m
-    count = track_accuracy and net.output != "linear"
-    per_example = 1 if net.output == "softmax" else net.layer_dims[-1]
+    if settings.optimizer != state.optimizer:
+        state.bind(settings.optimizer)
+    state.backup_valid = False
+    indices = settings.example_order(data.m)
+    m = indices.size
+    order = indices.copy()
+    epochs, l2, keep_prob = settings.epochs, settings.l2, settings.keep_prob
+    batch = m if settings.batch_size is None or settings.batch_size >= m else settings.batch_size
+    use_shuffle = settings.shuffle and batch < m
+    count = settings.track_accuracy and state.output != "linear"
+    per_example = 1 if state.output == "softmax" else state.layer_dims[-1]
 
     # The largest shard first, so that the smaller ones share its buffers.
     widest = max(hi - lo for lo, hi in (shard(0, batch, r, size) for r in range(size)))
     if widest:
-        net._workspace(widest)
+        state.workspace(widest)
     scalars = np.zeros(2, dtype=np.float64)  # cost share, correct answers
     sums = np.zeros(2, dtype=np.float64)
     gathered = np.zeros((size, 2), dtype=np.float64)
     stop_flag = np.zeros(1, dtype=np.int32)
-    grads = net.grads
+    grads = state.grads
 
     history = {}
     first_epoch, first_step, resumed_sums = 0, 0, (0.0, 0.0)
+    checkpoint, checkpoint_every = settings.checkpoint, settings.checkpoint_every
     if checkpoint is not None:
         # The settings Network.fit records, so that its checkpoints and ours are one format.
-        fit_config = {"m": int(m), "batch_size": None if batch == m else int(batch), "shuffle": bool(shuffle),
-                      "dropout": dropout, "l2": l2, "learning_rate": learning_rate,
-                      "optimizer": [net._optimizer.name, net._optimizer.get_config()]}
-        fit_config = json.loads(json.dumps(fit_config))
+        fit_config = settings.checkpoint_config(m, batch)
         resuming = np.zeros(1, dtype=np.int32)
         if rank == 0:
-            resuming[0] = bool(resume and os.path.exists(checkpoint))
+            resuming[0] = bool(settings.resume and os.path.exists(checkpoint))
         comm.Bcast(resuming, root=0)
         if resuming[0]:
-            first_epoch, first_step, resumed_sums, history = net._resume(checkpoint, fit_config, order, indices)
+            record = fitting.resume(checkpoint, state, net.architecture, fit_config, order, indices)
+            net.history = record["history"]
+            net.metadata = record["architecture"].get("metadata") or {}
+            position = record["position"]
+            first_epoch, first_step = int(position["epoch"]), int(position["step"])
+            resumed_sums, history = (position["total"], position["correct"]), position["history"]
 
     def save_checkpoint(epoch_done, step_done, sums_done):
         if rank == 0:
             position = {"epoch": epoch_done, "step": step_done, "total": float(sums_done[0]),
                         "correct": float(sums_done[1]), "history": history, "config": fit_config}
-            checkpoint_mod.save(checkpoint, net, position, indices)
+            checkpoint_mod.save(checkpoint, state, net.architecture, net.history, position, indices)
 
-    bar = network_mod._progress_bar(progress and rank == 0, epochs * m)
+    bar = network_mod._progress_bar(settings.progress and rank == 0, epochs * m)
     steps_since_check = 0
     epoch = first_epoch
     try:
         for epoch in range(first_epoch, epochs):
-            lr = learning_rate if schedule is None else net._check_learning_rate(schedule(epoch), "schedule")
+            lr = settings.rate(epoch)
             started = time.perf_counter() - compiling.seconds()
             total = 0.0
             correct = 0.0
@@ -275,7 +322,7 @@ def _fit(net, X, Y, comm, MPI, epochs, batch_size, optimizer, learning_rate, l2,
                 bar.set_description(f"epoch {epoch + 1}/{epochs}", refresh=False)
             if use_shuffle and not skip:
                 np.copyto(indices, order)
-                net._rng.shuffle(indices)
+                state.rng.shuffle(indices)
             n_steps = (m + batch - 1) // batch
             for step in range(skip, n_steps):
                 start = step * batch
@@ -284,19 +331,19 @@ def _fit(net, X, Y, comm, MPI, epochs, batch_size, optimizer, learning_rate, l2,
                 local = hi - lo
                 scalars[:] = 0.0
                 if local:
-                    ws = net._workspace(local)
+                    ws = state.workspace(local)
                     Xs = data.gather_X(indices, lo, ws)
                     data.gather_Y(indices, lo, ws.Y)
-                    key = reg.mix_key(net._dropout_seed, net._n_steps) if keep_prob < 1.0 else 0
-                    net._forward(Xs, ws, keep_prob, key, True, lo - start, b)
-                    cost = net._output_and_cost(ws.Y, ws, 1.0 / b)
+                    key = reg.mix_key(state.dropout_seed, state.n_steps) if keep_prob < 1.0 else 0
+                    passes.forward(state, Xs, ws, keep_prob, key, True, lo - start, b)
+                    cost = passes.output_and_cost(state, ws.Y, ws, 1.0 / b)
                     scalars[0] = cost * (local / b)
                     if math.isfinite(cost):
                         if count:
                             ws.count[0] = 0.0
-                            metrics.count_correct(ws.A[net.n_layers], ws.Y, net.output == "softmax", ws.count)
+                            metrics.count_correct(ws.A[state.n_layers], ws.Y, state.output == "softmax", ws.count)
                             scalars[1] = ws.count[0]
-                        net._backward(Xs, ws, keep_prob)
+                        passes.backward(state, Xs, ws, keep_prob)
                     else:
                         grads[...] = 0.0  # the global cost is not finite either: no update follows
                 else:
@@ -305,17 +352,17 @@ def _fit(net, X, Y, comm, MPI, epochs, batch_size, optimizer, learning_rate, l2,
                 comm.Allreduce(MPI.IN_PLACE, scalars, op=MPI.SUM)
                 cost = float(scalars[0])
                 if math.isfinite(cost) and l2 != 0.0:
-                    cost = net._regularized_cost(cost, net._workspace(local) if local else _Scratch(), l2, b)
+                    cost = state.regularized_cost(cost, state.workspace(local) if local else _Scratch(), l2, b)
                 if not math.isfinite(cost):
-                    net._diverged(cost, epoch, epochs, step, n_steps, lr)
-                net._update(grads, lr, l2 / b)
+                    fitting.diverged(state, cost, f"epoch {epoch + 1} of {epochs}, step {step + 1} of {n_steps}", lr)
+                state.update(grads, lr, l2 / b)
                 total += cost * (b / m)
                 correct += scalars[1]
                 steps_since_check += 1
                 if steps_since_check >= check_every:
-                    check_identical(comm, net.params, sums, gathered, net._n_steps)
+                    check_identical(comm, state.params, sums, gathered, state.n_steps)
                     steps_since_check = 0
-                if checkpoint_every is not None and net._n_steps % checkpoint_every == 0:
+                if checkpoint_every is not None and state.n_steps % checkpoint_every == 0:
                     save_checkpoint(epoch, step + 1, (total, correct))
                 if bar is not None:
                     bar.update(b)
@@ -324,10 +371,10 @@ def _fit(net, X, Y, comm, MPI, epochs, batch_size, optimizer, learning_rate, l2,
                 record["accuracy"] = float(correct) / (m * per_example)
             record["learning_rate"] = lr
             record["seconds"] = max(time.perf_counter() - compiling.seconds() - started, 0.0)
-            check_identical(comm, net.params, sums, gathered, net._n_steps)
+            check_identical(comm, state.params, sums, gathered, state.n_steps)
             steps_since_check = 0
-            if validation_data is not None or validation is not None:
-                scores = net._evaluate(validation_data) if rank == 0 else None
+            if validation_data is not None:
+                scores = net.evaluate(validation_data) if rank == 0 else None
                 scores = comm.bcast(scores, root=0)
                 record["val_cost"] = scores["cost"]
                 if "accuracy" in scores:
@@ -340,17 +387,12 @@ def _fit(net, X, Y, comm, MPI, epochs, batch_size, optimizer, learning_rate, l2,
             if bar is not None:
                 bar.set_postfix({"loss": f"{record['cost']:.4g}"}, refresh=True)
             stop_flag[0] = 0
-            if rank == 0 and callback is not None and callback(epoch, dict(record)):
+            if rank == 0 and settings.callback is not None and settings.callback(epoch, dict(record)):
                 stop_flag[0] = 1
             comm.Bcast(stop_flag, root=0)
             if stop_flag[0]:
                 break
-        if v._count_non_finite(net.params):
-            net._rollback()
-            raise FloatingPointError(
-                f"training diverged: the last update (epoch {epoch + 1}) made some parameters NaN or "
-                f"infinite; they were rolled back to the state before it. Try a smaller learning rate."
-            )
+        fitting.check_last_update(state, epoch)
     except (RanksDivergedError, FloatingPointError):
         raise  # raised by every rank together
     except BaseException:
@@ -375,7 +417,7 @@ def _fit(net, X, Y, comm, MPI, epochs, batch_size, optimizer, learning_rate, l2,
 
 
 class _Scratch:
-    """The one-element buffer :meth:`Network._regularized_cost` writes, for a rank without examples."""
+    """The one-element buffer :meth:`fastdnn.state.ModelState.regularized_cost` writes, for a rank without examples."""
 
     def __init__(self):
         self.square_sum = np.zeros(1, dtype=np.float64)

@@ -21,6 +21,7 @@ import numpy as np
 
 from . import optimizers
 from . import validation as v
+from .fitting import FitSettings
 from .network import Network
 
 try:  # scikit-learn is an optional extra ('fastdnn[sklearn]')
@@ -282,13 +283,15 @@ class MLPClassifier(*_BASES):
     def coefs_(self):
         """Weights per layer, shape ``(n_in, n_out)``: transposed views of the network's."""
         self._check_fitted()
-        return [W.T for W, _ in self.network_._layers]
+        parameters = self.network_.parameters
+        return [parameters[f"W{l}"].T for l in range(1, self.network_.n_layers + 1)]
 
     @property
     def intercepts_(self):
         """Biases per layer, shape ``(n_out,)``: views of the network's."""
         self._check_fitted()
-        return [b.reshape(-1) for _, b in self.network_._layers]
+        parameters = self.network_.parameters
+        return [parameters[f"b{l}"].reshape(-1) for l in range(1, self.network_.n_layers + 1)]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -437,14 +440,14 @@ class MLPClassifier(*_BASES):
             batch_size = int(np.clip(batch_size, 1, n_samples))
 
         # The transposed view (no copy); X was checked for NaN and inf above, not again.
-        data = network._prepare_data(X.T, codes, check_X=False)
-        data.unchecked = None
+        data = network.prepare(X.T, codes, check_X=False)
+        data.unchecked = None  # nothing left for the fit to scan
         train_indices = None
         validation_data = None
         early_stopping = self.early_stopping and not incremental
         if early_stopping:
             train_indices, val_indices = self._split(codes, params["validation_fraction"], seed)
-            validation_data = network._prepare_data(X[val_indices].T, codes[val_indices], names=("X_val", "y_val"))
+            validation_data = network.prepare(X[val_indices].T, codes[val_indices], names=("X_val", "y_val"))
         n_train = n_samples if train_indices is None else len(train_indices)
 
         if first:
@@ -466,11 +469,12 @@ class MLPClassifier(*_BASES):
         def callback(epoch, record):
             return self._after_epoch(record, params, n_train, early_stopping, state)
 
-        network._fit(None, None, epochs=1 if incremental else params["max_iter"], batch_size=batch_size,
-                     optimizer=optimizer, learning_rate=self._learning_rate * lr_factor, l2=params["alpha"],
-                     dropout=params["dropout"], shuffle=bool(self.shuffle), progress=False, schedule=schedule,
-                     callback=callback, train_indices=train_indices, data=data, validation_data=validation_data,
-                     track_accuracy=False, verbose=bool(self.verbose))
+        settings = FitSettings(epochs=1 if incremental else params["max_iter"], batch_size=batch_size,
+                               optimizer=optimizer, learning_rate=self._learning_rate * lr_factor, l2=params["alpha"],
+                               dropout=params["dropout"], shuffle=bool(self.shuffle), progress=False,
+                               schedule=schedule, callback=callback, indices=train_indices, track_accuracy=False,
+                               verbose=bool(self.verbose))
+        network.train(data, settings, validation_data)
         if early_stopping:
             network.params[...] = self._best_params
             del self._best_params

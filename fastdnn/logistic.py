@@ -65,7 +65,10 @@ def _check_bias(b):
 
 
 def _check_model_inputs(w, b, X, Y=None, x_name="X", y_name="Y", scan_X=True):
-    """Validate ``w, b, X (, Y)``; return the arrays prepared (copied only when needed) and the dtype.
+    """Validate ``w, b, X (, Y)``; return ``(w, b, X, Y)`` prepared (copied only when needed).
+
+    All of them in the computation's dtype (:func:`fastdnn.validation.float_dtype` of ``X`` and ``w``),
+    which ``w.dtype`` then tells.
 
     ``X`` of the right dtype is kept as it is when it is C- or F-contiguous
     (BLAS reads either order: the course's ``X`` is F-ordered).  With
@@ -92,13 +95,13 @@ def _check_model_inputs(w, b, X, Y=None, x_name="X", y_name="Y", scan_X=True):
     wc = v.prepare(w_arr.reshape(-1), dtype)
     v.check_finite("w", wc)
     if Y is None:
-        return wc, b_value, Xc, None, dtype
+        return wc, b_value, Xc, None
     Y_arr = v.as_array(y_name, Y)
     if Y_arr.ndim == 1:
         Y_arr = Y_arr.reshape(1, -1)
     v.check_shape(y_name, Y_arr, (1, m), f"one label per column of {x_name}")
     v.check_binary_labels(y_name, Y_arr)
-    return wc, b_value, Xc, v.prepare(Y_arr, dtype), dtype
+    return wc, b_value, Xc, v.prepare(Y_arr, dtype)
 
 
 def _num_iterations(value):
@@ -184,7 +187,8 @@ def propagate(w, b, X, Y):
     fast = _fast_propagate(w, b, X, Y)
     if fast is not None:
         return fast
-    wc, b_value, Xc, Yc, dtype = _check_model_inputs(w, b, X, Y, scan_X=False)
+    wc, b_value, Xc, Yc = _check_model_inputs(w, b, X, Y, scan_X=False)
+    dtype = wc.dtype
     result = _propagate_arrays(wc.reshape(1, Xc.shape[0]), b_value, Xc, Yc)
     if result is None:
         # X was not scanned: a NaN or inf in it reaches the logits or dw.
@@ -319,7 +323,8 @@ def optimize(w, b, X, Y, num_iterations=100, learning_rate=0.009, print_cost=Fal
     outputs.  Every buffer is allocated before the loop; an iteration only
     runs kernels.
     """
-    wc, b_value, Xc, Yc, dtype = _check_model_inputs(w, b, X, Y)
+    wc, b_value, Xc, Yc = _check_model_inputs(w, b, X, Y)
+    dtype = wc.dtype
     num_iterations = _num_iterations(num_iterations)
     lr = v.finite_float("learning_rate", learning_rate)
     v.choice("method", method, METHODS)
@@ -394,7 +399,8 @@ def predict(w, b, X):
         1.0 where :math:`\\sigma(w^T x + b) > 0.5`, else 0.0 (float of the
         computation's dtype).
     """
-    wc, b_value, Xc, _, dtype = _check_model_inputs(w, b, X)
+    wc, b_value, Xc, _ = _check_model_inputs(w, b, X)
+    dtype = wc.dtype
     n_x, m = Xc.shape
     Z = np.empty((1, m), dtype=dtype)
     A = np.empty_like(Z)

@@ -42,6 +42,7 @@ import math
 import os
 import platform
 import threading
+from typing import NamedTuple
 
 import numpy as np
 from llvmlite import ir
@@ -428,7 +429,7 @@ def _finish_step(ctl, fctl, gen, limit, n_blocks, results, result, b, l2, n_weig
                  params, grads, block_grads, slot1, slot2, keep, n_decay, beta1, beta2, eps, nesterov):
     """After the gradient pass (step ``gen - 1``): the cost, and the update as step ``gen`` on every thread.
 
-    The cost (with the L2 term, as :meth:`fastdnn.Network._regularized_cost`
+    The cost (with the L2 term, as :meth:`fastdnn.state.ModelState.regularized_cost`
     adds it) goes to ``result[0]``; the update runs only when it is
     finite.  Returns whether every thread finished.
     """
@@ -594,11 +595,11 @@ class Session:
     the module's session lock and BLAS at one thread).  :meth:`train_step`
     runs one step (gradient pass, cost, and the update split over the
     threads) for the built-in optimizers, :meth:`step` the gradient pass
-    alone into ``net.grads``.
+    alone into ``state.grads``.
     """
 
-    def __init__(self, net, X, Y, labels, indices, rows_data, direct, count, plan, gemm):
-        self.net = net
+    def __init__(self, state, X, Y, labels, indices, rows_data, direct, count, plan, gemm):
+        self.state = state
         self.plan = plan
         n_blocks = plan.blocks
         self.X, self.Y = X, Y
@@ -609,27 +610,27 @@ class Session:
         self.seen = [0] * n_blocks
         self.errors = []
         self._gen = 0
-        dims = np.asarray(net.layer_dims, dtype=np.int64)
-        w_off = np.array([w.start for w, _, _, _ in net._layout], dtype=np.int64)
-        b_off = np.array([b.start for _, _, b, _ in net._layout], dtype=np.int64)
-        dtype = net.dtype
-        per_column = bytes_per_column(net.layer_dims, dtype.itemsize, direct)
+        dims = np.asarray(state.layer_dims, dtype=np.int64)
+        w_off = np.array([w.start for w, _, _, _ in state.layout], dtype=np.int64)
+        b_off = np.array([b.start for _, _, b, _ in state.layout], dtype=np.int64)
+        dtype = state.dtype
+        per_column = bytes_per_column(state.layer_dims, dtype.itemsize, direct)
         columns = plan.chunk
         self.ctl[_CHUNK] = columns
         self.workspaces = [(np.empty(int(dims[1:].max()) + per_column // dtype.itemsize * columns, dtype=dtype),
                             np.empty(2 * columns, dtype=np.float64), np.zeros(dims.size, dtype=np.int64))
                            for _ in range(n_blocks)]
-        self.block_grads = np.zeros((n_blocks - 1, net.params.size), dtype=dtype)
+        self.block_grads = np.zeros((n_blocks - 1, state.params.size), dtype=dtype)
         self.results = np.zeros((n_blocks, 2), dtype=np.float64)
         self.result = np.zeros(2, dtype=np.float64)
-        self.common = (gemm, net.params, w_off, b_off, dims, net._hidden_code, OUTPUT_CODES[net.output],
-                       float(net.leaky_slope), dtype == np.float32, rows_data, direct, X, labels, Y, indices)
+        self.common = (gemm, state.params, w_off, b_off, dims, state.hidden_code, OUTPUT_CODES[state.output],
+                       float(state.leaky_slope), dtype == np.float32, rows_data, direct, X, labels, Y, indices)
         self.fctl = np.zeros(4, dtype=np.float64)
         self.square_sum = np.zeros(1, dtype=np.float64)
-        self.optimizer = _optimizer_args(net, dtype)
+        self.optimizer = _optimizer_args(state)
         self.worker_args = [None] + [
             self.common + (self.count,) + self.workspaces[k] + (self.block_grads[k - 1], self.results[k], n_blocks)
-            + self.optimizer[:1] + (net.grads, self.block_grads) + self.optimizer[1:]
+            + (self.optimizer.code, state.grads, self.block_grads) + self.optimizer[1:]
             for k in range(1, n_blocks)
         ]
         self.workers = _get_workers(n_blocks - 1)
@@ -670,17 +671,17 @@ class Session:
         step (each over its run of the arena), the old values kept for a
         rollback, and the network's step count advance.
         """
-        net = self.net
+        state = self.state
         self._gradient_pass(start, b)
         self._gen += 1
-        if self.optimizer[0] == ADAM_CODE:
+        if self.optimizer.code == ADAM_CODE:
             self.fctl[_CORRECTION1], self.fctl[_CORRECTION2] = update.adam_corrections(
-                self.optimizer[5], self.optimizer[6], net._t + 1)
+                self.optimizer.beta1, self.optimizer.beta2, state.t + 1)
         self.fctl[_LR] = learning_rate
         self.fctl[_DECAY] = l2 / b
         done = _finish_step(self.ctl, self.fctl, self._gen, SPIN_LIMIT, self.n_blocks, self.results, self.result, b,
-                            l2, net.n_weights, net._partials, self.square_sum, self.optimizer[0], net.params,
-                            net.grads, self.block_grads, *self.optimizer[1:])
+                            l2, state.n_weights, state.partials, self.square_sum, self.optimizer.code, state.params,
+                            state.grads, self.block_grads, *self.optimizer[1:])
         try:
             self._wait(done)
         finally:
@@ -688,7 +689,7 @@ class Session:
             # step count follows it.
             self._finish_in_progress()
             if math.isfinite(self.result[0]):
-                net._count_update()
+                state.count_update()
         return self.result[0], self.result[1]
 
     def _gradient_pass(self, start, b):
@@ -696,7 +697,7 @@ class Session:
         self._gen += 1
         ws, ws64, a_off = self.workspaces[0]
         done = _main_step(self.ctl, self._gen, SPIN_LIMIT, self.n_blocks, *self.common, start, b, self.count, ws,
-                          ws64, a_off, self.net.grads, self.result)
+                          ws64, a_off, self.state.grads, self.result)
         try:
             self._wait(done)
         except BaseException:
@@ -730,14 +731,14 @@ class Session:
             done = _wait_all(self.ctl, self._gen, SPIN_LIMIT, self.n_blocks, False)
 
     def step(self, start, b):
-        """Gradient pass over the batch ``indices[start:start + b]`` into ``net.grads``.
+        """Gradient pass over the batch ``indices[start:start + b]`` into ``state.grads``.
 
         Returns ``(cost, correct)``: the cost summed over the batch's
         examples (the gradient is garbage when it is not finite) and the
         number of correct answers (0 unless counting).
         """
         self._gradient_pass(start, b)
-        _reduce(self.net.grads, self.block_grads, self.results[1:], self.result)
+        _reduce(self.state.grads, self.block_grads, self.results[1:], self.result)
         return self.result[0], self.result[1]
 
     def close(self):
@@ -751,17 +752,31 @@ class Session:
         self._held.release()
 
 
-def _optimizer_args(net, dtype):
-    """``(code, slot1, slot2, keep, n_decay, beta1, beta2, eps, nesterov)`` of the network's optimizer.
+class OptimizerArgs(NamedTuple):
+    """The bound optimizer as the native update kernels take it (in this order, after the arenas)."""
+
+    code: int
+    slot1: np.ndarray
+    slot2: np.ndarray
+    keep: np.ndarray
+    n_decay: int
+    beta1: float
+    beta2: float
+    eps: float
+    nesterov: bool
+
+
+def _optimizer_args(state):
+    """The :class:`OptimizerArgs` of the bound optimizer.
 
     The code is -1 for an optimizer the threads cannot run (one not of
     fastdnn's own three classes exactly: a subclass may step differently).
     """
     from . import optimizers
 
-    opt = net._optimizer
-    empty = np.empty(0, dtype=dtype)
-    slots = tuple(net._slots) + (empty, empty)
+    opt = state.optimizer
+    empty = np.empty(0, dtype=state.dtype)
+    slots = tuple(state.slots) + (empty, empty)
     kind = type(opt)
     if kind is optimizers.SGD:
         code, beta1, beta2, eps, nesterov = SGD_CODE, 0.0, 0.0, 1.0, False
@@ -771,7 +786,7 @@ def _optimizer_args(net, dtype):
         code, beta1, beta2, eps, nesterov = ADAM_CODE, float(opt.beta1), float(opt.beta2), float(opt.eps), False
     else:
         code, beta1, beta2, eps, nesterov = -1, 0.0, 0.0, 1.0, False
-    return (code, slots[0], slots[1], net._keep, int(net.n_weights), beta1, beta2, eps, nesterov)
+    return OptimizerArgs(code, slots[0], slots[1], state.keep, int(state.n_weights), beta1, beta2, eps, nesterov)
 
 
 @njit(**config.JIT)
@@ -779,7 +794,7 @@ def _store_leave(ctl):
     _store(ctl, _LEAVE, 1)
 
 
-def open_session(net, data, indices, count, plan):
+def open_session(state, data, indices, count, plan):
     """A :class:`Session` for the mini-batches of ``plan``, or ``None`` while another fit holds the workers.
 
     The plan (:func:`fastdnn.plan.decide`) has checked the rest: no
@@ -788,13 +803,13 @@ def open_session(net, data, indices, count, plan):
     """
     from . import threads
 
-    gemm = blas.gemm_address(net.dtype)
+    gemm = blas.gemm_address(state.dtype)
     if data.rows is not None:
         rows_data, X = True, data.rows
     else:
         rows_data, X = False, data.X
     if data.labels is not None:
-        labels, Y = data.labels, np.empty((0, 0), dtype=net.dtype)
+        labels, Y = data.labels, np.empty((0, 0), dtype=state.dtype)
     else:
         labels, Y = np.empty(0, dtype=np.int64), data.Y
     lock = _session_lock
@@ -805,7 +820,7 @@ def open_session(net, data, indices, count, plan):
     pin = threads.single_threaded_blas(park=True)
     pin.__enter__()
     try:
-        session = Session(net, X, Y, labels, indices, rows_data, False, count, plan, gemm)
+        session = Session(state, X, Y, labels, indices, rows_data, False, count, plan, gemm)
         session.attach()
     except BaseException:
         pin.__exit__(None, None, None)
@@ -818,10 +833,10 @@ def open_session(net, data, indices, count, plan):
 _NO_INDICES = np.empty(0, dtype=np.int64)
 
 
-def release(net):
-    """Forget ``net``'s whole-batch session (and with it the batch it holds); the workers leave it."""
-    session = net._direct_session
-    net._direct_session = None
+def release(state):
+    """Forget the whole-batch session of ``state`` (a :class:`fastdnn.state.ModelState`) and the batch it holds; the workers leave it."""
+    session = state.direct_session
+    state.direct_session = None
     if session is not None and _session_lock.acquire(blocking=False):
         try:
             if _attached is session:
@@ -830,7 +845,7 @@ def release(net):
             _session_lock.release()
 
 
-def direct_pass(net, X, Y, count, plan):
+def direct_pass(state, X, Y, count, plan):
     """The gradient pass of a whole batch ``(X, Y)`` as the native column blocks of ``plan``, or ``None`` while another fit holds the workers.
 
     For :meth:`fastdnn.Network.train_step` and full-batch :meth:`fit`
@@ -839,19 +854,19 @@ def direct_pass(net, X, Y, count, plan):
     attached between calls (its worker spins a few milliseconds, then
     sleeps); BLAS is at one thread only inside the call.  Returns
     ``(cost summed over the examples, correct answers)``; the gradient is
-    in ``net.grads``.
+    in ``state.grads``.
     """
     from . import threads
 
     m = X.shape[1]
-    session = net._direct_session
+    session = state.direct_session
     if session is None or session.X is not X or session.Y is not Y or session.count != bool(count) \
-            or session.common[1] is not net.params or session.plan != plan:
+            or session.common[1] is not state.params or session.plan != plan:
         session = None
-        net._direct_session = None
-        gemm = blas.gemm_address(net.dtype)
-        session = Session(net, X, Y, _NO_INDICES, _NO_INDICES, False, True, count, plan, gemm)
-        net._direct_session = session
+        state.direct_session = None
+        gemm = blas.gemm_address(state.dtype)
+        session = Session(state, X, Y, _NO_INDICES, _NO_INDICES, False, True, count, plan, gemm)
+        state.direct_session = session
     if not _session_lock.acquire(blocking=False):
         return None
     try:

@@ -1,12 +1,11 @@
 """The trainer: a fully-connected network that owns its memory.
 
-All parameters live in one contiguous arena (each ``W{l}``, ``b{l}`` is a
-view into it; the weights of every layer first, then the biases, so that L2
-decay covers one prefix), the gradients in a second arena of the same
-layout, the optimizer's state (velocity, moments) in a third, and the
-activations of a batch in a workspace that is allocated once per batch size
-and reused.  A training step -- gather the batch, forward, cost, backward,
-update -- only runs kernels over these buffers: it allocates nothing.
+The memory -- the parameter, gradient and optimizer arenas, the workspaces
+of each batch size, the step counters -- is one
+:class:`fastdnn.state.ModelState` (see :mod:`fastdnn.state`); the network
+decides how each step runs (:mod:`fastdnn.plan`) and drives the epochs.  A
+training step -- gather the batch, forward, cost, backward, update -- only
+runs kernels over that memory: it allocates nothing.
 """
 
 import functools
@@ -15,27 +14,28 @@ import logging
 import math
 import os
 import sys
-import threading
 import time
 
 import numpy as np
 
 from . import checkpoint as _checkpoint
 from . import compiling
-from . import config
-from . import layers
-from . import mapped
+from . import examples as examples_mod
+from . import fitting
 from . import native_blocks
 from . import optimizers as opt_mod
+from . import passes
 from . import plan as plan_mod
 from . import threads
 from . import workers
 from .dual import DualFirstLayer
+from .examples import Examples
+from .fitting import FitSettings
 from .initializers import INITS, scale_initial_weights
+from .state import ModelState, Workspace, arena_layout, layer_views  # noqa: F401 (arena_layout: older home)
 from . import validation as v
 from .kernels import activation as act
 from .kernels import gather as gather_mod
-from .kernels import loss
 from .kernels import metrics
 from .kernels import regularization as reg
 from .kernels import update
@@ -46,13 +46,13 @@ def _one_at_a_time(method):
 
     Two threads training one network take turns: each step sees the
     parameters the previous one left, never a workspace half-written by
-    the other.  The lock is reentrant (``fit`` calls ``_fit``, ``fit_course``
+    the other.  The lock is reentrant (``fit`` calls ``train``, ``fit_course``
     calls ``train_step``).
     """
 
     @functools.wraps(method)
     def locked(self, *args, **kwargs):
-        with self._lock:
+        with self._model.lock:
             return method(self, *args, **kwargs)
 
     return locked
@@ -69,247 +69,6 @@ log = logging.getLogger("fastdnn")
 
 # Target size (elements) of one activation buffer when predicting in chunks.
 _CHUNK_ELEMENTS = 1 << 20
-
-
-def arena_layout(layer_dims):
-    """Offsets of every ``W{l}`` and ``b{l}`` in a flat parameter arena.
-
-    The weights of all layers come first (in layer order), then the biases,
-    so that weight decay is one contiguous prefix of the arena.
-
-    Returns
-    -------
-    list of (slice, tuple, slice, tuple)
-        For each layer: the slice and shape of ``W``, the slice and shape of ``b``.
-    int
-        Total number of parameters.
-    """
-    shapes = [(layer_dims[l], layer_dims[l - 1]) for l in range(1, len(layer_dims))]
-    n_weights = sum(n * n_prev for n, n_prev in shapes)
-    layout = []
-    w_offset, b_offset = 0, n_weights
-    for n, n_prev in shapes:
-        w = slice(w_offset, w_offset + n * n_prev)
-        b = slice(b_offset, b_offset + n)
-        w_offset, b_offset = w.stop, b.stop
-        layout.append((w, (n, n_prev), b, (n, 1)))
-    return layout, b_offset
-
-
-def _views(arena, layout):
-    return [(arena[w].reshape(ws), arena[b].reshape(bs)) for w, ws, b, bs in layout]
-
-
-class _Buffers:
-    """Flat storage shared by the workspaces of every batch size up to ``capacity``.
-
-    A workspace for ``m <= capacity`` examples takes C-contiguous views of the
-    first ``rows * m`` elements, so the full batches and the smaller last
-    batch of an epoch use the same memory.
-    """
-
-    def __init__(self, capacity):
-        self.capacity = capacity
-        self.flat = {}
-
-    def get(self, name, rows, m, dtype):
-        need = rows * self.capacity
-        flat = self.flat.get(name)
-        if flat is None or flat.size < need or flat.dtype != dtype:
-            flat = np.empty(need, dtype=dtype)
-            self.flat[name] = flat
-        return flat[: rows * m].reshape(rows, m)
-
-
-class _Workspace:
-    """Activation and gradient buffers for one batch size ``m``.
-
-    ``A[l]`` holds layer ``l``'s activation for ``l >= 1`` (the input batch
-    is passed to each step, so it may be the caller's array itself); two scratch buffers hold the
-    backward pass's ``dA``/``dZ`` of consecutive layers in turn.  The batch
-    buffers ``X``/``Y`` and the dropout masks are made on first use.
-    """
-
-    def __init__(self, layer_dims, m, dtype, buffers=None):
-        self.m = m
-        self.dtype = np.dtype(dtype)
-        self._dims = layer_dims
-        self._buffers = _Buffers(m) if buffers is None else buffers
-        self._A = self._dZ = self._dA = None
-        self.cost = np.zeros(1, dtype=np.float64)
-        # Per-example scratch of the softmax output (column max / log-sum-exp, sums of exponentials).
-        self.softmax_shift, self.softmax_norm = self._buffers.get("softmax_scratch", 2, m, np.float64)
-        self.count = np.zeros(1, dtype=np.float64)
-        self.square_sum = np.zeros(1, dtype=np.float64)
-        self._X = self._Y = self._masks = self._X_rows = None
-
-    # The layer buffers are made on first use: a batch split into column
-    # blocks (see _BlockPlan) never touches its whole-batch ones.
-    @property
-    def A(self):
-        """``A[l]``: layer ``l``'s activation, ``(n_l, m)``, for ``l >= 1``."""
-        if self._A is None:
-            dims, m = self._dims, self.m
-            self._A = [None] + [self._buffers.get(f"A{l}", dims[l], m, self.dtype) for l in range(1, len(dims))]
-        return self._A
-
-    def _make_scratch(self):
-        dims, m = self._dims, self.m
-        widest = max(dims[1:])
-        flat = [self._buffers.get(f"scratch{k}", widest, m, self.dtype).reshape(-1) for k in range(2)]
-        # Every layer's dZ lives in the first scratch buffer, every dA in the
-        # second: a layer reads dA and writes dZ, then W^T dZ overwrites its
-        # dA with the previous layer's.
-        self._dZ = [None] + [flat[0][: dims[l] * m].reshape(dims[l], m) for l in range(1, len(dims))]
-        self._dA = [None] + [flat[1][: dims[l] * m].reshape(dims[l], m) for l in range(1, len(dims))]
-
-    @property
-    def dZ(self):
-        """``dZ[l]``: gradient of layer ``l``'s pre-activation, ``(n_l, m)``."""
-        if self._dZ is None:
-            self._make_scratch()
-        return self._dZ
-
-    @property
-    def dA(self):
-        """``dA[l]``: gradient of layer ``l``'s activation, ``(n_l, m)``."""
-        if self._dA is None:
-            self._make_scratch()
-        return self._dA
-
-    @property
-    def X_rows(self):
-        """Batch buffer of row-per-example inputs, ``(m, n_x)``; the network reads ``X_rows.T``."""
-        if self._X_rows is None:
-            # The memory of X, seen as (m, n_x): a workspace uses one or the other.
-            self._X_rows = self._buffers.get("X", self._dims[0], self.m, self.dtype).reshape(self.m, self._dims[0])
-            self.X_rows_T = self._X_rows.T
-        return self._X_rows
-
-    @property
-    def X(self):
-        """Batch buffer of the inputs, ``(n_x, m)``."""
-        if self._X is None:
-            self._X = self._buffers.get("X", self._dims[0], self.m, self.dtype)
-        return self._X
-
-    @property
-    def Y(self):
-        """Batch buffer of the targets, ``(n_L, m)``."""
-        if self._Y is None:
-            self._Y = self._buffers.get("Y", self._dims[-1], self.m, self.dtype)
-        return self._Y
-
-    @property
-    def masks(self):
-        """Dropout masks of the hidden layers, ``masks[l]`` of shape ``(n_l, m)``, uint8."""
-        if self._masks is None:
-            L = len(self._dims) - 1
-            self._masks = [None] + [self._buffers.get(f"mask{l}", self._dims[l], self.m, np.uint8)
-                                    for l in range(1, L)]
-        return self._masks
-
-
-class _InputNotFinite(ValueError):
-    """``X`` held a NaN or inf found after training began; :meth:`Network.fit` restores the network first."""
-
-
-class _Data:
-    """Inputs and targets checked once, ready to be gathered batch by batch.
-
-    ``X`` has shape ``(n_x, m)`` in any layout and real dtype (a transposed
-    row-per-example array or a memory map included); ``labels`` are integer
-    classes of shape ``(m,)`` (one-hot in the gather) or ``Y`` a matrix
-    ``(n_L, m)``.
-    """
-
-    def __init__(self, X, Y=None, labels=None, unchecked=None):
-        self.X = X
-        self.Y = Y
-        self.labels = labels
-        self.m = X.shape[1]
-        # The name of X while its values are still to be checked for NaN and
-        # inf: the gather of a fit's first epoch does it as it copies them.
-        self.unchecked = unchecked
-        # A row-per-example array seen transposed: batches are gathered row by
-        # row (one contiguous copy per example) and read through their transpose.
-        self.rows = X.T if X.flags.f_contiguous and not X.flags.c_contiguous else None
-        # A file map: its pages are released every few batches, so that an
-        # epoch over a data set larger than memory keeps the resident set small.
-        self.pages = mapped.budget_for(X)
-
-    def session_problem(self, dtype):
-        """Why native blocks cannot read these data in place for a fit's mini-batches ("" when they can)."""
-        if self.pages is not None:
-            return "X is a memory map: each batch is read from it"
-        if self.X.dtype != dtype or self.X.ndim != 2:
-            return f"X is {self.X.dtype}, not the network's {dtype}"
-        if self.labels is None and (self.Y is None or self.Y.dtype != dtype):
-            return f"Y is {None if self.Y is None else self.Y.dtype}, not the network's {dtype}"
-        return ""
-
-    def batch_problem(self):
-        """Why native blocks cannot read a batch gathered from these data in place ("" when they can)."""
-        return "each gathered batch is F-ordered (rows of a row-per-example X)" if self.rows is not None else ""
-
-    def direct_X(self, dtype):
-        """Whether a product can read ``X`` as it is (right dtype, C or F order)."""
-        return self.X.dtype == dtype and (self.X.flags.c_contiguous or self.X.flags.f_contiguous)
-
-    def direct_Y(self, dtype):
-        return self.Y is not None and self.Y.dtype == dtype and self.Y.flags.c_contiguous
-
-    def gather_X(self, indices, start, ws):
-        """Gather the batch ``indices[start:start + ws.m]`` into ``ws``; returns the ``(n_x, b)`` batch.
-
-        While :attr:`unchecked`, a NaN or inf among the copied values raises
-        :class:`_InputNotFinite` (see :meth:`check_X`).
-        """
-        if self.pages is not None and self.rows is not None:
-            ws.X_rows  # noqa: B018 -- makes the row buffer and its transpose
-            self.pages.gather_rows(gather_mod.gather_rows, self.rows, indices, start, ws.X_rows)
-            return ws.X_rows_T
-        if self.rows is not None:
-            bad = gather_mod.gather_rows(self.rows, indices, start, ws.X_rows)
-            batch = ws.X_rows_T
-        else:
-            bad = gather_mod.gather(self.X, indices, start, ws.X)
-            batch = ws.X
-        if self.unchecked is not None and (bad or bad is None):
-            self.check_X()
-        if self.pages is not None:
-            self.pages.read(ws.m * self.X.shape[0], self.X.itemsize)
-        return batch
-
-    def check_X(self):
-        """Check the whole of ``X`` for NaN and inf now, if that was left to the gather.
-
-        Raises :class:`_InputNotFinite` (a ``ValueError`` with the message of
-        an up-front check) for a bad value.
-        """
-        name, self.unchecked = self.unchecked, None
-        if name is None:
-            return
-        try:
-            v.check_finite(name, self.rows if self.rows is not None else self.X)
-        except ValueError as error:
-            raise _InputNotFinite(str(error)) from None
-
-    def gather_all_X(self, indices, dtype):
-        """The examples ``indices`` gathered into a new array (once per fit), ``(n_x, m)``."""
-        if self.rows is not None:
-            out = np.empty((indices.size, self.X.shape[0]), dtype=dtype)
-            gather_mod.gather_rows(self.rows, indices, 0, out)
-            return out.T
-        out = np.empty((self.X.shape[0], indices.size), dtype=dtype)
-        gather_mod.gather(self.X, indices, 0, out)
-        return out
-
-    def gather_Y(self, indices, start, out):
-        if self.labels is not None:
-            gather_mod.one_hot(self.labels, indices, start, out)
-        else:
-            gather_mod.gather(self.Y, indices, start, out)
 
 
 class Network:
@@ -345,6 +104,9 @@ class Network:
         The optimizer's arena (empty for plain SGD).
     n_weights : int
         Number of weights, the leading part of the arenas.
+    model_state : fastdnn.state.ModelState
+        All of the above and the rest of the network's memory (workspaces,
+        rollback copy, step counters), as the routes that run steps see it.
     history : dict of list
         Per-epoch records of every :meth:`fit` so far (see :meth:`fit`).
     metadata : dict
@@ -385,24 +147,10 @@ class Network:
         self.leaky_slope = v.finite_float("leaky_slope", leaky_slope)
         if self.output == "softmax" and self.layer_dims[-1] < 2:
             raise ValueError(f"a softmax output needs at least 2 units, got layer_dims[-1] = {self.layer_dims[-1]}")
-        self._hidden_code = act.CODES[self.hidden]
-        self._layout, n_params = arena_layout(self.layer_dims)
-        self.n_weights = self._layout[-1][0].stop
-        self.params = np.zeros(n_params, dtype=self.dtype)
-        self.grads = np.zeros(n_params, dtype=self.dtype)
-        self._layers = _views(self.params, self._layout)
-        self._grad_layers = _views(self.grads, self._layout)
-        self._buffers = None
-        self._workspaces = {}
+        self._model = ModelState(self.layer_dims, self.dtype, self.hidden, self.output, self.leaky_slope,
+                                 self.seed)
         self.history = {}
         self.metadata = {}
-        # Randomness of training: shuffling and dropout, both from the seed.
-        seq = np.random.SeedSequence(self.seed)
-        self._rng = np.random.default_rng(seq)
-        self._dropout_seed = int(seq.generate_state(2, np.uint64)[1]) >> 1
-        self._n_steps = 0
-        self._reset_optimizer(opt_mod.SGD())
-        self._partials = np.zeros(reg.n_sum_blocks(self.n_weights), dtype=np.float64)
         # The route of each kind of step (fastdnn.plan), decided once per case.
         self._strategy = "auto"
         self._plans = {}
@@ -410,19 +158,12 @@ class Network:
         self._steps_by_route = {}
         self._block_plans = {}
         self._block_workers = None
-        # Native column blocks of whole batches (train_step, full-batch fit), kept between steps.
-        self._direct_session = None
-        self._fused = None
-        # The parameters and optimizer state at the start of a fit (see fit's deferred check of X).
-        self._saved_values = np.empty(0, dtype=self.dtype)
-        # One operation at a time: fit, predict and evaluate share the workspaces.
-        self._lock = threading.RLock()
 
     # ------------------------------------------------------------ parameters
 
     def _initialize(self):
         rng = np.random.RandomState(self.seed)
-        for (W, b), l in zip(self._layers, range(1, len(self.layer_dims))):
+        for (W, b), l in zip(self._model.layers, range(1, len(self.layer_dims))):
             draws = rng.randn(self.layer_dims[l], self.layer_dims[l - 1])
             W[...] = scale_initial_weights(draws, self.init)
             b[...] = 0.0
@@ -433,13 +174,38 @@ class Network:
         return len(self.layer_dims) - 1
 
     @property
+    def model_state(self):
+        """The network's memory, a :class:`fastdnn.state.ModelState`."""
+        return self._model
+
+    @property
+    def params(self):
+        """The parameter arena, ``(n_parameters,)``: every ``W{l}`` (row-major), then every ``b{l}``."""
+        return self._model.params
+
+    @property
+    def grads(self):
+        """The gradient arena, ``(n_parameters,)``, laid out as :attr:`params`."""
+        return self._model.grads
+
+    @property
+    def state(self):
+        """The optimizer's arena, ``(n_slots * n_parameters,)`` (empty for plain SGD)."""
+        return self._model.state
+
+    @property
+    def n_weights(self):
+        """Number of weights, the leading part of the arenas."""
+        return self._model.n_weights
+
+    @property
     def parameters(self):
         """``{"W1": ..., "b1": ...}``: views into the arena, accepted by the course functions.
 
         Writing into these arrays changes the network.
         """
         out = {}
-        for l, (W, b) in enumerate(self._layers, start=1):
+        for l, (W, b) in enumerate(self._model.layers, start=1):
             out[f"W{l}"] = W
             out[f"b{l}"] = b
         return out
@@ -448,7 +214,7 @@ class Network:
     def gradients(self):
         """``{"dW1": ..., "db1": ...}``: views into the gradient arena."""
         out = {}
-        for l, (dW, db) in enumerate(self._grad_layers, start=1):
+        for l, (dW, db) in enumerate(self._model.grad_layers, start=1):
             out[f"dW{l}"] = dW
             out[f"db{l}"] = db
         return out
@@ -456,145 +222,11 @@ class Network:
     @property
     def optimizer(self):
         """The optimizer whose state :attr:`state` holds."""
-        return self._optimizer
+        return self._model.optimizer
 
     def __repr__(self):
         return (f"Network({self.layer_dims}, hidden={self.hidden!r}, output={self.output!r}, "
                 f"dtype={self.dtype.name}, init={self.init!r}, seed={self.seed})")
-
-    # ------------------------------------------------------------ buffers
-
-    def _workspace(self, m, cache=True):
-        ws = self._workspaces.get(m)
-        if ws is None:
-            if self._buffers is None or m > self._buffers.capacity:
-                # A larger batch: new storage; workspaces of the old one are
-                # dropped (the ones in use keep their memory alive).
-                self._buffers = _Buffers(m)
-                self._workspaces.clear()
-            ws = _Workspace(self.layer_dims, m, self.dtype, self._buffers)
-            if cache:
-                self._workspaces[m] = ws
-        return ws
-
-    def _reset_optimizer(self, optimizer):
-        """Bind ``optimizer``: a zeroed state arena of its size, step count 0."""
-        p = self.params.size
-        self._optimizer = optimizer
-        self.state = np.zeros(optimizer.n_slots * p, dtype=self.dtype)
-        self._slots = tuple(self.state[k * p:(k + 1) * p] for k in range(optimizer.n_slots))
-        self._t = 0
-        # Rollback copy of the parameters and then the state, written by each
-        # update before it changes them.
-        self._keep = np.empty((1 + optimizer.n_slots) * p, dtype=self.dtype)
-        self._backup_t = 0
-        self._backup_valid = False
-
-    # ------------------------------------------------------------ the step
-
-    def _forward(self, X, ws, keep_prob=1.0, key=0, parallel=True, col_offset=0, total_cols=None, first=1):
-        """Fill ``ws.A`` for input ``X``; the output layer keeps its logits.
-
-        With ``keep_prob < 1`` the hidden activations go through inverted
-        dropout with masks drawn from ``key`` (kept in ``ws.masks``); when
-        ``X`` is a column block of a batch, ``col_offset`` and ``total_cols``
-        place it so that its masks are the whole batch's.
-        """
-        # first > 1: the layers before it are in ws.A already (the dual form).
-        A = ws.A
-        A_prev = X if first == 1 else A[first - 1]
-        L = self.n_layers
-        cut_over = config.STEP_PARALLEL_MIN_ELEMENTS
-        for l in range(first, L + 1):
-            W, b = self._layers[l - 1]
-            code = self._hidden_code if l < L else act.LINEAR
-            A_l = A[l]
-            layer_parallel = parallel and A_l.size >= cut_over
-            layers.dense_forward(A_prev, W, b, code, self.leaky_slope, A_l, A_l, layer_parallel)
-            if keep_prob < 1.0 and l < L:
-                reg.dropout_forward(A_l, reg.mix_key(key, l), keep_prob, ws.masks[l], col_offset, total_cols,
-                                    layer_parallel)
-            A_prev = A_l
-        return A[L]
-
-    def _output_and_cost(self, Y, ws, scale):
-        """Turn the logits into outputs, write ``dZ`` of the last layer and the cost."""
-        L = self.n_layers
-        Z = ws.A[L]
-        dZ = ws.dZ[L]
-        if self.output == "sigmoid":
-            loss.sigmoid_cross_entropy(Z, Y, scale, Z, dZ, ws.cost)
-        elif self.output == "softmax":
-            loss.softmax_cross_entropy(Z, Y, scale, Z, dZ, ws.cost, ws.softmax_shift, ws.softmax_norm)
-        else:
-            np.subtract(Z, Y, out=dZ)
-            ws.cost[0] = 0.5 * float(np.vdot(dZ, dZ)) / Z.shape[1]
-            np.multiply(dZ, scale, out=dZ)
-        return ws.cost[0]
-
-    def _backward(self, X, ws, keep_prob=1.0, grad_layers=None, parallel=True, last=1, learning_rate=None,
-                  keep=None):
-        """Fill the gradient arena (or ``grad_layers``) from ``ws.dZ[L]`` (already scaled by ``1/m``).
-
-        ``last=2`` stops after layer 2, leaving ``dA[1]`` for the caller (the dual form).
-        With ``learning_rate``, the layers of :meth:`_fused_plan` take their
-        plain gradient-descent weight step inside the ``dW`` product (their
-        ``dW`` is then not written), after copying ``W`` into ``keep``'s
-        first part when ``keep`` is given.
-        """
-        grad_layers = self._grad_layers if grad_layers is None else grad_layers
-        L = self.n_layers
-        if L < last:
-            return
-        fused = self._fused_plan()[0] if learning_rate is not None else None
-        A, dZs, dAs = ws.A, ws.dZ, ws.dA
-        cut_over = config.STEP_PARALLEL_MIN_ELEMENTS
-        for l in range(L, last - 1, -1):
-            W, _ = self._layers[l - 1]
-            dW, db = grad_layers[l - 1]
-            A_prev = A[l - 1] if l > 1 else X
-            dA_prev = dAs[l - 1] if l > 1 else None
-            rate = None
-            if fused is not None and fused[l - 1]:
-                rate = learning_rate
-                if keep is not None:
-                    np.copyto(self._keep_layers[l - 1], W)
-            if l == L:
-                dZ = dZs[L]
-                act.row_sums(dZ, 1.0, db, parallel and dZ.size >= cut_over)
-                layers.linear_backward_into(dZ, A_prev, W, 1.0, dW, dA_prev, rate)
-                continue
-            dA = dAs[l]
-            layer_parallel = parallel and dA.size >= cut_over
-            if keep_prob < 1.0:
-                # After layer l + 1 used the dropped A[l] for its dW.
-                reg.dropout_backward(dA, A[l], ws.masks[l], keep_prob, layer_parallel)
-            layers.dense_backward(dA, A[l], False, self._hidden_code, self.leaky_slope, A_prev, W, 1.0,
-                                  dZs[l], dW, db, dA_prev, layer_parallel, rate)
-
-    def _fused_plan(self):
-        """Which layers take plain gradient descent inside their ``dW`` product, and the rest of the arena.
-
-        Returns ``(flags, rest)``: a flag per layer (at least
-        ``config.FUSED_UPDATE_MIN_WEIGHTS`` weights), and the
-        ``(params, grads, keep)`` views of every arena run the fused
-        products leave to the update kernel (the other weights, the biases).
-        """
-        plan = self._fused
-        if plan is None or plan[2] is not self._keep:
-            flags = plan_mod.fused_layers(self.layer_dims)
-            runs, start = [], 0
-            for (w, _, _, _), flag in zip(self._layout, flags):
-                if flag:
-                    if w.start > start:
-                        runs.append((start, w.start))
-                    start = w.stop
-            runs.append((start, self.params.size))
-            p = self.params.size
-            rest = [(self.params[a:b], self.grads[a:b], self._keep[a:b]) for a, b in runs if b > a]
-            self._keep_layers = [self._keep[:p][w].reshape(shape) for w, shape, _, _ in self._layout]
-            plan = self._fused = (flags, rest, self._keep)
-        return plan[0], plan[1]
 
     # ------------------------------------------------------------ the plan
 
@@ -619,10 +251,10 @@ class Network:
     def strategy(self, value):
         value = v.choice("strategy", value, plan_mod.STRATEGIES)
         if value != self._strategy:
-            with self._lock:
+            with self._model.lock:
                 self._strategy = value
                 self._plans.clear()
-                native_blocks.release(self)
+                native_blocks.release(self._model)
 
     @property
     def column_blocks(self):
@@ -724,25 +356,26 @@ class Network:
 
     def _worker_blocks(self, m, n):
         """The worker column blocks for batches of ``m`` examples over ``n`` threads."""
-        blocks = self._block_plans.get(m)
-        if blocks is None or len(blocks.ranges) != n:
-            blocks = self._block_plans[m] = _BlockPlan(self, m, n)
         if self._block_workers is None or self._block_workers.n != n:
             self._block_workers = workers.BlockWorkers(n)
+        blocks = self._block_plans.get(m)
+        if blocks is None or len(blocks.ranges) != n or blocks.workers is not self._block_workers:
+            blocks = self._block_plans[m] = _BlockPlan(self._model, m, n, self._block_workers)
         return blocks
 
-    def _gradient_pass(self, X, Y, ws, plan, keep_prob=1.0, key=0, count=False, learning_rate=None, keep=None):
+    def _gradient_pass(self, X, Y, ws, plan, keep_prob=1.0, key=0, count=False, learning_rate=None, keep=False):
         """Forward, cost and backward on one batch into the gradient arena, the way ``plan`` says; returns the cost.
 
         ``ws.count`` gets the number of correct answers when ``count``.  The
         gradient is garbage when the returned cost is not finite.
-        ``learning_rate`` and ``keep``: see :meth:`_backward` (only for the
-        route ``plain-sgd-in-products``).
+        ``learning_rate`` and ``keep``: see :func:`fastdnn.passes.backward`
+        (only for the route ``plain-sgd-in-products``).
         """
+        model = self._model
         m = X.shape[1]
         route = plan.route
         if route == "native-whole-batch":
-            blocks = native_blocks.direct_pass(self, X, Y, count, plan)
+            blocks = native_blocks.direct_pass(model, X, Y, count, plan)
             if blocks is not None:
                 self._ran(plan)
                 total, ws.count[0] = blocks
@@ -752,13 +385,13 @@ class Network:
             self._ran(plan)
             return self._worker_blocks(m, plan.blocks).run(X, Y, ws, keep_prob, key, count)
         self._ran(plan)
-        self._forward(X, ws, keep_prob, key)
-        cost = self._output_and_cost(Y, ws, 1.0 / m)
+        passes.forward(model, X, ws, keep_prob, key)
+        cost = passes.output_and_cost(model, Y, ws, 1.0 / m)
         if not math.isfinite(cost):
             return cost
         if count:
             metrics.count_correct(ws.A[self.n_layers], Y, self.output == "softmax", ws.count)
-        self._backward(X, ws, keep_prob, learning_rate=learning_rate, keep=keep)
+        passes.backward(model, X, ws, keep_prob, learning_rate=learning_rate, keep=keep)
         return cost
 
     @_one_at_a_time
@@ -787,22 +420,16 @@ class Network:
         :meth:`fit` replaces it.
         """
         plan = self._plan_for(self._whole_batch_case(X, Y))
-        ws = self._workspace(X.shape[1])
+        ws = self._model.workspace(X.shape[1])
         if plan.route != "plain-sgd-in-products":
             cost = self._gradient_pass(X, Y, ws, plan)
             update.sgd(self.params, self.grads, learning_rate, self.params)
             return cost
         # The large weights step inside their dW products; the rest here.
         cost = self._gradient_pass(X, Y, ws, plan, learning_rate=learning_rate)
-        for params, grads, _ in self._fused_plan()[1]:
+        for params, grads, _ in self._model.fused_plan()[1]:
             update.sgd(params, grads, learning_rate, params)
         return cost
-
-    def _regularized_cost(self, cost, ws, l2, m):
-        if l2 == 0.0:
-            return cost
-        reg.sum_of_squares(self.params, self.n_weights, self._partials, ws.square_sum)
-        return cost + (l2 / (2.0 * m)) * ws.square_sum[0]
 
     def _fit_step(self, X, Y, ws, plan, learning_rate, l2, keep_prob, count):
         """One training step of :meth:`fit` on a batch already in place, the way ``plan`` says; returns the cost.
@@ -813,59 +440,31 @@ class Network:
         goes.  A non-finite cost is returned without touching the
         parameters.  Allocates nothing.
         """
-        m = X.shape[1]
-        key = reg.mix_key(self._dropout_seed, self._n_steps) if keep_prob < 1.0 else 0
+        model = self._model
+        key = reg.mix_key(model.dropout_seed, model.n_steps) if keep_prob < 1.0 else 0
         if plan.route == "plain-sgd-in-products":
             # As train_step: the large weights step inside their products
             # (the same bits as the course's path), after their copy for a
             # rollback; the rest of the arena in the update kernel.
-            cost = self._gradient_pass(X, Y, ws, plan, keep_prob, key, count, learning_rate, self._keep)
+            cost = self._gradient_pass(X, Y, ws, plan, keep_prob, key, count, learning_rate, True)
             if math.isfinite(cost):
-                self._update(self.grads, learning_rate, 0.0, in_products=True)
+                model.update(model.grads, learning_rate, 0.0, in_products=True)
             return cost
         cost = self._gradient_pass(X, Y, ws, plan, keep_prob, key, count)
-        return self._descend(cost, ws, learning_rate, l2, m)
+        return self._descend(cost, ws, learning_rate, l2, X.shape[1])
 
     def _descend(self, cost, ws, learning_rate, l2, m):
         """The L2 term and the optimizer's step after a gradient pass on ``m`` examples; returns the cost.
 
         A non-finite cost is returned without touching the parameters.
         """
+        model = self._model
         if math.isfinite(cost):
-            cost = self._regularized_cost(cost, ws, l2, m)
+            cost = model.regularized_cost(cost, ws, l2, m)
         if not math.isfinite(cost):
             return cost
-        self._update(self.grads, learning_rate, l2 / m)
+        model.update(model.grads, learning_rate, l2 / m)
         return cost
-
-    def _update(self, grads, learning_rate, decay, in_products=False):
-        """The optimizer's step, keeping the old parameters and state for :meth:`_rollback`.
-
-        ``in_products``: plain SGD whose large weights already stepped inside
-        their products (:meth:`_backward`); only the rest of the arena is left.
-        """
-        self._backup_t = self._t
-        self._t += 1
-        if in_products:
-            for params, rest_grads, keep in self._fused_plan()[1]:
-                update.sgd_l2(params, rest_grads, learning_rate, 0.0, 0, keep)
-        elif self._optimizer.takes_keep:
-            self._optimizer.step(self.params, grads, self._slots, learning_rate, decay, self.n_weights, self._t,
-                                 keep=self._keep)
-        else:
-            p = self.params.size
-            np.copyto(self._keep[:p], self.params)
-            np.copyto(self._keep[p:], self.state)
-            self._optimizer.step(self.params, grads, self._slots, learning_rate, decay, self.n_weights, self._t)
-        self._backup_valid = True
-        self._n_steps += 1
-
-    def _count_update(self):
-        """What :meth:`_update` records around its kernel, for an update made elsewhere (native blocks)."""
-        self._backup_t = self._t
-        self._t += 1
-        self._backup_valid = True
-        self._n_steps += 1
 
     def _train_batch(self, data, indices, start, ws, plan, learning_rate, l2, keep_prob, count):
         """Gather the examples ``indices[start:start + ws.m]`` into ``ws`` and train on them; returns the cost."""
@@ -882,17 +481,6 @@ class Network:
             return cost
         total, ws.count[0] = session.step(start, b)
         return self._descend(total / b, ws, learning_rate, l2, b)
-
-    def _rollback(self):
-        """Restore the parameters and optimizer state saved before the last update; ``False`` if none."""
-        if not self._backup_valid:
-            return False
-        p = self.params.size
-        np.copyto(self.params, self._keep[:p])
-        np.copyto(self.state, self._keep[p:])
-        self._t = self._backup_t
-        self._backup_valid = False
-        return True
 
     # ------------------------------------------------------------ data
 
@@ -917,84 +505,29 @@ class Network:
             v.check_binary_labels("Y", Yc)
         return Xc, Yc
 
-    def _prepare_X(self, X, name="X", check_finite=True):
-        """``X`` checked (shape, dtype, finite) but not copied: a memory map stays one.
+    def prepare(self, X, Y=None, names=("X", "Y"), check_X=True):
+        """``X`` and ``Y`` checked once against this network, ready for :meth:`train` and :meth:`evaluate`.
 
-        ``check_finite=False`` leaves the scan for NaN and inf to the caller
-        (a memory map is scanned here all the same, chunk by chunk); returns
-        ``(X, checked)``.
+        Parameters
+        ----------
+        X : array_like of shape (n_x, m)
+            As for :meth:`fit`: any real dtype and layout, a memory map
+            included (none of them is copied).
+        Y : array_like of shape (n_L, m) or (m,), optional
+            As for :meth:`fit`; ``None`` for inputs alone (:meth:`predict_proba`).
+        names : (str, str), default ("X", "Y")
+            What error messages call the two arrays.
+        check_X : bool, default True
+            Scan ``X`` for NaN and infinity now; ``False`` leaves it to the
+            first epoch's gather of a mini-batch fit (one pass over the data
+            instead of two; see :meth:`fit`), or to no one when the caller
+            has checked ``X`` already.
+
+        Returns
+        -------
+        fastdnn.examples.Examples
         """
-        if isinstance(X, np.memmap):
-            X = np.asarray(X)  # a plain view of the mapped memory, no copy
-        X_arr = v.as_array(name, X, ndim=2)
-        if X_arr.dtype == np.float16:
-            # Numba has no float16: one copy in the network's dtype.
-            X_arr = X_arr.astype(self.dtype)
-        n_x = self.layer_dims[0]
-        if X_arr.shape[0] != n_x:
-            raise ValueError(
-                f"{name} has {X_arr.shape[0]} rows (features) but the network expects {n_x}: "
-                f"{name} must have shape ({n_x}, m), one column per example"
-            )
-        if X_arr.shape[1] == 0:
-            raise ValueError(f"{name} has no examples (shape {X_arr.shape})")
-        C_view = X_arr.T if X_arr.flags.f_contiguous and not X_arr.flags.c_contiguous else X_arr
-        pages = mapped.budget_for(C_view) if C_view.flags.c_contiguous and C_view.dtype.kind == "f" else None
-        if pages is None and not check_finite:
-            return X_arr, False
-        if pages is None or mapped.count_non_finite_in_chunks(C_view, pages, v._count_non_finite):
-            # In memory, or a map known to hold a bad value (the message needs the whole scan).
-            v.check_finite(name, C_view)
-        return X_arr, True
-
-    def _prepare_data(self, X, Y, names=("X", "Y"), check_X=True):
-        """Check ``X`` and ``Y`` once; integer class labels stay labels (one-hot happens in the gather).
-
-        ``check_X=False`` leaves the scan of ``X`` for NaN and inf to the
-        returned data's gather (:attr:`_Data.unchecked`, :meth:`_Data.check_X`).
-        """
-        X_arr, checked = self._prepare_X(X, names[0], check_X)
-        unchecked = None if checked else names[0]
-        m = X_arr.shape[1]
-        k = self.layer_dims[-1]
-        name = names[1]
-        if isinstance(Y, np.memmap):
-            Y = np.asarray(Y)
-        Y_arr = v.as_array(name, Y)
-        if Y_arr.dtype == np.float16:
-            Y_arr = Y_arr.astype(self.dtype)
-        if Y_arr.ndim == 1:
-            if Y_arr.shape[0] != m:
-                raise ValueError(f"{name} has {Y_arr.shape[0]} labels but {names[0]} has {m} examples")
-            if self.output == "softmax":
-                return _Data(X_arr, labels=self._class_labels(name, Y_arr), unchecked=unchecked)
-            if k != 1:
-                raise ValueError(
-                    f"{name} of shape {Y_arr.shape} fits a single output unit; this network has {k}: "
-                    f"{name} must have shape ({k}, {m})"
-                )
-            Y_arr = Y_arr.reshape(1, m)
-        if Y_arr.ndim != 2:
-            raise ValueError(f"{name} must be 1-D (labels) or 2-D ({k}, m), got shape {Y_arr.shape}")
-        v.check_shape(name, Y_arr, (k, m), f"(n_out, m), one column per example of {names[0]}")
-        v.check_finite(name, Y_arr)
-        if self.output == "sigmoid":
-            v.check_binary_labels(name, Y_arr)
-        return _Data(X_arr, Y=Y_arr, unchecked=unchecked)
-
-    def _class_labels(self, name, y):
-        k = self.layer_dims[-1]
-        if y.dtype.kind == "f":
-            v.check_finite(name, y)
-            if np.any(y != np.floor(y)):
-                raise ValueError(f"{name} must hold integer class labels in [0, {k}), found non-integer values")
-        lo, hi = (y.min(), y.max()) if y.size else (0, 0)
-        if lo < 0 or hi >= k:
-            raise ValueError(
-                f"{name} must hold class labels in [0, {k}) for a softmax output of {k} units; "
-                f"found labels from {lo} to {hi}"
-            )
-        return y if y.dtype == np.int64 else y.astype(np.int64)
+        return examples_mod.prepare(self._model, X, Y, names, check_X)
 
     # ------------------------------------------------------------ training
 
@@ -1035,8 +568,9 @@ class Network:
             output layer and prediction never drop).
         shuffle : bool, default True
             Shuffle the examples every epoch (mini-batches only).
-        validation : tuple (X_val, Y_val), optional
-            Evaluated after each epoch: ``val_cost`` and ``val_accuracy``.
+        validation : tuple (X_val, Y_val) or fastdnn.examples.Examples, optional
+            Evaluated after each epoch: ``val_cost`` and ``val_accuracy``
+            (a pair is checked once, as :meth:`prepare` does).
         progress : bool, default True
             Show a progress bar (epoch, loss, examples/s) -- only when
             standard error is a terminal.
@@ -1110,186 +644,165 @@ class Network:
         product (the course's settings on the cat network) the plain path
         runs.
         """
-        with self._lock:
-            # Mini-batches check X for NaN and inf as the first epoch gathers
-            # them (one pass over the data instead of two); a bad value found
-            # there puts the network back as it was before this call.
-            before = self._training_state() if batch_size is not None and checkpoint is None else None
+        with self._model.lock:
+            # Mini-batches leave X's scan for NaN and inf to train, which does it in the first epoch's
+            # gather (one pass over the data instead of two); a full batch is scanned now, before anything.
+            data = self.prepare(X, Y, check_X=batch_size is None or checkpoint is not None)
+            settings = FitSettings(epochs=epochs, batch_size=batch_size, optimizer=optimizer,
+                                   learning_rate=learning_rate, l2=l2, dropout=dropout, shuffle=shuffle,
+                                   progress=progress, schedule=schedule, callback=callback, checkpoint=checkpoint,
+                                   checkpoint_every=checkpoint_every, resume=resume, verbose=verbose)
+            if validation is not None and not isinstance(validation, Examples):
+                if not isinstance(validation, (tuple, list)) or len(validation) != 2:
+                    raise TypeError("validation must be a pair (X_val, Y_val)")
+                validation = self.prepare(validation[0], validation[1], names=("X_val", "Y_val"))
+            return self.train(data, settings, validation)
+
+    def train(self, data, settings, validation=None):
+        """Train on examples from :meth:`prepare` with the settings of a :class:`fastdnn.fitting.FitSettings`.
+
+        What :meth:`fit` runs once it has checked its arguments; the
+        estimators and the command line call it with their own settings
+        (a subset of the examples, no accuracy count).
+
+        Parameters
+        ----------
+        data : fastdnn.examples.Examples
+            From :meth:`prepare`.  When its ``X`` is still to be scanned for
+            NaN and inf (``prepare(..., check_X=False)``), a mini-batch fit
+            scans it in its first epoch's gather and, on a bad value, puts
+            the network back as it was before this call; otherwise it is
+            scanned before the first step.
+        settings : fastdnn.fitting.FitSettings
+        validation : fastdnn.examples.Examples, optional
+            Evaluated after every epoch.
+
+        Returns
+        -------
+        dict of list
+            The records of this call's epochs (see :meth:`fit`).
+        """
+        if not isinstance(data, Examples):
+            raise TypeError(f"data must be the examples Network.prepare returns, got {type(data).__name__}")
+        if not isinstance(settings, FitSettings):
+            raise TypeError(f"settings must be a fastdnn.fitting.FitSettings, got {type(settings).__name__}")
+        if validation is not None and not isinstance(validation, Examples):
+            raise TypeError(f"validation must be the examples Network.prepare returns, got {type(validation).__name__}")
+        for examples in (data, validation):
+            if examples is not None:
+                examples.check_fits(self.layer_dims, self.output)
+        with self._model.lock:
+            deferred = data.unchecked is not None and settings.batch_size is not None and settings.checkpoint is None
+            before = self._model.snapshot() if deferred else None
             try:
-                return self._fit(X, Y, epochs, batch_size, optimizer, learning_rate, l2, dropout, shuffle,
-                                 validation, progress, schedule, callback, checkpoint=checkpoint,
-                                 checkpoint_every=checkpoint_every, resume=resume, defer_check=before is not None,
-                                 verbose=verbose)
-            except _InputNotFinite as error:
-                self._restore_training_state(before)
+                if not deferred:
+                    data.check_X()
+                return self._train(data, settings, validation)
+            except examples_mod.InputNotFinite as error:
+                if before is not None:
+                    self._model.restore(before)
                 raise ValueError(str(error)) from None
 
-    def _training_state(self):
-        """Everything :meth:`fit` changes before its last epoch, for :meth:`_restore_training_state`."""
-        p, size = self.params.size, self.params.size + self.state.size
-        if self._saved_values.size != size:
-            self._saved_values = np.empty(size, dtype=self.dtype)
-        # Into a buffer kept from call to call: a new one costs its page faults each time.
-        np.copyto(self._saved_values[:p], self.params)
-        np.copyto(self._saved_values[p:], self.state)
-        return (self._saved_values, self.state, self._optimizer, self._slots, self._keep, self._t, self._backup_t,
-                self._backup_valid, self._n_steps, self._rng.bit_generator.state)
+    def _whole_batch(self, data, indices, every):
+        """The full batch of a fit, ``(X, Y)``: the caller's arrays when a product can read them, else one copy.
 
-    def _restore_training_state(self, saved):
-        (values, self.state, self._optimizer, self._slots, self._keep, self._t, self._backup_t, self._backup_valid,
-         self._n_steps, self._rng.bit_generator.state) = saved
-        p = self.params.size
-        np.copyto(self.params, values[:p])
-        np.copyto(self.state, values[p:])
-
-    def _fit_options(self, X, Y, data, epochs, batch_size, optimizer, learning_rate, l2, dropout, validation,
-                     validation_data, schedule, callback, train_indices, checkpoint, checkpoint_every, resume,
-                     defer_check=False):
-        """Check :meth:`fit`'s options and prepare the data (shared with ``fastdnn.distributed``).
-
-        ``defer_check``: leave the scan of ``X`` for NaN and inf to the first
-        epoch's gather (see :meth:`fit`).
-
-        Binds the optimizer (a new state arena when it changed) and returns
-        ``(data, epochs, learning_rate, l2, keep_prob, validation_data,
-        checkpoint, checkpoint_every, indices, m, order, batch_size)``.
+        ``every``: ``indices`` are all the examples in order.  The copy is
+        made once per fit, not per epoch.
         """
-        data = self._prepare_data(X, Y, check_X=not defer_check) if data is None else data
-        if checkpoint is not None:
-            checkpoint = os.fspath(checkpoint)
-        if checkpoint_every is not None:
-            checkpoint_every = v.positive_int("checkpoint_every", checkpoint_every)
-            if checkpoint is None:
-                raise ValueError("checkpoint_every needs a checkpoint path")
-        if resume and checkpoint is None:
-            raise ValueError("resume=True needs a checkpoint path")
-        epochs = v.positive_int("epochs", epochs)
-        learning_rate = self._check_learning_rate(learning_rate)
-        l2 = v.finite_float("l2", l2, minimum=0.0)
-        dropout = v.finite_float("dropout", dropout, minimum=0.0)
-        if dropout >= 1.0:
-            raise ValueError(f"dropout must lie in [0, 1), got {dropout}")
-        keep_prob = 1.0 - dropout
-        if schedule is not None and not callable(schedule):
-            raise TypeError(f"schedule must be a callable epoch -> learning rate, got {schedule!r}")
-        if callback is not None and not callable(callback):
-            raise TypeError(f"callback must be a callable (epoch, record) -> stop, got {callback!r}")
-        if validation is not None and validation_data is None:
-            if not isinstance(validation, (tuple, list)) or len(validation) != 2:
-                raise TypeError("validation must be a pair (X_val, Y_val)")
-            validation_data = self._prepare_data(validation[0], validation[1], names=("X_val", "Y_val"))
-        opt = opt_mod.get_optimizer(optimizer)
-        if opt != self._optimizer:
-            self._reset_optimizer(opt)
-        self._backup_valid = False
-
-        if train_indices is None:
-            indices = np.arange(data.m, dtype=np.int64)
-        else:
-            indices = np.ascontiguousarray(train_indices, dtype=np.int64)
         m = indices.size
-        order = indices.copy()
-        if batch_size is not None:
-            batch_size = v.positive_int("batch_size", batch_size)
-        return (data, epochs, learning_rate, l2, keep_prob, validation_data, checkpoint, checkpoint_every, indices,
-                m, order, batch_size)
+        X = data.X if every and data.direct_X(self.dtype) else data.gather_all_X(indices, self.dtype)
+        if every and data.direct_Y(self.dtype):
+            Y = data.Y
+        else:
+            Y = np.empty((self.layer_dims[-1], m), dtype=self.dtype)
+            data.gather_Y(indices, 0, Y)
+        if self._strategy == "native" and not X.flags.c_contiguous:
+            # Native blocks read C-ordered columns: one copy for the fit.
+            X = np.ascontiguousarray(X)
+        return X, Y
 
-    def _bound(self):
-        """The optimizer binding :meth:`_fit_options` may replace: ``(optimizer, state, slots, keep, t, backup_t)``."""
-        return self._optimizer, self.state, self._slots, self._keep, self._t, self._backup_t
+    def _fit_plans(self, data, X_full, Y_full, batch, settings):
+        """The plans of a fit's steps: ``(plan, session_plan, step_plans)``.
 
-    def _bind(self, bound):
-        """Put back a binding taken by :meth:`_bound`."""
-        self._optimizer, self.state, self._slots, self._keep, self._t, self._backup_t = bound
-
-    def _fit_plans(self, data, indices, train_indices, m, batch, keep_prob, l2):
-        """The plans of a fit's steps: ``(plan, session_plan, step_plans, X_full, Y_full)``.
-
-        Full batch (``batch == m``): the plan of the step on ``(X_full,
-        Y_full)``, the caller's arrays when a product can read them, otherwise
-        one copy made now (not per epoch).  Mini-batches: the plan of the
-        fit, the same as ``session_plan`` when the native blocks gather the
-        batches themselves, else a plan for each size of batch in
-        ``step_plans`` (the last one's too: a forced strategy that cannot
-        serve it says so now, not after an epoch).
+        Full batch (``X_full`` given): the plan of the step on ``(X_full,
+        Y_full)``.  Mini-batches: the plan of the fit, the same as
+        ``session_plan`` when the native blocks gather the batches
+        themselves, else a plan for each size of batch in ``step_plans``
+        (the last one's too: a forced strategy that cannot serve it says so
+        now, not after an epoch).
         """
-        opt_kind = plan_mod.optimizer_kind(self._optimizer)
-        if batch == m:
-            if train_indices is None and data.direct_X(self.dtype):
-                X_full = data.X
-            else:
-                X_full = data.gather_all_X(indices, self.dtype)
-            if train_indices is None and data.direct_Y(self.dtype):
-                Y_full = data.Y
-            else:
-                Y_full = np.empty((self.layer_dims[-1], m), dtype=self.dtype)
-                data.gather_Y(indices, 0, Y_full)
-            if self._strategy == "native" and not X_full.flags.c_contiguous:
-                # Native blocks read C-ordered columns: one copy for the fit.
-                X_full = np.ascontiguousarray(X_full)
-            return self._plan_for(self._whole_batch_case(X_full, Y_full, keep_prob, opt_kind, l2)), None, {}, \
-                X_full, Y_full
+        opt_kind = plan_mod.optimizer_kind(self._model.optimizer)
+        keep_prob, l2 = settings.keep_prob, settings.l2
+        if X_full is not None:
+            return self._plan_for(self._whole_batch_case(X_full, Y_full, keep_prob, opt_kind, l2)), None, {}
+        m = data.m if settings.indices is None else settings.indices.size
         case = plan_mod.Case("mini-batches", batch, keep_prob < 1.0, opt_kind, l2 > 0.0,
                              data.session_problem(self.dtype), data.batch_problem())
         plan = self._plan_for(case)
         if plan.route in ("native-update", "native-gradient"):
-            return plan, plan, {}, None, None
+            return plan, plan, {}
         step_plans = {b: self._plan_for(case._replace(kind="whole", batch=b, data=case.batch_data))
                       for b in (batch, m % batch) if b}
-        return plan, None, step_plans, None, None
+        return plan, None, step_plans
 
     @_one_at_a_time
-    def _fit(self, X, Y, epochs=1, batch_size=None, optimizer="sgd", learning_rate=0.0075, l2=0.0, dropout=0.0,
-             shuffle=True, validation=None, progress=True, schedule=None, callback=None, train_indices=None,
-             data=None, validation_data=None, track_accuracy=True, checkpoint=None, checkpoint_every=None,
-             resume=False, defer_check=False, verbose=False):
-        bound = self._bound()
-        (data, epochs, learning_rate, l2, keep_prob, validation_data, checkpoint, checkpoint_every, indices, m,
-         order, batch_size) = self._fit_options(X, Y, data, epochs, batch_size, optimizer, learning_rate, l2,
-                                                dropout, validation, validation_data, schedule, callback,
-                                                train_indices, checkpoint, checkpoint_every, resume, defer_check)
-        dropout = float(dropout)
-        full_batch = batch_size is None or batch_size >= m
-        batch = m if full_batch else batch_size
-        count = track_accuracy and self.output != "linear"
+    def _train(self, data, settings, validation_data):
+        model = self._model
+        bound = model.snapshot(values=False)
+        if settings.optimizer != model.optimizer:
+            model.bind(settings.optimizer)
+        model.backup_valid = False
+        try:
+            indices = settings.example_order(data.m)
+        except ValueError:
+            model.restore(bound)
+            raise
+        m = indices.size
+        order = indices.copy()
+        epochs, l2, keep_prob = settings.epochs, settings.l2, settings.keep_prob
+        full_batch = settings.batch_size is None or settings.batch_size >= m
+        batch = m if full_batch else settings.batch_size
+        count = settings.track_accuracy and self.output != "linear"
         per_example = 1 if self.output == "softmax" else self.layer_dims[-1]
         try:
-            plan, session_plan, step_plans, X_full, Y_full = self._fit_plans(data, indices, train_indices, m, batch,
-                                                                             keep_prob, l2)
+            X_full, Y_full = self._whole_batch(data, indices, settings.indices is None) if full_batch else (None, None)
+            plan, session_plan, step_plans = self._fit_plans(data, X_full, Y_full, batch, settings)
         except ValueError:
             # A forced strategy refused (or the data could not be gathered):
             # the fit leaves the optimizer as it found it.
-            self._bind(bound)
+            model.restore(bound)
             raise
         session = None
         if full_batch:
-            ws = self._workspace(m)
+            ws = model.workspace(m)
         else:
-            ws_full = self._workspace(batch)
+            ws_full = model.workspace(batch)
             rest = m % batch
-            ws_rest = self._workspace(rest) if rest else None
+            ws_rest = model.workspace(rest) if rest else None
 
         history = {}
         first_epoch, first_step, resumed_sums = 0, 0, (0.0, 0.0)
+        checkpoint, checkpoint_every = settings.checkpoint, settings.checkpoint_every
         if checkpoint is not None:
-            fit_config = {"m": int(m), "batch_size": None if full_batch else int(batch), "shuffle": bool(shuffle),
-                          "dropout": dropout, "l2": l2, "learning_rate": learning_rate,
-                          "optimizer": [self._optimizer.name, self._optimizer.get_config()]}
-            # Through JSON, so that the comparison on resume sees the same types.
-            fit_config = json.loads(json.dumps(fit_config))
-            if resume and os.path.exists(checkpoint):
-                first_epoch, first_step, resumed_sums, history = self._resume(checkpoint, fit_config, order, indices)
+            fit_config = settings.checkpoint_config(m, batch)
+            if settings.resume and os.path.exists(checkpoint):
+                record = fitting.resume(checkpoint, model, self.architecture, fit_config, order, indices)
+                self.history = record["history"]
+                self.metadata = record["architecture"].get("metadata") or {}
+                position = record["position"]
+                first_epoch, first_step = int(position["epoch"]), int(position["step"])
+                resumed_sums, history = (position["total"], position["correct"]), position["history"]
 
             def save_checkpoint(epoch_done, step_done, sums):
                 position = {"epoch": epoch_done, "step": step_done, "total": float(sums[0]),
                             "correct": float(sums[1]), "history": history, "config": fit_config}
-                _checkpoint.save(checkpoint, self, position, indices)
+                _checkpoint.save(checkpoint, model, self.architecture, self.history, position, indices)
 
-        bar = _progress_bar(progress, epochs * m)
+        bar = _progress_bar(settings.progress, epochs * m)
         try:
             if not full_batch and session_plan is not None:
                 # Small steps: column blocks on spinning threads, one Numba call a step.
-                session = native_blocks.open_session(self, data, indices, count, session_plan)
+                session = native_blocks.open_session(model, data, indices, count, session_plan)
                 if session is None:
                     step_plans = {b: self._plan_for(session_plan.case._replace(batch=b), busy=True)
                                   for b in (batch, rest) if b}
@@ -1297,13 +810,13 @@ class Network:
             route = running.route
             log.debug("fastdnn fit of %s %s on %d examples%s: %s", self.layer_dims, self.dtype.name, m,
                       "" if full_batch else f" in batches of {batch}", running)
-            if verbose:
+            if settings.verbose:
                 print(f"fastdnn: {running}")
             if full_batch or session is not None:
                 # Their gathers do not look for NaN and inf: the whole scan now, before the first step.
                 data.check_X()
             for epoch in range(first_epoch, epochs):
-                lr = learning_rate if schedule is None else self._check_learning_rate(schedule(epoch), "schedule")
+                lr = settings.rate(epoch)
                 started = time.perf_counter() - compiling.seconds()
                 total = 0.0
                 correct = 0.0
@@ -1319,19 +832,20 @@ class Network:
                         ws.count[0] = 0.0
                         cost = self._fit_step(X_full, Y_full, ws, plan, lr, l2, keep_prob, count)
                         if not math.isfinite(cost):
-                            self._diverged(cost, epoch, epochs, 0, 1, lr, data, indices, 0, m)
+                            fitting.diverged(model, cost, f"epoch {epoch + 1} of {epochs}, step 1 of 1", lr, data,
+                                             indices)
                         total = cost
                         correct = ws.count[0]
-                        if checkpoint_every is not None and self._n_steps % checkpoint_every == 0:
+                        if checkpoint_every is not None and model.n_steps % checkpoint_every == 0:
                             save_checkpoint(epoch, 1, (total, correct))
                     if bar is not None:
                         bar.update(m)
                 else:
-                    if shuffle and not skip:
+                    if settings.shuffle and not skip:
                         # From the same starting order each epoch, so that two
                         # fit calls continue exactly like one.
                         np.copyto(indices, order)
-                        self._rng.shuffle(indices)
+                        model.rng.shuffle(indices)
                     n_steps = (m + batch - 1) // batch
                     shown = started
                     for step in range(skip, n_steps):
@@ -1344,10 +858,11 @@ class Network:
                             cost = self._train_batch(data, indices, start, wsb, step_plans[b], lr, l2, keep_prob,
                                                      count)
                         if not math.isfinite(cost):
-                            self._diverged(cost, epoch, epochs, step, n_steps, lr, data, indices, start, b)
+                            fitting.diverged(model, cost, f"epoch {epoch + 1} of {epochs}, step {step + 1} of "
+                                             f"{n_steps}", lr, data, indices[start:start + b])
                         total += cost * (b / m)
                         correct += wsb.count[0]
-                        if checkpoint_every is not None and self._n_steps % checkpoint_every == 0:
+                        if checkpoint_every is not None and model.n_steps % checkpoint_every == 0:
                             save_checkpoint(epoch, step + 1, (total, correct))
                         if bar is not None:
                             bar.update(b)
@@ -1379,78 +894,20 @@ class Network:
                     if "val_accuracy" in record:
                         shown_values["val_acc"] = f"{record['val_accuracy']:.4f}"
                     bar.set_postfix(shown_values, refresh=True)
-                if callback is not None and callback(epoch, dict(record)):
+                if settings.callback is not None and settings.callback(epoch, dict(record)):
                     break
-            if first_epoch < epochs and v._count_non_finite(self.params):
+            if first_epoch < epochs:
                 # The last update is not followed by a cost: check it here.
-                self._rollback()
-                raise FloatingPointError(
-                    f"training diverged: the last update (epoch {epoch + 1}) made some parameters NaN or "
-                    f"infinite; they were rolled back to the state before it. Try a smaller learning rate."
-                )
+                fitting.check_last_update(model, epoch)
         finally:
             if session is not None:
                 session.close()
             if full_batch:
                 # The whole-batch blocks hold the batch: not beyond the fit.
-                native_blocks.release(self)
+                native_blocks.release(model)
             if bar is not None:
                 bar.close()
         return history
-
-    def _diverged(self, cost, epoch, epochs, step, n_steps, lr, data=None, indices=None, start=0, b=0):
-        where = f"epoch {epoch + 1} of {epochs}, step {step + 1} of {n_steps}"
-        examples = bad = None
-        if data is not None:
-            examples = np.asarray(indices[start:start + b])
-            # Only on this failure path: a copy of the batch's columns, to tell bad data from divergence.
-            columns = np.asarray(data.X[:, examples])
-            finite = np.isfinite(columns).all(axis=0)
-            if data.Y is not None:
-                finite &= np.isfinite(np.asarray(data.Y[:, examples])).all(axis=0)
-            bad = examples[~finite]
-        shown = "" if examples is None else f"; the batch held the examples {_index_list(examples)}"
-        if bad is not None and bad.size:
-            # The batch's data, not the parameters, went bad: the step changed nothing, keep them.
-            self._backup_valid = False
-            raise FloatingPointError(
-                f"non-finite data: the cost became {cost} at {where} because the inputs of the examples "
-                f"{_index_list(bad)} hold NaN or infinity{shown}; the parameters were not changed by this batch "
-                f"(they are the last finite state). The data changed after fit checked it."
-            )
-        rolled = self._rollback()
-        state = ("the parameters and the optimizer state were rolled back to the last state whose cost was finite"
-                 if rolled else "the parameters were not changed (no update had been made in this fit)")
-        raise FloatingPointError(
-            f"training diverged: the cost became {cost} at {where} (learning rate {lr}){shown}; {state}. "
-            f"Try a smaller learning rate, standardised inputs, or float64."
-        )
-
-    def _resume(self, path, fit_config, order, indices):
-        """Load the checkpoint ``path`` into this network; returns where and how the fit continues."""
-        record = _checkpoint.load(path)
-        position = record["position"]
-        saved = position.get("config")
-        if saved != fit_config:
-            diff = sorted(k for k in set(saved or {}) | set(fit_config) if (saved or {}).get(k) != fit_config.get(k))
-            raise ValueError(
-                f"checkpoint {path} was written by a fit with other settings ({', '.join(diff)}): "
-                f"saved {({k: (saved or {}).get(k) for k in diff})}, now {({k: fit_config.get(k) for k in diff})}"
-            )
-        saved_order = record["indices"]
-        if saved_order.shape != order.shape or not np.array_equal(np.sort(saved_order), np.sort(order)):
-            raise ValueError(f"checkpoint {path} was written for other training examples (its example order "
-                             f"does not match this data)")
-        _checkpoint.restore(self, record, path)
-        np.copyto(indices, saved_order)
-        history = position["history"]
-        return (int(position["epoch"]), int(position["step"]), (position["total"], position["correct"]), history)
-
-    @staticmethod
-    def _check_learning_rate(value, name="learning_rate"):
-        value = v.finite_float(name if name == "learning_rate" else f"the learning rate returned by {name}", value,
-                               minimum=0.0)
-        return value
 
     @_one_at_a_time
     def fit_course(self, X, Y, learning_rate=0.0075, num_iterations=3000, print_cost=False, dual="auto"):
@@ -1485,8 +942,9 @@ class Network:
             # Its steps are train_step's: a forced strategy that cannot serve them says so before the first.
             self._plan_for(self._whole_batch_case(Xc, Yc))
         costs = []
-        ws = self._workspace(m)
-        form = DualFirstLayer(self._layers[0][0], Xc) if plan.route == "dual" else None
+        model = self._model
+        ws = model.workspace(m)
+        form = DualFirstLayer(model.layers[0][0], Xc) if plan.route == "dual" else None
         try:
             for i in range(num_iterations):
                 if form is None:
@@ -1502,8 +960,8 @@ class Network:
                         print(f"Cost after iteration {i}: {cost}")
         finally:
             if form is not None:
-                form.materialize(self._layers[0][0])
-            native_blocks.release(self)
+                form.materialize(model.layers[0][0])
+            native_blocks.release(model)
         return costs
 
     def _dual_step(self, form, Y, ws, learning_rate):
@@ -1514,15 +972,16 @@ class Network:
         """
         L = self.n_layers
         m = Y.shape[1]
-        _, b1 = self._layers[0]
-        dW1, db1 = self._grad_layers[0]
-        code = self._hidden_code if L > 1 else act.LINEAR
+        model = self._model
+        _, b1 = model.layers[0]
+        dW1, db1 = model.grad_layers[0]
+        code = model.hidden_code if L > 1 else act.LINEAR
         form.forward(b1, code, self.leaky_slope, ws.A[1])
-        self._forward(None, ws, first=2)
-        cost = self._output_and_cost(Y, ws, 1.0 / m)
+        passes.forward(model, None, ws, first=2)
+        cost = passes.output_and_cost(model, Y, ws, 1.0 / m)
         if not math.isfinite(cost):
             return cost
-        self._backward(None, ws, last=2)
+        passes.backward(model, None, ws, last=2)
         if L > 1:
             act.activation_backward(ws.dA[1], ws.A[1], False, code, self.leaky_slope, 1.0, ws.dZ[1], db1)
         else:
@@ -1538,8 +997,8 @@ class Network:
     def _chunk(self, m):
         widest = max(self.layer_dims)
         chunk = max(256, _CHUNK_ELEMENTS // widest)
-        if self._buffers is not None:
-            chunk = max(chunk, self._buffers.capacity)
+        if self._model.buffers is not None:
+            chunk = max(chunk, self._model.buffers.capacity)
         return min(m, chunk)
 
     def _chunks(self, data, with_targets):
@@ -1550,7 +1009,7 @@ class Network:
         direct = data.direct_X(self.dtype)
         for start in range(0, m, chunk):
             b = min(chunk, m - start)
-            ws = self._workspace(b, cache=(b == chunk))
+            ws = self._model.workspace(b, cache=(b == chunk))
             X_part = data.X[:, start:start + b]
             if direct:
                 X_chunk = X_part  # a product reads a slice of a C or F array in place
@@ -1567,15 +1026,15 @@ class Network:
             yield start, b, ws, X_chunk, Y_chunk
 
     def _evaluate(self, data):
-        with self._lock:
+        with self._model.lock:
             return self._evaluate_unlocked(data)
 
     def _evaluate_unlocked(self, data):
         total = 0.0
         correct = 0.0
         for start, b, ws, X_chunk, Y_chunk in self._chunks(data, True):
-            self._forward(X_chunk, ws)
-            total += float(self._output_and_cost(Y_chunk, ws, 1.0 / b)) * b
+            passes.forward(self._model, X_chunk, ws)
+            total += float(passes.output_and_cost(self._model, Y_chunk, ws, 1.0 / b)) * b
             if self.output != "linear":
                 metrics.count_correct(ws.A[self.n_layers], Y_chunk, self.output == "softmax", ws.count)
                 correct += ws.count[0]
@@ -1585,12 +1044,14 @@ class Network:
             scores["accuracy"] = float(correct) / (data.m * per_example)
         return scores
 
-    def evaluate(self, X, Y):
+    def evaluate(self, X, Y=None):
         """Cost and accuracy on ``(X, Y)``, without dropout and without the L2 term.
 
         Parameters
         ----------
-        X : array_like of shape (n_x, m)
+        X : array_like of shape (n_x, m), or fastdnn.examples.Examples
+            Inputs, or inputs and targets from :meth:`prepare` (``Y`` then
+            stays ``None``).
         Y : array_like of shape (n_L, m) or (m,)
             As for :meth:`fit`.
 
@@ -1601,7 +1062,14 @@ class Network:
             the fraction of correct answers (per example for softmax, per output
             entry for sigmoid).
         """
-        return self._evaluate(self._prepare_data(X, Y))
+        if isinstance(X, Examples) and Y is None:
+            X.check_fits(self.layer_dims, self.output)
+            if X.Y is None and X.labels is None:
+                raise ValueError("evaluate needs targets: these examples were prepared without Y")
+            return self._evaluate(X)
+        if Y is None:
+            raise TypeError("evaluate needs Y, the targets of X")
+        return self._evaluate(self.prepare(X, Y))
 
     def predict_proba(self, X):
         """Output of the network: probabilities (sigmoid, softmax) or values (linear).
@@ -1616,14 +1084,14 @@ class Network:
         ndarray of shape (n_L, m)
             Of the network's dtype.
         """
-        data = _Data(self._prepare_X(X)[0])
-        with self._lock:
+        data = self.prepare(X)
+        with self._model.lock:
             return self._predict_proba(data)
 
     def _predict_proba(self, data):
         out = np.empty((self.layer_dims[-1], data.m), dtype=self.dtype)
         for start, b, ws, X_chunk, _ in self._chunks(data, False):
-            Z = self._forward(X_chunk, ws)
+            Z = passes.forward(self._model, X_chunk, ws)
             if self.output == "sigmoid":
                 act.activation_forward(Z, act.SIGMOID, 0.0, Z)
             elif self.output == "softmax":
@@ -1651,7 +1119,14 @@ class Network:
 
     # ------------------------------------------------------------ persistence
 
-    def _architecture(self):
+    @property
+    def architecture(self):
+        """The record saved with the model (and checked when a checkpoint resumes): a JSON-ready dict.
+
+        ``format``, ``version``, ``layer_dims``, ``hidden``, ``output``,
+        ``dtype``, ``init``, ``seed``, ``leaky_slope``, ``strategy``,
+        ``layout``, ``n_parameters`` and ``metadata``.
+        """
         return {
             "format": FILE_FORMAT,
             "version": FILE_VERSION,
@@ -1691,11 +1166,10 @@ class Network:
             disk); the message names it and a previous file stays intact.
         """
         path = os.fspath(path)
-        arch = self._architecture()
+        arch = self.architecture
         arrays = {"params": self.params}
         if include_optimizer:
-            arch["optimizer"] = {"name": self._optimizer.name, "config": self._optimizer.get_config(),
-                                 "t": self._t}
+            arch["optimizer"] = self._model.training_record()["optimizer"]
             arrays["optimizer_state"] = self.state
         try:
             record = json.dumps(arch)
@@ -1752,77 +1226,75 @@ class Network:
         net.strategy = arch.get("strategy", "auto")
         if state is not None and "optimizer" in arch:
             spec = arch["optimizer"]
-            net._reset_optimizer(opt_mod.from_config(spec["name"], spec["config"]))
-            if state.shape != net.state.shape:
+            optimizer = opt_mod.from_config(spec["name"], spec["config"])
+            expected = (optimizer.n_slots * net.params.size,)
+            if state.shape != expected:
                 raise ValueError(f"{path} is damaged: its optimizer state has shape {state.shape}, "
-                                 f"expected {net.state.shape}")
-            net.state[...] = state
-            net._t = int(spec.get("t", 0))
+                                 f"expected {expected}")
+            net._model.load(net.params, optimizer, state, int(spec.get("t", 0)))
         return net
 
     def __getstate__(self):
         # Pickle the arenas only; views and workspaces are rebuilt on load, so
         # that W{l} stay views into the arena.
+        model = self._model
         return {
-            "architecture": self._architecture(),
-            "params": self.params,
-            "optimizer": (self._optimizer.name, self._optimizer.get_config()),
-            "state": self.state,
-            "t": self._t,
+            "architecture": self.architecture,
+            "params": model.params,
+            "optimizer": (model.optimizer.name, model.optimizer.get_config()),
+            "state": model.state,
+            "t": model.t,
             "history": self.history,
-            "rng": self._rng.bit_generator.state,
-            "n_steps": self._n_steps,
+            "rng": model.rng.bit_generator.state,
+            "n_steps": model.n_steps,
         }
 
     def __setstate__(self, saved):
         arch = saved["architecture"]
         self._setup(arch["layer_dims"], arch["hidden"], arch["output"], arch["dtype"], arch["init"], arch["seed"],
                     arch["leaky_slope"])
-        self.params[...] = saved["params"]
         self.metadata = arch.get("metadata") or {}
-        self._reset_optimizer(opt_mod.from_config(*saved["optimizer"]))
-        self.state[...] = saved["state"]
-        self._t = saved["t"]
+        self._model.load(saved["params"], opt_mod.from_config(*saved["optimizer"]), saved["state"], saved["t"],
+                         saved["n_steps"], saved["rng"])
         self.history = saved["history"]
-        self._rng.bit_generator.state = saved["rng"]
-        self._n_steps = saved["n_steps"]
         self.strategy = arch.get("strategy", "auto")
 
 
 class _BlockPlan:
     """Buffers of one batch size split into column blocks: a workspace and a
-    gradient arena per block (block 0 writes the network's own arena)."""
+    gradient arena per block (block 0 writes the state's own arena), run by ``workers``."""
 
-    def __init__(self, net, m, n):
-        self.net = net
+    def __init__(self, state, m, n, block_workers):
+        self.state = state
         self.m = m
+        self.workers = block_workers
         self.ranges = workers.split_columns(m, n)
-        self.spaces = [_Workspace(net.layer_dims, j1 - j0, net.dtype) for j0, j1 in self.ranges]
-        self.arenas = [net.grads] + [np.zeros_like(net.grads) for _ in range(1, n)]
-        self.grad_layers = [net._grad_layers] + [_views(a, net._layout) for a in self.arenas[1:]]
+        self.spaces = [Workspace(state.layer_dims, j1 - j0, state.dtype) for j0, j1 in self.ranges]
+        self.arenas = [state.grads] + [np.zeros_like(state.grads) for _ in range(1, n)]
+        self.grad_layers = [state.grad_layers] + [layer_views(a, state.layout) for a in self.arenas[1:]]
         self.costs = np.zeros(n)
         self.finite = [True] * n
         self._args = None
         self._views = {}
 
     def _block(self, k):
-        net = self.net
+        state = self.state
         X, Y, keep_prob, key, count = self._args
         j0, j1 = self.ranges[k]
         ws = self.spaces[k]
         Xb = self._blocks_of(X)[k]
         np.copyto(ws.Y, self._blocks_of(Y)[k])
-        net._forward(Xb, ws, keep_prob, key, False, j0, self.m)
+        passes.forward(state, Xb, ws, keep_prob, key, False, j0, self.m)
         # The scale is the whole batch's 1/m, so the block gradients add up.
-        cost = net._output_and_cost(ws.Y, ws, 1.0 / self.m)
+        cost = passes.output_and_cost(state, ws.Y, ws, 1.0 / self.m)
         self.costs[k] = cost * ((j1 - j0) / self.m)
         self.finite[k] = math.isfinite(cost)
         if not self.finite[k]:
             return
         if count:
             ws.count[0] = 0.0
-            metrics.count_correct(ws.A[net.n_layers], ws.Y, net.output == "softmax", ws.count)
-        net._backward(Xb, ws, keep_prob, self.grad_layers[k], False)
+            metrics.count_correct(ws.A[state.n_layers], ws.Y, state.output == "softmax", ws.count)
+        passes.backward(state, Xb, ws, keep_prob, self.grad_layers[k], False)
 
     def _blocks_of(self, array):
         # Column views of the batch, kept while the same array comes back
@@ -1843,23 +1315,17 @@ class _BlockPlan:
         self._args = (X, Y, keep_prob, key, count)
         try:
             with threads.single_threaded_blas():
-                self.net._block_workers.run(self._block)
+                self.workers.run(self._block)
         finally:
             self._args = None
         if not all(self.finite):
             return math.nan if any(c != c for c in self.costs) else math.inf
+        grads = self.state.grads
         for arena in self.arenas[1:]:
-            np.add(self.net.grads, arena, out=self.net.grads)
+            np.add(grads, arena, out=grads)
         if count:
             ws.count[0] += sum(space.count[0] for space in self.spaces)
         return float(self.costs.sum())
-
-
-def _index_list(indices, limit=20):
-    """``[3, 17, 42]``, or the first ``limit`` and how many more."""
-    shown = ", ".join(str(int(i)) for i in indices[:limit])
-    more = f", ... ({indices.size - limit} more)" if indices.size > limit else ""
-    return f"[{shown}{more}]"
 
 
 def _gather_inputs(X, rows, indices, start, ws):

@@ -230,6 +230,7 @@ def _layers(text):
 
 def _train(args):
     from . import validation as v
+    from .fitting import FitSettings
     from .network import Network
 
     if args.epochs < 1:
@@ -273,23 +274,23 @@ def _train(args):
     net.metadata = {"input_scale": factor, "classes": None if classes is None else classes.tolist(),
                     "trained_on": os.path.basename(args.data)}
 
-    data = net._prepare_data(X.T, Y, names=(f"{args.data} (inputs)", f"{args.data} (labels)"))
+    data = net.prepare(X.T, Y, names=(f"{args.data} (inputs)", f"{args.data} (labels)"))
     train_indices = None
     validation_data = None
     if args.validation:
         Xv, yv = _load(args.validation, args.validation_labels, args.x_key, args.y_key, need_labels=True)
         _check_features(Xv, net, args.validation)
         Xv = _scaled(Xv, factor, dtype)
-        validation_data = net._prepare_data(Xv.T, _encode(yv, net, args.validation),
-                                            names=(f"{args.validation} (inputs)", f"{args.validation} (labels)"))
+        validation_data = net.prepare(Xv.T, _encode(yv, net, args.validation),
+                                      names=(f"{args.validation} (inputs)", f"{args.validation} (labels)"))
     elif args.validation_split > 0:
         order = np.random.default_rng(args.seed).permutation(X.shape[0])
         n_val = max(1, int(round(args.validation_split * X.shape[0])))
         if n_val >= X.shape[0]:
             raise CommandError(f"--validation-split {args.validation_split} leaves no training examples")
         val, train_indices = np.sort(order[:n_val]), np.sort(order[n_val:])
-        validation_data = net._prepare_data(np.ascontiguousarray(X[val]).T, Y[..., val],
-                                            names=("validation inputs", "validation labels"))
+        validation_data = net.prepare(np.ascontiguousarray(X[val]).T, Y[..., val],
+                                      names=("validation inputs", "validation labels"))
 
     rank = 0
     if args.distributed:
@@ -303,17 +304,13 @@ def _train(args):
               f"{n_train} examples of {args.data}", file=sys.stderr)
     started = time.perf_counter()
     compiled_before = compiling.seconds()
-    if args.distributed:
-        history = distributed.fit(net, None, None, comm, epochs=args.epochs, batch_size=batch_size,
-                                  optimizer=args.optimizer, learning_rate=args.lr, l2=args.l2, dropout=args.dropout,
-                                  progress=not args.no_progress, train_indices=train_indices, data=data,
-                                  validation_data=validation_data, checkpoint=args.checkpoint,
-                                  checkpoint_every=args.checkpoint_every, resume=args.resume)
-    else:
-        history = net._fit(None, None, epochs=args.epochs, batch_size=batch_size, optimizer=args.optimizer,
-                           learning_rate=args.lr, l2=args.l2, dropout=args.dropout, progress=not args.no_progress,
-                           train_indices=train_indices, data=data, validation_data=validation_data,
+    settings = FitSettings(epochs=args.epochs, batch_size=batch_size, optimizer=args.optimizer, learning_rate=args.lr,
+                           l2=args.l2, dropout=args.dropout, progress=not args.no_progress, indices=train_indices,
                            checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every, resume=args.resume)
+    if args.distributed:
+        history = distributed.train(net, data, settings, validation_data, comm)
+    else:
+        history = net.train(data, settings, validation_data)
     # Throughput counts training only: a first run's kernel compiles are said apart.
     compile_seconds = compiling.seconds() - compiled_before
     seconds = max(time.perf_counter() - started - compile_seconds, 1e-9)

@@ -58,13 +58,13 @@ def test_reads_the_callers_array_without_copying(digits, monkeypatch):
     X_train, _, y_train, _ = digits
     X = np.ascontiguousarray(X_train)
     seen = []
-    real = Network._prepare_data
+    real = Network.prepare
 
-    def spy(self, X_in, Y_in, *args, **kwargs):
+    def spy(self, X_in, Y_in=None, *args, **kwargs):
         seen.append(X_in)
         return real(self, X_in, Y_in, *args, **kwargs)
 
-    monkeypatch.setattr(Network, "_prepare_data", spy)
+    monkeypatch.setattr(Network, "prepare", spy)
     MLPClassifier(hidden_layer_sizes=(8,), max_iter=2, random_state=0).fit(X, y_train)
     assert np.shares_memory(seen[0], X) and seen[0].shape == X.T.shape
 

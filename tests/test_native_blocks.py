@@ -265,14 +265,14 @@ def test_block_step_allocates_nothing(dtype, rng):
     X, y = make_data(rng, dims, "softmax", m, dtype, "rows")
     net = Network(dims, output="softmax", dtype=dtype, seed=0)
     net.fit(X, y, epochs=1, batch_size=batch, optimizer="adam", learning_rate=0.01, l2=0.01, progress=False)
-    data = net._prepare_data(X, y)
+    data = net.prepare(X, y)
     indices = np.random.default_rng(0).permutation(m)
-    ws = net._workspace(batch)
+    ws = net.model_state.workspace(batch)
     plan = net.plan(batch, m=m, optimizer="adam", l2=0.01)
     # (The fit's case also says its batches are gathered from rows: the same blocks and chunks.)
     ran = net.last_plan
     assert plan.route == ran.route == "native-update" and (plan.blocks, plan.chunk) == (ran.blocks, ran.chunk)
-    session = native_blocks.open_session(net, data, indices, True, plan)
+    session = native_blocks.open_session(net.model_state, data, indices, True, plan)
     assert session is not None
     was_enabled = _nrt_python.memsys_stats_enabled()
     _nrt_python.memsys_enable_stats()
@@ -385,7 +385,7 @@ def test_an_interrupted_step_still_finishes_its_update(rng, monkeypatch):
     net = Network(dims, output="softmax", init="he", seed=3)
     with pytest.raises(KeyboardInterrupt):
         net.fit(X, Y, **options)
-    assert net._t == reference._t == 3
+    assert net.model_state.t == reference.model_state.t == 3
     np.testing.assert_array_equal(net.params, reference.params)
     assert not native_blocks._session_lock.locked()
 
@@ -399,7 +399,7 @@ def test_a_full_batch_fit_lets_go_of_its_batch(rng):
     Y = (rng.random((1, 512)) > 0.5).astype(np.float64)
     net = Network(dims, seed=0)
     net.fit(X, Y, epochs=2, progress=False)
-    assert net._direct_session is None
+    assert net.model_state.direct_session is None
     watch = weakref.ref(X)
     del X
     gc.collect()

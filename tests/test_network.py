@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import fastdnn
+from fastdnn import passes
 from fastdnn import config
 from fastdnn import reference as ref
 from fastdnn.network import HIDDEN, OUTPUTS, Network, arena_layout
@@ -29,10 +30,10 @@ def make_targets(rng, output, k, m):
 
 def cost_at(net, X, Y, l2=0.0, keep_prob=1.0, key=0):
     """The training cost of ``net`` on ``(X, Y)`` (with a fixed dropout mask), no update."""
-    ws = net._workspace(X.shape[1])
-    net._forward(X, ws, keep_prob, key)
-    cost = float(net._output_and_cost(Y, ws, 1.0 / X.shape[1]))
-    return net._regularized_cost(cost, ws, l2, X.shape[1])
+    ws = net.model_state.workspace(X.shape[1])
+    passes.forward(net.model_state, X, ws, keep_prob, key)
+    cost = float(passes.output_and_cost(net.model_state, Y, ws, 1.0 / X.shape[1]))
+    return net.model_state.regularized_cost(cost, ws, l2, X.shape[1])
 
 
 def effective_gradient(net, X, Y, l2=0.0, keep_prob=1.0, key=0):
@@ -41,14 +42,14 @@ def effective_gradient(net, X, Y, l2=0.0, keep_prob=1.0, key=0):
     This covers the L2 term, which is fused into the update kernel rather
     than written into the gradient arena.
     """
-    net._reset_optimizer(SGD())
+    net.model_state.bind(SGD())
     before = net.params.copy()
-    ws = net._workspace(X.shape[1])
-    net._forward(X, ws, keep_prob, key)
-    cost = net._regularized_cost(net._output_and_cost(Y, ws, 1.0 / X.shape[1]), ws, l2, X.shape[1])
+    ws = net.model_state.workspace(X.shape[1])
+    passes.forward(net.model_state, X, ws, keep_prob, key)
+    cost = net.model_state.regularized_cost(passes.output_and_cost(net.model_state, Y, ws, 1.0 / X.shape[1]), ws, l2, X.shape[1])
     assert math.isfinite(cost)
-    net._backward(X, ws, keep_prob)
-    net._optimizer.step(net.params, net.grads, net._slots, 1.0, l2 / X.shape[1], net.n_weights, 1)
+    passes.backward(net.model_state, X, ws, keep_prob)
+    net.model_state.optimizer.step(net.params, net.grads, net.model_state.slots, 1.0, l2 / X.shape[1], net.n_weights, 1)
     grad = before - net.params
     net.params[...] = before
     return grad
@@ -129,7 +130,7 @@ def test_gradient_with_dropout_matches_finite_differences_of_the_same_mask(hidde
     numeric = numerical_gradient(net, X, Y, 0.3, keep_prob=0.7, key=key)
     assert relative_error(analytic, numeric) < 1e-6
     # Some units were really dropped, and not all.
-    mask = net._workspace(9).masks[1]
+    mask = net.model_state.workspace(9).masks[1]
     assert 0 < mask.sum() < mask.size
 
 
@@ -198,7 +199,7 @@ def test_a_non_finite_batch_rolls_back_weights_stepped_inside_their_products(rng
     X = rng.standard_normal((4, 60))
     y = rng.integers(0, 2, 60)
     net = Network([4, 6, 1], seed=2)
-    assert all(net._fused_plan()[0])
+    assert all(net.model_state.fused_plan()[0])
     seen = []
     original = net._train_batch
 
@@ -279,7 +280,7 @@ def test_momentum_and_adam_equal_numpy_step_by_step(name, l2, rng):
                     expected = p - lr * v_hat / (np.sqrt(s_hat) + 1e-7)
                 np.testing.assert_allclose(net.parameters[key], expected, rtol=1e-10, atol=1e-13,
                                            err_msg=f"{name} step {t} {key}")
-    assert net._t == 7
+    assert net.model_state.t == 7
 
 
 def test_nesterov_momentum_equals_numpy(rng):
@@ -374,7 +375,7 @@ def test_optimizer_state_carries_over_between_fit_calls(rng):
     assert len(twice.history["cost"]) == 4 and twice.history["epoch"] == [1, 2, 3, 4]
     # A different optimizer starts from a fresh state.
     twice.fit(X, y, epochs=1, optimizer=Momentum(), progress=False)
-    assert twice.state.size == twice.params.size and twice._t == 1
+    assert twice.state.size == twice.params.size and twice.model_state.t == 1
 
 
 # ---------------------------------------------------------------- determinism
@@ -614,7 +615,7 @@ def test_non_finite_cost_stops_and_rolls_back_to_the_last_finite_state(rng):
         net.fit(X, Y, epochs=500, learning_rate=5.0, progress=False)
     assert np.all(np.isfinite(net.params))
     # Replay by hand: the rolled-back parameters are those of the last finite cost.
-    ws = replay._workspace(32)
+    ws = replay.model_state.workspace(32)
     last_finite = None
     for _ in range(500):
         before = replay.params.copy()
@@ -651,7 +652,7 @@ def test_nan_from_an_update_is_caught_at_the_next_step_and_rolled_back(rng):
         net.fit(X, y, epochs=1, batch_size=8, optimizer=poison, learning_rate=0.1, progress=False)
     # Back to the parameters that gave the last finite cost: those before update 3.
     np.testing.assert_array_equal(net.params, poison.before[3])
-    assert net._t == 2
+    assert net.model_state.t == 2
 
 
 def test_nan_from_the_very_last_update_is_rolled_back(rng):
@@ -731,7 +732,7 @@ def test_numpy_reference_epoch_does_the_same_work(dtype, rng):
     history = net.fit(X.T, y, epochs=1, batch_size=64, optimizer="adam", learning_rate=0.01, shuffle=False,
                       progress=False)
     rtol = 1e-12 if dtype == np.float64 else 2e-5
-    assert t == net._t == 5
+    assert t == net.model_state.t == 5
     assert cost == pytest.approx(history["cost"][0], rel=rtol)
     for key, value in params.items():
         np.testing.assert_allclose(net.parameters[key], value, rtol=rtol, atol=rtol * 0.1, err_msg=key)
@@ -798,7 +799,7 @@ def test_mini_batch_fit_with_a_late_non_finite_input_leaves_the_network_as_it_wa
         return net
 
     net, twin = network(), network()
-    before = (net.params.copy(), net.state.copy(), net._t, net._n_steps, net._rng.bit_generator.state,
+    before = (net.params.copy(), net.state.copy(), net.model_state.t, net.model_state.n_steps, net.model_state.rng.bit_generator.state,
               {k: list(v) for k, v in net.history.items()})
     bad_rows = X_rows.copy()
     bad_rows[m - 7, 11] = np.inf
@@ -808,7 +809,7 @@ def test_mini_batch_fit_with_a_late_non_finite_input_leaves_the_network_as_it_wa
         net.fit(X_bad, y, epochs=2, batch_size=b, optimizer=optimizer, learning_rate=1e-3, progress=False)
     np.testing.assert_array_equal(net.params, before[0])
     np.testing.assert_array_equal(net.state, before[1])
-    assert (net._t, net._n_steps, net._rng.bit_generator.state) == before[2:5]
+    assert (net.model_state.t, net.model_state.n_steps, net.model_state.rng.bit_generator.state) == before[2:5]
     assert net.history == before[5]
     # And it trains on exactly as the twin that never met the bad data.
     for each in (net, twin):

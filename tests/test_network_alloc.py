@@ -97,9 +97,9 @@ def test_mini_batch_step_allocates_nothing(optimizer, l2, dropout, rng, numba_st
             progress=False)
     plan = net.last_plan
     assert plan.route == "plain"
-    data = net._prepare_data(X, y)
+    data = net.prepare(X, y)
     indices = np.random.default_rng(0).permutation(m)
-    ws = net._workspace(batch)
+    ws = net.model_state.workspace(batch)
     starts = iter(range(10 ** 6))
 
     def step():
@@ -121,7 +121,7 @@ def test_full_batch_step_allocates_nothing(output, rng, numba_stats):
     net.fit(X, Y, epochs=1, optimizer="adam", learning_rate=0.01, l2=0.1, progress=False)
     plan = net.last_plan
     assert plan.route == "plain" and plan == net.plan(m, optimizer="adam", l2=0.1)
-    ws = net._workspace(m)
+    ws = net.model_state.workspace(m)
 
     def step():
         cost = net._fit_step(X, Y, ws, plan, 0.01, 0.1, 1.0, output != "linear")
@@ -143,7 +143,7 @@ def test_sgd_step_inside_the_products_allocates_nothing(rng, numba_stats):
     net.fit(X, Y, epochs=1, learning_rate=0.01, progress=False)
     plan = net.last_plan
     assert plan.route == "plain-sgd-in-products"
-    ws = net._workspace(m)
+    ws = net.model_state.workspace(m)
 
     def step():
         cost = net._fit_step(X, Y, ws, plan, 0.01, 0.0, 1.0, True)
@@ -177,9 +177,9 @@ def test_column_block_step_allocates_nothing(dropout, rng, numba_stats):
     net.fit(X, y, epochs=1, batch_size=batch, optimizer="adam", learning_rate=0.01, dropout=dropout, progress=False)
     plan = net.last_plan
     assert plan.route == "threads" and plan.blocks >= 2
-    data = net._prepare_data(X, y)
+    data = net.prepare(X, y)
     indices = np.random.default_rng(0).permutation(m)
-    ws = net._workspace(batch)
+    ws = net.model_state.workspace(batch)
     starts = iter(range(10 ** 6))
 
     def step():

@@ -42,7 +42,7 @@ def test_save_with_optimizer_resumes_training_exactly(trained, tmp_path, rng):
     path = tmp_path / "resume.npz"
     net.save(path, include_optimizer=True)
     loaded = Network.load(path)
-    assert loaded.optimizer == net.optimizer and loaded._t == net._t
+    assert loaded.optimizer == net.optimizer and loaded.model_state.t == net.model_state.t
     np.testing.assert_array_equal(loaded.state, net.state)
     # Full batch (no shuffling), so the continuation depends only on the saved state.
     net.fit(X, y, epochs=2, optimizer="adam", learning_rate=0.01, progress=False)

@@ -363,11 +363,11 @@ def test_a_refused_fit_leaves_the_optimizer_and_its_state(rng):
     X, Y = make_problem(rng, [8, 6, 1], "sigmoid", 64, np.float64)
     net = Network([8, 6, 1])
     net.fit(X, Y, epochs=3, optimizer="adam", progress=False)
-    state, optimizer, t = net.state.copy(), net._optimizer, net._t
+    state, optimizer, t = net.state.copy(), net.model_state.optimizer, net.model_state.t
     net.strategy = "native"
     with pytest.raises(ValueError, match="dropout"):
         net.fit(X, Y, optimizer="momentum", dropout=0.5, progress=False)
-    assert net._optimizer is optimizer and net._t == t
+    assert net.model_state.optimizer is optimizer and net.model_state.t == t
     np.testing.assert_array_equal(net.state, state)
 
 

@@ -1,0 +1,218 @@
+"""Training data checked once and gathered batch by batch.
+
+:func:`prepare` checks ``X`` and ``Y`` against a network's shape (once per
+fit, not per batch) and returns :class:`Examples`: the caller's arrays in
+any layout (a transposed row-per-example array and a memory map are read in
+place), integer class labels kept as labels (one-hot happens in the gather).
+"""
+
+import numpy as np
+
+from . import mapped
+from . import validation as v
+from .kernels import gather as gather_mod
+
+
+class InputNotFinite(ValueError):
+    """``X`` held a NaN or inf found after training began; :meth:`fastdnn.Network.train` restores the network first."""
+
+
+class Examples:
+    """Inputs and targets checked once, ready to be gathered batch by batch (:meth:`fastdnn.Network.prepare`).
+
+    ``X`` has shape ``(n_x, m)`` in any layout and real dtype (a transposed
+    row-per-example array or a memory map included); ``labels`` are integer
+    classes of shape ``(m,)`` (one-hot in the gather) or ``Y`` a matrix
+    ``(n_L, m)``.
+    """
+
+    def __init__(self, X, Y=None, labels=None, unchecked=None, prepared_for=None):
+        self.X = X
+        # (n_x, n_out, output) of the network that checked them.
+        self.prepared_for = prepared_for
+        self.Y = Y
+        self.labels = labels
+        self.m = X.shape[1]
+        # The name of X while its values are still to be checked for NaN and
+        # inf: the gather of a fit's first epoch does it as it copies them.
+        self.unchecked = unchecked
+        # A row-per-example array seen transposed: batches are gathered row by
+        # row (one contiguous copy per example) and read through their transpose.
+        self.rows = X.T if X.flags.f_contiguous and not X.flags.c_contiguous else None
+        # A file map: its pages are released every few batches, so that an
+        # epoch over a data set larger than memory keeps the resident set small.
+        self.pages = mapped.budget_for(X)
+
+    def session_problem(self, dtype):
+        """Why native blocks cannot read these data in place for a fit's mini-batches ("" when they can)."""
+        if self.pages is not None:
+            return "X is a memory map: each batch is read from it"
+        if self.X.dtype != dtype or self.X.ndim != 2:
+            return f"X is {self.X.dtype}, not the network's {dtype}"
+        if self.labels is None and (self.Y is None or self.Y.dtype != dtype):
+            return f"Y is {None if self.Y is None else self.Y.dtype}, not the network's {dtype}"
+        return ""
+
+    def batch_problem(self):
+        """Why native blocks cannot read a batch gathered from these data in place ("" when they can)."""
+        return "each gathered batch is F-ordered (rows of a row-per-example X)" if self.rows is not None else ""
+
+    def direct_X(self, dtype):
+        """Whether a product can read ``X`` as it is (right dtype, C or F order)."""
+        return self.X.dtype == dtype and (self.X.flags.c_contiguous or self.X.flags.f_contiguous)
+
+    def direct_Y(self, dtype):
+        return self.Y is not None and self.Y.dtype == dtype and self.Y.flags.c_contiguous
+
+    def gather_X(self, indices, start, ws):
+        """Gather the batch ``indices[start:start + ws.m]`` into ``ws``; returns the ``(n_x, b)`` batch.
+
+        While :attr:`unchecked`, a NaN or inf among the copied values raises
+        :class:`InputNotFinite` (see :meth:`check_X`).
+        """
+        if self.pages is not None and self.rows is not None:
+            ws.X_rows  # noqa: B018 -- makes the row buffer and its transpose
+            self.pages.gather_rows(gather_mod.gather_rows, self.rows, indices, start, ws.X_rows)
+            return ws.X_rows_T
+        if self.rows is not None:
+            bad = gather_mod.gather_rows(self.rows, indices, start, ws.X_rows)
+            batch = ws.X_rows_T
+        else:
+            bad = gather_mod.gather(self.X, indices, start, ws.X)
+            batch = ws.X
+        if self.unchecked is not None and (bad or bad is None):
+            self.check_X()
+        if self.pages is not None:
+            self.pages.read(ws.m * self.X.shape[0], self.X.itemsize)
+        return batch
+
+    def check_X(self):
+        """Check the whole of ``X`` for NaN and inf now, if that was left to the gather.
+
+        Raises :class:`InputNotFinite` (a ``ValueError`` with the message of
+        an up-front check) for a bad value.
+        """
+        if self.unchecked is None:
+            return
+        try:
+            v.check_finite(self.unchecked, self.rows if self.rows is not None else self.X)
+        except ValueError as error:
+            # Still unchecked: a second fit on the same examples scans them again.
+            raise InputNotFinite(str(error)) from None
+        self.unchecked = None
+
+    def check_fits(self, layer_dims, output):
+        """Raise ``ValueError`` unless these examples were prepared for a network of this shape and output."""
+        if self.prepared_for != (layer_dims[0], layer_dims[-1], output):
+            n_x, n_out, kind = self.prepared_for
+            raise ValueError(
+                f"these examples were prepared for a network of {n_x} inputs and {n_out} {kind} outputs; this "
+                f"one has {layer_dims[0]} inputs and {layer_dims[-1]} {output} outputs: prepare them with its "
+                f"own Network.prepare"
+            )
+
+    def gather_all_X(self, indices, dtype):
+        """The examples ``indices`` gathered into a new array (once per fit), ``(n_x, m)``."""
+        if self.rows is not None:
+            out = np.empty((indices.size, self.X.shape[0]), dtype=dtype)
+            gather_mod.gather_rows(self.rows, indices, 0, out)
+            return out.T
+        out = np.empty((self.X.shape[0], indices.size), dtype=dtype)
+        gather_mod.gather(self.X, indices, 0, out)
+        return out
+
+    def gather_Y(self, indices, start, out):
+        if self.labels is not None:
+            gather_mod.one_hot(self.labels, indices, start, out)
+        else:
+            gather_mod.gather(self.Y, indices, start, out)
+
+
+def prepare_X(state, X, name="X", check_finite=True):
+    """``X`` checked (shape, dtype, finite) but not copied: a memory map stays one.
+
+    ``check_finite=False`` leaves the scan for NaN and inf to the caller
+    (a memory map is scanned here all the same, chunk by chunk); returns
+    ``(X, checked)``.
+    """
+    if isinstance(X, np.memmap):
+        X = np.asarray(X)  # a plain view of the mapped memory, no copy
+    X_arr = v.as_array(name, X, ndim=2)
+    if X_arr.dtype == np.float16:
+        # Numba has no float16: one copy in the network's dtype.
+        X_arr = X_arr.astype(state.dtype)
+    n_x = state.layer_dims[0]
+    if X_arr.shape[0] != n_x:
+        raise ValueError(
+            f"{name} has {X_arr.shape[0]} rows (features) but the network expects {n_x}: "
+            f"{name} must have shape ({n_x}, m), one column per example"
+        )
+    if X_arr.shape[1] == 0:
+        raise ValueError(f"{name} has no examples (shape {X_arr.shape})")
+    C_view = X_arr.T if X_arr.flags.f_contiguous and not X_arr.flags.c_contiguous else X_arr
+    pages = mapped.budget_for(C_view) if C_view.flags.c_contiguous and C_view.dtype.kind == "f" else None
+    if pages is None and not check_finite:
+        return X_arr, False
+    if pages is None or mapped.count_non_finite_in_chunks(C_view, pages, v._count_non_finite):
+        # In memory, or a map known to hold a bad value (the message needs the whole scan).
+        v.check_finite(name, C_view)
+    return X_arr, True
+
+
+def prepare(state, X, Y=None, names=("X", "Y"), check_X=True):
+    """Check ``X`` (and ``Y`` when given) once, against the network of ``state``; returns :class:`Examples`.
+
+    Integer class labels stay labels (one-hot happens in the gather).
+    ``check_X=False`` leaves the scan of ``X`` for NaN and inf to the
+    returned data's gather (:attr:`Examples.unchecked`, :meth:`Examples.check_X`).
+    """
+    X_arr, checked = prepare_X(state, X, names[0], check_X)
+    unchecked = None if checked else names[0]
+    if Y is None:
+        return Examples(X_arr, unchecked=unchecked, prepared_for=_shape_of(state))
+    m = X_arr.shape[1]
+    k = state.layer_dims[-1]
+    name = names[1]
+    if isinstance(Y, np.memmap):
+        Y = np.asarray(Y)
+    Y_arr = v.as_array(name, Y)
+    if Y_arr.dtype == np.float16:
+        Y_arr = Y_arr.astype(state.dtype)
+    if Y_arr.ndim == 1:
+        if Y_arr.shape[0] != m:
+            raise ValueError(f"{name} has {Y_arr.shape[0]} labels but {names[0]} has {m} examples")
+        if state.output == "softmax":
+            return Examples(X_arr, labels=_class_labels(state, name, Y_arr), unchecked=unchecked,
+                            prepared_for=_shape_of(state))
+        if k != 1:
+            raise ValueError(
+                f"{name} of shape {Y_arr.shape} fits a single output unit; this network has {k}: "
+                f"{name} must have shape ({k}, {m})"
+            )
+        Y_arr = Y_arr.reshape(1, m)
+    if Y_arr.ndim != 2:
+        raise ValueError(f"{name} must be 1-D (labels) or 2-D ({k}, m), got shape {Y_arr.shape}")
+    v.check_shape(name, Y_arr, (k, m), f"(n_out, m), one column per example of {names[0]}")
+    v.check_finite(name, Y_arr)
+    if state.output == "sigmoid":
+        v.check_binary_labels(name, Y_arr)
+    return Examples(X_arr, Y=Y_arr, unchecked=unchecked, prepared_for=_shape_of(state))
+
+
+def _class_labels(state, name, y):
+    k = state.layer_dims[-1]
+    if y.dtype.kind == "f":
+        v.check_finite(name, y)
+        if np.any(y != np.floor(y)):
+            raise ValueError(f"{name} must hold integer class labels in [0, {k}), found non-integer values")
+    lo, hi = (y.min(), y.max()) if y.size else (0, 0)
+    if lo < 0 or hi >= k:
+        raise ValueError(
+            f"{name} must hold class labels in [0, {k}) for a softmax output of {k} units; "
+            f"found labels from {lo} to {hi}"
+        )
+    return y if y.dtype == np.int64 else y.astype(np.int64)
+
+
+def _shape_of(state):
+    return (state.layer_dims[0], state.layer_dims[-1], state.output)

@@ -1,0 +1,230 @@
+"""A fit's settings as one checked object, and the pieces every training loop shares.
+
+:class:`FitSettings` holds what :meth:`fastdnn.Network.fit` is told (epochs,
+batches, optimizer, regularization, schedule, callbacks, checkpoints), each
+field checked once by the rule :data:`RULES` gives it.  The network's own
+loop and :mod:`fastdnn.distributed`'s read it; the estimators and the
+command line build one and call :meth:`fastdnn.Network.train`.
+"""
+
+import dataclasses
+import json
+import os
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+from . import checkpoint as checkpoint_mod
+from . import optimizers as opt_mod
+from . import validation as v
+
+
+def _optional(check):
+    def checked(name, value):
+        return None if value is None else check(name, value)
+
+    return checked
+
+
+def _callable(meaning):
+    def checked(name, value):
+        if value is not None and not callable(value):
+            raise TypeError(f"{name} must be a callable {meaning}, got {value!r}")
+        return value
+
+    return checked
+
+
+def _dropout(name, value):
+    value = v.finite_float(name, value, minimum=0.0)
+    if value >= 1.0:
+        raise ValueError(f"{name} must lie in [0, 1), got {value}")
+    return value
+
+
+def _path(name, value):
+    try:
+        return os.fspath(value)
+    except TypeError:
+        raise TypeError(f"{name} must be a path (str or os.PathLike), got {value!r}") from None
+
+
+def _indices(name, value):
+    indices = np.ascontiguousarray(value, dtype=np.int64)
+    if indices.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D array of example indices, got shape {indices.shape}")
+    return indices
+
+
+def check_learning_rate(value, name="learning_rate"):
+    """A learning rate: finite and not negative (``name`` the argument, or the schedule that returned it)."""
+    return v.finite_float(name if name == "learning_rate" else f"the learning rate returned by {name}", value,
+                          minimum=0.0)
+
+
+#: How each field of :class:`FitSettings` is checked (and normalized): ``check(name, value) -> value``.
+RULES = {
+    "epochs": v.positive_int,
+    "batch_size": _optional(v.positive_int),
+    "optimizer": lambda name, value: opt_mod.get_optimizer(value),
+    "learning_rate": lambda name, value: check_learning_rate(value),
+    "l2": lambda name, value: v.finite_float(name, value, minimum=0.0),
+    "dropout": _dropout,
+    "shuffle": lambda name, value: bool(value),
+    "progress": lambda name, value: bool(value),
+    "schedule": _callable("epoch -> learning rate"),
+    "callback": _callable("(epoch, record) -> stop"),
+    "checkpoint": _optional(_path),
+    "checkpoint_every": _optional(v.positive_int),
+    "resume": lambda name, value: bool(value),
+    "verbose": lambda name, value: bool(value),
+    "indices": _optional(_indices),
+    "track_accuracy": lambda name, value: bool(value),
+}
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class FitSettings:
+    """What a fit is told, checked when made (a bad value raises ``ValueError``/``TypeError`` naming it).
+
+    The fields are :meth:`fastdnn.Network.fit`'s options, and two more:
+
+    indices : ndarray of int64, optional
+        Train on these examples of the data only (the estimators' split
+        off validation set stays out); the default is every example.
+    track_accuracy : bool, default True
+        Count the correct answers of the training batches (the records'
+        ``accuracy``); the estimators do not need it.
+    """
+
+    epochs: int = 1
+    batch_size: Optional[int] = None
+    optimizer: Any = "sgd"
+    learning_rate: float = 0.0075
+    l2: float = 0.0
+    dropout: float = 0.0
+    shuffle: bool = True
+    progress: bool = True
+    schedule: Optional[Callable] = None
+    callback: Optional[Callable] = None
+    checkpoint: Optional[str] = None
+    checkpoint_every: Optional[int] = None
+    resume: bool = False
+    verbose: bool = False
+    indices: Optional[np.ndarray] = None
+    track_accuracy: bool = True
+
+    def __post_init__(self):
+        for field in dataclasses.fields(self):
+            object.__setattr__(self, field.name, RULES[field.name](field.name, getattr(self, field.name)))
+        if self.checkpoint_every is not None and self.checkpoint is None:
+            raise ValueError("checkpoint_every needs a checkpoint path")
+        if self.resume and self.checkpoint is None:
+            raise ValueError("resume=True needs a checkpoint path")
+
+    @property
+    def keep_prob(self):
+        """The probability of keeping a hidden unit, ``1 - dropout``."""
+        return 1.0 - self.dropout
+
+    def rate(self, epoch):
+        """The learning rate of ``epoch`` (counted from 0 in this fit): the schedule's, else the fixed one."""
+        if self.schedule is None:
+            return self.learning_rate
+        return check_learning_rate(self.schedule(epoch), "schedule")
+
+    def example_order(self, m):
+        """The examples a fit over ``m`` trains on, in order: a new int64 array (shuffled in place each epoch)."""
+        if self.indices is None:
+            return np.arange(m, dtype=np.int64)
+        if self.indices.size == 0:
+            raise ValueError("indices selects no examples")
+        if self.indices.min() < 0 or self.indices.max() >= m:
+            raise ValueError(f"indices must lie in [0, {m}), the examples of the data; found "
+                             f"{self.indices.min()} to {self.indices.max()}")
+        return self.indices.copy()
+
+    def checkpoint_config(self, m, batch):
+        """The settings a checkpoint records and a resume must match, as JSON gives them back."""
+        config = {"m": int(m), "batch_size": None if batch == m else int(batch), "shuffle": self.shuffle,
+                  "dropout": self.dropout, "l2": self.l2, "learning_rate": self.learning_rate,
+                  "optimizer": [self.optimizer.name, self.optimizer.get_config()]}
+        return json.loads(json.dumps(config))
+
+
+def resume(path, state, architecture, fit_config, order, indices):
+    """Load the checkpoint ``path`` into ``state``; returns its record (``position``, ``history``...).
+
+    Checks that it was written by a fit with the settings ``fit_config``
+    (:meth:`FitSettings.checkpoint_config`) over the examples of ``order``,
+    and puts its order of the current epoch into ``indices``.
+    """
+    record = checkpoint_mod.load(path)
+    saved = record["position"].get("config")
+    if saved != fit_config:
+        diff = sorted(k for k in set(saved or {}) | set(fit_config) if (saved or {}).get(k) != fit_config.get(k))
+        raise ValueError(
+            f"checkpoint {path} was written by a fit with other settings ({', '.join(diff)}): "
+            f"saved {({k: (saved or {}).get(k) for k in diff})}, now {({k: fit_config.get(k) for k in diff})}"
+        )
+    saved_order = record["indices"]
+    if saved_order.shape != order.shape or not np.array_equal(np.sort(saved_order), np.sort(order)):
+        raise ValueError(f"checkpoint {path} was written for other training examples (its example order "
+                         f"does not match this data)")
+    checkpoint_mod.restore(state, record, path, architecture)
+    np.copyto(indices, saved_order)
+    return record
+
+
+def index_list(indices, limit=20):
+    """``[3, 17, 42]``, or the first ``limit`` and how many more."""
+    shown = ", ".join(str(int(i)) for i in indices[:limit])
+    more = f", ... ({indices.size - limit} more)" if indices.size > limit else ""
+    return f"[{shown}{more}]"
+
+
+def diverged(state, cost, where, lr, data=None, examples=None):
+    """Raise ``FloatingPointError`` for a non-finite ``cost`` at ``where`` (a step of an epoch).
+
+    With the batch's ``data`` and ``examples`` it tells bad inputs (the
+    step changed nothing: the parameters stay) from divergence (the
+    parameters and optimizer state are rolled back to the last finite
+    state).
+    """
+    bad = None
+    if data is not None:
+        examples = np.asarray(examples)
+        # Only on this failure path: a copy of the batch's columns, to tell bad data from divergence.
+        finite = np.isfinite(np.asarray(data.X[:, examples])).all(axis=0)
+        if data.Y is not None:
+            finite &= np.isfinite(np.asarray(data.Y[:, examples])).all(axis=0)
+        bad = examples[~finite]
+    shown = "" if examples is None else f"; the batch held the examples {index_list(examples)}"
+    if bad is not None and bad.size:
+        # The batch's data, not the parameters, went bad: the step changed nothing, keep them.
+        state.backup_valid = False
+        raise FloatingPointError(
+            f"non-finite data: the cost became {cost} at {where} because the inputs of the examples "
+            f"{index_list(bad)} hold NaN or infinity{shown}; the parameters were not changed by this batch "
+            f"(they are the last finite state). The data changed after fit checked it."
+        )
+    rolled = state.rollback()
+    outcome = ("the parameters and the optimizer state were rolled back to the last state whose cost was finite"
+               if rolled else "the parameters were not changed (no update had been made in this fit)")
+    raise FloatingPointError(
+        f"training diverged: the cost became {cost} at {where} (learning rate {lr}){shown}; {outcome}. "
+        f"Try a smaller learning rate, standardised inputs, or float64."
+    )
+
+
+def check_last_update(state, epoch):
+    """After the last epoch (``epoch`` counted from 0): an update not followed by a cost may have broken the parameters.
+
+    Rolls back and raises ``FloatingPointError`` when a parameter is NaN or infinite.
+    """
+    if v._count_non_finite(state.params):
+        state.rollback()
+        raise FloatingPointError(
+            f"training diverged: the last update (epoch {epoch + 1}) made some parameters NaN or "
+            f"infinite; they were rolled back to the state before it. Try a smaller learning rate."
+        )
