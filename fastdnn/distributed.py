@@ -255,7 +255,6 @@ def _train(state, net, data, settings, validation_data, comm, MPI, check_every):
     from . import checkpoint as checkpoint_mod
     from . import network as network_mod
     from . import passes
-    from .kernels import metrics
     from .kernels import regularization as reg
 
     rank, size = comm.Get_rank(), comm.Get_size()
@@ -268,8 +267,8 @@ def _train(state, net, data, settings, validation_data, comm, MPI, check_every):
     epochs, l2, keep_prob = settings.epochs, settings.l2, settings.keep_prob
     batch = m if settings.batch_size is None or settings.batch_size >= m else settings.batch_size
     use_shuffle = settings.shuffle and batch < m
-    count = settings.track_accuracy and state.output != "linear"
-    per_example = 1 if state.output == "softmax" else state.layer_dims[-1]
+    count = settings.track_accuracy and state.head.counts
+    per_example = state.head.answers_per_example(state.layer_dims[-1])
 
     # The largest shard first, so that the smaller ones share its buffers.
     widest = max(hi - lo for lo, hi in (shard(0, batch, r, size) for r in range(size)))
@@ -335,15 +334,13 @@ def _train(state, net, data, settings, validation_data, comm, MPI, check_every):
                     Xs = data.gather_X(indices, lo, ws)
                     data.gather_Y(indices, lo, ws.Y)
                     key = reg.mix_key(state.dropout_seed, state.n_steps) if keep_prob < 1.0 else 0
-                    passes.forward(state, Xs, ws, keep_prob, key, True, lo - start, b)
-                    cost = passes.output_and_cost(state, ws.Y, ws, 1.0 / b)
+                    # The global batch's scale and column positions: the shards' gradients add up to its.
+                    cost = passes.gradient(state, Xs, ws.Y, ws, 1.0 / b, (keep_prob, key), (lo - start, b),
+                                           count=count)
                     scalars[0] = cost * (local / b)
                     if math.isfinite(cost):
                         if count:
-                            ws.count[0] = 0.0
-                            metrics.count_correct(ws.A[state.n_layers], ws.Y, state.output == "softmax", ws.count)
                             scalars[1] = ws.count[0]
-                        passes.backward(state, Xs, ws, keep_prob)
                     else:
                         grads[...] = 0.0  # the global cost is not finite either: no update follows
                 else:

@@ -181,7 +181,7 @@ def prepare(state, X, Y=None, names=("X", "Y"), check_X=True):
     if Y_arr.ndim == 1:
         if Y_arr.shape[0] != m:
             raise ValueError(f"{name} has {Y_arr.shape[0]} labels but {names[0]} has {m} examples")
-        if state.output == "softmax":
+        if state.head.multiclass:
             return Examples(X_arr, labels=_class_labels(state, name, Y_arr), unchecked=unchecked,
                             prepared_for=_shape_of(state))
         if k != 1:
@@ -194,8 +194,7 @@ def prepare(state, X, Y=None, names=("X", "Y"), check_X=True):
         raise ValueError(f"{name} must be 1-D (labels) or 2-D ({k}, m), got shape {Y_arr.shape}")
     v.check_shape(name, Y_arr, (k, m), f"(n_out, m), one column per example of {names[0]}")
     v.check_finite(name, Y_arr)
-    if state.output == "sigmoid":
-        v.check_binary_labels(name, Y_arr)
+    state.head.check_targets(name, Y_arr)
     return Examples(X_arr, Y=Y_arr, unchecked=unchecked, prepared_for=_shape_of(state))
 
 

@@ -51,17 +51,15 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from . import blas, config
+from .optimizers import ADAM_CODE, MOMENTUM_CODE, SGD_CODE, NativeForm
 from .kernels import activation as act
 from .kernels import gather as gather_mod
 from .kernels import loss, metrics, update
 from .kernels import regularization as reg
 from .kernels import scalar
 
-# Output codes of the block pass.
-SIGMOID_OUTPUT = 0
-SOFTMAX_OUTPUT = 1
-LINEAR_OUTPUT = 2
-OUTPUT_CODES = {"sigmoid": SIGMOID_OUTPUT, "softmax": SOFTMAX_OUTPUT, "linear": LINEAR_OUTPUT}
+# Output codes of the block pass (fastdnn.outputs.Output.code).
+SOFTMAX_OUTPUT = loss.SOFTMAX_OUTPUT
 
 # Slots of the shared control array (int64).  What the main thread writes
 # and what the workers write sit on different cache lines.
@@ -82,10 +80,7 @@ _GRADIENTS = 0  # the gradient pass of each block
 _UPDATE = 1     # each thread's run of the arena: add the blocks' gradients, take the optimizer's step
 _NO_UPDATE = 2  # the cost was not finite: nothing to do
 
-# Optimizers the threads can run themselves, and the slots of the float control array.
-SGD_CODE = 0
-MOMENTUM_CODE = 1
-ADAM_CODE = 2
+# The slots of the float control array.
 _LR = 0
 _DECAY = 1
 _CORRECTION1 = 2
@@ -258,21 +253,7 @@ def _chunk_pass(gemm, params, w_off, b_off, dims, hidden_code, output_code, slop
     dZ = scratch[0][:k]
     out = result[0:1]
     result[1] = 0.0
-    if output_code == SOFTMAX_OUTPUT:
-        shift = ws64[:c]
-        norm = ws64[c:2 * c]
-        loss._softmax_cross_entropy_serial(Z, Yb, scale, Z, dZ, out, shift, norm, norm.view(np.float32), True,
-                                           False, native32)
-    elif output_code == SIGMOID_OUTPUT:
-        loss.sigmoid_cross_entropy(Z, Yb, scale, Z, dZ, out)
-    else:
-        total = 0.0
-        for i in range(k):
-            for j in range(c):
-                d = Z[i, j] - Yb[i, j]
-                total += d * d
-                dZ[i, j] = scale * d
-        out[0] = 0.5 * total / c
+    loss.output_serial(output_code, Z, Yb, scale, dZ, out, ws64[:c], ws64[c:2 * c], native32)
     result[0] = result[0] * c
     if not scalar.is_finite(result[0]):
         return
@@ -623,7 +604,7 @@ class Session:
         self.block_grads = np.zeros((n_blocks - 1, state.params.size), dtype=dtype)
         self.results = np.zeros((n_blocks, 2), dtype=np.float64)
         self.result = np.zeros(2, dtype=np.float64)
-        self.common = (gemm, state.params, w_off, b_off, dims, state.hidden_code, OUTPUT_CODES[state.output],
+        self.common = (gemm, state.params, w_off, b_off, dims, state.hidden_code, state.head.code,
                        float(state.leaky_slope), dtype == np.float32, rows_data, direct, X, labels, Y, indices)
         self.fctl = np.zeros(4, dtype=np.float64)
         self.square_sum = np.zeros(1, dtype=np.float64)
@@ -767,26 +748,18 @@ class OptimizerArgs(NamedTuple):
 
 
 def _optimizer_args(state):
-    """The :class:`OptimizerArgs` of the bound optimizer.
+    """The :class:`OptimizerArgs` of the bound optimizer (its :meth:`~fastdnn.optimizers.Optimizer.native_form`).
 
-    The code is -1 for an optimizer the threads cannot run (one not of
-    fastdnn's own three classes exactly: a subclass may step differently).
+    The code is -1 for an optimizer without a native form: the threads sum
+    its gradients and it steps in Python.
     """
-    from . import optimizers
-
-    opt = state.optimizer
     empty = np.empty(0, dtype=state.dtype)
     slots = tuple(state.slots) + (empty, empty)
-    kind = type(opt)
-    if kind is optimizers.SGD:
-        code, beta1, beta2, eps, nesterov = SGD_CODE, 0.0, 0.0, 1.0, False
-    elif kind is optimizers.Momentum:
-        code, beta1, beta2, eps, nesterov = MOMENTUM_CODE, float(opt.beta), 0.0, 1.0, bool(opt.nesterov)
-    elif kind is optimizers.Adam:
-        code, beta1, beta2, eps, nesterov = ADAM_CODE, float(opt.beta1), float(opt.beta2), float(opt.eps), False
-    else:
-        code, beta1, beta2, eps, nesterov = -1, 0.0, 0.0, 1.0, False
-    return OptimizerArgs(code, slots[0], slots[1], state.keep, int(state.n_weights), beta1, beta2, eps, nesterov)
+    form = state.optimizer.native_form()
+    if form is None:
+        form = NativeForm(-1)
+    return OptimizerArgs(form.code, slots[0], slots[1], state.keep, int(state.n_weights), form.beta1, form.beta2,
+                         form.eps, form.nesterov)
 
 
 @njit(**config.JIT)

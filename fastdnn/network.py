@@ -32,11 +32,11 @@ from .dual import DualFirstLayer
 from .examples import Examples
 from .fitting import FitSettings
 from .initializers import INITS, scale_initial_weights
+from .outputs import OUTPUTS as OUTPUT_LAYERS
 from .state import ModelState, Workspace, arena_layout, layer_views  # noqa: F401 (arena_layout: older home)
 from . import validation as v
 from .kernels import activation as act
 from .kernels import gather as gather_mod
-from .kernels import metrics
 from .kernels import regularization as reg
 from .kernels import update
 
@@ -58,8 +58,9 @@ def _one_at_a_time(method):
     return locked
 
 
-HIDDEN = ("relu", "tanh", "sigmoid", "leaky_relu", "linear")
-OUTPUTS = ("sigmoid", "softmax", "linear")
+#: The hidden activations (the kernels' registry, :data:`fastdnn.kernels.activation.CODES`) and the outputs.
+HIDDEN = tuple(act.CODES)
+OUTPUTS = tuple(OUTPUT_LAYERS)
 
 #: Identifies a fastdnn model file; bumped when the file layout changes.
 FILE_FORMAT = "fastdnn.Network"
@@ -145,8 +146,10 @@ class Network:
             raise TypeError(f"dtype must be float32 or float64, got {self.dtype}")
         self.seed = None if seed is None else v.non_negative_int("seed", seed)
         self.leaky_slope = v.finite_float("leaky_slope", leaky_slope)
-        if self.output == "softmax" and self.layer_dims[-1] < 2:
-            raise ValueError(f"a softmax output needs at least 2 units, got layer_dims[-1] = {self.layer_dims[-1]}")
+        head = OUTPUT_LAYERS[self.output]
+        if self.layer_dims[-1] < head.min_units:
+            raise ValueError(f"a {self.output} output needs at least {head.min_units} units, got layer_dims[-1] = "
+                             f"{self.layer_dims[-1]}")
         self._model = ModelState(self.layer_dims, self.dtype, self.hidden, self.output, self.leaky_slope,
                                  self.seed)
         self.history = {}
@@ -385,14 +388,8 @@ class Network:
             self._ran(plan)
             return self._worker_blocks(m, plan.blocks).run(X, Y, ws, keep_prob, key, count)
         self._ran(plan)
-        passes.forward(model, X, ws, keep_prob, key)
-        cost = passes.output_and_cost(model, Y, ws, 1.0 / m)
-        if not math.isfinite(cost):
-            return cost
-        if count:
-            metrics.count_correct(ws.A[self.n_layers], Y, self.output == "softmax", ws.count)
-        passes.backward(model, X, ws, keep_prob, learning_rate=learning_rate, keep=keep)
-        return cost
+        return passes.gradient(model, X, Y, ws, 1.0 / m, (keep_prob, key), count=count, fused_rate=learning_rate,
+                               keep=keep)
 
     @_one_at_a_time
     def train_step(self, X, Y, learning_rate):
@@ -501,8 +498,7 @@ class Network:
         v.check_shape("Y", Y_arr, (self.layer_dims[-1], X_arr.shape[1]), "(n_out, m), one column per example of X")
         Yc = v.prepare(Y_arr, self.dtype)
         v.check_finite("Y", Yc)
-        if self.output == "sigmoid":
-            v.check_binary_labels("Y", Yc)
+        self._model.head.check_targets("Y", Yc)
         return Xc, Yc
 
     def prepare(self, X, Y=None, names=("X", "Y"), check_X=True):
@@ -762,8 +758,8 @@ class Network:
         epochs, l2, keep_prob = settings.epochs, settings.l2, settings.keep_prob
         full_batch = settings.batch_size is None or settings.batch_size >= m
         batch = m if full_batch else settings.batch_size
-        count = settings.track_accuracy and self.output != "linear"
-        per_example = 1 if self.output == "softmax" else self.layer_dims[-1]
+        count = settings.track_accuracy and model.head.counts
+        per_example = model.head.answers_per_example(self.layer_dims[-1])
         try:
             X_full, Y_full = self._whole_batch(data, indices, settings.indices is None) if full_batch else (None, None)
             plan, session_plan, step_plans = self._fit_plans(data, X_full, Y_full, batch, settings)
@@ -977,11 +973,9 @@ class Network:
         dW1, db1 = model.grad_layers[0]
         code = model.hidden_code if L > 1 else act.LINEAR
         form.forward(b1, code, self.leaky_slope, ws.A[1])
-        passes.forward(model, None, ws, first=2)
-        cost = passes.output_and_cost(model, Y, ws, 1.0 / m)
+        cost = passes.gradient(model, None, Y, ws, 1.0 / m, layers=(2, 2))
         if not math.isfinite(cost):
             return cost
-        passes.backward(model, None, ws, last=2)
         if L > 1:
             act.activation_backward(ws.dA[1], ws.A[1], False, code, self.leaky_slope, 1.0, ws.dZ[1], db1)
         else:
@@ -1030,18 +1024,18 @@ class Network:
             return self._evaluate_unlocked(data)
 
     def _evaluate_unlocked(self, data):
+        head = self._model.head
         total = 0.0
         correct = 0.0
         for start, b, ws, X_chunk, Y_chunk in self._chunks(data, True):
             passes.forward(self._model, X_chunk, ws)
             total += float(passes.output_and_cost(self._model, Y_chunk, ws, 1.0 / b)) * b
-            if self.output != "linear":
-                metrics.count_correct(ws.A[self.n_layers], Y_chunk, self.output == "softmax", ws.count)
+            if head.counts:
+                head.count_correct(ws.A[self.n_layers], Y_chunk, ws.count)
                 correct += ws.count[0]
         scores = {"cost": total / data.m}
-        if self.output != "linear":
-            per_example = 1 if self.output == "softmax" else self.layer_dims[-1]
-            scores["accuracy"] = float(correct) / (data.m * per_example)
+        if head.counts:
+            scores["accuracy"] = float(correct) / (data.m * head.answers_per_example(self.layer_dims[-1]))
         return scores
 
     def evaluate(self, X, Y=None):
@@ -1092,10 +1086,7 @@ class Network:
         out = np.empty((self.layer_dims[-1], data.m), dtype=self.dtype)
         for start, b, ws, X_chunk, _ in self._chunks(data, False):
             Z = passes.forward(self._model, X_chunk, ws)
-            if self.output == "sigmoid":
-                act.activation_forward(Z, act.SIGMOID, 0.0, Z)
-            elif self.output == "softmax":
-                metrics.softmax_columns(Z, Z)
+            self._model.head.to_outputs(Z)
             np.copyto(out[:, start:start + b], Z)
         return out
 
@@ -1110,12 +1101,7 @@ class Network:
         -------
         ndarray of shape (n_L, m) (sigmoid, linear) or (m,) (softmax)
         """
-        P = self.predict_proba(X)
-        if self.output == "sigmoid":
-            return (P > 0.5).astype(self.dtype)
-        if self.output == "softmax":
-            return np.argmax(P, axis=0)
-        return P
+        return self._model.head.answers(self.predict_proba(X), self.dtype)
 
     # ------------------------------------------------------------ persistence
 
@@ -1284,17 +1270,11 @@ class _BlockPlan:
         ws = self.spaces[k]
         Xb = self._blocks_of(X)[k]
         np.copyto(ws.Y, self._blocks_of(Y)[k])
-        passes.forward(state, Xb, ws, keep_prob, key, False, j0, self.m)
         # The scale is the whole batch's 1/m, so the block gradients add up.
-        cost = passes.output_and_cost(state, ws.Y, ws, 1.0 / self.m)
+        cost = passes.gradient(state, Xb, ws.Y, ws, 1.0 / self.m, (keep_prob, key), (j0, self.m),
+                               grad_layers=self.grad_layers[k], parallel=False, count=count)
         self.costs[k] = cost * ((j1 - j0) / self.m)
         self.finite[k] = math.isfinite(cost)
-        if not self.finite[k]:
-            return
-        if count:
-            ws.count[0] = 0.0
-            metrics.count_correct(ws.A[state.n_layers], ws.Y, state.output == "softmax", ws.count)
-        passes.backward(state, Xb, ws, keep_prob, self.grad_layers[k], False)
 
     def _blocks_of(self, array):
         # Column views of the batch, kept while the same array comes back

@@ -10,8 +10,25 @@ hyper-parameters, or a name (``"sgd"``, ``"momentum"``, ``"adam"``) for the
 defaults.
 """
 
+from typing import NamedTuple
+
 from . import validation as v
 from .kernels import update
+
+#: Codes of the updates the native column blocks run themselves (:mod:`fastdnn.native_blocks`).
+SGD_CODE = 0
+MOMENTUM_CODE = 1
+ADAM_CODE = 2
+
+
+class NativeForm(NamedTuple):
+    """An optimizer's update as the native kernels run it: a code and its scalars."""
+
+    code: int
+    beta1: float = 0.0
+    beta2: float = 0.0
+    eps: float = 1.0
+    nesterov: bool = False
 
 
 class Optimizer:
@@ -36,6 +53,21 @@ class Optimizer:
     def get_config(self):
         """The hyper-parameters, as a dict of plain Python values."""
         return {}
+
+    def native_form(self):
+        """The :class:`NativeForm` of this update, or ``None`` when only :meth:`step` can run it.
+
+        The native column blocks take the step themselves, on every thread,
+        for an optimizer that has one; one without it gets its gradients
+        summed there and steps here, in Python (:meth:`fastdnn.Network.plan`
+        says which).  A subclass that changes :meth:`step` loses the form
+        of the class it came from unless it describes its own.
+        """
+        return None
+
+    def _steps_as(self, cls):
+        # The form of cls holds only while step is cls's own.
+        return type(self).step is cls.step
 
     def step(self, params, grads, slots, learning_rate, decay, n_decay, t, keep=None):
         """Apply one update to ``params`` in place.
@@ -83,6 +115,9 @@ class SGD(Optimizer):
     n_slots = 0
     takes_keep = True
 
+    def native_form(self):
+        return NativeForm(SGD_CODE) if self._steps_as(SGD) else None
+
     def step(self, params, grads, slots, learning_rate, decay, n_decay, t, keep=None):
         if decay == 0.0 and keep is None:
             # The very kernel of the course's update_parameters.
@@ -121,6 +156,11 @@ class Momentum(Optimizer):
     def get_config(self):
         return {"beta": self.beta, "nesterov": self.nesterov}
 
+    def native_form(self):
+        if not self._steps_as(Momentum):
+            return None
+        return NativeForm(MOMENTUM_CODE, beta1=float(self.beta), nesterov=bool(self.nesterov))
+
     def step(self, params, grads, slots, learning_rate, decay, n_decay, t, keep=None):
         update.momentum(params, grads, slots[0], learning_rate, self.beta, self.nesterov, decay, n_decay, keep)
 
@@ -153,6 +193,11 @@ class Adam(Optimizer):
 
     def get_config(self):
         return {"beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
+
+    def native_form(self):
+        if not self._steps_as(Adam):
+            return None
+        return NativeForm(ADAM_CODE, beta1=float(self.beta1), beta2=float(self.beta2), eps=float(self.eps))
 
     def step(self, params, grads, slots, learning_rate, decay, n_decay, t, keep=None):
         update.adam(params, grads, slots[0], slots[1], learning_rate, self.beta1, self.beta2, self.eps, t,

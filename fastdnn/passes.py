@@ -1,18 +1,24 @@
-"""The forward pass, the output layer's cost and the backward pass over a :class:`fastdnn.state.ModelState`.
+"""The gradient pass over a :class:`fastdnn.state.ModelState`: forward, the output's cost, backward.
 
-Each function runs the network's layers on one batch (or one column block
-of a batch) held in a :class:`fastdnn.state.Workspace`; the plain, worker
-block, dual and distributed steps are built from them.  Nothing here
-allocates.
+:func:`gradient` is the one Python gradient pass: the plain steps, the
+worker column blocks, the dual form's layers and every MPI rank call it on
+their batch, column block or shard, held in a
+:class:`fastdnn.state.Workspace`.  (The native column blocks run the same
+kernels in one Numba pass, :func:`fastdnn.native_blocks._chunk_pass`,
+because they run without the GIL.)  Nothing here allocates.
 """
+
+import math
 
 import numpy as np
 
 from . import config
 from . import layers
 from .kernels import activation as act
-from .kernels import loss
 from .kernels import regularization as reg
+
+#: No dropout: ``(keep_prob, key)``.
+NO_DROPOUT = (1.0, 0)
 
 
 def forward(state, X, ws, keep_prob=1.0, key=0, parallel=True, col_offset=0, total_cols=None, first=1):
@@ -45,25 +51,11 @@ def forward(state, X, ws, keep_prob=1.0, key=0, parallel=True, col_offset=0, tot
 def output_and_cost(state, Y, ws, scale):
     """Turn the logits in ``ws.A[L]`` into outputs, write ``ws.dZ[L]`` (times ``scale``) and the cost.
 
-    .. math:: J = -\\frac{1}{m}\\sum_j \\sum_k Y_{kj} \\log \\hat Y_{kj}
-              \\quad\\text{or}\\quad \\frac{1}{2m}\\lVert \\hat Y - Y \\rVert^2
-
-    (binary cross-entropy from logits for sigmoid, softmax cross-entropy,
-    halved squared error for linear); returns the cost of the batch's
-    ``m`` columns.
+    The network's :class:`fastdnn.outputs.Output` (``state.head``) says how;
+    returns the mean cost of the batch's ``m`` columns.
     """
     L = state.n_layers
-    Z = ws.A[L]
-    dZ = ws.dZ[L]
-    if state.output == "sigmoid":
-        loss.sigmoid_cross_entropy(Z, Y, scale, Z, dZ, ws.cost)
-    elif state.output == "softmax":
-        loss.softmax_cross_entropy(Z, Y, scale, Z, dZ, ws.cost, ws.softmax_shift, ws.softmax_norm)
-    else:
-        np.subtract(Z, Y, out=dZ)
-        ws.cost[0] = 0.5 * float(np.vdot(dZ, dZ)) / Z.shape[1]
-        np.multiply(dZ, scale, out=dZ)
-    return ws.cost[0]
+    return state.head.cost_and_gradient(ws.A[L], Y, scale, ws.dZ[L], ws)
 
 
 def backward(state, X, ws, keep_prob=1.0, grad_layers=None, parallel=True, last=1, learning_rate=None, keep=False):
@@ -104,3 +96,62 @@ def backward(state, X, ws, keep_prob=1.0, grad_layers=None, parallel=True, last=
             reg.dropout_backward(dA, A[l], ws.masks[l], keep_prob, layer_parallel)
         layers.dense_backward(dA, A[l], False, state.hidden_code, state.leaky_slope, A_prev, W, 1.0,
                               dZs[l], dW, db, dA_prev, layer_parallel, rate)
+
+
+def gradient(state, X, Y, ws, scale, dropout=NO_DROPOUT, columns=None, layers=(1, 1), grad_layers=None,
+             parallel=True, count=False, fused_rate=None, keep=False):
+    """Forward, cost and backward of one batch into the gradient arena (or ``grad_layers``); returns the cost.
+
+    Parameters
+    ----------
+    state : fastdnn.state.ModelState
+    X : ndarray of shape (n_x, b) or None
+        The batch's inputs (any layout a product reads); ``None`` when
+        ``layers[0] > 1``.
+    Y : ndarray of shape (n_L, b)
+    ws : fastdnn.state.Workspace
+        Of ``b`` columns; ``ws.count[0]`` gets the right answers when
+        ``count`` (and the output counts them).
+    scale : float
+        The gradient's factor: ``1 / m`` of the whole batch, so that the
+        gradients of column blocks or MPI shards add up to the batch's.
+    dropout : (float, int)
+        ``(keep_prob, key)`` of inverted dropout on the hidden layers.
+    columns : (int, int), optional
+        ``(offset, total)``: the block's first column in a batch of
+        ``total``, so that its dropout masks are the whole batch's.
+    layers : (int, int)
+        ``(first, last)``: the first layer of the forward pass (the layers
+        before it are in ``ws.A`` already: the dual form) and the last of
+        the backward pass (``2`` leaves ``ws.dA[1]`` to the caller).
+    grad_layers : list of (ndarray, ndarray), optional
+        ``(dW, db)`` per layer to write instead of the state's arena.
+    parallel : bool
+        Whether a large layer may run on Numba's threads.
+    fused_rate : float, optional
+        The learning rate of plain SGD taken inside the large layers'
+        ``dW`` products (:meth:`ModelState.fused_plan`), after copying
+        their ``W`` into the rollback arena when ``keep``.
+
+    Returns
+    -------
+    float
+        The batch's mean cost (of its ``b`` columns).  The gradient is
+        garbage when it is not finite, and the backward pass is skipped.
+
+    Notes
+    -----
+    .. math:: \\frac{\\partial J}{\\partial W^{[l]}} = s\\, dZ^{[l]} A^{[l-1]T},\\quad
+              dZ^{[l]} = W^{[l+1]T} dZ^{[l+1]} \\odot g'(Z^{[l]})
+    """
+    keep_prob, key = dropout
+    offset, total = (0, None) if columns is None else columns
+    first, last = layers
+    forward(state, X, ws, keep_prob, key, parallel, offset, total, first)
+    cost = output_and_cost(state, Y, ws, scale)
+    if not math.isfinite(cost):
+        return cost
+    if count and state.head.counts:
+        state.head.count_correct(ws.A[state.n_layers], Y, ws.count)
+    backward(state, X, ws, keep_prob, grad_layers, parallel, last, fused_rate, keep)
+    return cost

@@ -372,9 +372,7 @@ def optimizer_kind(optimizer):
     """``"sgd"``, ``"native"`` or ``"python"`` (see :data:`OPTIMIZER_KINDS`) of an optimizer object."""
     from . import optimizers
 
-    kind = type(optimizer)
-    if kind is optimizers.SGD:
-        return "sgd"
-    if kind in (optimizers.Momentum, optimizers.Adam):
-        return "native"
-    return "python"
+    form = optimizer.native_form()
+    if form is None:
+        return "python"
+    return "sgd" if form.code == optimizers.SGD_CODE else "native"

@@ -19,6 +19,7 @@ import numpy as np
 
 from . import optimizers as opt_mod
 from . import plan as plan_mod
+from .outputs import OUTPUTS
 from .kernels import activation as act
 from .kernels import regularization as reg
 from .kernels import update
@@ -182,7 +183,8 @@ class ModelState:
         float32 or float64.
     hidden, output : str
         Activation of the hidden layers and the output layer's kind (the
-        network's names); ``hidden_code`` is the activation kernels' code.
+        network's names); ``hidden_code`` is the activation kernels' code,
+        ``head`` the output's :class:`fastdnn.outputs.Output`.
     leaky_slope : float
     seed : int or None
         Seeds the shuffling generator and the dropout stream.
@@ -217,6 +219,7 @@ class ModelState:
         self.output = output
         self.leaky_slope = leaky_slope
         self.hidden_code = act.CODES[hidden]
+        self.head = OUTPUTS[output]
         self.layout, n_params = arena_layout(layer_dims)
         self.n_weights = self.layout[-1][0].stop
         self.params = np.zeros(n_params, dtype=self.dtype)

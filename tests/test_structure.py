@@ -48,3 +48,15 @@ def test_no_function_returns_more_than_four_values():
     # The exemptions still exist (a stale entry would hide a new one of the same name).
     seen = {hit[:2] for hit in _long_returns()}
     assert LONG_TUPLES <= seen
+
+
+# The step and predict paths ask the output registry (fastdnn.outputs), never the output's name.
+REGISTRY_USERS = ["network.py", "passes.py", "distributed.py", "examples.py", "native_blocks.py", "state.py"]
+
+
+@pytest.mark.parametrize("name", REGISTRY_USERS)
+def test_no_output_if_chains(name):
+    source = (PACKAGE / name).read_text()
+    found = re.findall(r"\boutput\w*\s*[!=]=\s*[\"']\w+[\"']", source)
+    found += re.findall(r"\belif\s+output_code\b", source)
+    assert not found, f"{name} picks the output by name: {found}"

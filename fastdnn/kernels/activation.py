@@ -25,7 +25,7 @@ TANH = 3
 LEAKY_RELU = 4
 
 #: Public names of the activations and their kernel codes.
-CODES = {"linear": LINEAR, "relu": RELU, "sigmoid": SIGMOID, "tanh": TANH, "leaky_relu": LEAKY_RELU}
+CODES = {"relu": RELU, "tanh": TANH, "sigmoid": SIGMOID, "leaky_relu": LEAKY_RELU, "linear": LINEAR}
 
 
 @njit(**config.JIT_EXACT)

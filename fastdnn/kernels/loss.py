@@ -493,3 +493,58 @@ def _softmax_rows_strided(X, out):
             total += e
         for j in range(X.shape[1]):
             out[i, j] = out[i, j] / total
+
+
+# ------------------------------------------------- squared error, and the outputs by code
+
+
+@njit(**config.JIT)
+def squared_error(Z, Y, scale, dZ, out):
+    """Halved squared error of a linear output and its gradient.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (n, m)
+        The outputs (a linear layer's logits are its outputs).
+    Y : ndarray of shape (n, m)
+    scale : float
+        Factor of the gradient, usually ``1/m``.
+    dZ : ndarray of shape (n, m)
+        Written in place with ``scale * (Z - Y)``.
+    out : ndarray of shape (1,)
+        Written in place with the mean cost over the ``m`` columns.
+
+    Notes
+    -----
+    .. math:: J = \\frac{1}{2m}\\sum_{ij} (z_{ij} - y_{ij})^2, \\qquad dZ = s\\,(Z - Y)
+    """
+    total = 0.0
+    for i in range(Z.shape[0]):
+        for j in range(Z.shape[1]):
+            d = Z[i, j] - Y[i, j]
+            total += d * d
+            dZ[i, j] = scale * d
+    out[0] = 0.5 * total / Z.shape[1]
+
+
+#: Codes of the output layers for the native kernels (:data:`fastdnn.outputs.OUTPUTS` names them).
+SIGMOID_OUTPUT = 0
+SOFTMAX_OUTPUT = 1
+LINEAR_OUTPUT = 2
+
+
+@njit(**config.JIT)
+def output_serial(code, Z, Y, scale, dZ, out, shift, norm, native32):
+    """The output layer of ``code`` on one thread: ``Z`` becomes the outputs, ``dZ`` their gradient, ``out[0]`` the mean cost.
+
+    The kernels :data:`fastdnn.outputs.OUTPUTS` runs on whole batches, for
+    the native column blocks (``shift``/``norm``: the softmax's float64
+    scratch of ``m`` columns; ``native32``: float32 data).
+    """
+    if code == SOFTMAX_OUTPUT:
+        _softmax_cross_entropy_serial(Z, Y, scale, Z, dZ, out, shift, norm, norm.view(np.float32), True, False,
+                                      native32)
+    elif code == SIGMOID_OUTPUT:
+        sigmoid_cross_entropy(Z, Y, scale, Z, dZ, out)
+    else:
+        squared_error(Z, Y, scale, dZ, out)

@@ -1,0 +1,130 @@
+"""The output layers: each one an activation, its cost, and how its answers are read.
+
+:data:`OUTPUTS` maps a :class:`fastdnn.Network`'s ``output`` name to an
+:class:`Output`.  Every route of a training step, evaluation and
+prediction go through it (the native column blocks through the same
+kernels by :attr:`Output.code`, :func:`fastdnn.kernels.loss.output_serial`),
+so adding an output is one entry here and one branch there.
+"""
+
+import numpy as np
+
+from . import validation as v
+from .kernels import activation as act
+from .kernels import loss
+from .kernels import metrics
+
+
+class Output:
+    """An output layer: the last layer's activation fused with its cost.
+
+    Attributes
+    ----------
+    name : str
+    code : int
+        Its code in the native kernels (:data:`fastdnn.kernels.loss.SIGMOID_OUTPUT`...).
+    min_units : int
+        The fewest output units it takes.
+    counts : bool
+        Whether its answers are right or wrong (classifiers), so that fits
+        report an accuracy.
+    multiclass : bool
+        One class per example (the answer is the largest output), rather
+        than one yes/no answer per output unit.
+    """
+
+    name = ""
+    code = -1
+    min_units = 1
+    counts = True
+    multiclass = False
+
+    def cost_and_gradient(self, Z, Y, scale, dZ, ws):
+        """Turn the logits ``Z``, ``(k, m)``, into outputs in place, write ``dZ = scale * dJ/dZ``; returns ``J``.
+
+        ``J`` is the mean cost over the ``m`` columns; ``ws`` (a
+        :class:`fastdnn.state.Workspace`) holds the cost and the scratch.
+        """
+        raise NotImplementedError
+
+    def to_outputs(self, Z):
+        """Turn logits into the outputs (probabilities or values), in place."""
+
+    def answers(self, P, dtype):
+        """The predicted labels of the outputs ``P``, ``(k, m)``."""
+        return P
+
+    def count_correct(self, P, Y, out):
+        """Write into ``out[0]`` the number of right answers of the outputs ``P`` for the targets ``Y``."""
+        metrics.count_correct(P, Y, self.multiclass, out)
+
+    def answers_per_example(self, k):
+        """How many answers an example of ``k`` output units gives (the accuracy's denominator per example)."""
+        return 1 if self.multiclass else k
+
+    def check_targets(self, name, Y):
+        """Raise ``ValueError`` for targets this output's cost is not defined for."""
+
+
+class Sigmoid(Output):
+    """Sigmoid units with binary cross-entropy, computed from the logits.
+
+    .. math:: J = \\frac{1}{m}\\sum \\max(z, 0) - z y + \\ln(1 + e^{-|z|})
+    """
+
+    name = "sigmoid"
+    code = loss.SIGMOID_OUTPUT
+
+    def cost_and_gradient(self, Z, Y, scale, dZ, ws):
+        loss.sigmoid_cross_entropy(Z, Y, scale, Z, dZ, ws.cost)
+        return ws.cost[0]
+
+    def to_outputs(self, Z):
+        act.activation_forward(Z, act.SIGMOID, 0.0, Z)
+
+    def answers(self, P, dtype):
+        return (P > 0.5).astype(dtype)
+
+    def check_targets(self, name, Y):
+        v.check_binary_labels(name, Y)
+
+
+class Softmax(Output):
+    """Softmax over the units with cross-entropy, by the log-sum-exp of the logits.
+
+    .. math:: J = -\\frac{1}{m}\\sum_{ij} y_{ij}\\,(z_{ij} - \\log\\textstyle\\sum_i e^{z_{ij}})
+    """
+
+    name = "softmax"
+    code = loss.SOFTMAX_OUTPUT
+    min_units = 2
+    multiclass = True
+
+    def cost_and_gradient(self, Z, Y, scale, dZ, ws):
+        loss.softmax_cross_entropy(Z, Y, scale, Z, dZ, ws.cost, ws.softmax_shift, ws.softmax_norm)
+        return ws.cost[0]
+
+    def to_outputs(self, Z):
+        metrics.softmax_columns(Z, Z)
+
+    def answers(self, P, dtype):
+        return np.argmax(P, axis=0)
+
+
+class Linear(Output):
+    """Linear units with the halved squared error.
+
+    .. math:: J = \\frac{1}{2m}\\sum_{ij} (z_{ij} - y_{ij})^2
+    """
+
+    name = "linear"
+    code = loss.LINEAR_OUTPUT
+    counts = False
+
+    def cost_and_gradient(self, Z, Y, scale, dZ, ws):
+        loss.squared_error(Z, Y, scale, dZ, ws.cost)
+        return ws.cost[0]
+
+
+#: The output layers by name.
+OUTPUTS = {kind.name: kind() for kind in (Sigmoid, Softmax, Linear)}
