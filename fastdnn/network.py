@@ -973,7 +973,7 @@ class Network:
         dW1, db1 = model.grad_layers[0]
         code = model.hidden_code if L > 1 else act.LINEAR
         form.forward(b1, code, self.leaky_slope, ws.A[1])
-        cost = passes.gradient(model, None, Y, ws, 1.0 / m, layers=(2, 2))
+        cost = passes.gradient(model, None, Y, ws, 1.0 / m, span=(2, 2))
         if not math.isfinite(cost):
             return cost
         if L > 1:

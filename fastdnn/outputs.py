@@ -1,10 +1,11 @@
 """The output layers: each one an activation, its cost, and how its answers are read.
 
 :data:`OUTPUTS` maps a :class:`fastdnn.Network`'s ``output`` name to an
-:class:`Output`.  Every route of a training step, evaluation and
-prediction go through it (the native column blocks through the same
-kernels by :attr:`Output.code`, :func:`fastdnn.kernels.loss.output_serial`),
-so adding an output is one entry here and one branch there.
+:class:`Output`.  The Python routes of a training step, evaluation and
+prediction ask it.  The native column blocks run without the GIL and so
+cannot: they reach the same kernels by :attr:`Output.code` through
+:func:`fastdnn.kernels.loss.output_serial` (and count right answers by the
+code too).  Adding an output is one entry here and one branch there.
 """
 
 import numpy as np

@@ -98,7 +98,7 @@ def backward(state, X, ws, keep_prob=1.0, grad_layers=None, parallel=True, last=
                               dZs[l], dW, db, dA_prev, layer_parallel, rate)
 
 
-def gradient(state, X, Y, ws, scale, dropout=NO_DROPOUT, columns=None, layers=(1, 1), grad_layers=None,
+def gradient(state, X, Y, ws, scale, dropout=NO_DROPOUT, columns=None, span=(1, 1), grad_layers=None,
              parallel=True, count=False, fused_rate=None, keep=False):
     """Forward, cost and backward of one batch into the gradient arena (or ``grad_layers``); returns the cost.
 
@@ -107,7 +107,7 @@ def gradient(state, X, Y, ws, scale, dropout=NO_DROPOUT, columns=None, layers=(1
     state : fastdnn.state.ModelState
     X : ndarray of shape (n_x, b) or None
         The batch's inputs (any layout a product reads); ``None`` when
-        ``layers[0] > 1``.
+        ``span[0] > 1``.
     Y : ndarray of shape (n_L, b)
     ws : fastdnn.state.Workspace
         Of ``b`` columns; ``ws.count[0]`` gets the right answers when
@@ -120,7 +120,7 @@ def gradient(state, X, Y, ws, scale, dropout=NO_DROPOUT, columns=None, layers=(1
     columns : (int, int), optional
         ``(offset, total)``: the block's first column in a batch of
         ``total``, so that its dropout masks are the whole batch's.
-    layers : (int, int)
+    span : (int, int)
         ``(first, last)``: the first layer of the forward pass (the layers
         before it are in ``ws.A`` already: the dual form) and the last of
         the backward pass (``2`` leaves ``ws.dA[1]`` to the caller).
@@ -146,7 +146,7 @@ def gradient(state, X, Y, ws, scale, dropout=NO_DROPOUT, columns=None, layers=(1
     """
     keep_prob, key = dropout
     offset, total = (0, None) if columns is None else columns
-    first, last = layers
+    first, last = span
     forward(state, X, ws, keep_prob, key, parallel, offset, total, first)
     cost = output_and_cost(state, Y, ws, scale)
     if not math.isfinite(cost):

@@ -1,7 +1,7 @@
 """The course's cat/non-cat application on the real data (SPEC section 1).
 
 ``L_layer_model`` with ``[12288, 20, 7, 5, 1]``, learning rate 0.0075 and 2500
-iterations must reproduce the course's published costs (relative 1e-13, in
+iterations must reproduce the course's published costs (relative 1e-12, in
 float64) and accuracies.  The model is trained once per module (~15 s).
 """
 
@@ -51,9 +51,9 @@ def test_cat_costs_match_the_published_ones(trained):
     assert len(costs) == 26
     recorded = dict(zip(list(range(0, 2500, 100)) + [2499], costs))
     for iteration, published in PUBLISHED_COSTS.items():
-        # 5e-15 on the Xeon of engine step 3 (the dual form; 4e-16 without it); another BLAS kernel
-        # sums its products in another order, hence the margin.
-        assert recorded[iteration] == pytest.approx(published, rel=1e-13), f"iteration {iteration}"
+        # 5e-15 on the Xeon of engine step 3 (the dual form; 4e-16 without it); another CPU's BLAS
+        # kernels sum their products in another order, hence the margin.
+        assert recorded[iteration] == pytest.approx(published, rel=1e-12), f"iteration {iteration}"
 
 
 def test_cat_parameters_are_float64_of_the_course_shapes(trained):

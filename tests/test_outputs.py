@@ -57,7 +57,7 @@ def test_each_output_against_plain_numpy_and_its_native_code(name, m, dtype, rng
     np.testing.assert_allclose(A, want_A, rtol=tol, atol=tol)
     np.testing.assert_allclose(dZ, want_dZ, rtol=tol, atol=tol)
     assert cost == pytest.approx(want_cost, rel=tol)
-    # The native blocks' kernel for this output code gives the same bits on one thread.
+    # The native blocks' kernel for this output code gives the same numbers on one thread.
     A_native, dZ_native, out = Z.copy(), np.empty_like(Z), np.zeros(1)
     scratch = np.zeros(2 * m)
     loss.output_serial(head.code, A_native, Y, 1.0 / m, dZ_native, out, scratch[:m], scratch[m:], dtype == np.float32)
@@ -120,3 +120,24 @@ def test_an_optimizer_without_native_form_steps_in_python_and_the_plan_says_so(r
     auto = Network([6, 8, 3], output="softmax", seed=1)
     auto.fit(X, y, epochs=2, batch_size=100, optimizer=StepsItsOwnWay(beta=0.9), learning_rate=0.05, progress=False)
     np.testing.assert_allclose(auto.params, momentum.params, rtol=1e-9, atol=1e-12)
+
+
+class SGDOfItsOwn(optimizers.SGD):
+    def step(self, params, grads, slots, learning_rate, decay, n_decay, t, keep=None):
+        super().step(params, grads, slots, learning_rate, decay, n_decay, t, keep)
+
+
+class NamedSGD(optimizers.SGD):
+    pass
+
+
+def test_only_plain_sgd_steps_inside_the_products():
+    from fastdnn import plan as plan_mod
+
+    cat = [12288, 20, 7, 5, 1]
+    machine = plan_mod.machine(np.dtype(np.float64))
+    routes = {}
+    for optimizer in (optimizers.SGD(), NamedSGD(), SGDOfItsOwn()):
+        case = plan_mod.Case("whole", 209, False, plan_mod.optimizer_kind(optimizer))
+        routes[type(optimizer).__name__] = plan_mod.decide(cat, np.dtype(np.float64), "plain", case, machine).route
+    assert routes == {"SGD": "plain-sgd-in-products", "NamedSGD": "plain-sgd-in-products", "SGDOfItsOwn": "plain"}
