@@ -39,6 +39,8 @@ from .course import (
 from .data import load_catvnoncat
 from .data import load_data, load_h5, load_idx, load_npy, load_npz
 from .fitting import FitSettings
+from . import config as _config
+from .tuning import Options as _Options
 from .network import Network
 from .optimizers import SGD, Adam, Momentum, Optimizer
 
@@ -71,5 +73,9 @@ def __dir__():
 # and image helpers.
 from . import images, logistic, planar, plots  # noqa: E402
 from .planar import layer_sizes, load_planar_dataset, nn_model  # noqa: E402
+
+#: The thresholds in force (``fastdnn.options.blocked_min_flops``), and a scoped override
+#: (``with fastdnn.options(blocked_min_flops=1e12): ...``); see :mod:`fastdnn.tuning`.
+options = _Options(_config)
 
 __version__ = "0.1.0"

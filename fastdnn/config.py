@@ -6,6 +6,20 @@ and the parallel cut-over are decided in one place.
 
 import os
 
+from . import tuning
+
+# The thresholds below, from FASTDNN_<NAME> variables where set (fastdnn.tuning.OPTIONS lists
+# them with their defaults); fastdnn.options changes them for a with-block.
+_FROM_ENVIRONMENT = tuning.from_environment()
+
+#: Bumped whenever fastdnn.options changes a threshold: plans decided before are decided again.
+GENERATION = 0
+
+
+def cores_available():
+    """The cores this process may run on (its CPU affinity, not the machine's count)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
 # Reassociation lets LLVM vectorise the row sums and the cost sums; it is
 # deterministic (the order is fixed at compile time).  The flags that assume
 # "no NaN / no inf" are left out on purpose: fastdnn must be able to *see* a
@@ -34,7 +48,7 @@ JIT_EXACT = {"cache": True, "nogil": True, "fastmath": {"contract"}, "error_mode
 
 #: Below this many elements an elementwise kernel runs on the calling thread:
 #: waking the thread pool costs more than the work.
-PARALLEL_MIN_ELEMENTS = int(os.environ.get("FASTDNN_PARALLEL_MIN_ELEMENTS", 1 << 17))
+PARALLEL_MIN_ELEMENTS = _FROM_ENVIRONMENT["parallel_min_elements"]
 
 #: The same cut-over for the per-layer passes of a training step (bias and
 #: activation, their gradient, the bias sums, dropout) on the plain path, where
@@ -44,7 +58,7 @@ PARALLEL_MIN_ELEMENTS = int(os.environ.get("FASTDNN_PARALLEL_MIN_ELEMENTS", 1 <<
 #: (858 vs 1110 us median), and the whole step of [64, 64, 64, 1] at m=2048
 #: and m=8192 was 1-5% faster serial, up to 2.6x when the machine was busy
 #: (waking Numba's pool right after BLAS's costs more than the pass gains).
-STEP_PARALLEL_MIN_ELEMENTS = int(os.environ.get("FASTDNN_STEP_PARALLEL_MIN_ELEMENTS", 1 << 20))
+STEP_PARALLEL_MIN_ELEMENTS = _FROM_ENVIRONMENT["step_parallel_min_elements"]
 
 #: True in a child forked after Numba's OpenMP pool ran: both thresholds above
 #: are then infinite, since GNU OpenMP cannot start again there
@@ -55,15 +69,15 @@ SERIAL_AFTER_FORK = False
 #: (``n * k * m``) in one kernel call (:mod:`fastdnn.kernels.small`) rather
 #: than a BLAS product and the fused epilogue: at the course's test-case and
 #: planar sizes the call overheads of the latter are most of the time.
-SMALL_LAYER_WORK = int(os.environ.get("FASTDNN_SMALL_LAYER_WORK", 1 << 14))
+SMALL_LAYER_WORK = _FROM_ENVIRONMENT["small_layer_work"]
 
 #: The forward pass takes that one call only up to this many multiply-adds and
 #: a depth ``k`` of at most ``SMALL_FORWARD_DEPTH``: its loops vectorise along
 #: the examples, and BLAS's product was faster for deeper or larger layers
 #: (64 -> 16 units at m = 2: 2.9 us against 5.9; 20 -> 7 at m = 64: 3.2 against
 #: 4.3).  The backward pass's one call won up to ``SMALL_LAYER_WORK``.
-SMALL_FORWARD_WORK = int(os.environ.get("FASTDNN_SMALL_FORWARD_WORK", 1 << 12))
-SMALL_FORWARD_DEPTH = int(os.environ.get("FASTDNN_SMALL_FORWARD_DEPTH", 32))
+SMALL_FORWARD_WORK = _FROM_ENVIRONMENT["small_forward_work"]
+SMALL_FORWARD_DEPTH = _FROM_ENVIRONMENT["small_forward_depth"]
 
 #: The product of a layer of at most this many units over an F-ordered input
 #: of at least ``SKINNY_MIN_DEPTH`` rows (the course's first layer over its
@@ -72,19 +86,18 @@ SMALL_FORWARD_DEPTH = int(os.environ.get("FASTDNN_SMALL_FORWARD_DEPTH", 32))
 #: units 2.4 against 2.5-3.0 -- and inside a student's loop, where the step
 #: before it was a multi-threaded BLAS product whose threads still spin, 20
 #: units lost (L-layer loop 7.2 ms against 5.5-6.1 ms with BLAS).
-SKINNY_MAX_ROWS = int(os.environ.get("FASTDNN_SKINNY_MAX_ROWS", 8))
-SKINNY_MIN_DEPTH = 1024
+SKINNY_MAX_ROWS = _FROM_ENVIRONMENT["skinny_max_rows"]
+SKINNY_MIN_DEPTH = _FROM_ENVIRONMENT["skinny_min_depth"]
 
 #: The course's ``relu`` and ``relu_backward`` of at most this many elements
 #: skip the general elementwise kernels, whose dispatch costs more than the
 #: arithmetic there: ``relu`` is the NumPy expression ``np.maximum(0.0, Z)``,
 #: ``relu_backward`` a three-argument kernel (:mod:`fastdnn.kernels.small`).
-SMALL_ELEMENTWISE_MAX = int(os.environ.get("FASTDNN_SMALL_ELEMENTWISE_MAX", 1024))
+SMALL_ELEMENTWISE_MAX = _FROM_ENVIRONMENT["small_elementwise_max"]
 
 #: Column blocks (see :mod:`fastdnn.workers`): at most this many, one per core
 #: this process may run on (its CPU affinity, not the machine's count).
-BLOCK_WORKERS = int(os.environ.get("FASTDNN_BLOCK_WORKERS", 0)) or (
-    len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+BLOCK_WORKERS = _FROM_ENVIRONMENT["block_workers"] or cores_available()
 
 #: A step is split into column blocks only when its matrix products hold at
 #: least this many floating-point operations.  Below it the plain path
@@ -94,10 +107,10 @@ BLOCK_WORKERS = int(os.environ.get("FASTDNN_BLOCK_WORKERS", 0)) or (
 #: Measured: cat model (1e8 flops) 3.8 ms either way in a loop but 6.6 vs
 #: 4.3 ms in the interleaved benchmark; [784, 256, 256, 1] at m=2048
 #: (1.1e9 flops) 1.06x the matrix-product bound with blocks vs 1.09-1.19x.
-BLOCKED_MIN_FLOPS = float(os.environ.get("FASTDNN_BLOCKED_MIN_FLOPS", 3e8))
+BLOCKED_MIN_FLOPS = _FROM_ENVIRONMENT["blocked_min_flops"]
 
 #: ... and every block gets at least this many columns.
-BLOCK_MIN_COLUMNS = 32
+BLOCK_MIN_COLUMNS = _FROM_ENVIRONMENT["block_min_columns"]
 
 #: Smaller steps (under ``BLOCKED_MIN_FLOPS``) of :meth:`fastdnn.Network.fit`
 #: run as column blocks on spinning threads (:mod:`fastdnn.native_blocks`)
@@ -105,7 +118,7 @@ BLOCK_MIN_COLUMNS = 32
 #: machine, Adam, digits network 64-100-10, per step native vs plain: batch
 #: 8 (blocks of 4) 47.0 vs 39.5 us; 16 35.5 vs 45.5 us; 32 42.9 vs 59.6 us;
 #: 64 56.3 vs 80.0 us; 96 65.8 vs 113.5 us.
-NATIVE_BLOCK_MIN_COLUMNS = int(os.environ.get("FASTDNN_NATIVE_BLOCK_MIN_COLUMNS", 8))
+NATIVE_BLOCK_MIN_COLUMNS = _FROM_ENVIRONMENT["native_block_min_columns"]
 
 #: Larger steps run as native blocks too when their layers are narrow: fewer
 #: than this many flops per unit and example (``2 sum n_l n_(l-1) / sum n_l``).
@@ -115,24 +128,24 @@ NATIVE_BLOCK_MIN_COLUMNS = int(os.environ.get("FASTDNN_NATIVE_BLOCK_MIN_COLUMNS"
 #: as native blocks, 1.06 / 0.97 as worker blocks; [784, 256, 256, 1] (1039)
 #: at m = 65536: 1.12 / 1.11 native, 0.97 / 1.04 worker blocks (m = 8192:
 #: 1.10 / 1.10 against 0.91 / 1.01).
-NATIVE_MAX_FLOPS_PER_UNIT = float(os.environ.get("FASTDNN_NATIVE_MAX_FLOPS_PER_UNIT", 512))
+NATIVE_MAX_FLOPS_PER_UNIT = _FROM_ENVIRONMENT["native_max_flops_per_unit"]
 
 #: A native block goes through the network a chunk of its columns at a
 #: time, so that the chunk's activations and gradients stay in the core's
 #: cache between the products and the passes around them; the chunks'
 #: gradients add up (BLAS's ``beta = 1``).  A chunk's workspace is about this
 #: many bytes.
-NATIVE_CHUNK_BYTES = int(os.environ.get("FASTDNN_NATIVE_CHUNK_BYTES", 1 << 20))
+NATIVE_CHUNK_BYTES = _FROM_ENVIRONMENT["native_chunk_bytes"]
 
 #: ... and a chunk has at least this many columns (a thinner product wastes BLAS's kernels).
-NATIVE_CHUNK_MIN_COLUMNS = int(os.environ.get("FASTDNN_NATIVE_CHUNK_MIN_COLUMNS", 128))
+NATIVE_CHUNK_MIN_COLUMNS = _FROM_ENVIRONMENT["native_chunk_min_columns"]
 
 #: Plain gradient descent takes a layer's weight step inside its ``dW``
 #: product (:func:`fastdnn.blas.add_product`) when the layer has at least
 #: this many weights: below it, the update pass it saves is shorter than the
 #: extra call.  Measured on the course's 20 x 12288 first layer: 1.29-1.34 ms
 #: fused against 1.52-1.63 ms for the product and the update.
-FUSED_UPDATE_MIN_WEIGHTS = int(os.environ.get("FASTDNN_FUSED_UPDATE_MIN_WEIGHTS", 1 << 16))
+FUSED_UPDATE_MIN_WEIGHTS = _FROM_ENVIRONMENT["fused_update_min_weights"]
 
 
 # Before any kernel is decorated: cached kernels depend on every source of

@@ -20,6 +20,7 @@ import numpy as np
 
 from . import checkpoint as _checkpoint
 from . import compiling
+from . import config
 from . import examples as examples_mod
 from . import fitting
 from . import native_blocks
@@ -157,6 +158,7 @@ class Network:
         # The route of each kind of step (fastdnn.plan), decided once per case.
         self._strategy = "auto"
         self._plans = {}
+        self._plans_generation = config.GENERATION
         self._last_plan = None
         self._steps_by_route = {}
         self._block_plans = {}
@@ -337,6 +339,10 @@ class Network:
         # changes the strategy is filed under the one it was decided for.
         strategy = self._strategy
         key = (strategy, case, busy)
+        if self._plans_generation != config.GENERATION:
+            # fastdnn.options changed a threshold: the plans are decided again.
+            self._plans.clear()
+            self._plans_generation = config.GENERATION
         plan = self._plans.get(key)
         if plan is None:
             decide = plan_mod.when_busy if busy else plan_mod.decide
