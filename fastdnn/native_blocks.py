@@ -61,6 +61,60 @@ from .kernels import scalar
 # Output codes of the block pass (fastdnn.outputs.Output.code).
 SOFTMAX_OUTPUT = loss.SOFTMAX_OUTPUT
 
+
+# The kernels' arguments come in small records.  They are passed as plain tuples (tuple(record)):
+# Numba's dispatcher types a plain tuple in C, a named one through Python on every call.
+class Model(NamedTuple):
+    """The network as the block pass reads it: BLAS's gemm, the parameter arena and its layout, the activations."""
+
+    gemm: int
+    params: np.ndarray
+    w_off: np.ndarray
+    b_off: np.ndarray
+    dims: np.ndarray
+    hidden_code: int
+    output_code: int
+    slope: float
+    native32: bool
+
+
+class Batches(NamedTuple):
+    """Where a step's examples come from: ``X`` by rows or columns, ``labels`` or ``Y``, the epoch's ``indices``."""
+
+    rows_data: bool
+    direct: bool
+    X: np.ndarray
+    labels: np.ndarray
+    Y: np.ndarray
+    indices: np.ndarray
+    count: bool
+
+
+class Block(NamedTuple):
+    """One block's own memory: its workspace (``ws``, float64 ``ws64``, activation offsets), gradient and result."""
+
+    ws: np.ndarray
+    ws64: np.ndarray
+    a_off: np.ndarray
+    grads: np.ndarray
+    result: np.ndarray
+
+
+class Arenas(NamedTuple):
+    """The arenas the update runs over: the parameters, block 0's gradient, the other blocks' gradients."""
+
+    params: np.ndarray
+    grads: np.ndarray
+    block_grads: np.ndarray
+
+
+class Penalty(NamedTuple):
+    """The L2 term of the cost (its strength is ``fctl[_L2]``): the weights' count, scratch for their sum of squares."""
+
+    n_weights: int
+    partials: np.ndarray
+    square_sum: np.ndarray
+
 # Slots of the shared control array (int64).  What the main thread writes
 # and what the workers write sit on different cache lines.
 _GEN = 0        # step counter: the main thread bumps it to start a step
@@ -85,6 +139,7 @@ _LR = 0
 _DECAY = 1
 _CORRECTION1 = 2
 _CORRECTION2 = 3
+_L2 = 4
 
 #: ``pause`` spins of a waiting thread before it gives up the core (the
 #: worker) or asks for the worker to be woken (the main thread); a pause is
@@ -163,22 +218,22 @@ def _view(flat, offset, rows, cols):
 
 
 @njit(**config.JIT)
-def _block_pass(gemm, params, w_off, b_off, dims, hidden_code, output_code, slope, native32, rows_data, direct, X,
-                labels, Y, indices, start, c0, c1, scale, count, ws, ws64, a_off, grads, result, chunk):
-    """Forward, cost and backward of the columns ``c0:c1`` of a batch into ``grads``, ``chunk`` columns at a time.
+def _block_pass(model, data, start, c0, c1, scale, block, chunk):
+    """Forward, cost and backward of the columns ``c0:c1`` of a batch into ``block.grads``, ``chunk`` columns at a time.
 
     Each chunk goes through the whole network while its activations are in
     the core's cache (:func:`_chunk_pass`); the gradients of later chunks add
     into those of the first.  Writes the block's cost summed over its columns
-    to ``result[0]`` and, with ``count``, its number of correct answers to
-    ``result[1]``; stops at the first chunk whose cost is not finite.
+    to ``block.result[0]`` and, with ``data.count``, its number of correct
+    answers to ``block.result[1]``; stops at the first chunk whose cost is
+    not finite.
     """
+    result = block[4]
     total = 0.0
     correct = 0.0
     for s0 in range(c0, c1, chunk):
         s1 = min(c1, s0 + chunk)
-        _chunk_pass(gemm, params, w_off, b_off, dims, hidden_code, output_code, slope, native32, rows_data, direct,
-                    X, labels, Y, indices, start, s0, s1, scale, count, ws, ws64, a_off, grads, result, s0 > c0)
+        _chunk_pass(model, data, start, s0, s1, scale, block, s0 > c0)
         total += result[0]
         correct += result[1]
         if not scalar.is_finite(total):
@@ -188,9 +243,8 @@ def _block_pass(gemm, params, w_off, b_off, dims, hidden_code, output_code, slop
 
 
 @njit(**config.JIT)
-def _chunk_pass(gemm, params, w_off, b_off, dims, hidden_code, output_code, slope, native32, rows_data, direct, X,
-                labels, Y, indices, start, c0, c1, scale, count, ws, ws64, a_off, grads, result, accumulate):
-    """Forward, cost and backward of the columns ``c0:c1`` of a batch into ``grads`` (added to it when ``accumulate``).
+def _chunk_pass(model, data, start, c0, c1, scale, block, accumulate):
+    """Forward, cost and backward of the columns ``c0:c1`` of a batch into ``block.grads`` (added to it when ``accumulate``).
 
     ``X`` holds one example per row (``rows_data``) or per column; targets
     are ``labels`` (one-hot on the fly) unless ``labels`` is empty, then
@@ -201,6 +255,9 @@ def _chunk_pass(gemm, params, w_off, b_off, dims, hidden_code, output_code, slop
     the chunk's cost summed over its columns to ``result[0]`` and, with
     ``count``, its number of correct answers to ``result[1]``.
     """
+    gemm, params, w_off, b_off, dims, hidden_code, output_code, slope, native32 = model
+    rows_data, direct, X, labels, Y, indices, count = data
+    ws, ws64, a_off, grads, result = block
     c = c1 - c0
     L = dims.size - 1
     n_x = dims[0]
@@ -329,8 +386,7 @@ def _wait_for(ctl, slot, value, limit, watch_sleep):
 
 
 @njit(**config.JIT)
-def _main_step(ctl, gen, limit, n_blocks, gemm, params, w_off, b_off, dims, hidden_code, output_code, slope,
-               native32, rows_data, direct, X, labels, Y, indices, start, b, count, ws, ws64, a_off, grads, result):
+def _main_step(ctl, gen, limit, n_blocks, model, data, start, b, block):
     """Start step ``gen`` on the workers, run block 0 here, wait up to ``limit`` spins for the others.
 
     Returns whether every block finished (then :func:`_reduce` adds them up).
@@ -338,11 +394,10 @@ def _main_step(ctl, gen, limit, n_blocks, gemm, params, w_off, b_off, dims, hidd
     _split(ctl, start, b, n_blocks)
     ctl[_PHASE] = _GRADIENTS
     _store(ctl, _GEN, gen)
+    result = block[4]
     result[0] = 0.0
     result[1] = 0.0
-    _block_pass(gemm, params, w_off, b_off, dims, hidden_code, output_code, slope, native32, rows_data, direct, X,
-                labels, Y, indices, start, ctl[_BLOCKS], ctl[_BLOCKS + 1], 1.0 / b, count, ws, ws64, a_off, grads, result,
-                ctl[_CHUNK])
+    _block_pass(model, data, start, ctl[_BLOCKS], ctl[_BLOCKS + 1], 1.0 / b, block, ctl[_CHUNK])
     return _wait_all(ctl, gen, limit, n_blocks, True)
 
 
@@ -375,13 +430,14 @@ def _arena_run(p, n_blocks, k):
 
 
 @njit(**config.JIT)
-def _update_run(k, n_blocks, fctl, opt_code, params, grads, block_grads, slot1, slot2, keep, n_decay, beta1,
-                beta2, eps, nesterov):
-    """Thread ``k``'s run of the arena: the other blocks' gradients added, then the optimizer's step.
+def _update_run(k, n_blocks, fctl, arenas, opt):
+    """Thread ``k``'s run of the arenas: the other blocks' gradients added, then the optimizer's step.
 
     The same kernels as the optimizers' own (:mod:`fastdnn.kernels.update`),
-    saving the old values into ``keep`` for a rollback.
+    saving the old values into ``opt.keep`` for a rollback.
     """
+    params, grads, block_grads = arenas
+    opt_code, slot1, slot2, keep, n_decay, beta1, beta2, eps, nesterov = opt
     p = params.size
     a, b = _arena_run(p, n_blocks, k)
     if b <= a:
@@ -400,46 +456,45 @@ def _update_run(k, n_blocks, fctl, opt_code, params, grads, block_grads, slot1, 
         update.momentum_run(params[a:b], g, slot1[a:b], learning_rate, beta1, nesterov, decay, run_decay, keep[a:b],
                             keep[p + a:p + b], True)
     else:
-        update.adam_run(params[a:b], g, slot1[a:b], slot2[a:b], learning_rate, beta1, beta2, fctl[_CORRECTION1],
-                        fctl[_CORRECTION2], eps, decay, run_decay, keep[a:b], keep[p + a:p + b],
-                        keep[2 * p + a:2 * p + b], True)
+        update.adam_run(params[a:b], g, slot1[a:b], slot2[a:b],
+                        (learning_rate, beta1, beta2, fctl[_CORRECTION1], fctl[_CORRECTION2], eps), decay, run_decay,
+                        keep[a:b], keep[p + a:p + b], keep[2 * p + a:2 * p + b], True)
 
 
 @njit(**config.JIT)
-def _finish_step(ctl, fctl, gen, limit, n_blocks, results, result, b, l2, n_weights, partials, square_sum, opt_code,
-                 params, grads, block_grads, slot1, slot2, keep, n_decay, beta1, beta2, eps, nesterov):
+def _finish_step(ctl, fctl, gen, limit, n_blocks, results, result, b, penalty, arenas, opt):
     """After the gradient pass (step ``gen - 1``): the cost, and the update as step ``gen`` on every thread.
 
     The cost (with the L2 term, as :meth:`fastdnn.state.ModelState.regularized_cost`
     adds it) goes to ``result[0]``; the update runs only when it is
     finite.  Returns whether every thread finished.
     """
+    n_weights, partials, square_sum = penalty
+    l2 = fctl[_L2]
     for k in range(1, n_blocks):
         result[0] += results[k, 0]
         result[1] += results[k, 1]
     cost = result[0] / b
     if scalar.is_finite(cost) and l2 != 0.0:
-        reg._sum_of_squares_serial(params, n_weights, partials, square_sum)
+        reg._sum_of_squares_serial(arenas[0], n_weights, partials, square_sum)
         cost = cost + (l2 / (2.0 * b)) * square_sum[0]
     result[0] = cost
     go = scalar.is_finite(cost)
     ctl[_PHASE] = _UPDATE if go else _NO_UPDATE
     _store(ctl, _GEN, gen)
     if go:
-        _update_run(0, n_blocks, fctl, opt_code, params, grads, block_grads, slot1, slot2, keep, n_decay, beta1,
-                    beta2, eps, nesterov)
+        _update_run(0, n_blocks, fctl, arenas, opt)
     return _wait_all(ctl, gen, limit, n_blocks, True)
 
 
 @njit(**config.JIT)
-def _worker_loop(ctl, fctl, k, limit, seen, gemm, params, w_off, b_off, dims, hidden_code, output_code, slope,
-                 native32, rows_data, direct, X, labels, Y, indices, count, ws, ws64, a_off, grads, result, n_blocks,
-                 opt_code, main_grads, block_grads, slot1, slot2, keep, n_decay, beta1, beta2, eps, nesterov):
+def _worker_loop(ctl, fctl, k, limit, seen, model, data, block, n_blocks, arenas, opt):
     """Run block ``k`` of every new step until told to leave (returns -1) or idle too long.
 
     Idle for ``limit`` spins, it returns the last step it saw, and the
     caller waits on its event.
     """
+    grads, result = block[3], block[4]
     _store(ctl, _ASLEEP + k, 0)
     while True:
         spins = 0
@@ -463,8 +518,7 @@ def _worker_loop(ctl, fctl, k, limit, seen, gemm, params, w_off, b_off, dims, hi
         phase = ctl[_PHASE]
         if phase != _GRADIENTS:
             if phase == _UPDATE:
-                _update_run(k, n_blocks, fctl, opt_code, params, main_grads, block_grads, slot1, slot2, keep, n_decay,
-                            beta1, beta2, eps, nesterov)
+                _update_run(k, n_blocks, fctl, arenas, opt)
             _store(ctl, _DONE + k, gen)
             continue
         result[0] = 0.0
@@ -474,9 +528,7 @@ def _worker_loop(ctl, fctl, k, limit, seen, gemm, params, w_off, b_off, dims, hi
         c1 = ctl[_BLOCKS + 2 * k + 1]
         b = ctl[_BATCH]
         if c1 > c0:
-            _block_pass(gemm, params, w_off, b_off, dims, hidden_code, output_code, slope, native32, rows_data,
-                        direct, X, labels, Y, indices, start, c0, c1, 1.0 / b, count, ws, ws64, a_off, grads, result,
-                        ctl[_CHUNK])
+            _block_pass(model, data, start, c0, c1, 1.0 / b, block, ctl[_CHUNK])
         else:
             grads[:] = 0.0
         _store(ctl, _DONE + k, gen)
@@ -604,14 +656,18 @@ class Session:
         self.block_grads = np.zeros((n_blocks - 1, state.params.size), dtype=dtype)
         self.results = np.zeros((n_blocks, 2), dtype=np.float64)
         self.result = np.zeros(2, dtype=np.float64)
-        self.common = (gemm, state.params, w_off, b_off, dims, state.hidden_code, state.head.code,
-                       float(state.leaky_slope), dtype == np.float32, rows_data, direct, X, labels, Y, indices)
-        self.fctl = np.zeros(4, dtype=np.float64)
-        self.square_sum = np.zeros(1, dtype=np.float64)
+        self.model = tuple(Model(gemm, state.params, w_off, b_off, dims, state.hidden_code, state.head.code,
+                                 float(state.leaky_slope), dtype == np.float32))
+        self.data = tuple(Batches(rows_data, direct, X, labels, Y, indices, self.count))
+        self.fctl = np.zeros(5, dtype=np.float64)
+        self.penalty = tuple(Penalty(int(state.n_weights), state.partials, np.zeros(1, dtype=np.float64)))
+        self.arenas = tuple(Arenas(state.params, state.grads, self.block_grads))
         self.optimizer = _optimizer_args(state)
+        self.update_args = tuple(self.optimizer)
+        self.main_block = tuple(Block(*self.workspaces[0], state.grads, self.result))
         self.worker_args = [None] + [
-            self.common + (self.count,) + self.workspaces[k] + (self.block_grads[k - 1], self.results[k], n_blocks)
-            + (self.optimizer.code, state.grads, self.block_grads) + self.optimizer[1:]
+            (self.model, self.data, tuple(Block(*self.workspaces[k], self.block_grads[k - 1], self.results[k])),
+             n_blocks, self.arenas, self.update_args)
             for k in range(1, n_blocks)
         ]
         self.workers = _get_workers(n_blocks - 1)
@@ -660,9 +716,9 @@ class Session:
                 self.optimizer.beta1, self.optimizer.beta2, state.t + 1)
         self.fctl[_LR] = learning_rate
         self.fctl[_DECAY] = l2 / b
+        self.fctl[_L2] = l2
         done = _finish_step(self.ctl, self.fctl, self._gen, SPIN_LIMIT, self.n_blocks, self.results, self.result, b,
-                            l2, state.n_weights, state.partials, self.square_sum, self.optimizer.code, state.params,
-                            state.grads, self.block_grads, *self.optimizer[1:])
+                            self.penalty, self.arenas, self.update_args)
         try:
             self._wait(done)
         finally:
@@ -676,9 +732,8 @@ class Session:
     def _gradient_pass(self, start, b):
         self._wake_sleepers()
         self._gen += 1
-        ws, ws64, a_off = self.workspaces[0]
-        done = _main_step(self.ctl, self._gen, SPIN_LIMIT, self.n_blocks, *self.common, start, b, self.count, ws,
-                          ws64, a_off, self.state.grads, self.result)
+        done = _main_step(self.ctl, self._gen, SPIN_LIMIT, self.n_blocks, self.model, self.data, start, b,
+                          self.main_block)
         try:
             self._wait(done)
         except BaseException:
@@ -834,7 +889,7 @@ def direct_pass(state, X, Y, count, plan):
     m = X.shape[1]
     session = state.direct_session
     if session is None or session.X is not X or session.Y is not Y or session.count != bool(count) \
-            or session.common[1] is not state.params or session.plan != plan:
+            or session.model[1] is not state.params or session.plan != plan:
         session = None
         state.direct_session = None
         gemm = blas.gemm_address(state.dtype)

@@ -475,16 +475,20 @@ def _product_left_transposed(W, D, out):
 
 
 @njit(**config.JIT)
-def _train(X, Y, params, grads, W1, b1, W2, b2, dW1, db1, dW2, db2, learning_rate, num_steps, Z1, A1, Z2, A2, dZ2,
-           dA1, dZ1, cost):
+def _train(X, Y, params, grads, layers, layer_grads, learning_rate, num_steps, space, cost):
     """``num_steps`` full-batch gradient-descent steps of the planar model, in place.
 
-    ``params`` and ``grads`` are flat arenas; ``W1 ... db2`` are views into
-    them.  ``cost[0]`` is written with the cost before the last step.  Each
+    ``params`` and ``grads`` are flat arenas; ``layers`` is ``(W1, b1, W2,
+    b2)`` and ``layer_grads`` ``(dW1, db1, dW2, db2)``, views into them;
+    ``space`` holds the step's buffers ``(Z1, A1, Z2, A2, dZ2, dA1, dZ1)``.
+    ``cost[0]`` is written with the cost before the last step.  Each
     step is one forward pass, the output's cost and gradient, one backward
     pass and one update -- the passes of :class:`fastdnn.Network`'s
     ``train_step``, with the same kernels, on the calling thread.
     """
+    W1, b1, W2, b2 = layers
+    dW1, db1, dW2, db2 = layer_grads
+    Z1, A1, Z2, A2, dZ2, dA1, dZ1 = space
     scale = 1.0 / X.shape[1]
     for _ in range(num_steps):
         _product(W1, X, Z1)
@@ -574,9 +578,10 @@ def nn_model(X, Y, n_h, num_iterations=10000, print_cost=False, return_costs=Fal
     Z2, A2, dZ2 = (np.empty((n_y, m), dtype=dtype) for _ in range(3))
     cost = np.zeros(1)
 
+    layers, layer_grads, space = (W1, b1, W2, b2), (dW1, db1, dW2, db2), (Z1, A1, Z2, A2, dZ2, dA1, dZ1)
+
     def run(steps):
-        _train(Xc, Yc, params, grads, W1, b1, W2, b2, dW1, db1, dW2, db2, lr, steps, Z1, A1, Z2, A2, dZ2, dA1, dZ1,
-               cost)
+        _train(Xc, Yc, params, grads, layers, layer_grads, lr, steps, space, cost)
 
     costs = []
     for start in range(0, num_iterations, RECORD_EVERY):

@@ -60,3 +60,13 @@ def test_no_output_if_chains(name):
     found = re.findall(r"\boutput\w*\s*[!=]=\s*[\"']\w+[\"']", source)
     found += re.findall(r"\belif\s+output_code\b", source)
     assert not found, f"{name} picks the output by name: {found}"
+
+
+def test_no_kernel_takes_more_than_twelve_parameters():
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef) and len(node.args.args) > 12 \
+                    and any("njit" in ast.dump(decorator) for decorator in node.decorator_list):
+                found.append((str(path.relative_to(PACKAGE)), node.name, len(node.args.args)))
+    assert not found, f"@njit functions taking more than 12 parameters (group them into records): {found}"

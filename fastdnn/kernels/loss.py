@@ -242,7 +242,7 @@ def _softmax_cross_entropy_serial(Z, Y, scale, P, dZ, out, shift, norm, norm32, 
     total = 0.0
     for start in range(0, m, SOFTMAX_BLOCK_COLUMNS):
         stop = min(start + SOFTMAX_BLOCK_COLUMNS, m)
-        total += _softmax_cross_entropy_block(Z, Y, scale, P, dZ, shift, norm, norm32, start, stop, in_place,
+        total += _softmax_cross_entropy_block(Z, Y, scale, P, dZ, shift, norm, norm32, (start, stop), in_place,
                                               stage_y, native32)
     out[0] = total / m
 
@@ -254,7 +254,7 @@ def _softmax_cross_entropy_parallel(Z, Y, scale, P, dZ, out, shift, norm, norm32
     for b in prange(n_blocks):
         start = b * SOFTMAX_BLOCK_COLUMNS
         stop = min(start + SOFTMAX_BLOCK_COLUMNS, m)
-        cost = _softmax_cross_entropy_block(Z, Y, scale, P, dZ, shift, norm, norm32, start, stop, in_place,
+        cost = _softmax_cross_entropy_block(Z, Y, scale, P, dZ, shift, norm, norm32, (start, stop), in_place,
                                             stage_y, native32)
         # The block is done with norm: its first slot keeps the block's cost.
         norm[start] = cost
@@ -265,9 +265,9 @@ def _softmax_cross_entropy_parallel(Z, Y, scale, P, dZ, out, shift, norm, norm32
 
 
 @njit(**config.JIT)
-def _softmax_cross_entropy_block(Z, Y, scale, P, dZ, shift, norm, norm32, start, stop, in_place, stage_y,
-                                  native32):
-    # Columns start:stop.  Returns the block's -sum y log p.
+def _softmax_cross_entropy_block(Z, Y, scale, P, dZ, shift, norm, norm32, cols, in_place, stage_y, native32):
+    # Columns cols = (start, stop).  Returns the block's -sum y log p.
+    start, stop = cols
     if native32:
         # norm[start:stop] as 2 * (stop - start) float32 slots: the column
         # maxima, then the sums.  Only this block touches them.
@@ -276,10 +276,8 @@ def _softmax_cross_entropy_block(Z, Y, scale, P, dZ, shift, norm, norm32, start,
         s = norm32[2 * start + width:2 * stop]
         if stage_y:
             _stage_rows(Y, dZ, start, stop)
-            return _softmax_cross_entropy_block_core(Z, dZ, scale, P, dZ, shift, c, s, start, stop, in_place,
-                                                     True, True)
-        return _softmax_cross_entropy_block_core(Z, Y, scale, P, dZ, shift, c, s, start, stop, in_place,
-                                                 False, True)
+            return _softmax_cross_entropy_block_core(Z, dZ, scale, P, dZ, shift, c, s, cols, in_place, True, True)
+        return _softmax_cross_entropy_block_core(Z, Y, scale, P, dZ, shift, c, s, cols, in_place, False, True)
     c = shift[start:stop]
     s = norm[start:stop]
     if stage_y:
@@ -287,8 +285,8 @@ def _softmax_cross_entropy_block(Z, Y, scale, P, dZ, shift, norm, norm32, start,
         # Fortran-ordered): copy the block once into dZ, whose rows are
         # contiguous, so that the three passes reading y vectorise.
         _stage_rows(Y, dZ, start, stop)
-        return _softmax_cross_entropy_block_core(Z, dZ, scale, P, dZ, shift, c, s, start, stop, in_place, True, False)
-    return _softmax_cross_entropy_block_core(Z, Y, scale, P, dZ, shift, c, s, start, stop, in_place, False, False)
+        return _softmax_cross_entropy_block_core(Z, dZ, scale, P, dZ, shift, c, s, cols, in_place, True, False)
+    return _softmax_cross_entropy_block_core(Z, Y, scale, P, dZ, shift, c, s, cols, in_place, False, False)
 
 
 @njit(**config.JIT_ROW)
@@ -301,12 +299,12 @@ def _stage_rows(Y, dZ, start, stop):
 
 
 @njit(**config.JIT)
-def _softmax_cross_entropy_block_core(Z, Y, scale, P, dZ, shift, c, s, start, stop, in_place, y_in_dz,
-                                      separate_slots):
+def _softmax_cross_entropy_block_core(Z, Y, scale, P, dZ, shift, c, s, cols, in_place, y_in_dz, separate_slots):
     # c and s: the block's column maxima and sums (shift and norm's slices,
     # or float32 slots for float32 data).  The loops run over slices from 0:
     # an index known to be non-negative needs no wrap-around test, which
     # would halve the vector loops' speed.
+    start, stop = cols
     k = Z.shape[0]
     lse = shift[start:stop]
     z0 = Z[0, start:stop]

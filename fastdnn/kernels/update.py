@@ -274,8 +274,9 @@ def momentum(param, grad, velocity, learning_rate, beta, nesterov, decay, n_deca
 
 
 @njit(**config.JIT)
-def _adam_element(param, grad, first, second, learning_rate, beta1, beta2, correction1, correction2, eps, decay,
-                  keep_p, keep_v, keep_s, save, k):
+def _adam_element(param, grad, first, second, hyper, decay, keep_p, keep_v, keep_s, save, k):
+    # hyper: (learning_rate, beta1, beta2, correction1, correction2, eps).
+    learning_rate, beta1, beta2, correction1, correction2, eps = hyper
     p = param[k]
     v = first[k]
     s = second[k]
@@ -295,53 +296,44 @@ def _adam_element(param, grad, first, second, learning_rate, beta1, beta2, corre
 
 
 @njit(**config.JIT)
-def _adam_serial(param, grad, first, second, learning_rate, beta1, beta2, correction1, correction2, eps, decay,
-                 n_decay, keep, save):
+def _adam_serial(param, grad, first, second, hyper, decay, n_decay, keep, save):
     # Separate views of keep: offsets into one array cost the loop its vectorisation.
     keep_p, keep_v, keep_s = _split3(keep, param.size)
-    adam_run(param, grad, first, second, learning_rate, beta1, beta2, correction1, correction2, eps, decay, n_decay,
-             keep_p, keep_v, keep_s, save)
+    adam_run(param, grad, first, second, hyper, decay, n_decay, keep_p, keep_v, keep_s, save)
 
 
 @njit(**config.JIT)
-def adam_run(param, grad, first, second, learning_rate, beta1, beta2, correction1, correction2, eps, decay, n_decay,
-             keep_p, keep_v, keep_s, save):
-    """The Adam step over a run of the arena, the old values going to the ``keep_*`` views (if ``save``)."""
+def adam_run(param, grad, first, second, hyper, decay, n_decay, keep_p, keep_v, keep_s, save):
+    """The Adam step over a run of the arena, the old values going to the ``keep_*`` views (if ``save``).
+
+    ``hyper`` is ``(learning_rate, beta1, beta2, correction1, correction2, eps)``, all floats.
+    """
     if save:
         for k in range(n_decay):
-            _adam_element(param, grad, first, second, learning_rate, beta1, beta2, correction1, correction2, eps,
-                          decay, keep_p, keep_v, keep_s, True, k)
+            _adam_element(param, grad, first, second, hyper, decay, keep_p, keep_v, keep_s, True, k)
         for k in range(n_decay, param.size):
-            _adam_element(param, grad, first, second, learning_rate, beta1, beta2, correction1, correction2, eps,
-                          0.0, keep_p, keep_v, keep_s, True, k)
+            _adam_element(param, grad, first, second, hyper, 0.0, keep_p, keep_v, keep_s, True, k)
     else:
         for k in range(n_decay):
-            _adam_element(param, grad, first, second, learning_rate, beta1, beta2, correction1, correction2, eps,
-                          decay, keep_p, keep_v, keep_s, False, k)
+            _adam_element(param, grad, first, second, hyper, decay, keep_p, keep_v, keep_s, False, k)
         for k in range(n_decay, param.size):
-            _adam_element(param, grad, first, second, learning_rate, beta1, beta2, correction1, correction2, eps,
-                          0.0, keep_p, keep_v, keep_s, False, k)
+            _adam_element(param, grad, first, second, hyper, 0.0, keep_p, keep_v, keep_s, False, k)
 
 
 @njit(**config.JIT_PARALLEL)
-def _adam_parallel(param, grad, first, second, learning_rate, beta1, beta2, correction1, correction2, eps, decay,
-                   n_decay, keep, save):
+def _adam_parallel(param, grad, first, second, hyper, decay, n_decay, keep, save):
     # Separate views of keep: offsets into one array cost the loop its vectorisation.
     keep_p, keep_v, keep_s = _split3(keep, param.size)
     if save:
         for k in prange(n_decay):
-            _adam_element(param, grad, first, second, learning_rate, beta1, beta2, correction1, correction2, eps,
-                          decay, keep_p, keep_v, keep_s, True, k)
+            _adam_element(param, grad, first, second, hyper, decay, keep_p, keep_v, keep_s, True, k)
         for k in prange(n_decay, param.size):
-            _adam_element(param, grad, first, second, learning_rate, beta1, beta2, correction1, correction2, eps,
-                          0.0, keep_p, keep_v, keep_s, True, k)
+            _adam_element(param, grad, first, second, hyper, 0.0, keep_p, keep_v, keep_s, True, k)
     else:
         for k in prange(n_decay):
-            _adam_element(param, grad, first, second, learning_rate, beta1, beta2, correction1, correction2, eps,
-                          decay, keep_p, keep_v, keep_s, False, k)
+            _adam_element(param, grad, first, second, hyper, decay, keep_p, keep_v, keep_s, False, k)
         for k in prange(n_decay, param.size):
-            _adam_element(param, grad, first, second, learning_rate, beta1, beta2, correction1, correction2, eps,
-                          0.0, keep_p, keep_v, keep_s, False, k)
+            _adam_element(param, grad, first, second, hyper, 0.0, keep_p, keep_v, keep_s, False, k)
 
 
 def adam(param, grad, first, second, learning_rate, beta1, beta2, eps, t, decay, n_decay, keep=None):
@@ -375,14 +367,13 @@ def adam(param, grad, first, second, learning_rate, beta1, beta2, eps, t, decay,
               \\theta \\leftarrow \\theta - \\alpha\\,\\frac{v / (1-\\beta_1^t)}{\\sqrt{s / (1-\\beta_2^t)} + \\epsilon}
     """
     correction1, correction2 = adam_corrections(beta1, beta2, t)
+    hyper = (float(learning_rate), float(beta1), float(beta2), float(correction1), float(correction2), float(eps))
     save = keep is not None
     keep = keep if save else _no_keep(param)
     if param.size >= config.PARALLEL_MIN_ELEMENTS:
-        _adam_parallel(param, grad, first, second, learning_rate, beta1, beta2, correction1, correction2, eps,
-                       decay, n_decay, keep, save)
+        _adam_parallel(param, grad, first, second, hyper, decay, n_decay, keep, save)
     else:
-        _adam_serial(param, grad, first, second, learning_rate, beta1, beta2, correction1, correction2, eps,
-                     decay, n_decay, keep, save)
+        _adam_serial(param, grad, first, second, hyper, decay, n_decay, keep, save)
 
 
 def adam_corrections(beta1, beta2, t):
