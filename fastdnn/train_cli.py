@@ -228,11 +228,8 @@ def _layers(text):
     return sizes
 
 
-def _train(args):
-    from . import validation as v
-    from .fitting import FitSettings
-    from .network import Network
-
+def _batch_size(args):
+    """``--batch-size`` and the other numeric options checked; returns the batch size (``None``: full batch)."""
     if args.epochs < 1:
         raise CommandError(f"--epochs must be at least 1, got {args.epochs}")
     if args.batch_size == "full":
@@ -258,6 +255,50 @@ def _train(args):
     if args.checkpoint_every is not None and (not args.checkpoint or args.checkpoint_every < 1):
         raise CommandError(f"--checkpoint-every must be a positive integer used with --checkpoint, "
                            f"got {args.checkpoint_every}")
+    return batch_size
+
+
+def _validation(args, net, X, Y, factor):
+    """``(train_indices, validation examples)`` of ``--validation`` or ``--validation-split`` (``None`` when neither)."""
+    if args.validation:
+        Xv, yv = _load(args.validation, args.validation_labels, args.x_key, args.y_key, need_labels=True)
+        _check_features(Xv, net, args.validation)
+        Xv = _scaled(Xv, factor, net.dtype)
+        return None, net.prepare(Xv.T, _encode(yv, net, args.validation),
+                                 names=(f"{args.validation} (inputs)", f"{args.validation} (labels)"))
+    if args.validation_split > 0:
+        order = np.random.default_rng(args.seed).permutation(X.shape[0])
+        n_val = max(1, int(round(args.validation_split * X.shape[0])))
+        if n_val >= X.shape[0]:
+            raise CommandError(f"--validation-split {args.validation_split} leaves no training examples")
+        val, train_indices = np.sort(order[:n_val]), np.sort(order[n_val:])
+        return train_indices, net.prepare(np.ascontiguousarray(X[val]).T, Y[..., val],
+                                          names=("validation inputs", "validation labels"))
+    return None, None
+
+
+def _summary(history, n_train, seconds, compile_seconds):
+    """The line the command prints after training."""
+    last = {k: values[-1] for k, values in history.items()}
+    summary = [f"epochs {len(history['cost'])}", f"cost {last['cost']:.6g}"]
+    if "accuracy" in last:
+        summary.append(f"train accuracy {last['accuracy']:.4f}")
+    if "val_cost" in last:
+        summary.append(f"validation cost {last['val_cost']:.6g}")
+    if "val_accuracy" in last:
+        summary.append(f"validation accuracy {last['val_accuracy']:.4f}")
+    summary.append(f"{seconds:.2f} s ({n_train * len(history['cost']) / seconds:,.0f} examples/s)")
+    if compile_seconds >= 0.5:
+        summary.append(f"compiling kernels {compile_seconds:.1f} s (first use only, not counted above)")
+    return "; ".join(summary)
+
+
+def _train(args):
+    from . import validation as v
+    from .fitting import FitSettings
+    from .network import Network
+
+    batch_size = _batch_size(args)
     hidden_sizes = _layers(args.layers)
     out_dir = os.path.dirname(os.path.abspath(args.out))
     if not os.path.isdir(out_dir):
@@ -275,22 +316,7 @@ def _train(args):
                     "trained_on": os.path.basename(args.data)}
 
     data = net.prepare(X.T, Y, names=(f"{args.data} (inputs)", f"{args.data} (labels)"))
-    train_indices = None
-    validation_data = None
-    if args.validation:
-        Xv, yv = _load(args.validation, args.validation_labels, args.x_key, args.y_key, need_labels=True)
-        _check_features(Xv, net, args.validation)
-        Xv = _scaled(Xv, factor, dtype)
-        validation_data = net.prepare(Xv.T, _encode(yv, net, args.validation),
-                                      names=(f"{args.validation} (inputs)", f"{args.validation} (labels)"))
-    elif args.validation_split > 0:
-        order = np.random.default_rng(args.seed).permutation(X.shape[0])
-        n_val = max(1, int(round(args.validation_split * X.shape[0])))
-        if n_val >= X.shape[0]:
-            raise CommandError(f"--validation-split {args.validation_split} leaves no training examples")
-        val, train_indices = np.sort(order[:n_val]), np.sort(order[n_val:])
-        validation_data = net.prepare(np.ascontiguousarray(X[val]).T, Y[..., val],
-                                      names=("validation inputs", "validation labels"))
+    train_indices, validation_data = _validation(args, net, X, Y, factor)
 
     rank = 0
     if args.distributed:
@@ -321,18 +347,7 @@ def _train(args):
         print(f"nothing left to train: {args.checkpoint} is at epoch {args.epochs}")
         print(f"saved {args.out}")
         return 0
-    last = {k: values[-1] for k, values in history.items()}
-    summary = [f"epochs {len(history['cost'])}", f"cost {last['cost']:.6g}"]
-    if "accuracy" in last:
-        summary.append(f"train accuracy {last['accuracy']:.4f}")
-    if "val_cost" in last:
-        summary.append(f"validation cost {last['val_cost']:.6g}")
-    if "val_accuracy" in last:
-        summary.append(f"validation accuracy {last['val_accuracy']:.4f}")
-    summary.append(f"{seconds:.2f} s ({n_train * len(history['cost']) / seconds:,.0f} examples/s)")
-    if compile_seconds >= 0.5:
-        summary.append(f"compiling kernels {compile_seconds:.1f} s (first use only, not counted above)")
-    print("; ".join(summary))
+    print(_summary(history, n_train, seconds, compile_seconds))
     print(f"saved {args.out}")
     return 0
 
