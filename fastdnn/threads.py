@@ -67,6 +67,28 @@ def _start_numba_pool_passive(parallel, start):
     return launch
 
 
+#: The order in which Numba may take a threading layer, unless the user chose one
+#: (``NUMBA_THREADING_LAYER`` or ``NUMBA_THREADING_LAYER_PRIORITY``).  Measured on
+#: the 2-core Xeon (benchmarks/threading_layers.py, docs/threading_layer.md): the
+#: three run fastdnn's parallel passes equally fast (a [784, 1024, 1024, 1] step
+#: 51.5 / 52.6 / 51.1 ms for omp / tbb / workqueue); OpenMP is threadsafe, comes
+#: with Numba's wheels on Linux without another dependency, and its wait policy is
+#: the one fastdnn sets (above); TBB is as fast and also survives ``fork``, so it
+#: comes next (Numba's own order puts it first whenever the ``tbb`` package happens
+#: to be installed); workqueue last: two Python threads calling parallel kernels
+#: at once abort the process.
+LAYER_PRIORITY = ["omp", "tbb", "workqueue"]
+
+
+def _choose_threading_layer():
+    import numba
+
+    if "NUMBA_THREADING_LAYER" in os.environ or "NUMBA_THREADING_LAYER_PRIORITY" in os.environ:
+        return
+    if numba.config.THREADING_LAYER == "default":
+        numba.config.THREADING_LAYER_PRIORITY = list(LAYER_PRIORITY)
+
+
 def _install_pool_start():
     from numba.np.ufunc import parallel
 
@@ -86,6 +108,7 @@ def numba_wait_policy():
     return _numba_wait_policy
 
 
+_choose_threading_layer()
 _install_pool_start()
 
 

@@ -233,3 +233,16 @@ def test_a_child_forked_after_fit_trains_and_predicts(tmp_path):
     result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split("\n")[:2] == ["os.fork 0", "multiprocessing fork 0"], result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("user_env, expected", [
+    ({}, "['omp', 'tbb', 'workqueue']"),
+    ({"NUMBA_THREADING_LAYER_PRIORITY": "workqueue omp tbb"}, "['workqueue', 'omp', 'tbb']"),
+])
+def test_the_threading_layer_is_chosen_on_purpose_unless_the_user_chose(user_env, expected):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_THREADING_LAYER")}
+    env.update(user_env)
+    code = "import fastdnn, numba; print(numba.config.THREADING_LAYER_PRIORITY)"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == expected
