@@ -252,7 +252,6 @@ def _check_same_network(comm, net):
 
 def _train(state, net, data, settings, validation_data, comm, MPI, check_every):
     """The epochs of :func:`train` on ``state`` (``net``'s); ``net`` for its public records only."""
-    from . import checkpoint as checkpoint_mod
     from . import network as network_mod
     from . import passes
     from .kernels import regularization as reg
@@ -280,29 +279,14 @@ def _train(state, net, data, settings, validation_data, comm, MPI, check_every):
     stop_flag = np.zeros(1, dtype=np.int32)
     grads = state.grads
 
-    history = {}
-    first_epoch, first_step, resumed_sums = 0, 0, (0.0, 0.0)
-    checkpoint, checkpoint_every = settings.checkpoint, settings.checkpoint_every
-    if checkpoint is not None:
-        # The settings Network.fit records, so that its checkpoints and ours are one format.
-        fit_config = settings.checkpoint_config(m, batch)
-        resuming = np.zeros(1, dtype=np.int32)
-        if rank == 0:
-            resuming[0] = bool(settings.resume and os.path.exists(checkpoint))
+    # The file Network.fit writes: rank 0 alone writes it, every rank reads it on resume.
+    checkpoints = fitting.Checkpoints(settings, state, net, m, batch, indices, writer=rank == 0)
+    if checkpoints.path is not None:
+        # Rank 0 decides whether the file is there, for every rank.
+        resuming = np.array([checkpoints.resuming], dtype=np.int32)
         comm.Bcast(resuming, root=0)
-        if resuming[0]:
-            record = fitting.resume(checkpoint, state, net.architecture, fit_config, order, indices)
-            net.history = record["history"]
-            net.metadata = record["architecture"].get("metadata") or {}
-            position = record["position"]
-            first_epoch, first_step = int(position["epoch"]), int(position["step"])
-            resumed_sums, history = (position["total"], position["correct"]), position["history"]
-
-    def save_checkpoint(epoch_done, step_done, sums_done):
-        if rank == 0:
-            position = {"epoch": epoch_done, "step": step_done, "total": float(sums_done[0]),
-                        "correct": float(sums_done[1]), "history": history, "config": fit_config}
-            checkpoint_mod.save(checkpoint, state, net.architecture, net.history, position, indices)
+        checkpoints.resuming = bool(resuming[0])
+    first_epoch, first_step, resumed_sums, history = checkpoints.resume(order)
 
     bar = network_mod._progress_bar(settings.progress and rank == 0, epochs * m)
     steps_since_check = 0
@@ -359,28 +343,19 @@ def _train(state, net, data, settings, validation_data, comm, MPI, check_every):
                 if steps_since_check >= check_every:
                     check_identical(comm, state.params, sums, gathered, state.n_steps)
                     steps_since_check = 0
-                if checkpoint_every is not None and state.n_steps % checkpoint_every == 0:
-                    save_checkpoint(epoch, step + 1, (total, correct))
+                if checkpoints.due():
+                    checkpoints.save(epoch, step + 1, (total, correct), history)
                 if bar is not None:
                     bar.update(b)
-            record = {"epoch": len(net.history.get("epoch", ())) + 1, "cost": float(total)}
-            if count:
-                record["accuracy"] = float(correct) / (m * per_example)
-            record["learning_rate"] = lr
-            record["seconds"] = max(time.perf_counter() - compiling.seconds() - started, 0.0)
+            record = fitting.epoch_record(net.history, total, correct, m * per_example if count else None, lr,
+                                          time.perf_counter() - compiling.seconds() - started)
             check_identical(comm, state.params, sums, gathered, state.n_steps)
             steps_since_check = 0
             if validation_data is not None:
                 scores = net.evaluate(validation_data) if rank == 0 else None
-                scores = comm.bcast(scores, root=0)
-                record["val_cost"] = scores["cost"]
-                if "accuracy" in scores:
-                    record["val_accuracy"] = scores["accuracy"]
-            for key_name, value in record.items():
-                history.setdefault(key_name, []).append(value)
-                net.history.setdefault(key_name, []).append(value)
-            if checkpoint is not None:
-                save_checkpoint(epoch + 1, 0, (0.0, 0.0))
+                fitting.add_scores(record, comm.bcast(scores, root=0))
+            fitting.append_record(record, history, net.history)
+            checkpoints.save(epoch + 1, 0, (0.0, 0.0), history)
             if bar is not None:
                 bar.set_postfix({"loss": f"{record['cost']:.4g}"}, refresh=True)
             stop_flag[0] = 0

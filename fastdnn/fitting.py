@@ -228,3 +228,84 @@ def check_last_update(state, epoch):
             f"training diverged: the last update (epoch {epoch + 1}) made some parameters NaN or "
             f"infinite; they were rolled back to the state before it. Try a smaller learning rate."
         )
+
+
+class Checkpoints:
+    """A fit's checkpoint file (:mod:`fastdnn.checkpoint`): resumed from, written at epoch ends and every N steps.
+
+    Parameters
+    ----------
+    settings : FitSettings
+    state : fastdnn.state.ModelState
+    net : fastdnn.Network
+        For its public records: ``architecture``, ``history``, ``metadata``.
+    m, batch : int
+        Examples of the fit and of each step (recorded, checked on resume).
+    indices : ndarray
+        The epoch's order of the examples (written with each checkpoint).
+    writer : bool
+        Whether this process writes the file (MPI: rank 0 only).
+    """
+
+    def __init__(self, settings, state, net, m, batch, indices, writer=True):
+        self.path = settings.checkpoint
+        self.every = settings.checkpoint_every
+        self.state, self.net, self.indices, self.writer = state, net, indices, writer
+        self.config = None if self.path is None else settings.checkpoint_config(m, batch)
+        self.resuming = bool(self.path is not None and settings.resume and os.path.exists(self.path))
+
+    def resume(self, order):
+        """Load the file into the state and the network when resuming; returns ``(epoch, step, sums, history)``.
+
+        ``sums`` are the running ``(total, correct)`` of the interrupted
+        epoch, ``history`` the fit's records so far; ``(0, 0, (0.0, 0.0),
+        {})`` when there is nothing to resume.
+        """
+        if not self.resuming:
+            return 0, 0, (0.0, 0.0), {}
+        record = resume(self.path, self.state, self.net.architecture, self.config, order, self.indices)
+        self.net.history = record["history"]
+        self.net.metadata = record["architecture"].get("metadata") or {}
+        position = record["position"]
+        return int(position["epoch"]), int(position["step"]), (position["total"], position["correct"]), \
+            position["history"]
+
+    def due(self):
+        """Whether the step just taken is one of every ``checkpoint_every``."""
+        return self.every is not None and self.state.n_steps % self.every == 0
+
+    def save(self, epoch_done, step_done, sums, history):
+        """Write the file: ``epoch_done`` epochs and ``step_done`` steps of the next, its running ``sums``."""
+        if self.path is None or not self.writer:
+            return
+        position = {"epoch": epoch_done, "step": step_done, "total": float(sums[0]), "correct": float(sums[1]),
+                    "history": history, "config": self.config}
+        checkpoint_mod.save(self.path, self.state, self.net.architecture, self.net.history, position, self.indices)
+
+
+def epoch_record(net_history, total, correct, answers, lr, seconds):
+    """The record of an epoch: ``epoch`` (counted over the network's life), ``cost``, ``accuracy``, ``learning_rate``, ``seconds``.
+
+    ``answers`` is the epoch's number of answers (examples times answers
+    per example), ``None`` for an output that is not counted.
+    """
+    record = {"epoch": len(net_history.get("epoch", ())) + 1, "cost": float(total)}
+    if answers is not None:
+        record["accuracy"] = float(correct) / answers
+    record["learning_rate"] = lr
+    record["seconds"] = max(seconds, 0.0)
+    return record
+
+
+def add_scores(record, scores):
+    """Add an evaluation's ``cost`` and ``accuracy`` to ``record`` as ``val_cost`` and ``val_accuracy``."""
+    record["val_cost"] = scores["cost"]
+    if "accuracy" in scores:
+        record["val_accuracy"] = scores["accuracy"]
+
+
+def append_record(record, *histories):
+    """Append each value of ``record`` to its list in every history."""
+    for history in histories:
+        for key, value in record.items():
+            history.setdefault(key, []).append(value)

@@ -782,24 +782,8 @@ class Network:
             rest = m % batch
             ws_rest = model.workspace(rest) if rest else None
 
-        history = {}
-        first_epoch, first_step, resumed_sums = 0, 0, (0.0, 0.0)
-        checkpoint, checkpoint_every = settings.checkpoint, settings.checkpoint_every
-        if checkpoint is not None:
-            fit_config = settings.checkpoint_config(m, batch)
-            if settings.resume and os.path.exists(checkpoint):
-                record = fitting.resume(checkpoint, model, self.architecture, fit_config, order, indices)
-                self.history = record["history"]
-                self.metadata = record["architecture"].get("metadata") or {}
-                position = record["position"]
-                first_epoch, first_step = int(position["epoch"]), int(position["step"])
-                resumed_sums, history = (position["total"], position["correct"]), position["history"]
-
-            def save_checkpoint(epoch_done, step_done, sums):
-                position = {"epoch": epoch_done, "step": step_done, "total": float(sums[0]),
-                            "correct": float(sums[1]), "history": history, "config": fit_config}
-                _checkpoint.save(checkpoint, model, self.architecture, self.history, position, indices)
-
+        checkpoints = fitting.Checkpoints(settings, model, self, m, batch, indices)
+        first_epoch, first_step, resumed_sums, history = checkpoints.resume(order)
         bar = _progress_bar(settings.progress, epochs * m)
         try:
             if not full_batch and session_plan is not None:
@@ -838,8 +822,8 @@ class Network:
                                              indices)
                         total = cost
                         correct = ws.count[0]
-                        if checkpoint_every is not None and model.n_steps % checkpoint_every == 0:
-                            save_checkpoint(epoch, 1, (total, correct))
+                        if checkpoints.due():
+                            checkpoints.save(epoch, 1, (total, correct), history)
                     if bar is not None:
                         bar.update(m)
                 else:
@@ -864,8 +848,8 @@ class Network:
                                              f"{n_steps}", lr, data, indices[start:start + b])
                         total += cost * (b / m)
                         correct += wsb.count[0]
-                        if checkpoint_every is not None and model.n_steps % checkpoint_every == 0:
-                            save_checkpoint(epoch, step + 1, (total, correct))
+                        if checkpoints.due():
+                            checkpoints.save(epoch, step + 1, (total, correct), history)
                         if bar is not None:
                             bar.update(b)
                             now = time.perf_counter()
@@ -874,23 +858,14 @@ class Network:
                                 shown = now
                 # Every example has been gathered, and checked on the way, once.
                 data.unchecked = None
-                record = {"epoch": len(self.history.get("epoch", ())) + 1, "cost": float(total)}
-                if count:
-                    record["accuracy"] = float(correct) / (m * per_example)
-                record["learning_rate"] = lr
                 # Training time: a first epoch's kernel compiles are left out.
                 # (The process's compiles: another thread's may fall in this epoch, hence the floor.)
-                record["seconds"] = max(time.perf_counter() - compiling.seconds() - started, 0.0)
+                record = fitting.epoch_record(self.history, total, correct, m * per_example if count else None, lr,
+                                              time.perf_counter() - compiling.seconds() - started)
                 if validation_data is not None:
-                    scores = self._evaluate(validation_data)
-                    record["val_cost"] = scores["cost"]
-                    if "accuracy" in scores:
-                        record["val_accuracy"] = scores["accuracy"]
-                for key, value in record.items():
-                    history.setdefault(key, []).append(value)
-                    self.history.setdefault(key, []).append(value)
-                if checkpoint is not None:
-                    save_checkpoint(epoch + 1, 0, (0.0, 0.0))
+                    fitting.add_scores(record, self._evaluate(validation_data))
+                fitting.append_record(record, history, self.history)
+                checkpoints.save(epoch + 1, 0, (0.0, 0.0), history)
                 if bar is not None:
                     shown_values = {"loss": f"{record['cost']:.4g}"}
                     if "val_accuracy" in record:
