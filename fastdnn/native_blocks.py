@@ -246,14 +246,16 @@ def _block_pass(model, data, start, c0, c1, scale, block, chunk):
 def _chunk_pass(model, data, start, c0, c1, scale, block, accumulate):
     """Forward, cost and backward of the columns ``c0:c1`` of a batch into ``block.grads`` (added to it when ``accumulate``).
 
-    ``X`` holds one example per row (``rows_data``) or per column; targets
-    are ``labels`` (one-hot on the fly) unless ``labels`` is empty, then
-    columns of ``Y``.  ``direct``: ``X`` and ``Y`` are the batch itself
-    (``indices`` and ``start`` unused); the products read the chunk's
-    columns of ``X`` in place.  ``ws``/``ws64`` are this block's workspace and
-    ``a_off`` (``L + 1`` int64) room for the offsets of its activations.  Writes
-    the chunk's cost summed over its columns to ``result[0]`` and, with
-    ``count``, its number of correct answers to ``result[1]``.
+    ``model``, ``data`` and ``block`` are a :class:`Model`, :class:`Batches`
+    and :class:`Block` as tuples.  ``data.X`` holds one example per row
+    (``rows_data``) or per column; targets are ``labels`` (one-hot on the
+    fly) unless ``labels`` is empty, then columns of ``Y``.  ``direct``:
+    ``X`` and ``Y`` are the batch itself (``indices`` and ``start`` unused);
+    the products read the chunk's columns of ``X`` in place.
+    ``ws``/``ws64`` are the block's workspace and ``a_off`` (``L + 1``
+    int64) room for the offsets of its activations.  Writes the chunk's
+    cost summed over its columns to ``result[0]`` and, with ``count``, its
+    number of correct answers to ``result[1]``.
     """
     gemm, params, w_off, b_off, dims, hidden_code, output_code, slope, native32 = model
     rows_data, direct, X, labels, Y, indices, count = data
@@ -659,7 +661,7 @@ class Session:
         self.model = tuple(Model(gemm, state.params, w_off, b_off, dims, state.hidden_code, state.head.code,
                                  float(state.leaky_slope), dtype == np.float32))
         self.data = tuple(Batches(rows_data, direct, X, labels, Y, indices, self.count))
-        self.fctl = np.zeros(5, dtype=np.float64)
+        self.fctl = np.zeros(_L2 + 1, dtype=np.float64)
         self.penalty = tuple(Penalty(int(state.n_weights), state.partials, np.zeros(1, dtype=np.float64)))
         self.arenas = tuple(Arenas(state.params, state.grads, self.block_grads))
         self.optimizer = _optimizer_args(state)
@@ -789,7 +791,7 @@ class Session:
 
 
 class OptimizerArgs(NamedTuple):
-    """The bound optimizer as the native update kernels take it (in this order, after the arenas)."""
+    """The bound optimizer as the native update kernels take it (:func:`_update_run` unpacks it in this order)."""
 
     code: int
     slot1: np.ndarray
@@ -813,8 +815,9 @@ def _optimizer_args(state):
     form = state.optimizer.native_form()
     if form is None:
         form = NativeForm(-1)
-    return OptimizerArgs(form.code, slots[0], slots[1], state.keep, int(state.n_weights), form.beta1, form.beta2,
-                         form.eps, form.nesterov)
+    # Floats and a bool whatever the form holds: Adam's scalars travel as one tuple of float64.
+    return OptimizerArgs(int(form.code), slots[0], slots[1], state.keep, int(state.n_weights), float(form.beta1),
+                         float(form.beta2), float(form.eps), bool(form.nesterov))
 
 
 @njit(**config.JIT)
