@@ -717,6 +717,9 @@ def add_arguments(parser):
     parser.add_argument("--course", action="store_true",
                         help="instead: the course's own loops (L-layer, two-layer, week 2, week 3) as students "
                              "write them, on fastdnn's helpers and on the reference's")
+    parser.add_argument("--cold", action="store_true",
+                        help="instead: each case's first step in a fresh process from an empty Numba cache, "
+                             "then on the cache it filled (what a new user's first call costs)")
     parser.add_argument("--data", default=None, metavar="DIR",
                         help="with --course: the folder of the cat data (train_catvnoncat.h5); default "
                              "$FASTDNN_DATA, else ../shared/data")
@@ -752,6 +755,10 @@ def run(args):
         from . import bench_course
 
         return bench_course.run(args)
+    if getattr(args, "cold", False):
+        from . import bench_cold
+
+        return bench_cold.run(_cases(args), args.json)
     sample = cpu_sample()
     time.sleep(0.2)
     run_sample = cpu_sample()

@@ -189,3 +189,17 @@ def test_course_loops_table(tmp_path, capsys, monkeypatch):
         cells = row.split()
         assert cells[-3].endswith("x") and float(cells[-3][:-1]) > 0  # speedup
         assert float(cells[-2]) < 1e-9  # the two loops recorded the same costs
+
+
+def test_cold_runs_each_case_from_an_empty_cache(tmp_path, capsys):
+    # A shape small enough for the plain route (cheap to compile): the point is the two fresh processes.
+    out = tmp_path / "cold.json"
+    assert main(["bench", "--cold", "--shapes", "8,4,1", "--m", "4", "--dtype", "float64", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "cold first step s" in text and "warm first step s" in text and "8,4,1" in text
+    (case,) = json.loads(out.read_text())
+    assert case["shape"] == [8, 4, 1] and case["m"] == 4 and case["dtype"] == "float64"
+    cold, warm = case["cold"], case["warm"]
+    assert cold["route"] == warm["route"] == "plain"
+    # The empty cache compiled, the filled one did not.
+    assert cold["kernels"] > 0 and cold["compile_s"] > 0 and warm["kernels"] == 0
