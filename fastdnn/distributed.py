@@ -27,6 +27,7 @@ import time
 import numpy as np
 
 from . import compiling
+from . import examples as examples_mod
 from . import fitting
 from . import validation as v
 from .fitting import FitSettings
@@ -187,10 +188,7 @@ def fit(net, X, Y, comm=None, epochs=1, batch_size=None, optimizer="sgd", learni
                            l2=l2, dropout=dropout, shuffle=shuffle, progress=progress, schedule=schedule,
                            callback=callback, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
                            resume=resume)
-    if validation is not None:
-        if not isinstance(validation, (tuple, list)) or len(validation) != 2:
-            raise TypeError("validation must be a pair (X_val, Y_val)")
-        validation = net.prepare(validation[0], validation[1], names=("X_val", "Y_val"))
+    validation = examples_mod.validation_examples(net.model_state, validation)
     return _run(net, data, settings, validation, comm, MPI, check_every, threads)
 
 

@@ -198,6 +198,15 @@ def prepare(state, X, Y=None, names=("X", "Y"), check_X=True):
     return Examples(X_arr, Y=Y_arr, unchecked=unchecked, prepared_for=_shape_of(state))
 
 
+def validation_examples(state, validation):
+    """A fit's ``validation``: ``None``, :class:`Examples` as they are, or a pair ``(X_val, Y_val)`` prepared."""
+    if validation is None or isinstance(validation, Examples):
+        return validation
+    if not isinstance(validation, (tuple, list)) or len(validation) != 2:
+        raise TypeError("validation must be a pair (X_val, Y_val)")
+    return prepare(state, validation[0], validation[1], names=("X_val", "Y_val"))
+
+
 def _class_labels(state, name, y):
     k = state.layer_dims[-1]
     if y.dtype.kind == "f":

@@ -316,11 +316,10 @@ class Network:
             the case (the message says why).
         """
         batch_size = v.positive_int("batch_size", batch_size)
-        dropout = v.finite_float("dropout", dropout, minimum=0.0)
-        if dropout >= 1.0:
-            raise ValueError(f"dropout must lie in [0, 1), got {dropout}")
-        kind = plan_mod.optimizer_kind(opt_mod.get_optimizer(optimizer))
-        decay = v.finite_float("l2", l2, minimum=0.0) > 0.0
+        # The checks fit's settings make of the same arguments.
+        dropout = fitting.RULES["dropout"]("dropout", dropout)
+        kind = plan_mod.optimizer_kind(fitting.RULES["optimizer"]("optimizer", optimizer))
+        decay = fitting.RULES["l2"]("l2", l2) > 0.0
         if course:
             case = plan_mod.Case("course", batch_size)
         elif m is not None and v.positive_int("m", m) > batch_size:
@@ -654,11 +653,7 @@ class Network:
                                    learning_rate=learning_rate, l2=l2, dropout=dropout, shuffle=shuffle,
                                    progress=progress, schedule=schedule, callback=callback, checkpoint=checkpoint,
                                    checkpoint_every=checkpoint_every, resume=resume, verbose=verbose)
-            if validation is not None and not isinstance(validation, Examples):
-                if not isinstance(validation, (tuple, list)) or len(validation) != 2:
-                    raise TypeError("validation must be a pair (X_val, Y_val)")
-                validation = self.prepare(validation[0], validation[1], names=("X_val", "Y_val"))
-            return self.train(data, settings, validation)
+            return self.train(data, settings, examples_mod.validation_examples(self._model, validation))
 
     def train(self, data, settings, validation=None):
         """Train on examples from :meth:`prepare` with the settings of a :class:`fastdnn.fitting.FitSettings`.
