@@ -810,6 +810,24 @@ def run(args):
 
     machine = machine_info(torch_module)
     machine["other_cores_busy"] = {"before": busy_before, "during": busy_during}
+    print_report(rows, machine, repeats, with_torch, elapsed)
+
+    settings = {"mode": "full" if args.full else "quick", "repeats": repeats, "sample_seconds": SAMPLE_SECONDS,
+                "learning_rate": LEARNING_RATE, "torch": with_torch, "dtypes": list(args.dtype),
+                "shapes": [list(s) for s in args.shapes] if args.shapes else None, "m": args.m}
+    if args.json:
+        save_json(args.json, rows, machine, settings, with_torch)
+        print(f"saved {args.json}")
+    if args.plot:
+        plot(rows, args.plot, machine)
+        print(f"saved {args.plot}")
+    if saved is not None:
+        return report_comparison(rows, saved, args.compare, machine)
+    return 0
+
+
+def print_report(rows, machine, repeats, with_torch, elapsed):
+    """Print the machine line, the table of ``rows``, the geometric means and how to read them."""
     print(machine_line(machine))
     print(f"median seconds per training step (forward, cost, backward, SGD update) over {repeats} interleaved "
           f"samples; speedup = reference / fastdnn; bound = the step's matrix products alone")
@@ -824,27 +842,23 @@ def run(args):
           f"load) the first time a dtype is used; others busy: cores other processes used while the row was timed "
           f"('!': half a core or more, so that row is noisy); whole run {elapsed:.1f} s")
 
-    settings = {"mode": "full" if args.full else "quick", "repeats": repeats, "sample_seconds": SAMPLE_SECONDS,
-                "learning_rate": LEARNING_RATE, "torch": with_torch, "dtypes": list(args.dtype),
-                "shapes": [list(s) for s in args.shapes] if args.shapes else None, "m": args.m}
-    if args.json:
-        save_json(args.json, rows, machine, settings, with_torch)
-        print(f"saved {args.json}")
-    if args.plot:
-        plot(rows, args.plot, machine)
-        print(f"saved {args.plot}")
-    if saved is not None:
-        matches = compare_rows(rows, saved["rows"])
-        print(f"\ncompared with {args.compare} (saved {saved.get('created', '?')}):")
-        if saved.get("machine", {}).get("cpu_model") not in (None, machine["cpu_model"]):
-            print(f"note: that run was on another CPU ({saved['machine']['cpu_model']})")
-        if not matches:
-            print("no row of this run is in the saved file (match by shape, dtype and m): nothing compared")
-            return 0
-        print(format_comparison(matches, REGRESSION_TOLERANCE))
-        regressed = [c for c in matches if c["regressed"]]
-        if regressed:
-            print(f"{len(regressed)} of {len(matches)} rows regressed by more than {REGRESSION_TOLERANCE:.0%}")
-            return 1
-        print(f"no regression beyond {REGRESSION_TOLERANCE:.0%} in {len(matches)} rows")
+
+def report_comparison(rows, saved, path, machine):
+    """Print how ``rows`` compare with a saved run; returns 1 when a row regressed beyond the tolerance."""
+    matches = compare_rows(rows, saved["rows"])
+    print(f"\ncompared with {path} (saved {saved.get('created', '?')}):")
+    if saved.get("machine", {}).get("cpu_model") not in (None, machine["cpu_model"]):
+        print(f"note: that run was on another CPU ({saved['machine']['cpu_model']})")
+    if not matches:
+        print("no row of this run is in the saved file (match by shape, dtype and m): nothing compared")
+        return 0
+    print(format_comparison(matches, REGRESSION_TOLERANCE))
+    regressed = [c for c in matches if c["regressed"]]
+    if regressed:
+        print(f"{len(regressed)} of {len(matches)} rows regressed by more than {REGRESSION_TOLERANCE:.0%}")
+        return 1
+    print(f"no regression beyond {REGRESSION_TOLERANCE:.0%} in {len(matches)} rows")
     return 0
+
+
+

@@ -250,9 +250,7 @@ def _check_same_network(comm, net):
 
 def _train(state, net, data, settings, validation_data, comm, MPI, check_every):
     """The epochs of :func:`train` on ``state`` (``net``'s); ``net`` for its public records only."""
-    from . import network as network_mod
-    from . import passes
-    from .kernels import regularization as reg
+    from . import loop as loop_mod
 
     rank, size = comm.Get_rank(), comm.Get_size()
     if settings.optimizer != state.optimizer:
@@ -261,11 +259,11 @@ def _train(state, net, data, settings, validation_data, comm, MPI, check_every):
     indices = settings.example_order(data.m)
     m = indices.size
     order = indices.copy()
-    epochs, l2, keep_prob = settings.epochs, settings.l2, settings.keep_prob
+    epochs, l2 = settings.epochs, settings.l2
     batch = m if settings.batch_size is None or settings.batch_size >= m else settings.batch_size
     use_shuffle = settings.shuffle and batch < m
     count = settings.track_accuracy and state.head.counts
-    per_example = state.head.answers_per_example(state.layer_dims[-1])
+    answers = m * state.head.answers_per_example(state.layer_dims[-1]) if count else None
 
     # The largest shard first, so that the smaller ones share its buffers.
     widest = max(hi - lo for lo, hi in (shard(0, batch, r, size) for r in range(size)))
@@ -275,18 +273,11 @@ def _train(state, net, data, settings, validation_data, comm, MPI, check_every):
     sums = np.zeros(2, dtype=np.float64)
     gathered = np.zeros((size, 2), dtype=np.float64)
     stop_flag = np.zeros(1, dtype=np.int32)
-    grads = state.grads
 
-    # The file Network.fit writes: rank 0 alone writes it, every rank reads it on resume.
-    checkpoints = fitting.Checkpoints(settings, state, net, m, batch, indices, writer=rank == 0)
-    if checkpoints.path is not None:
-        # Rank 0 decides whether the file is there, for every rank.
-        resuming = np.array([checkpoints.resuming], dtype=np.int32)
-        comm.Bcast(resuming, root=0)
-        checkpoints.resuming = bool(resuming[0])
+    checkpoints = _checkpoints(settings, state, net, m, batch, indices, comm)
     first_epoch, first_step, resumed_sums, history = checkpoints.resume(order)
 
-    bar = network_mod._progress_bar(settings.progress and rank == 0, epochs * m)
+    bar = loop_mod.progress_bar(settings.progress and rank == 0, epochs * m)
     steps_since_check = 0
     epoch = first_epoch
     try:
@@ -308,33 +299,10 @@ def _train(state, net, data, settings, validation_data, comm, MPI, check_every):
             for step in range(skip, n_steps):
                 start = step * batch
                 b = min(batch, m - start)
-                lo, hi = shard(start, b, rank, size)
-                local = hi - lo
-                scalars[:] = 0.0
-                if local:
-                    ws = state.workspace(local)
-                    Xs = data.gather_X(indices, lo, ws)
-                    data.gather_Y(indices, lo, ws.Y)
-                    key = reg.mix_key(state.dropout_seed, state.n_steps) if keep_prob < 1.0 else 0
-                    # The global batch's scale and column positions: the shards' gradients add up to its.
-                    cost = passes.gradient(state, Xs, ws.Y, ws, 1.0 / b, (keep_prob, key), (lo - start, b),
-                                           count=count)
-                    scalars[0] = cost * (local / b)
-                    if math.isfinite(cost):
-                        if count:
-                            scalars[1] = ws.count[0]
-                    else:
-                        grads[...] = 0.0  # the global cost is not finite either: no update follows
-                else:
-                    grads[...] = 0.0  # fewer examples than ranks: this rank adds nothing
-                comm.Allreduce(MPI.IN_PLACE, grads, op=MPI.SUM)
-                comm.Allreduce(MPI.IN_PLACE, scalars, op=MPI.SUM)
-                cost = float(scalars[0])
-                if math.isfinite(cost) and l2 != 0.0:
-                    cost = state.regularized_cost(cost, state.workspace(local) if local else _Scratch(), l2, b)
+                cost = _step(state, data, indices, start, b, comm, MPI, scalars, settings, count)
                 if not math.isfinite(cost):
                     fitting.diverged(state, cost, f"epoch {epoch + 1} of {epochs}, step {step + 1} of {n_steps}", lr)
-                state.update(grads, lr, l2 / b)
+                state.update(state.grads, lr, l2 / b)
                 total += cost * (b / m)
                 correct += scalars[1]
                 steps_since_check += 1
@@ -345,13 +313,9 @@ def _train(state, net, data, settings, validation_data, comm, MPI, check_every):
                     checkpoints.save(epoch, step + 1, (total, correct), history)
                 if bar is not None:
                     bar.update(b)
-            record = fitting.epoch_record(net.history, total, correct, m * per_example if count else None, lr,
-                                          time.perf_counter() - compiling.seconds() - started)
-            check_identical(comm, state.params, sums, gathered, state.n_steps)
+            record = _end_epoch(state, net, comm, (total, correct), answers, lr, started, validation_data,
+                                (sums, gathered))
             steps_since_check = 0
-            if validation_data is not None:
-                scores = net.evaluate(validation_data) if rank == 0 else None
-                fitting.add_scores(record, comm.bcast(scores, root=0))
             fitting.append_record(record, history, net.history)
             checkpoints.save(epoch + 1, 0, (0.0, 0.0), history)
             if bar is not None:
@@ -366,24 +330,92 @@ def _train(state, net, data, settings, validation_data, comm, MPI, check_every):
     except (RanksDivergedError, FloatingPointError):
         raise  # raised by every rank together
     except BaseException:
-        # A failure of this rank alone (a callback, a checkpoint write, an
-        # interrupt) would leave the others waiting in the next collective
-        # call forever: end the whole job, as mpi4py's "python -m mpi4py" does.
-        if size > 1:
-            import traceback
-
-            # One write, and a moment for the launcher to forward it: Abort
-            # kills the job at once, and a traceback printed line by line
-            # was seen cut after its first line on a busy machine.
-            sys.stderr.flush()
-            os.write(2, traceback.format_exc().encode())
-            time.sleep(0.2)
-            comm.Abort(1)
+        _abort_the_others(comm)
         raise
     finally:
         if bar is not None:
             bar.close()
     return history
+
+
+def _checkpoints(settings, state, net, m, batch, indices, comm):
+    """The :class:`fastdnn.fitting.Checkpoints` of the file ``Network.fit`` writes: rank 0 writes, every rank reads."""
+    checkpoints = fitting.Checkpoints(settings, state, net, m, batch, indices, writer=comm.Get_rank() == 0)
+    if checkpoints.path is not None:
+        # Rank 0 decides whether the file is there, for every rank.
+        resuming = np.array([checkpoints.resuming], dtype=np.int32)
+        comm.Bcast(resuming, root=0)
+        checkpoints.resuming = bool(resuming[0])
+    return checkpoints
+
+
+def _abort_the_others(comm):
+    """End the whole job after a failure of this rank alone.
+
+    A callback, a checkpoint write or an interrupt failing on one rank
+    would leave the others waiting in the next collective call forever;
+    so, as mpi4py's ``python -m mpi4py`` does, the job ends.
+    """
+    if comm.Get_size() < 2:
+        return
+    import traceback
+
+    # One write, and a moment for the launcher to forward it: Abort kills
+    # the job at once, and a traceback printed line by line was seen cut
+    # after its first line on a busy machine.
+    sys.stderr.flush()
+    os.write(2, traceback.format_exc().encode())
+    time.sleep(0.2)
+    comm.Abort(1)
+
+
+def _step(state, data, indices, start, b, comm, MPI, scalars, settings, count):
+    """This rank's shard of the step on ``indices[start:start + b]``, summed over the ranks; returns the cost.
+
+    The gradient arena and ``scalars`` (cost share, right answers) hold
+    the global batch's sums afterwards; the cost has the L2 term.
+    """
+    from . import passes
+    from .kernels import regularization as reg
+
+    rank, size = comm.Get_rank(), comm.Get_size()
+    lo, hi = shard(start, b, rank, size)
+    local = hi - lo
+    grads = state.grads
+    scalars[:] = 0.0
+    if local:
+        ws = state.workspace(local)
+        Xs = data.gather_X(indices, lo, ws)
+        data.gather_Y(indices, lo, ws.Y)
+        keep_prob = settings.keep_prob
+        key = reg.mix_key(state.dropout_seed, state.n_steps) if keep_prob < 1.0 else 0
+        # The global batch's scale and column positions: the shards' gradients add up to its.
+        cost = passes.gradient(state, Xs, ws.Y, ws, 1.0 / b, (keep_prob, key), (lo - start, b), count=count)
+        scalars[0] = cost * (local / b)
+        if math.isfinite(cost):
+            if count:
+                scalars[1] = ws.count[0]
+        else:
+            grads[...] = 0.0  # the global cost is not finite either: no update follows
+    else:
+        grads[...] = 0.0  # fewer examples than ranks: this rank adds nothing
+    comm.Allreduce(MPI.IN_PLACE, grads, op=MPI.SUM)
+    comm.Allreduce(MPI.IN_PLACE, scalars, op=MPI.SUM)
+    cost = float(scalars[0])
+    if math.isfinite(cost) and settings.l2 != 0.0:
+        cost = state.regularized_cost(cost, state.workspace(local) if local else _Scratch(), settings.l2, b)
+    return cost
+
+
+def _end_epoch(state, net, comm, sums, answers, lr, started, validation_data, check_buffers):
+    """The epoch's record on every rank, after checking that the ranks' parameters agree."""
+    record = fitting.epoch_record(net.history, sums[0], sums[1], answers, lr,
+                                  time.perf_counter() - compiling.seconds() - started)
+    check_identical(comm, state.params, check_buffers[0], check_buffers[1], state.n_steps)
+    if validation_data is not None:
+        scores = net.evaluate(validation_data) if comm.Get_rank() == 0 else None
+        fitting.add_scores(record, comm.bcast(scores, root=0))
+    return record
 
 
 class _Scratch:

@@ -11,35 +11,28 @@ runs kernels over that memory: it allocates nothing.
 import functools
 import json
 import logging
-import math
 import os
-import sys
-import time
 
 import numpy as np
 
 from . import checkpoint as _checkpoint
-from . import compiling
 from . import config
 from . import examples as examples_mod
+from . import executors
 from . import fitting
-from . import native_blocks
 from . import optimizers as opt_mod
 from . import passes
 from . import plan as plan_mod
-from . import threads
-from . import workers
-from .dual import DualFirstLayer
 from .examples import Examples
+from .executors import Batch
 from .fitting import FitSettings
+from .loop import TrainLoop
 from .initializers import INITS, scale_initial_weights
 from .outputs import OUTPUTS as OUTPUT_LAYERS
-from .state import ModelState, Workspace, arena_layout, layer_views  # noqa: F401 (arena_layout: older home)
+from .state import ModelState, arena_layout  # noqa: F401 (arena_layout: older home)
 from . import validation as v
 from .kernels import activation as act
 from .kernels import gather as gather_mod
-from .kernels import regularization as reg
-from .kernels import update
 
 
 def _one_at_a_time(method):
@@ -161,8 +154,8 @@ class Network:
         self._plans_generation = config.GENERATION
         self._last_plan = None
         self._steps_by_route = {}
-        self._block_plans = {}
-        self._block_workers = None
+        # The executor of each plan (fastdnn.executors), opened on first use.
+        self._executors = {}
 
     # ------------------------------------------------------------ parameters
 
@@ -259,7 +252,7 @@ class Network:
             with self._model.lock:
                 self._strategy = value
                 self._plans.clear()
-                native_blocks.release(self._model)
+                self._close_executors()
 
     @property
     def column_blocks(self):
@@ -360,41 +353,34 @@ class Network:
             data = ""
         return plan_mod.Case("whole", X.shape[1], keep_prob < 1.0, optimizer, l2 > 0.0, data)
 
-    # ------------------------------------------------------------ column blocks
+    # ------------------------------------------------------------ executors
 
-    def _worker_blocks(self, m, n):
-        """The worker column blocks for batches of ``m`` examples over ``n`` threads."""
-        if self._block_workers is None or self._block_workers.n != n:
-            self._block_workers = workers.BlockWorkers(n)
-        blocks = self._block_plans.get(m)
-        if blocks is None or len(blocks.ranges) != n or blocks.workers is not self._block_workers:
-            blocks = self._block_plans[m] = _BlockPlan(self._model, m, n, self._block_workers)
-        return blocks
+    def _executor(self, plan):
+        """The executor of ``plan`` (:mod:`fastdnn.executors`), opened on first use and kept until the strategy changes.
 
-    def _gradient_pass(self, X, Y, ws, plan, keep_prob=1.0, key=0, count=False, learning_rate=None, keep=False):
-        """Forward, cost and backward on one batch into the gradient arena, the way ``plan`` says; returns the cost.
-
-        ``ws.count`` gets the number of correct answers when ``count``.  The
-        gradient is garbage when the returned cost is not finite.
-        ``learning_rate`` and ``keep``: see :func:`fastdnn.passes.backward`
-        (only for the route ``plain-sgd-in-products``).
+        Not for executors that bind one call's data (``binds_data``: opened per call).
         """
-        model = self._model
-        m = X.shape[1]
-        route = plan.route
-        if route == "native-whole-batch":
-            blocks = native_blocks.direct_pass(model, X, Y, count, plan)
-            if blocks is not None:
-                self._ran(plan)
-                total, ws.count[0] = blocks
-                return total / m
-            plan = self._plan_for(plan.case, busy=True)
-        if plan.route == "threads":
-            self._ran(plan)
-            return self._worker_blocks(m, plan.blocks).run(X, Y, ws, keep_prob, key, count)
-        self._ran(plan)
-        return passes.gradient(model, X, Y, ws, 1.0 / m, (keep_prob, key), count=count, fused_rate=learning_rate,
-                               keep=keep)
+        executor = self._executors.get(plan)
+        if executor is None:
+            executor = executors.open_executor(plan, self._model, report=self._ran,
+                                               fallback=functools.partial(self._busy_executor, plan.case))
+            self._executors[plan] = executor
+        return executor
+
+    def _busy_executor(self, case):
+        """The executor of ``case`` while another fit holds the native threads (:func:`fastdnn.plan.when_busy`)."""
+        return self._executor(self._plan_for(case, busy=True))
+
+    def _close_executors(self):
+        opened = list(self._executors.values())
+        self._executors.clear()
+        for executor in opened:
+            executor.close()
+
+    def _release_batches(self):
+        # The executors that keep a caller's batch between steps let it go.
+        for executor in self._executors.values():
+            executor.release()
 
     @_one_at_a_time
     def train_step(self, X, Y, learning_rate):
@@ -422,67 +408,8 @@ class Network:
         :meth:`fit` replaces it.
         """
         plan = self._plan_for(self._whole_batch_case(X, Y))
-        ws = self._model.workspace(X.shape[1])
-        if plan.route != "plain-sgd-in-products":
-            cost = self._gradient_pass(X, Y, ws, plan)
-            update.sgd(self.params, self.grads, learning_rate, self.params)
-            return cost
-        # The large weights step inside their dW products; the rest here.
-        cost = self._gradient_pass(X, Y, ws, plan, learning_rate=learning_rate)
-        for params, grads, _ in self._model.fused_plan()[1]:
-            update.sgd(params, grads, learning_rate, params)
-        return cost
-
-    def _fit_step(self, X, Y, ws, plan, learning_rate, l2, keep_prob, count):
-        """One training step of :meth:`fit` on a batch already in place, the way ``plan`` says; returns the cost.
-
-        Forward (with dropout), cost (with the L2 term), and -- only when the
-        cost is finite -- backward and the fused update, which copies the
-        old parameters and optimizer state into the rollback arena as it
-        goes.  A non-finite cost is returned without touching the
-        parameters.  Allocates nothing.
-        """
-        model = self._model
-        key = reg.mix_key(model.dropout_seed, model.n_steps) if keep_prob < 1.0 else 0
-        if plan.route == "plain-sgd-in-products":
-            # As train_step: the large weights step inside their products
-            # (the same bits as the course's path), after their copy for a
-            # rollback; the rest of the arena in the update kernel.
-            cost = self._gradient_pass(X, Y, ws, plan, keep_prob, key, count, learning_rate, True)
-            if math.isfinite(cost):
-                model.update(model.grads, learning_rate, 0.0, in_products=True)
-            return cost
-        cost = self._gradient_pass(X, Y, ws, plan, keep_prob, key, count)
-        return self._descend(cost, ws, learning_rate, l2, X.shape[1])
-
-    def _descend(self, cost, ws, learning_rate, l2, m):
-        """The L2 term and the optimizer's step after a gradient pass on ``m`` examples; returns the cost.
-
-        A non-finite cost is returned without touching the parameters.
-        """
-        model = self._model
-        if math.isfinite(cost):
-            cost = model.regularized_cost(cost, ws, l2, m)
-        if not math.isfinite(cost):
-            return cost
-        model.update(model.grads, learning_rate, l2 / m)
-        return cost
-
-    def _train_batch(self, data, indices, start, ws, plan, learning_rate, l2, keep_prob, count):
-        """Gather the examples ``indices[start:start + ws.m]`` into ``ws`` and train on them; returns the cost."""
-        X = data.gather_X(indices, start, ws)
-        data.gather_Y(indices, start, ws.Y)
-        ws.count[0] = 0.0
-        return self._fit_step(X, ws.Y, ws, plan, learning_rate, l2, keep_prob, count)
-
-    def _train_blocks(self, session, plan, start, b, ws, learning_rate, l2):
-        """:meth:`_train_batch` through a :class:`fastdnn.native_blocks.Session` (the gather included)."""
-        self._ran(plan)
-        if plan.route == "native-update":
-            cost, ws.count[0] = session.train_step(start, b, learning_rate, l2)
-            return cost
-        total, ws.count[0] = session.step(start, b)
-        return self._descend(total / b, ws, learning_rate, l2, b)
+        m = X.shape[1]
+        return self._executor(plan).descend(Batch(X, Y, 0, m), self._model.workspace(m), learning_rate)
 
     # ------------------------------------------------------------ data
 
@@ -713,34 +640,52 @@ class Network:
         else:
             Y = np.empty((self.layer_dims[-1], m), dtype=self.dtype)
             data.gather_Y(indices, 0, Y)
-        if self._strategy == "native" and not X.flags.c_contiguous:
-            # Native blocks read C-ordered columns: one copy for the fit.
+        if plan_mod.needs_c_order(self._strategy) and not X.flags.c_contiguous:
+            # One copy for the fit, so that the held strategy can serve it.
             X = np.ascontiguousarray(X)
         return X, Y
 
-    def _fit_plans(self, data, X_full, Y_full, batch, settings):
-        """The plans of a fit's steps: ``(plan, session_plan, step_plans)``.
+    def _fit_plans(self, data, whole, m, settings):
+        """The plan of each size of batch of a fit: ``{size: plan}``.
 
-        Full batch (``X_full`` given): the plan of the step on ``(X_full,
-        Y_full)``.  Mini-batches: the plan of the fit, the same as
-        ``session_plan`` when the native blocks gather the batches
-        themselves, else a plan for each size of batch in ``step_plans``
-        (the last one's too: a forced strategy that cannot serve it says so
-        now, not after an epoch).
+        Full batch (``whole``: its ``(X, Y)``): the plan of the step on it.
+        Mini-batches of ``m`` examples: the plan of the fit for every size
+        when its executor gathers the batches itself, else a plan for each
+        size (the last batch's too: a forced strategy that cannot serve it
+        says so now, not after an epoch).
         """
         opt_kind = plan_mod.optimizer_kind(self._model.optimizer)
         keep_prob, l2 = settings.keep_prob, settings.l2
-        if X_full is not None:
-            return self._plan_for(self._whole_batch_case(X_full, Y_full, keep_prob, opt_kind, l2)), None, {}
-        m = data.m if settings.indices is None else settings.indices.size
+        if whole is not None:
+            return {m: self._plan_for(self._whole_batch_case(whole[0], whole[1], keep_prob, opt_kind, l2))}
+        batch = settings.batch_size
         case = plan_mod.Case("mini-batches", batch, keep_prob < 1.0, opt_kind, l2 > 0.0,
                              data.session_problem(self.dtype), data.batch_problem())
         plan = self._plan_for(case)
-        if plan.route in ("native-update", "native-gradient"):
-            return plan, plan, {}
-        step_plans = {b: self._plan_for(case._replace(kind="whole", batch=b, data=case.batch_data))
-                      for b in (batch, m % batch) if b}
-        return plan, None, step_plans
+        sizes = [b for b in (batch, m % batch) if b]
+        if executors.EXECUTORS[plan.route].gathers:
+            return {b: plan for b in sizes}
+        return {b: self._plan_for(case._replace(kind="whole", batch=b, data=case.batch_data)) for b in sizes}
+
+    def _fit_executors(self, plans, loop, opened):
+        """The executor of each size of batch: ``{size: executor}``; those opened for this fit go in ``opened``."""
+        runners = {}
+        busy = False
+        for b, plan in plans.items():
+            if not executors.EXECUTORS[plan.route].binds_data:
+                runners[b] = self._executor(plan)
+                continue
+            executor = opened.get(plan)
+            if executor is None and not busy:
+                executor = executors.open_executor(plan, self._model, report=self._ran, data=loop.data,
+                                                   indices=loop.indices, count=loop.count)
+            if executor is None:
+                # Another fit holds the native threads.
+                busy = True
+                runners[b] = self._busy_executor(plan.case._replace(batch=b))
+            else:
+                opened[plan] = runners[b] = executor
+        return runners
 
     @_one_at_a_time
     def _train(self, data, settings, validation_data):
@@ -751,135 +696,28 @@ class Network:
         model.backup_valid = False
         try:
             indices = settings.example_order(data.m)
-        except ValueError:
-            model.restore(bound)
-            raise
-        m = indices.size
-        order = indices.copy()
-        epochs, l2, keep_prob = settings.epochs, settings.l2, settings.keep_prob
-        full_batch = settings.batch_size is None or settings.batch_size >= m
-        batch = m if full_batch else settings.batch_size
-        count = settings.track_accuracy and model.head.counts
-        per_example = model.head.answers_per_example(self.layer_dims[-1])
-        try:
-            X_full, Y_full = self._whole_batch(data, indices, settings.indices is None) if full_batch else (None, None)
-            plan, session_plan, step_plans = self._fit_plans(data, X_full, Y_full, batch, settings)
+            full_batch = settings.batch_size is None or settings.batch_size >= indices.size
+            whole = self._whole_batch(data, indices, settings.indices is None) if full_batch else None
+            plans = self._fit_plans(data, whole, indices.size, settings)
         except ValueError:
             # A forced strategy refused (or the data could not be gathered):
             # the fit leaves the optimizer as it found it.
             model.restore(bound)
             raise
-        session = None
-        if full_batch:
-            ws = model.workspace(m)
-        else:
-            ws_full = model.workspace(batch)
-            rest = m % batch
-            ws_rest = model.workspace(rest) if rest else None
-
-        checkpoints = fitting.Checkpoints(settings, model, self, m, batch, indices)
-        first_epoch, first_step, resumed_sums, history = checkpoints.resume(order)
-        bar = _progress_bar(settings.progress, epochs * m)
+        evaluate = None if validation_data is None else functools.partial(self._evaluate, validation_data)
+        loop = TrainLoop(self, model, data, settings, indices, whole, evaluate)
+        opened = {}
         try:
-            if not full_batch and session_plan is not None:
-                # Small steps: column blocks on spinning threads, one Numba call a step.
-                session = native_blocks.open_session(model, data, indices, count, session_plan)
-                if session is None:
-                    step_plans = {b: self._plan_for(session_plan.case._replace(batch=b), busy=True)
-                                  for b in (batch, rest) if b}
-            running = plan if full_batch or session is not None else step_plans[batch]
-            route = running.route
-            log.debug("fastdnn fit of %s %s on %d examples%s: %s", self.layer_dims, self.dtype.name, m,
-                      "" if full_batch else f" in batches of {batch}", running)
-            if settings.verbose:
-                print(f"fastdnn: {running}")
-            if full_batch or session is not None:
-                # Their gathers do not look for NaN and inf: the whole scan now, before the first step.
-                data.check_X()
-            for epoch in range(first_epoch, epochs):
-                lr = settings.rate(epoch)
-                started = time.perf_counter() - compiling.seconds()
-                total = 0.0
-                correct = 0.0
-                skip = 0
-                if epoch == first_epoch and first_step > 0:
-                    # Resumed in the middle of this epoch: its order and sums come from the checkpoint.
-                    skip = first_step
-                    total, correct = resumed_sums
-                if bar is not None:
-                    bar.set_description(f"epoch {epoch + 1}/{epochs} [{route}]", refresh=False)
-                if full_batch:
-                    if not skip:
-                        ws.count[0] = 0.0
-                        cost = self._fit_step(X_full, Y_full, ws, plan, lr, l2, keep_prob, count)
-                        if not math.isfinite(cost):
-                            fitting.diverged(model, cost, f"epoch {epoch + 1} of {epochs}, step 1 of 1", lr, data,
-                                             indices)
-                        total = cost
-                        correct = ws.count[0]
-                        if checkpoints.due():
-                            checkpoints.save(epoch, 1, (total, correct), history)
-                    if bar is not None:
-                        bar.update(m)
-                else:
-                    if settings.shuffle and not skip:
-                        # From the same starting order each epoch, so that two
-                        # fit calls continue exactly like one.
-                        np.copyto(indices, order)
-                        model.rng.shuffle(indices)
-                    n_steps = (m + batch - 1) // batch
-                    shown = started
-                    for step in range(skip, n_steps):
-                        start = step * batch
-                        b = min(batch, m - start)
-                        wsb = ws_full if b == batch else ws_rest
-                        if session is not None:
-                            cost = self._train_blocks(session, session_plan, start, b, wsb, lr, l2)
-                        else:
-                            cost = self._train_batch(data, indices, start, wsb, step_plans[b], lr, l2, keep_prob,
-                                                     count)
-                        if not math.isfinite(cost):
-                            fitting.diverged(model, cost, f"epoch {epoch + 1} of {epochs}, step {step + 1} of "
-                                             f"{n_steps}", lr, data, indices[start:start + b])
-                        total += cost * (b / m)
-                        correct += wsb.count[0]
-                        if checkpoints.due():
-                            checkpoints.save(epoch, step + 1, (total, correct), history)
-                        if bar is not None:
-                            bar.update(b)
-                            now = time.perf_counter()
-                            if now - shown > 0.5:
-                                bar.set_postfix(loss=f"{total * m / (start + b):.4g}", refresh=False)
-                                shown = now
-                # Every example has been gathered, and checked on the way, once.
-                data.unchecked = None
-                # Training time: a first epoch's kernel compiles are left out.
-                # (The process's compiles: another thread's may fall in this epoch, hence the floor.)
-                record = fitting.epoch_record(self.history, total, correct, m * per_example if count else None, lr,
-                                              time.perf_counter() - compiling.seconds() - started)
-                if validation_data is not None:
-                    fitting.add_scores(record, self._evaluate(validation_data))
-                fitting.append_record(record, history, self.history)
-                checkpoints.save(epoch + 1, 0, (0.0, 0.0), history)
-                if bar is not None:
-                    shown_values = {"loss": f"{record['cost']:.4g}"}
-                    if "val_accuracy" in record:
-                        shown_values["val_acc"] = f"{record['val_accuracy']:.4f}"
-                    bar.set_postfix(shown_values, refresh=True)
-                if settings.callback is not None and settings.callback(epoch, dict(record)):
-                    break
-            if first_epoch < epochs:
-                # The last update is not followed by a cost: check it here.
-                fitting.check_last_update(model, epoch)
+            runners = self._fit_executors(plans, loop, opened)
+            log.debug("fastdnn fit of %s %s on %d examples%s: %s", self.layer_dims, self.dtype.name, loop.m,
+                      "" if full_batch else f" in batches of {loop.batch}", runners[loop.batch].plan)
+            return loop.run(runners)
         finally:
-            if session is not None:
-                session.close()
+            for executor in opened.values():
+                executor.close()
             if full_batch:
-                # The whole-batch blocks hold the batch: not beyond the fit.
-                native_blocks.release(model)
-            if bar is not None:
-                bar.close()
-        return history
+                # The whole-batch executors hold the batch: not beyond the fit.
+                self._release_batches()
 
     @_one_at_a_time
     def fit_course(self, X, Y, learning_rate=0.0075, num_iterations=3000, print_cost=False, dual="auto"):
@@ -910,20 +748,17 @@ class Network:
             raise ValueError(f"dual must be 'auto', True or False, got {dual!r}")
         m = Xc.shape[1]
         plan = self._plan_for(plan_mod.Case("course", m, dual=dual if isinstance(dual, str) else bool(dual)))
-        if plan.route != "dual":
-            # Its steps are train_step's: a forced strategy that cannot serve them says so before the first.
-            self._plan_for(self._whole_batch_case(Xc, Yc))
+        own = executors.EXECUTORS[plan.route].binds_data
+        if not own:
+            # Not the dual form: the steps are train_step's (a forced strategy that cannot serve them says so now).
+            plan = self._plan_for(self._whole_batch_case(Xc, Yc))
         costs = []
-        model = self._model
-        ws = model.workspace(m)
-        form = DualFirstLayer(model.layers[0][0], Xc) if plan.route == "dual" else None
+        ws = self._model.workspace(m)
+        batch = Batch(Xc, Yc, 0, m)
+        executor = executors.open_executor(plan, self._model, report=self._ran, X=Xc) if own else self._executor(plan)
         try:
             for i in range(num_iterations):
-                if form is None:
-                    cost = self.train_step(Xc, Yc, learning_rate)
-                else:
-                    self._ran(plan)
-                    cost = self._dual_step(form, Yc, ws, learning_rate)
+                cost = executor.descend(batch, ws, learning_rate)
                 if not np.isfinite(cost):
                     raise FloatingPointError(f"the cost became {cost} at iteration {i}")
                 if i % 100 == 0 or i == num_iterations - 1:
@@ -931,36 +766,10 @@ class Network:
                     if print_cost:
                         print(f"Cost after iteration {i}: {cost}")
         finally:
-            if form is not None:
-                form.materialize(model.layers[0][0])
-            native_blocks.release(model)
+            if own:
+                executor.close()
+            self._release_batches()
         return costs
-
-    def _dual_step(self, form, Y, ws, learning_rate):
-        """One plain gradient-descent step with the first layer in dual form; returns the cost.
-
-        Layers 2..L and every bias take the usual path; the first layer's
-        weights stay :math:`W^{(0)}` in the arena while ``form`` tracks them.
-        """
-        L = self.n_layers
-        m = Y.shape[1]
-        model = self._model
-        _, b1 = model.layers[0]
-        dW1, db1 = model.grad_layers[0]
-        code = model.hidden_code if L > 1 else act.LINEAR
-        form.forward(b1, code, self.leaky_slope, ws.A[1])
-        cost = passes.gradient(model, None, Y, ws, 1.0 / m, span=(2, 2))
-        if not math.isfinite(cost):
-            return cost
-        if L > 1:
-            act.activation_backward(ws.dA[1], ws.A[1], False, code, self.leaky_slope, 1.0, ws.dZ[1], db1)
-        else:
-            act.row_sums(ws.dZ[1], 1.0, db1)
-        # Everything but W1 (the arena's first slice) steps as usual.
-        rest = dW1.size
-        update.sgd(self.params[rest:], self.grads[rest:], learning_rate, self.params[rest:])
-        form.step(ws.dZ[1], learning_rate, 0.0, 0.0)
-        return cost
 
     # ------------------------------------------------------------ inference
 
@@ -1222,68 +1031,6 @@ class Network:
         self.strategy = arch.get("strategy", "auto")
 
 
-class _BlockPlan:
-    """Buffers of one batch size split into column blocks: a workspace and a
-    gradient arena per block (block 0 writes the state's own arena), run by ``workers``."""
-
-    def __init__(self, state, m, n, block_workers):
-        self.state = state
-        self.m = m
-        self.workers = block_workers
-        self.ranges = workers.split_columns(m, n)
-        self.spaces = [Workspace(state.layer_dims, j1 - j0, state.dtype) for j0, j1 in self.ranges]
-        self.arenas = [state.grads] + [np.zeros_like(state.grads) for _ in range(1, n)]
-        self.grad_layers = [state.grad_layers] + [layer_views(a, state.layout) for a in self.arenas[1:]]
-        self.costs = np.zeros(n)
-        self.finite = [True] * n
-        self._args = None
-        self._views = {}
-
-    def _block(self, k):
-        state = self.state
-        X, Y, keep_prob, key, count = self._args
-        j0, j1 = self.ranges[k]
-        ws = self.spaces[k]
-        Xb = self._blocks_of(X)[k]
-        np.copyto(ws.Y, self._blocks_of(Y)[k])
-        # The scale is the whole batch's 1/m, so the block gradients add up.
-        cost = passes.gradient(state, Xb, ws.Y, ws, 1.0 / self.m, (keep_prob, key), (j0, self.m),
-                               grad_layers=self.grad_layers[k], parallel=False, count=count)
-        self.costs[k] = cost * ((j1 - j0) / self.m)
-        self.finite[k] = math.isfinite(cost)
-
-    def _blocks_of(self, array):
-        # Column views of the batch, kept while the same array comes back
-        # (the gathered batch buffer, or the caller's full batch): a step
-        # then makes no new array objects.
-        cached = self._views.get(id(array))
-        if cached is None or cached[0] is not array:
-            cached = (array, [array[:, j0:j1] for j0, j1 in self.ranges])
-            if len(self._views) > 8:
-                self._views.clear()
-            self._views[id(array)] = cached
-        return cached[1]
-
-    def run(self, X, Y, ws, keep_prob, key, count):
-        """One gradient pass over the batch ``(X, Y)``; returns the cost (the blocks' mean)."""
-        self._blocks_of(X)
-        self._blocks_of(Y)
-        self._args = (X, Y, keep_prob, key, count)
-        try:
-            with threads.single_threaded_blas():
-                self.workers.run(self._block)
-        finally:
-            self._args = None
-        if not all(self.finite):
-            return math.nan if any(c != c for c in self.costs) else math.inf
-        grads = self.state.grads
-        for arena in self.arenas[1:]:
-            np.add(grads, arena, out=grads)
-        if count:
-            ws.count[0] += sum(space.count[0] for space in self.spaces)
-        return float(self.costs.sum())
-
-
 def _gather_inputs(X, rows, indices, start, ws):
     """Gather a batch of inputs into ``ws``: row by row when ``rows`` (``X.T``) is given, else column by column."""
     if rows is not None:
@@ -1291,19 +1038,3 @@ def _gather_inputs(X, rows, indices, start, ws):
         return ws.X_rows_T
     gather_mod.gather(X, indices, start, ws.X)
     return ws.X
-
-
-def _stream_is_terminal(stream):
-    try:
-        return stream is not None and stream.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
-def _progress_bar(progress, total):
-    """A tqdm bar counting examples, or ``None`` when off or when the output is not a terminal."""
-    if not progress or not _stream_is_terminal(sys.stderr):
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit="ex", unit_scale=True, dynamic_ncols=True, leave=True)

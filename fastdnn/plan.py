@@ -368,6 +368,15 @@ def _plain(layer_dims, case, facts, in_products, why):
                 _blas(facts, False))
 
 
+def needs_c_order(strategy):
+    """Whether a fit's full batch is copied to C order for a network held to ``strategy``.
+
+    Native blocks read C-ordered columns only, and a network held to
+    ``"native"`` has no other route: one copy per fit lets it serve.
+    """
+    return strategy == "native"
+
+
 def optimizer_kind(optimizer):
     """``"sgd"``, ``"native"`` or ``"python"`` (see :data:`OPTIMIZER_KINDS`) of an optimizer object."""
     from . import optimizers

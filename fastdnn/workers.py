@@ -42,20 +42,25 @@ class BlockWorkers:
     def _start(self):
         # Also in a child forked after the threads started: it has none of them.
         self.pid = os.getpid()
+        # This generation of threads' stop flag: threads of an earlier one never see a later one's.
+        self._closed = [False]
         self._task = None
         self._errors = [None] * self.n
         self._go = [threading.Event() for _ in range(self.n)]
         self._done = [threading.Event() for _ in range(self.n)]
         self._threads = []
         for k in range(1, self.n):
-            t = threading.Thread(target=self._loop, args=(k,), name=f"fastdnn-block-{k}", daemon=True)
+            t = threading.Thread(target=self._loop, args=(k, self._go[k], self._closed), name=f"fastdnn-block-{k}",
+                                 daemon=True)
             t.start()
             self._threads.append(t)
 
-    def _loop(self, k):
+    def _loop(self, k, go, closed):
         while True:
-            self._go[k].wait()
-            self._go[k].clear()
+            go.wait()
+            go.clear()
+            if closed[0]:
+                return
             try:
                 self._task(k)
             except BaseException as exc:  # re-raised on the calling thread
@@ -82,6 +87,23 @@ class BlockWorkers:
         for exc in self._errors:
             if exc is not None:
                 raise exc
+
+    def close(self, wait=True):
+        """End the worker threads; :meth:`run` starts new ones.
+
+        Not during a :meth:`run`.  ``wait``: until they have ended (not
+        from a finalizer, which may run on one of them).
+        """
+        if self.pid != os.getpid():
+            return  # a forked child: the threads were the parent's
+        self._closed[0] = True
+        for k in range(1, self.n):
+            self._go[k].set()
+        for t in self._threads if wait else ():
+            t.join()
+        self._threads = []
+        # A later run starts afresh, as in a forked child.
+        self.pid = None
 
 
 def split_columns(m, n_blocks, align=8):

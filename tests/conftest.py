@@ -69,3 +69,21 @@ def data_dir():
         pytest.skip(f"real data not available: {DATA_DIR} does not exist")
     pytest.importorskip("h5py", reason="h5py (the 'data' extra) is needed to read the course's .h5 files")
     return DATA_DIR
+
+
+def before_each_step(monkeypatch, hook, net=None):
+    """Call ``hook()`` ahead of every training step of a fit (of ``net``'s fits only, when given).
+
+    Patches :meth:`fastdnn.loop.TrainLoop.step`, the one place every fit's
+    step passes through, for the rest of the test (or until ``monkeypatch.undo()``).
+    """
+    from fastdnn.loop import TrainLoop
+
+    original = TrainLoop.step
+
+    def step(loop, *args):
+        if net is None or loop.net is net:
+            hook()
+        return original(loop, *args)
+
+    monkeypatch.setattr(TrainLoop, "step", step)

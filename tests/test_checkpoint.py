@@ -14,6 +14,8 @@ import fastdnn as dnn
 from fastdnn import checkpoint as ckpt
 from fastdnn.cli import main as cli_main
 
+from conftest import before_each_step
+
 SETTINGS = dict(epochs=6, batch_size=10, optimizer="adam", learning_rate=0.01, dropout=0.2, progress=False)
 
 
@@ -32,30 +34,28 @@ class _Crash(Exception):
     pass
 
 
-def _crash_after(net, n_batches):
+def _crash_after(monkeypatch, net, n_batches):
     """Make ``net`` raise in the middle of fit after ``n_batches`` batches (a simulated crash)."""
-    original = net._train_batch
     calls = [0]
 
-    def train_batch(*args):
+    def count():
         calls[0] += 1
         if calls[0] > n_batches:
             raise _Crash()
-        return original(*args)
 
-    net._train_batch = train_batch
+    before_each_step(monkeypatch, count, net)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("crash_at", [4, 7, 11, 23, 44])
-def test_resume_mid_epoch_is_bit_identical(tmp_path, dtype, crash_at):
+def test_resume_mid_epoch_is_bit_identical(tmp_path, monkeypatch, dtype, crash_at):
     X, Y = _data()
     reference = _net(dtype)
     reference.fit(X, Y, **SETTINGS)
 
     path = tmp_path / "run.ckpt"
     crashed = _net(dtype)
-    _crash_after(crashed, crash_at)
+    _crash_after(monkeypatch, crashed, crash_at)
     with pytest.raises(_Crash):
         crashed.fit(X, Y, checkpoint=path, checkpoint_every=3, **SETTINGS)
     position = ckpt.load(path)["position"]
@@ -70,23 +70,14 @@ def test_resume_mid_epoch_is_bit_identical(tmp_path, dtype, crash_at):
     assert resumed.history["accuracy"] == reference.history["accuracy"]
 
 
-def test_resume_full_batch_and_momentum(tmp_path):
+def test_resume_full_batch_and_momentum(tmp_path, monkeypatch):
     X, Y = _data()
     settings = dict(epochs=9, optimizer="momentum", learning_rate=0.05, l2=0.1, progress=False)
     reference = _net()
     reference.fit(X, Y, **settings)
     path = tmp_path / "full.ckpt"
     crashed = _net()
-    original = crashed._fit_step
-    calls = [0]
-
-    def fit_step(*args):
-        calls[0] += 1
-        if calls[0] > 5:
-            raise _Crash()
-        return original(*args)
-
-    crashed._fit_step = fit_step
+    _crash_after(monkeypatch, crashed, 5)
     with pytest.raises(_Crash):
         crashed.fit(X, Y, checkpoint=path, checkpoint_every=2, **settings)
     resumed = _net()
@@ -245,20 +236,11 @@ def test_cli_checkpoint_and_resume(tmp_path, capsys, monkeypatch):
               "--no-progress"]
     assert cli_main(["train", *common, "--out", str(tmp_path / "plain.npz")]) == 0
     path = tmp_path / "cli.ckpt"
-    original = dnn.Network._train_batch
-    calls = [0]
-
-    def crashing(self, *args):
-        calls[0] += 1
-        if calls[0] > 13:  # in epoch 2 of 3 (8 batches per epoch)
-            raise _Crash()
-        return original(self, *args)
-
-    monkeypatch.setattr(dnn.Network, "_train_batch", crashing)
+    _crash_after(monkeypatch, None, 13)  # in epoch 2 of 3 (8 batches per epoch)
     with pytest.raises(_Crash):
         cli_main(["train", *common, "--checkpoint", str(path), "--checkpoint-every", "5",
                   "--out", str(tmp_path / "first.npz")])
-    monkeypatch.setattr(dnn.Network, "_train_batch", original)
+    monkeypatch.undo()
     assert ckpt.load(path)["position"]["epoch"] == 1
     assert cli_main(["train", *common, "--checkpoint", str(path), "--checkpoint-every", "5", "--resume",
                      "--out", str(tmp_path / "resumed.npz")]) == 0

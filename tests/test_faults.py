@@ -14,6 +14,8 @@ import pytest
 import fastdnn as dnn
 from fastdnn import checkpoint as ckpt
 
+from conftest import before_each_step
+
 FIT = dict(epochs=3, batch_size=10, optimizer="adam", learning_rate=0.01, dropout=0.1, progress=False)
 
 
@@ -224,25 +226,19 @@ def test_missing_files_are_file_not_found(tmp_path):
 # ------------------------------------------------------------ NaN or inf in a batch
 
 
-def _record_before_each_batch(net):
+def _record_before_each_batch(monkeypatch, net):
     """Keep a copy of the parameters and optimizer state as they are before each batch."""
     seen = []
-    original = net._train_batch
-
-    def train_batch(*args):
-        seen.append((net.params.copy(), net.state.copy()))
-        return original(*args)
-
-    net._train_batch = train_batch
+    before_each_step(monkeypatch, lambda: seen.append((net.params.copy(), net.state.copy())), net)
     return seen
 
 
 @pytest.mark.parametrize("bad_value", [np.nan, np.inf, -np.inf])
 @pytest.mark.parametrize("example, step", [(37, 4), (3, 1)])
-def test_non_finite_example_mid_training_names_epoch_step_and_example(bad_value, example, step):
+def test_non_finite_example_mid_training_names_epoch_step_and_example(bad_value, example, step, monkeypatch):
     X, Y = _data()
     net = dnn.Network([4, 6, 1], seed=2)
-    seen = _record_before_each_batch(net)
+    seen = _record_before_each_batch(monkeypatch, net)
 
     def poison(epoch, record):
         # The data changes under the trainer after its first epoch (a memory map written by another process).
@@ -275,12 +271,12 @@ def test_non_finite_example_with_shuffle_names_the_example():
     assert np.isfinite(net.params).all()
 
 
-def test_overflowing_example_rolls_back_to_the_last_finite_state():
+def test_overflowing_example_rolls_back_to_the_last_finite_state(monkeypatch):
     """A finite but huge example (1e300) blows the update up: the next cost is NaN, the update is undone."""
     X, Y = _data()
     X[:, 5] = 1e300
     net = dnn.Network([4, 6, 1], seed=2)
-    seen = _record_before_each_batch(net)
+    seen = _record_before_each_batch(monkeypatch, net)
     with pytest.raises(FloatingPointError, match=r"epoch 1 of 1, step \d of 6.*examples \[\d+, .*rolled back"):
         net.fit(X, Y, shuffle=False, **dict(FIT, epochs=1))
     # The failing batch is seen[-1]; the update before it made the parameters non-finite or huge, and is undone.

@@ -12,7 +12,7 @@ import threading
 import numpy as np
 import pytest
 
-from fastdnn import native_blocks, threads
+from fastdnn import executors, native_blocks, threads
 from fastdnn.network import Network
 
 from conftest import rtol_for
@@ -272,22 +272,22 @@ def test_block_step_allocates_nothing(dtype, rng):
     # (The fit's case also says its batches are gathered from rows: the same blocks and chunks.)
     ran = net.last_plan
     assert plan.route == ran.route == "native-update" and (plan.blocks, plan.chunk) == (ran.blocks, ran.chunk)
-    session = native_blocks.open_session(net.model_state, data, indices, True, plan)
-    assert session is not None
+    executor = executors.open_executor(plan, net.model_state, data=data, indices=indices, count=True)
+    assert executor is not None and executor.gathers
     was_enabled = _nrt_python.memsys_stats_enabled()
     _nrt_python.memsys_enable_stats()
     starts = iter(range(10 ** 6))
     try:
         def step():
             start = (next(starts) % 3) * batch
-            cost = net._train_blocks(session, plan, start, batch, ws, 0.01, 0.01)
+            cost = executor.train(executor.take(data, indices, start, batch, ws), ws, 0.01, 0.01, 1.0, True)
             assert np.isfinite(cost)
 
         smallest_block_buffer = dims[-1] * (batch // 2) * np.dtype(dtype).itemsize
         assert smallest_block_buffer >= 65536
         assert_no_allocation(step, smallest_block_buffer, rtsys.get_allocation_stats, python_budget=16384)
     finally:
-        session.close()
+        executor.close()
         if not was_enabled:
             _nrt_python.memsys_disable_stats()
 

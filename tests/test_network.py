@@ -13,9 +13,12 @@ import pytest
 import fastdnn
 from fastdnn import passes
 from fastdnn import config
+from fastdnn import executors
 from fastdnn import reference as ref
 from fastdnn.network import HIDDEN, OUTPUTS, Network, arena_layout
 from fastdnn.optimizers import SGD, Adam, Momentum, Optimizer
+
+from conftest import before_each_step
 
 # ---------------------------------------------------------------- helpers
 
@@ -201,13 +204,7 @@ def test_a_non_finite_batch_rolls_back_weights_stepped_inside_their_products(rng
     net = Network([4, 6, 1], seed=2)
     assert all(net.model_state.fused_plan()[0])
     seen = []
-    original = net._train_batch
-
-    def train_batch(*args):
-        seen.append(net.params.copy())
-        return original(*args)
-
-    net._train_batch = train_batch
+    before_each_step(monkeypatch, lambda: seen.append(net.params.copy()), net)
 
     def poison(epoch, record):
         X[2, 37] = np.nan
@@ -504,23 +501,20 @@ def test_uint8_inputs_train_like_their_float_values(rng):
     np.testing.assert_array_equal(a.params, b.params)
 
 
-def test_mini_batches_cover_every_example_once_per_epoch(rng):
+def test_mini_batches_cover_every_example_once_per_epoch(rng, monkeypatch):
+    from fastdnn.loop import TrainLoop
+
     X = rng.standard_normal((3, 50))
     Y = rng.standard_normal((2, 50))
     net = Network([3, 4, 2], output="linear", seed=0)
     seen = []
-    real, real_blocks = net._train_batch, net._train_blocks
+    real = TrainLoop.step
 
-    def spy(data, indices, start, ws, *rest):
-        seen.append(indices[start:start + ws.m].copy())
-        return real(data, indices, start, ws, *rest)
+    def spy(loop, executor, start, b, *rest):  # every route's step, the executor's gather or its own
+        seen.append(loop.indices[start:start + b].copy())
+        return real(loop, executor, start, b, *rest)
 
-    def spy_blocks(session, plan, start, b, *rest):  # the native column blocks
-        seen.append(session.indices[start:start + b].copy())
-        return real_blocks(session, plan, start, b, *rest)
-
-    net._train_batch = spy
-    net._train_blocks = spy_blocks
+    monkeypatch.setattr(TrainLoop, "step", spy)
     history = net.fit(X, Y, epochs=2, batch_size=16, learning_rate=0.01, progress=False)
     assert [len(s) for s in seen] == [16, 16, 16, 2] * 2
     for epoch in range(2):
@@ -589,13 +583,13 @@ def test_predict_in_chunks_equals_one_pass(rng, monkeypatch):
 
 
 def test_progress_bar_only_on_a_terminal(rng, capsys, monkeypatch):
-    from fastdnn import network as network_mod
+    from fastdnn import loop as loop_mod
 
     X = rng.standard_normal((3, 20))
     y = rng.integers(0, 2, 20)
     Network([3, 2, 1]).fit(X, y, epochs=2, progress=True)
     assert capsys.readouterr().err == ""  # pytest's stderr is not a terminal
-    monkeypatch.setattr(network_mod, "_stream_is_terminal", lambda stream: True)
+    monkeypatch.setattr(loop_mod, "_stream_is_terminal", lambda stream: True)
     Network([3, 2, 1]).fit(X, y, epochs=2, batch_size=5, progress=True)
     err = capsys.readouterr().err
     assert "epoch 2/2" in err and "ex/s" in err and "loss" in err
@@ -617,9 +611,10 @@ def test_non_finite_cost_stops_and_rolls_back_to_the_last_finite_state(rng):
     # Replay by hand: the rolled-back parameters are those of the last finite cost.
     ws = replay.model_state.workspace(32)
     last_finite = None
+    step = executors.open_executor(replay.plan(32), replay.model_state)
     for _ in range(500):
         before = replay.params.copy()
-        cost = replay._fit_step(X, Y, ws, replay.plan(32), 5.0, 0.0, 1.0, False)
+        cost = step.train(executors.Batch(X, Y, 0, 32), ws, 5.0)
         if not math.isfinite(cost):
             break
         last_finite = before

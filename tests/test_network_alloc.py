@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 from fastdnn import compiling
+from fastdnn import executors
 from fastdnn.network import Network
 
 STEPS = 20
@@ -100,11 +101,12 @@ def test_mini_batch_step_allocates_nothing(optimizer, l2, dropout, rng, numba_st
     data = net.prepare(X, y)
     indices = np.random.default_rng(0).permutation(m)
     ws = net.model_state.workspace(batch)
+    executor = executors.open_executor(plan, net.model_state)
     starts = iter(range(10 ** 6))
 
     def step():
         start = (next(starts) % 3) * batch
-        cost = net._train_batch(data, indices, start, ws, plan, 0.01, l2, 1.0 - dropout, True)
+        cost = executor.train(executor.take(data, indices, start, batch, ws), ws, 0.01, l2, 1.0 - dropout, True)
         assert np.isfinite(cost)
 
     assert_no_allocation(step, dims[-1] * batch * 8, numba_stats)
@@ -122,9 +124,11 @@ def test_full_batch_step_allocates_nothing(output, rng, numba_stats):
     plan = net.last_plan
     assert plan.route == "plain" and plan == net.plan(m, optimizer="adam", l2=0.1)
     ws = net.model_state.workspace(m)
+    executor = executors.open_executor(plan, net.model_state)
+    whole = executors.Batch(X, Y, 0, m)
 
     def step():
-        cost = net._fit_step(X, Y, ws, plan, 0.01, 0.1, 1.0, output != "linear")
+        cost = executor.train(whole, ws, 0.01, 0.1, 1.0, output != "linear")
         assert np.isfinite(cost)
 
     assert_no_allocation(step, dims[-1] * m * 8, numba_stats)
@@ -144,9 +148,11 @@ def test_sgd_step_inside_the_products_allocates_nothing(rng, numba_stats):
     plan = net.last_plan
     assert plan.route == "plain-sgd-in-products"
     ws = net.model_state.workspace(m)
+    executor = executors.open_executor(plan, net.model_state)
+    whole = executors.Batch(X, Y, 0, m)
 
     def step():
-        cost = net._fit_step(X, Y, ws, plan, 0.01, 0.0, 1.0, True)
+        cost = executor.train(whole, ws, 0.01, 0.0, 1.0, True)
         assert np.isfinite(cost)
 
     # ctypes keeps a few small objects of its own after the first calls
@@ -180,16 +186,18 @@ def test_column_block_step_allocates_nothing(dropout, rng, numba_stats):
     data = net.prepare(X, y)
     indices = np.random.default_rng(0).permutation(m)
     ws = net.model_state.workspace(batch)
+    executor = executors.open_executor(plan, net.model_state)
     starts = iter(range(10 ** 6))
 
     def step():
         start = (next(starts) % 2) * batch
-        cost = net._train_batch(data, indices, start, ws, plan, 0.01, 0.0, 1.0 - dropout, True)
+        cost = executor.train(executor.take(data, indices, start, batch, ws), ws, 0.01, 0.0, 1.0 - dropout, True)
         assert np.isfinite(cost)
 
     smallest_block_buffer = dims[-1] * (batch // 2) * 8
     assert smallest_block_buffer >= 65536
-    assert_no_allocation(step, smallest_block_buffer, numba_stats, python_budget=16384)
+    with executor:
+        assert_no_allocation(step, smallest_block_buffer, numba_stats, python_budget=16384)
 
 
 def test_the_witness_sees_an_allocating_step(rng, numba_stats):

@@ -70,3 +70,54 @@ def test_no_kernel_takes_more_than_twelve_parameters():
                     and any("njit" in ast.dump(decorator) for decorator in node.decorator_list):
                 found.append((str(path.relative_to(PACKAGE)), node.name, len(node.args.args)))
     assert not found, f"@njit functions taking more than 12 parameters (group them into records): {found}"
+
+
+def _code_lines(node):
+    """Lines of a function, its docstring aside."""
+    n = node.end_lineno - node.lineno + 1
+    body = node.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+            and isinstance(body[0].value.value, str):
+        n -= body[0].end_lineno - body[0].lineno + 1
+    return n
+
+
+def test_no_function_outside_the_kernels_is_longer_than_100_lines():
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if "kernels" in path.relative_to(PACKAGE).parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and _code_lines(node) > 100:
+                found.append((str(path.relative_to(PACKAGE)), node.name, _code_lines(node)))
+    assert not found, f"functions longer than 100 lines, docstrings aside (split them): {found}"
+
+
+def _strings_outside_docstrings(tree, skip=()):
+    docstrings = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body \
+                and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant):
+            docstrings.add(id(node.body[0].value))
+    skipped = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef) and node.name in skip:
+            skipped.update(id(sub) for sub in ast.walk(node))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings \
+                and id(node) not in skipped:
+            yield node.lineno, node.value
+
+
+def test_the_network_keeps_no_route_specific_code():
+    # Routes are the plan's and the executors' business (fastdnn.plan, fastdnn.executors): the network
+    # asks the executor registry what an executor does, never which route it is.  (column_blocks maps
+    # its older True/False onto strategy names.)
+    from fastdnn.plan import ROUTES
+
+    tree = ast.parse((PACKAGE / "network.py").read_text())
+    found = [(line, text) for line, text in _strings_outside_docstrings(tree, skip={"column_blocks"})
+             if text in ROUTES]
+    assert not found, f"network.py names routes: {found}"
+    names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    assert not names & {"native_blocks", "workers", "DualFirstLayer"}

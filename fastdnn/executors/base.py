@@ -1,0 +1,129 @@
+"""The executor protocol and what every executor shares."""
+
+import math
+from typing import NamedTuple
+
+from ..kernels import regularization as reg
+from ..kernels import update
+
+
+class Batch(NamedTuple):
+    """The examples of one step, as an executor takes them.
+
+    ``X`` of shape ``(n_x, size)`` and ``Y`` of shape ``(n_L, size)``: the
+    batch's arrays, or ``None`` for an executor that gathers its batches
+    itself (:attr:`Executor.gathers`), which reads positions ``start`` to
+    ``start + size`` of the fit's example order instead.
+    """
+
+    X: object
+    Y: object
+    start: int
+    size: int
+
+
+def _nothing(plan):
+    pass
+
+
+class Executor:
+    """A plan carried out on a model state: the gradient of a batch, the optimizer's step, and ``close``.
+
+    Parameters
+    ----------
+    plan : fastdnn.plan.Plan
+        The route, blocks and chunk the executor runs.
+    state : fastdnn.state.ModelState
+        The arenas and workspaces it runs over.
+    report : callable, optional
+        ``report(plan)`` after every gradient pass, with the plan that ran
+        (a busy executor may run another): what the network tells as
+        ``last_plan`` and ``steps_by_route``.
+
+    Notes
+    -----
+    An executor holds what its route needs (worker threads, a BLAS pin, a
+    native session) for its lifetime and gives it back in :meth:`close`,
+    also when a step raised; it is a context manager.
+    """
+
+    #: Whether the executor gathers each batch itself from the fit's data (:meth:`take` gathers nothing).
+    gathers = False
+    #: Whether the executor is opened for one call's data (a fit's examples, ``fit_course``'s batch) and closed after it.
+    binds_data = False
+
+    def __init__(self, plan, state, report=None):
+        self.plan = plan
+        self.state = state
+        self.report = report or _nothing
+
+    @classmethod
+    def open(cls, plan, state, report=None, **context):
+        """The executor of ``plan``; ``context``: what :func:`fastdnn.executors.open_executor` passes on."""
+        return cls(plan, state, report)
+
+    def take(self, data, indices, start, size, ws):
+        """The :class:`Batch` of ``indices[start:start + size]`` of ``data``, gathered into ``ws``."""
+        X = data.gather_X(indices, start, ws)
+        data.gather_Y(indices, start, ws.Y)
+        return Batch(X, ws.Y, start, size)
+
+    def gradient(self, batch, ws, dropout=(1.0, 0), count=False):
+        """Forward, cost and backward of ``batch`` into ``state.grads``; returns the batch's mean cost.
+
+        ``dropout``: ``(keep_prob, key)``.  ``ws.count[0]`` gets the right
+        answers added when ``count``.  The gradient is garbage when the
+        cost is not finite.
+        """
+        raise NotImplementedError
+
+    def train(self, batch, ws, rate, l2=0.0, keep_prob=1.0, count=False):
+        """One step of a fit: gradient, the L2 term, and the bound optimizer's step; returns the cost.
+
+        Only when the cost (with the L2 term) is finite do the parameters
+        move, the old ones kept for :meth:`fastdnn.state.ModelState.rollback`.
+        ``ws.count[0]`` gets the right answers when ``count``.
+        """
+        ws.count[0] = 0.0
+        cost = self.gradient(batch, ws, self.dropout(keep_prob), count)
+        return self.descend_after(cost, ws, rate, l2, batch.size)
+
+    def descend(self, batch, ws, rate):
+        """One plain gradient-descent step (the course's): gradient, then ``W -= rate dW``; returns the cost.
+
+        No L2, no rollback copy, whatever optimizer a fit bound.
+        """
+        cost = self.gradient(batch, ws)
+        update.sgd(self.state.params, self.state.grads, rate, self.state.params)
+        return cost
+
+    def dropout(self, keep_prob):
+        """The ``(keep_prob, key)`` of this step's masks: a key from the network's seed and step count."""
+        if keep_prob >= 1.0:
+            return (1.0, 0)
+        return (keep_prob, reg.mix_key(self.state.dropout_seed, self.state.n_steps))
+
+    def descend_after(self, cost, ws, rate, l2, m):
+        """The L2 term and the bound optimizer's step after a gradient pass on ``m`` examples; returns the cost."""
+        state = self.state
+        if math.isfinite(cost):
+            cost = state.regularized_cost(cost, ws, l2, m)
+        if math.isfinite(cost):
+            state.update(state.grads, rate, l2 / m)
+        return cost
+
+    def release(self):
+        """Let go of what is kept between steps for the next (a caller's batch); the executor stays usable."""
+
+    def close(self):
+        """Give back what the executor holds (threads, BLAS pin, session); it may not run again."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.plan.route}, blocks={self.plan.blocks})"

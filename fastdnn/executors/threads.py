@@ -1,0 +1,106 @@
+"""The threads executor: a batch split into column blocks on worker threads, BLAS at one thread each."""
+
+import math
+import weakref
+
+import numpy as np
+
+from .. import passes
+from .. import threads
+from .. import workers
+from ..state import Workspace, layer_views
+from .base import Executor
+
+
+class ThreadsExecutor(Executor):
+    """Route ``threads``: one column block per core (:mod:`fastdnn.workers`).
+
+    Each block runs the whole gradient pass on its columns with
+    single-threaded BLAS products into its own gradient arena (block 0
+    into the state's), and the arenas are summed.  The executor owns its
+    worker threads until :meth:`close`; BLAS is held at one thread during
+    each pass and given back after it, also when a block raised.
+    """
+
+    def __init__(self, plan, state, report=None):
+        super().__init__(plan, state, report)
+        self.workers = workers.BlockWorkers(plan.blocks)
+        self._blocks = {}
+        # An executor dropped without close (its network collected) ends its threads too.
+        self._finalizer = weakref.finalize(self, self.workers.close, False)
+
+    def blocks(self, m):
+        """The :class:`ColumnBlocks` of batches of ``m`` examples (made on first use and kept)."""
+        blocks = self._blocks.get(m)
+        if blocks is None:
+            blocks = self._blocks[m] = ColumnBlocks(self.state, m, self.plan.blocks)
+        return blocks
+
+    def gradient(self, batch, ws, dropout=(1.0, 0), count=False):
+        self.report(self.plan)
+        return self.blocks(batch.size).run(self.workers, batch.X, batch.Y, ws, dropout, count)
+
+    def close(self):
+        self._finalizer.detach()
+        self.workers.close()
+        self._blocks.clear()
+
+
+class ColumnBlocks:
+    """The buffers of one batch size split into column blocks: a workspace and a gradient arena per block."""
+
+    def __init__(self, state, m, n):
+        self.state = state
+        self.m = m
+        self.ranges = workers.split_columns(m, n)
+        self.spaces = [Workspace(state.layer_dims, j1 - j0, state.dtype) for j0, j1 in self.ranges]
+        self.arenas = [state.grads] + [np.zeros_like(state.grads) for _ in range(1, n)]
+        self.grad_layers = [state.grad_layers] + [layer_views(a, state.layout) for a in self.arenas[1:]]
+        self.costs = np.zeros(n)
+        self.finite = [True] * n
+        self._args = None
+        self._views = {}
+
+    def _block(self, k):
+        state = self.state
+        X, Y, dropout, count = self._args
+        j0, j1 = self.ranges[k]
+        ws = self.spaces[k]
+        Xb = self._blocks_of(X)[k]
+        np.copyto(ws.Y, self._blocks_of(Y)[k])
+        # The scale is the whole batch's 1/m, so the block gradients add up.
+        cost = passes.gradient(state, Xb, ws.Y, ws, 1.0 / self.m, dropout, (j0, self.m),
+                               grad_layers=self.grad_layers[k], parallel=False, count=count)
+        self.costs[k] = cost * ((j1 - j0) / self.m)
+        self.finite[k] = math.isfinite(cost)
+
+    def _blocks_of(self, array):
+        # Column views of the batch, kept while the same array comes back
+        # (the gathered batch buffer, or the caller's full batch): a step
+        # then makes no new array objects.
+        cached = self._views.get(id(array))
+        if cached is None or cached[0] is not array:
+            cached = (array, [array[:, j0:j1] for j0, j1 in self.ranges])
+            if len(self._views) > 8:
+                self._views.clear()
+            self._views[id(array)] = cached
+        return cached[1]
+
+    def run(self, pool, X, Y, ws, dropout, count):
+        """One gradient pass over the batch ``(X, Y)`` on the threads of ``pool``; returns the cost (the blocks' mean)."""
+        self._blocks_of(X)
+        self._blocks_of(Y)
+        self._args = (X, Y, dropout, count)
+        try:
+            with threads.single_threaded_blas():
+                pool.run(self._block)
+        finally:
+            self._args = None
+        if not all(self.finite):
+            return math.nan if any(c != c for c in self.costs) else math.inf
+        grads = self.state.grads
+        for arena in self.arenas[1:]:
+            np.add(grads, arena, out=grads)
+        if count:
+            ws.count[0] += sum(space.count[0] for space in self.spaces)
+        return float(self.costs.sum())
