@@ -47,7 +47,13 @@ def _one_at_a_time(method):
     @functools.wraps(method)
     def locked(self, *args, **kwargs):
         with self._model.lock:
-            return method(self, *args, **kwargs)
+            self._calls += 1
+            try:
+                return method(self, *args, **kwargs)
+            finally:
+                self._calls -= 1
+                if not self._calls and self._retired:
+                    self._close_retired()
 
     return locked
 
@@ -154,8 +160,11 @@ class Network:
         self._plans_generation = config.GENERATION
         self._last_plan = None
         self._steps_by_route = {}
-        # The executor of each plan (fastdnn.executors), opened on first use.
+        # The executor of each plan (fastdnn.executors), opened on first use; those of
+        # plans no longer current are closed when no call of this network runs them.
         self._executors = {}
+        self._retired = []
+        self._calls = 0
 
     # ------------------------------------------------------------ parameters
 
@@ -252,7 +261,7 @@ class Network:
             with self._model.lock:
                 self._strategy = value
                 self._plans.clear()
-                self._close_executors()
+                self._retire_executors()
 
     @property
     def column_blocks(self):
@@ -334,6 +343,7 @@ class Network:
         if self._plans_generation != config.GENERATION:
             # fastdnn.options changed a threshold: the plans are decided again.
             self._plans.clear()
+            self._retire_executors()
             self._plans_generation = config.GENERATION
         plan = self._plans.get(key)
         if plan is None:
@@ -371,16 +381,30 @@ class Network:
         """The executor of ``case`` while another fit holds the native threads (:func:`fastdnn.plan.when_busy`)."""
         return self._executor(self._plan_for(case, busy=True))
 
-    def _close_executors(self):
-        opened = list(self._executors.values())
-        self._executors.clear()
-        for executor in opened:
-            executor.close()
+    def _retire_executors(self):
+        """Put the executors aside: closed now, or when the call running them (a fit whose callback changed the strategy) ends."""
+        self._retired.extend(self._executors.values())
+        self._executors = {}
+        # Without waiting: a fit running on another thread closes them when it ends.
+        if self._model.lock.acquire(blocking=False):
+            try:
+                if not self._calls:
+                    self._close_retired()
+            finally:
+                self._model.lock.release()
+
+    def _close_retired(self):
+        retired, self._retired = self._retired, []
+        try:
+            for executor in retired:
+                executor.close()
+        finally:
+            # Also after an interrupted close: what the state keeps lets the caller's batch go.
+            executors.release(self._model)
 
     def _release_batches(self):
         # The executors that keep a caller's batch between steps let it go.
-        for executor in self._executors.values():
-            executor.release()
+        executors.release(self._model)
 
     @_one_at_a_time
     def train_step(self, X, Y, learning_rate):

@@ -239,6 +239,9 @@ class ModelState:
         self._saved_values = np.empty(0, dtype=self.dtype)
         self._fused = None
         self.direct_session = None
+        # What executors keep between calls, by key: worker threads, column-block buffers
+        # (fastdnn.executors.threads); they live as long as this state.
+        self.executor_cache = {}
         self.lock = threading.RLock()
         self.bind(opt_mod.SGD())
 

@@ -51,21 +51,27 @@ def test_executor_gradient_is_the_plain_pass(strategy, dtype, rng):
     np.testing.assert_allclose(grads, state.grads, rtol=tol * 100, atol=tol)
 
 
+def _softmax_problem(rng, dims, m, dtype=np.float64):
+    X = np.ascontiguousarray(rng.standard_normal((dims[0], m)), dtype=dtype)
+    Y = np.zeros((dims[-1], m), dtype=dtype)
+    Y[rng.integers(0, dims[-1], m), np.arange(m)] = 1.0
+    return X, Y
+
+
 @needs_pinning
-def test_threads_executor_owns_its_threads_and_gives_blas_back(rng, monkeypatch):
+def test_threads_executor_gives_blas_back_also_when_a_block_raises(rng, monkeypatch):
     net = Network([64, 96, 80, 16], output="softmax", strategy="threads", seed=0)
     m = 1024
-    X = rng.standard_normal((64, m))
-    Y = np.zeros((16, m))
-    Y[rng.integers(0, 16, m), np.arange(m)] = 1.0
-    before_threads, before_blas = _block_threads(), _blas_threads()
+    X, Y = _softmax_problem(rng, [64, 96, 80, 16], m)
+    before = _blas_threads()
     plan = net.plan(m)
     assert plan.route == "threads" and plan.blocks >= 2
     ws = net.model_state.workspace(m)
     executor = executors.open_executor(plan, net.model_state)
     executor.gradient(executors.Batch(X, Y, 0, m), ws)
-    assert len(_block_threads()) == len(before_threads) + plan.blocks - 1
-    assert _blas_threads() == before_blas  # held at one thread only inside the pass
+    pool = executor.workers
+    assert len(pool._threads) == plan.blocks - 1 and all(t.is_alive() for t in pool._threads)
+    assert _blas_threads() == before  # held at one thread only inside the pass
 
     def failing(*args, **kwargs):
         raise RuntimeError("a block failed")
@@ -73,22 +79,86 @@ def test_threads_executor_owns_its_threads_and_gives_blas_back(rng, monkeypatch)
     monkeypatch.setattr(passes, "gradient", failing)
     with pytest.raises(RuntimeError, match="a block failed"):
         executor.gradient(executors.Batch(X, Y, 0, m), ws)
-    assert _blas_threads() == before_blas  # also after a block raised
-    executor.close()
-    assert _block_threads() == before_threads
+    assert _blas_threads() == before  # also after a block raised
+    monkeypatch.undo()
+    # The threads are the network's: one pool for every executor of the same number of blocks.
+    other = executors.open_executor(net.plan(512), net.model_state)
+    assert other.workers is pool
 
 
 @needs_pinning
-def test_a_network_closes_its_executors_when_its_strategy_changes(rng):
+def test_the_worker_threads_end_with_their_network(rng):
+    import gc
+
     net = Network([64, 96, 80, 16], output="softmax", strategy="threads", seed=0)
-    X = rng.standard_normal((64, 1024))
-    y = rng.integers(0, 16, 1024)
-    before = _block_threads()
-    net.fit(X, y, epochs=1, progress=False)
+    X, Y = _softmax_problem(rng, [64, 96, 80, 16], 1024)
+    net.fit(X, Y, epochs=1, progress=False)
     assert net.last_plan.route == "threads"
-    assert len(_block_threads()) > len(before)  # kept for the next fit or step
-    net.strategy = "plain"
-    assert _block_threads() == before
+    started = [t for key, kept in net.model_state.executor_cache.items() if key[0] == "block-workers"
+               for t in kept._threads]
+    assert started and all(t.is_alive() for t in started)
+    del net
+    gc.collect()
+    for t in started:
+        t.join(timeout=10)
+    assert not any(t.is_alive() for t in started)
+
+
+@needs_pinning
+def test_a_strategy_changed_by_a_callback_takes_effect_at_the_next_call(rng):
+    """The running fit keeps its executors; the next call gets the new strategy's; no batch is kept."""
+    import weakref
+
+    from fastdnn import native_blocks
+
+    dims = [16, 32, 4]
+    X, Y = _softmax_problem(rng, dims, 600)
+    net = Network(dims, output="softmax", seed=0)
+    plan = net.plan(600)
+    if plan.route != "native-whole-batch":
+        pytest.skip(f"no native blocks for this step here: {plan.reason}")
+    routes = []
+
+    def flip(epoch, record):
+        routes.append(net.last_plan.route)
+        net.strategy = "plain"
+
+    net.fit(X, Y, epochs=3, callback=flip, progress=False)
+    assert routes == ["native-whole-batch"] * 3
+    assert net.model_state.direct_session is None and native_blocks._attached is None
+    net.fit(X, Y, epochs=1, progress=False)
+    assert net.last_plan.route == "plain"
+    # The caller's batch is not kept by any executor after a fit.
+    net.strategy = "threads"
+    X2, Y2 = _softmax_problem(rng, dims, 600)
+    net.fit(X2, Y2, epochs=1, progress=False)
+    assert net.last_plan.route == "threads"
+    gone = weakref.ref(X2)
+    del X2
+    assert gone() is None
+
+
+@needs_pinning
+@pytest.mark.parametrize("batch_size", [None, 256])
+def test_steps_whose_native_threads_are_busy_take_the_next_route_with_the_same_numbers(batch_size, rng):
+    from fastdnn import native_blocks
+
+    dims = [16, 32, 4]
+    X, Y = _softmax_problem(rng, dims, 1024)
+    free, busy = Network(dims, output="softmax", seed=0), Network(dims, output="softmax", seed=0)
+    free.fit(X, Y, epochs=2, batch_size=batch_size, optimizer="adam", progress=False)
+    if not free.last_plan.route.startswith("native"):
+        pytest.skip(f"no native blocks for this step here: {free.last_plan.reason}")
+    assert native_blocks._session_lock.acquire(blocking=False)  # another fit holds the native threads
+    try:
+        busy.fit(X, Y, epochs=2, batch_size=batch_size, optimizer="adam", progress=False)
+        assert plan_mod.BUSY in busy.last_plan.reason
+        assert not any(route.startswith("native") for route in busy.steps_by_route)
+        cost = busy.train_step(X, Y, 0.01)
+        assert plan_mod.BUSY in busy.last_plan.reason and np.isfinite(cost)
+    finally:
+        native_blocks._session_lock.release()
+    np.testing.assert_allclose(busy.history["cost"][:2], free.history["cost"], rtol=1e-10)
 
 
 @needs_pinning

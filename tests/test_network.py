@@ -511,6 +511,8 @@ def test_mini_batches_cover_every_example_once_per_epoch(rng, monkeypatch):
     real = TrainLoop.step
 
     def spy(loop, executor, start, b, *rest):  # every route's step, the executor's gather or its own
+        if executor.gathers:  # the native blocks read the loop's order in place
+            assert executor.session.indices is loop.indices
         seen.append(loop.indices[start:start + b].copy())
         return real(loop, executor, start, b, *rest)
 
@@ -611,13 +613,13 @@ def test_non_finite_cost_stops_and_rolls_back_to_the_last_finite_state(rng):
     # Replay by hand: the rolled-back parameters are those of the last finite cost.
     ws = replay.model_state.workspace(32)
     last_finite = None
-    step = executors.open_executor(replay.plan(32), replay.model_state)
-    for _ in range(500):
-        before = replay.params.copy()
-        cost = step.train(executors.Batch(X, Y, 0, 32), ws, 5.0)
-        if not math.isfinite(cost):
-            break
-        last_finite = before
+    with executors.open_executor(replay.plan(32), replay.model_state) as step:
+        for _ in range(500):
+            before = replay.params.copy()
+            cost = step.train(executors.Batch(X, Y, 0, 32), ws, 5.0)
+            if not math.isfinite(cost):
+                break
+            last_finite = before
     np.testing.assert_array_equal(net.params, last_finite)
     assert math.isfinite(cost_at(net, X, Y))
 

@@ -15,14 +15,18 @@ the same small protocol (:class:`~fastdnn.executors.base.Executor`):
 ``descend(batch, ws, rate)``
     the course's plain gradient-descent step;
 ``close()``
-    give back the threads, the BLAS pin and the native session it holds.
+    give back the BLAS pin and the native session it holds.
+
+The worker threads of the ``threads`` route are the state's (started once
+per network, ended with it); :func:`release` lets every executor of a
+state drop the caller's batch it keeps between steps.
 
 ========================  =====================================  ==========================
 route                     executor                               holds
 ========================  =====================================  ==========================
 ``plain``                 :class:`~.plain.PlainExecutor`         nothing
 ``plain-sgd-in-products`` :class:`~.plain.PlainExecutor`         nothing
-``threads``               :class:`~.threads.ThreadsExecutor`     worker threads; BLAS pin per pass
+``threads``               :class:`~.threads.ThreadsExecutor`     BLAS pin per pass
 ``native-whole-batch``    :class:`~.native.NativeWholeBatch`     a session over the batch
 ``native-update``         :class:`~.native.NativeBatches`        threads, BLAS pin, session lock
 ``native-gradient``       :class:`~.native.NativeBatches`        threads, BLAS pin, session lock
@@ -30,6 +34,8 @@ route                     executor                               holds
 ========================  =====================================  ==========================
 """
 
+from .. import native_blocks
+from . import threads as threads_executor
 from .base import Batch, Executor
 from .dual import DualExecutor
 from .native import NativeBatches, NativeWholeBatch
@@ -71,5 +77,15 @@ def open_executor(plan, state, report=None, fallback=None, data=None, indices=No
                                       count=count, X=X)
 
 
-__all__ = ["Batch", "Executor", "EXECUTORS", "open_executor", "PlainExecutor", "ThreadsExecutor",
+def release(state):
+    """Every executor of ``state`` lets go of the caller's batch it keeps between steps.
+
+    (The whole-batch native session and the column blocks' views: the end
+    of a fit or of ``fit_course`` should not keep the caller's arrays.)
+    """
+    native_blocks.release(state)
+    threads_executor.release(state)
+
+
+__all__ = ["Batch", "Executor", "EXECUTORS", "open_executor", "release", "PlainExecutor", "ThreadsExecutor",
            "NativeWholeBatch", "NativeBatches", "DualExecutor"]

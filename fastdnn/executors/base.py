@@ -112,9 +112,6 @@ class Executor:
             state.update(state.grads, rate, l2 / m)
         return cost
 
-    def release(self):
-        """Let go of what is kept between steps for the next (a caller's batch); the executor stays usable."""
-
     def close(self):
         """Give back what the executor holds (threads, BLAS pin, session); it may not run again."""
 

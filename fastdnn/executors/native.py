@@ -21,6 +21,7 @@ class NativeWholeBatch(Executor):
     def __init__(self, plan, state, report=None, fallback=None):
         super().__init__(plan, state, report)
         self.fallback = fallback
+        self._own_fallback = None
 
     @classmethod
     def open(cls, plan, state, report=None, fallback=None, **context):
@@ -29,16 +30,26 @@ class NativeWholeBatch(Executor):
     def gradient(self, batch, ws, dropout=(1.0, 0), count=False):
         blocks = native_blocks.direct_pass(self.state, batch.X, batch.Y, count, self.plan)
         if blocks is None:
-            return self.fallback().gradient(batch, ws, dropout, count)
+            return self._busy().gradient(batch, ws, dropout, count)
         self.report(self.plan)
         total, ws.count[0] = blocks
         return total / batch.size
 
-    def release(self):
-        native_blocks.release(self.state)
+    def _busy(self):
+        if self.fallback is not None:
+            return self.fallback()
+        if self._own_fallback is None:
+            from .. import plan as plan_mod
+            from . import open_executor
+
+            state, plan = self.state, self.plan
+            busy = plan_mod.when_busy(state.layer_dims, state.dtype, plan.strategy, plan.case,
+                                      plan_mod.machine(state.dtype))
+            self._own_fallback = open_executor(busy, state, self.report)
+        return self._own_fallback
 
     def close(self):
-        self.release()
+        native_blocks.release(self.state)
 
 
 class NativeBatches(Executor):

@@ -17,33 +17,48 @@ class ThreadsExecutor(Executor):
 
     Each block runs the whole gradient pass on its columns with
     single-threaded BLAS products into its own gradient arena (block 0
-    into the state's), and the arenas are summed.  The executor owns its
-    worker threads until :meth:`close`; BLAS is held at one thread during
-    each pass and given back after it, also when a block raised.
+    into the state's), and the arenas are summed.  BLAS is held at one
+    thread during each pass and given back after it, also when a block
+    raised.  The worker threads and the blocks' buffers are the state's
+    (``state.executor_cache``): started once per network and number of
+    blocks, not per executor, and ended when the state is collected.
     """
 
     def __init__(self, plan, state, report=None):
         super().__init__(plan, state, report)
-        self.workers = workers.BlockWorkers(plan.blocks)
-        self._blocks = {}
-        # An executor dropped without close (its network collected) ends its threads too.
-        self._finalizer = weakref.finalize(self, self.workers.close, False)
+        self.workers = _pool(state, plan.blocks)
 
     def blocks(self, m):
-        """The :class:`ColumnBlocks` of batches of ``m`` examples (made on first use and kept)."""
-        blocks = self._blocks.get(m)
+        """The :class:`ColumnBlocks` of batches of ``m`` examples (made on first use and kept with the state)."""
+        key = ("column-blocks", m, self.plan.blocks)
+        cache = self.state.executor_cache
+        blocks = cache.get(key)
         if blocks is None:
-            blocks = self._blocks[m] = ColumnBlocks(self.state, m, self.plan.blocks)
+            blocks = cache[key] = ColumnBlocks(self.state, m, self.plan.blocks)
         return blocks
 
     def gradient(self, batch, ws, dropout=(1.0, 0), count=False):
         self.report(self.plan)
         return self.blocks(batch.size).run(self.workers, batch.X, batch.Y, ws, dropout, count)
 
-    def close(self):
-        self._finalizer.detach()
-        self.workers.close()
-        self._blocks.clear()
+
+def _pool(state, n):
+    """The state's :class:`fastdnn.workers.BlockWorkers` of ``n`` blocks, started on first use."""
+    key = ("block-workers", n)
+    pool = state.executor_cache.get(key)
+    if pool is None:
+        pool = state.executor_cache[key] = workers.BlockWorkers(n)
+        # The threads end with the state (its network collected); not waited for: the
+        # collection may run on one of them.
+        weakref.finalize(state, pool.close, False)
+    return pool
+
+
+def release(state):
+    """The column blocks of ``state`` forget the batches they hold views of (a caller's arrays)."""
+    for key, kept in state.executor_cache.items():
+        if key[0] == "column-blocks":
+            kept.forget()
 
 
 class ColumnBlocks:
@@ -73,6 +88,10 @@ class ColumnBlocks:
                                grad_layers=self.grad_layers[k], parallel=False, count=count)
         self.costs[k] = cost * ((j1 - j0) / self.m)
         self.finite[k] = math.isfinite(cost)
+
+    def forget(self):
+        """Drop the views of the batches seen (they keep the caller's arrays alive)."""
+        self._views.clear()
 
     def _blocks_of(self, array):
         # Column views of the batch, kept while the same array comes back
