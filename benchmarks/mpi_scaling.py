@@ -6,7 +6,8 @@
 For each SPEC section 3 shape and dtype: the median time of one in-place
 ``Allreduce`` of the gradient arena (and of the 16-byte cost/count one), and
 the time of one ``fastdnn.distributed.fit`` step on a global batch of
-``--batch`` examples.  Rank 0 prints one JSON line per case.
+``--batch`` examples, and the route each rank's steps took.  Rank 0 prints
+one JSON line per case.
 """
 
 import argparse
@@ -63,11 +64,13 @@ def main():
             distributed.fit(net, X, Y, comm, batch_size=args.batch, progress=False)
             comm.Barrier()
             step_s = (time.perf_counter() - t) / args.steps
+            # What each rank's shards ran (engine step 5: the route its shard calls for).
+            routes = comm.gather(net.last_plan.route, root=0)
             if rank == 0:
                 print(json.dumps({"ranks": size, "shape": dims, "dtype": dtype.name, "parameters": p,
                                   "bytes": p * dtype.itemsize, "global_batch": args.batch,
                                   "allreduce_ms": reduce_s * 1e3, "scalar_allreduce_us": scalar_s * 1e6,
-                                  "step_ms": step_s * 1e3}), flush=True)
+                                  "step_ms": step_s * 1e3, "routes": routes}), flush=True)
 
 
 if __name__ == "__main__":

@@ -54,7 +54,11 @@ class Examples:
         return ""
 
     def batch_problem(self):
-        """Why native blocks cannot read a batch gathered from these data in place ("" when they can)."""
+        """Why native blocks cannot read a batch gathered from these data in place ("" when they can).
+
+        (An MPI shard's batch is gathered in C order when its route reads
+        it so: :meth:`gather_X`'s ``c_order``.)
+        """
         return "each gathered batch is F-ordered (rows of a row-per-example X)" if self.rows is not None else ""
 
     def direct_X(self, dtype):
@@ -64,19 +68,21 @@ class Examples:
     def direct_Y(self, dtype):
         return self.Y is not None and self.Y.dtype == dtype and self.Y.flags.c_contiguous
 
-    def gather_X(self, indices, start, ws):
+    def gather_X(self, indices, start, ws, c_order=False):
         """Gather the batch ``indices[start:start + ws.m]`` into ``ws``; returns the ``(n_x, b)`` batch.
 
         While :attr:`unchecked`, a NaN or inf among the copied values raises
-        :class:`InputNotFinite` (see :meth:`check_X`).
+        :class:`InputNotFinite` (see :meth:`check_X`).  Rows of a
+        row-per-example ``X`` make an F-ordered batch; ``c_order`` copies it
+        into a C-ordered one (for native blocks, which read C-ordered columns).
         """
         if self.pages is not None and self.rows is not None:
             ws.X_rows  # noqa: B018 -- makes the row buffer and its transpose
             self.pages.gather_rows(gather_mod.gather_rows, self.rows, indices, start, ws.X_rows)
-            return ws.X_rows_T
+            return _in_c_order(ws) if c_order else ws.X_rows_T
         if self.rows is not None:
             bad = gather_mod.gather_rows(self.rows, indices, start, ws.X_rows)
-            batch = ws.X_rows_T
+            batch = _in_c_order(ws) if c_order else ws.X_rows_T
         else:
             bad = gather_mod.gather(self.X, indices, start, ws.X)
             batch = ws.X
@@ -196,6 +202,41 @@ def prepare(state, X, Y=None, names=("X", "Y"), check_X=True):
     v.check_finite(name, Y_arr)
     state.head.check_targets(name, Y_arr)
     return Examples(X_arr, Y=Y_arr, unchecked=unchecked, prepared_for=_shape_of(state))
+
+
+def _in_c_order(ws):
+    """The rows gathered into ``ws.X_rows``, copied in C order (``ws.X_c``: ``ws.X`` shares their memory)."""
+    np.copyto(ws.X_c, ws.X_rows_T)
+    return ws.X_c
+
+
+def full_batch_arrays(state, X, Y):
+    """``(X, Y)`` checked and converted once for full-batch steps (``fit_course``): C-ordered, of the network's dtype."""
+    X_arr = v.as_array("X", X, ndim=2)
+    n_x, n_out = state.layer_dims[0], state.layer_dims[-1]
+    if X_arr.shape[0] != n_x:
+        raise ValueError(f"X has {X_arr.shape[0]} rows (features) but the network expects {n_x}: "
+                         f"X must have shape ({n_x}, m)")
+    Xc = v.prepare(X_arr, state.dtype)
+    v.check_finite("X", Xc)
+    Y_arr = v.as_array("Y", Y)
+    if Y_arr.ndim == 1 and n_out == 1:
+        Y_arr = Y_arr.reshape(1, -1)
+    v.check_shape("Y", Y_arr, (n_out, X_arr.shape[1]), "(n_out, m), one column per example of X")
+    Yc = v.prepare(Y_arr, state.dtype)
+    v.check_finite("Y", Yc)
+    state.head.check_targets("Y", Yc)
+    return Xc, Yc
+
+
+def check_training_examples(layer_dims, output, data, validation=None):
+    """``TypeError`` unless ``data`` (and ``validation``) are :class:`Examples`; ``ValueError`` unless they fit the network."""
+    for name, examples in (("data", data), ("validation", validation)):
+        if examples is None and name == "validation":
+            continue
+        if not isinstance(examples, Examples):
+            raise TypeError(f"{name} must be the examples Network.prepare returns, got {type(examples).__name__}")
+        examples.check_fits(layer_dims, output)
 
 
 def validation_examples(state, validation):

@@ -1,12 +1,18 @@
-"""The epoch loop of a fit: what runs between the executors' steps.
+"""The epoch loop: what runs between the executors' steps, for every face.
 
 A :class:`TrainLoop` runs one fit's epochs over prepared examples with the
 executors the network chose for each size of batch: shuffling, the
 batches, the divergence check, the cost and accuracy sums, checkpoints
 and resumption, validation, callbacks, the history and the progress bar.
-It knows nothing of which route a step takes.
+It knows nothing of which route a step takes.  Over MPI a reducer
+(:class:`fastdnn.distributed.Reducer`) gives each process its shard of
+every batch, sums the gradients between each step's gradient pass and its
+update, and has one process write, show and decide for all.
+:class:`CourseLoop` is the same loop as the course's ``L_layer_model``
+runs it (:meth:`fastdnn.Network.fit_course`).
 """
 
+import logging
 import math
 import sys
 import time
@@ -16,6 +22,18 @@ import numpy as np
 from . import compiling
 from . import fitting
 from .executors.base import Batch
+
+log = logging.getLogger("fastdnn")
+
+
+class NoExamples:
+    """The workspace of a process whose shard of a batch is empty (fewer examples than MPI ranks)."""
+
+    m = 0
+
+    def __init__(self):
+        self.count = np.zeros(1, dtype=np.float64)
+        self.square_sum = np.zeros(1, dtype=np.float64)
 
 
 class TrainLoop:
@@ -32,52 +50,77 @@ class TrainLoop:
     indices : ndarray of int64
         The examples of the fit in their first order (shuffled in place).
     whole : (ndarray, ndarray) or None
-        ``(X, Y)`` of a full-batch fit (one step an epoch), else ``None``.
+        ``(X, Y)`` of a full-batch fit read as given (one step an epoch), else ``None``.
     evaluate : callable, optional
         ``evaluate()`` returns the validation scores after each epoch.
+    reducer : fastdnn.distributed.Reducer, optional
+        Data-parallel training over MPI: this process trains on its shard of each batch.
 
     Notes
     -----
-    The constructor loads a checkpoint when resuming, so the executors are
+    :meth:`resume` loads a checkpoint when resuming: the executors are
     opened after it, on the parameters and optimizer they will train.
     """
 
-    def __init__(self, net, state, data, settings, indices, whole=None, evaluate=None):
+    def __init__(self, net, state, data, settings, indices, whole=None, evaluate=None, reducer=None):
         self.state, self.data, self.settings, self.net = state, data, settings, net
         self.indices = indices
         self.order = indices.copy()
         self.m = m = indices.size
         self.whole = whole
-        self.batch = m if whole is not None else settings.batch_size
+        self.reducer = reducer
+        self.batch = m if settings.batch_size is None or settings.batch_size >= m else settings.batch_size
         self.count = settings.track_accuracy and state.head.counts
         self.answers = m * state.head.answers_per_example(net.layer_dims[-1]) if self.count else None
         self.evaluate = evaluate
-        self.workspaces = {b: state.workspace(b) for b in self.sizes()}
-        self.checkpoints = fitting.Checkpoints(settings, state, net, m, self.batch, indices)
+        # The batch sizes in order, so that the smaller batch's workspace shares the larger one's buffers.
+        self.workspaces = {}
+        for b in self.sizes():
+            local = self.local(b)
+            self.workspaces[b] = state.workspace(local) if local else NoExamples()
+        self.checkpoints = fitting.Checkpoints(settings, state, net, m, self.batch, indices,
+                                               writer=reducer is None or reducer.leads)
+        self.first_epoch, self.first_step, self.resumed_sums, self.history = 0, 0, (0.0, 0.0), {}
+
+    def resume(self):
+        """Load the checkpoint when the settings resume from one (before the executors are opened)."""
+        if self.reducer is not None:
+            self.reducer.agree_on_resuming(self.checkpoints)
         self.first_epoch, self.first_step, self.resumed_sums, self.history = self.checkpoints.resume(self.order)
 
     def sizes(self):
         """The sizes of the fit's batches: the batch size, then the last batch's if smaller."""
         return [b for b in (self.batch, self.m % self.batch) if b]
 
+    def local(self, b):
+        """Examples of a batch of ``b`` that this process trains on (its shard over MPI)."""
+        return b if self.reducer is None else self.reducer.local(b)
+
     def run(self, executors):
         """Train every epoch with ``executors`` (``{batch size: executor}``); returns this call's records."""
-        settings = self.settings
+        settings, reducer = self.settings, self.reducer
         running = executors[self.batch]
+        state = self.state
+        log.debug("fastdnn fit of %s %s on %d examples%s: %s", state.layer_dims, state.dtype.name, self.m,
+                  "" if self.batch == self.m else f" in batches of {self.batch}", running.plan)
         if settings.verbose:
             print(f"fastdnn: {running.plan}")
-        if self.whole is not None or running.gathers:
+        if self.data is not None and (self.whole is not None or running.gathers):
             # Their batches are not gathered by take: the whole scan now, before the first step.
             self.data.check_X()
-        bar = progress_bar(settings.progress, settings.epochs * self.m)
+        bar = progress_bar(settings.progress and (reducer is None or reducer.leads), settings.epochs * self.m)
+        epoch = self.first_epoch
         try:
             for epoch in range(self.first_epoch, settings.epochs):
                 record = self.epoch(epoch, executors, bar, running.plan.route)
-                if settings.callback is not None and settings.callback(epoch, dict(record)):
+                if self.stop(epoch, record):
                     break
             if self.first_epoch < settings.epochs:
-                # The last update is not followed by a cost: check it here.
-                fitting.check_last_update(self.state, epoch)
+                self.after_last_epoch(epoch)
+        except BaseException as error:
+            if reducer is not None:
+                reducer.failed(error)
+            raise
         finally:
             if bar is not None:
                 bar.close()
@@ -96,7 +139,7 @@ class TrainLoop:
             total, correct = self.resumed_sums
         if bar is not None:
             bar.set_description(f"epoch {epoch + 1}/{settings.epochs} [{route}]", refresh=False)
-        if settings.shuffle and not skip and self.whole is None:
+        if settings.shuffle and not skip and batch < m:
             # From the same starting order each epoch, so that two fit calls continue exactly like one.
             np.copyto(indices, self.order)
             self.state.rng.shuffle(indices)
@@ -108,10 +151,12 @@ class TrainLoop:
             ws = self.workspaces[b]
             cost = self.step(executors[b], start, b, ws, lr)
             if not math.isfinite(cost):
-                fitting.diverged(self.state, cost, f"epoch {epoch + 1} of {settings.epochs}, step {step + 1} of "
-                                 f"{n_steps}", lr, self.data, indices[start:start + b])
+                self.diverged(cost, f"epoch {epoch + 1} of {settings.epochs}, step {step + 1} of {n_steps}", lr,
+                              start, b)
             total += cost * (b / m)
             correct += ws.count[0]
+            if self.reducer is not None:
+                self.reducer.after_step(self.state)
             if self.checkpoints.due():
                 self.checkpoints.save(epoch, step + 1, (total, correct), self.history)
             if bar is not None:
@@ -120,28 +165,43 @@ class TrainLoop:
                 if now - shown > 0.5:
                     bar.set_postfix(loss=f"{total * m / (start + b):.4g}", refresh=False)
                     shown = now
-        # Every example has been gathered, and checked on the way, once.
-        self.data.unchecked = None
+        if self.data is not None:
+            # Every example has been gathered, and checked on the way, once.
+            self.data.unchecked = None
         return self.close_epoch(epoch, total, correct, lr, started, bar)
+
+    def after_last_epoch(self, epoch):
+        """The last update is not followed by a cost: check it here (:func:`fastdnn.fitting.check_last_update`)."""
+        fitting.check_last_update(self.state, epoch)
 
     def step(self, executor, start, b, ws, lr):
         """The step on ``indices[start:start + b]`` (the whole batch in a full-batch fit); returns its cost."""
-        settings = self.settings
+        settings, reducer = self.settings, self.reducer
         if self.whole is not None:
             batch = Batch(self.whole[0], self.whole[1], 0, b)
-        else:
+        elif reducer is None:
             batch = executor.take(self.data, self.indices, start, b, ws)
-        return executor.train(batch, ws, lr, settings.l2, settings.keep_prob, self.count)
+        else:
+            lo, hi = reducer.shard(start, b)
+            batch = executor.take(self.data, self.indices, lo, hi - lo, ws) if hi > lo else Batch(None, None, lo, 0)
+            batch = batch._replace(offset=lo - start, total=b)
+        return executor.train(batch, ws, lr, settings.l2, settings.keep_prob, self.count, reducer)
+
+    def diverged(self, cost, where, lr, start, b):
+        """A step's cost is not finite: roll back and raise (:func:`fastdnn.fitting.diverged`)."""
+        fitting.diverged(self.state, cost, where, lr, self.data, self.indices[start:start + b])
 
     def close_epoch(self, epoch, total, correct, lr, started, bar):
         """The epoch's record, with validation scores; appended, checkpointed, shown."""
-        net = self.net
+        net, reducer = self.net, self.reducer
         # Training time: a first epoch's kernel compiles are left out.
         # (The process's compiles: another thread's may fall in this epoch, hence the floor.)
         record = fitting.epoch_record(net.history, total, correct, self.answers, lr,
                                       time.perf_counter() - compiling.seconds() - started)
+        if reducer is not None:
+            reducer.end_epoch(self.state)
         if self.evaluate is not None:
-            fitting.add_scores(record, self.evaluate())
+            fitting.add_scores(record, self.evaluate() if reducer is None else reducer.scores(self.evaluate))
         fitting.append_record(record, self.history, net.history)
         self.checkpoints.save(epoch + 1, 0, (0.0, 0.0), self.history)
         if bar is not None:
@@ -150,6 +210,51 @@ class TrainLoop:
                 shown["val_acc"] = f"{record['val_accuracy']:.4f}"
             bar.set_postfix(shown, refresh=True)
         return record
+
+    def stop(self, epoch, record):
+        """Whether the callback asks to stop after ``epoch`` (over MPI, the leading process's callback decides)."""
+        callback = self.settings.callback
+        if self.reducer is None:
+            return callback is not None and bool(callback(epoch, dict(record)))
+        return self.reducer.stop(lambda: callback is not None and bool(callback(epoch, dict(record))))
+
+
+class CourseLoop(TrainLoop):
+    """The loop of the course's ``L_layer_model``: full-batch gradient descent, one step an epoch.
+
+    Each step is :meth:`fastdnn.executors.Executor.descend` (plain
+    gradient descent, no optimizer binding, no rollback copy); the cost is
+    kept every 100 iterations and at the last (and printed with
+    ``print_cost``), nothing goes into the network's history, and a cost
+    that is not finite stops the loop with ``FloatingPointError``.
+    """
+
+    def __init__(self, net, state, X, Y, settings, print_cost=False):
+        m = X.shape[1]
+        super().__init__(net, state, None, settings, np.arange(m, dtype=np.int64), (X, Y))
+        self.resume()
+        self.print_cost = print_cost
+        self.costs = []
+
+    def step(self, executor, start, b, ws, lr):
+        return executor.descend(Batch(self.whole[0], self.whole[1], 0, b), ws, lr)
+
+    def diverged(self, cost, where, lr, start, b):
+        raise FloatingPointError(f"the cost became {cost} at iteration {self._epoch}")
+
+    def after_last_epoch(self, epoch):
+        pass  # the course's loop has no rollback copy to go back to
+
+    def epoch(self, epoch, executors, bar, route):
+        self._epoch = epoch
+        return super().epoch(epoch, executors, bar, route)
+
+    def close_epoch(self, epoch, total, correct, lr, started, bar):
+        if epoch % 100 == 0 or epoch == self.settings.epochs - 1:
+            self.costs.append(float(total))
+            if self.print_cost:
+                print(f"Cost after iteration {epoch}: {total}")
+        return {"cost": total}
 
 
 def _stream_is_terminal(stream):

@@ -127,8 +127,10 @@ _MAX_BLOCKS = 6
 _CHUNK = 20     # columns a block takes through the network at a time (set once per session)
 _DONE = 24      # per block k: the last step it finished
 _ASLEEP = 32    # per block k: 1 while its worker sleeps on its event
+_SCALE = 38     # columns of the batch whose 1/b scales the gradient (an MPI shard's batch is wider than its columns)
 _CTL_SIZE = 40
-assert _BLOCKS + 2 * _MAX_BLOCKS <= _CHUNK < _DONE and _DONE + _MAX_BLOCKS <= _ASLEEP <= _CTL_SIZE - _MAX_BLOCKS
+assert _BLOCKS + 2 * _MAX_BLOCKS <= _CHUNK < _DONE and _DONE + _MAX_BLOCKS <= _ASLEEP <= _SCALE - _MAX_BLOCKS
+assert _SCALE < _CTL_SIZE
 
 _GRADIENTS = 0  # the gradient pass of each block
 _UPDATE = 1     # each thread's run of the arena: add the blocks' gradients, take the optimizer's step
@@ -399,7 +401,7 @@ def _main_step(ctl, gen, limit, n_blocks, model, data, start, b, block):
     result = block[4]
     result[0] = 0.0
     result[1] = 0.0
-    _block_pass(model, data, start, ctl[_BLOCKS], ctl[_BLOCKS + 1], 1.0 / b, block, ctl[_CHUNK])
+    _block_pass(model, data, start, ctl[_BLOCKS], ctl[_BLOCKS + 1], 1.0 / ctl[_SCALE], block, ctl[_CHUNK])
     return _wait_all(ctl, gen, limit, n_blocks, True)
 
 
@@ -528,9 +530,8 @@ def _worker_loop(ctl, fctl, k, limit, seen, model, data, block, n_blocks, arenas
         start = ctl[_START]
         c0 = ctl[_BLOCKS + 2 * k]
         c1 = ctl[_BLOCKS + 2 * k + 1]
-        b = ctl[_BATCH]
         if c1 > c0:
-            _block_pass(model, data, start, c0, c1, 1.0 / b, block, ctl[_CHUNK])
+            _block_pass(model, data, start, c0, c1, 1.0 / ctl[_SCALE], block, ctl[_CHUNK])
         else:
             grads[:] = 0.0
         _store(ctl, _DONE + k, gen)
@@ -731,8 +732,10 @@ class Session:
                 state.count_update()
         return self.result[0], self.result[1]
 
-    def _gradient_pass(self, start, b):
+    def _gradient_pass(self, start, b, total=None):
         self._wake_sleepers()
+        # Written before the step starts (its generation is stored after): the workers read it then.
+        self.ctl[_SCALE] = b if total is None else total
         self._gen += 1
         done = _main_step(self.ctl, self._gen, SPIN_LIMIT, self.n_blocks, self.model, self.data, start, b,
                           self.main_block)
@@ -768,14 +771,16 @@ class Session:
             # Its flag says asleep until it is back in its loop: wait without looking at it.
             done = _wait_all(self.ctl, self._gen, SPIN_LIMIT, self.n_blocks, False)
 
-    def step(self, start, b):
+    def step(self, start, b, total=None):
         """Gradient pass over the batch ``indices[start:start + b]`` into ``state.grads``.
 
         Returns ``(cost, correct)``: the cost summed over the batch's
         examples (the gradient is garbage when it is not finite) and the
-        number of correct answers (0 unless counting).
+        number of correct answers (0 unless counting).  ``total``: the
+        columns of the whole batch when these are a shard of it (the
+        gradient is scaled by ``1 / total``; by default ``1 / b``).
         """
-        self._gradient_pass(start, b)
+        self._gradient_pass(start, b, total)
         _reduce(self.state.grads, self.block_grads, self.results[1:], self.result)
         return self.result[0], self.result[1]
 
@@ -876,7 +881,7 @@ def release(state):
             _session_lock.release()
 
 
-def direct_pass(state, X, Y, count, plan):
+def direct_pass(state, X, Y, count, plan, total=None):
     """The gradient pass of a whole batch ``(X, Y)`` as the native column blocks of ``plan``, or ``None`` while another fit holds the workers.
 
     For :meth:`fastdnn.Network.train_step` and full-batch :meth:`fit`
@@ -885,7 +890,8 @@ def direct_pass(state, X, Y, count, plan):
     attached between calls (its worker spins a few milliseconds, then
     sleeps); BLAS is at one thread only inside the call.  Returns
     ``(cost summed over the examples, correct answers)``; the gradient is
-    in ``state.grads``.
+    in ``state.grads``, scaled by ``1 / total`` (``total``: the columns of
+    the whole batch ``X`` is a shard of; by default ``1 / m``).
     """
     from . import threads
 
@@ -903,6 +909,6 @@ def direct_pass(state, X, Y, count, plan):
     try:
         with threads.single_threaded_blas():
             session.attach()
-            return session.step(0, m)
+            return session.step(0, m, total)
     finally:
         _session_lock.release()

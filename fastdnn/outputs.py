@@ -59,6 +59,11 @@ class Output:
         """Write into ``out[0]`` the number of right answers of the outputs ``P`` for the targets ``Y``."""
         metrics.count_correct(P, Y, self.multiclass, out)
 
+    def check_units(self, name, k):
+        """Raise ``ValueError`` when ``k`` output units are too few for this output."""
+        if k < self.min_units:
+            raise ValueError(f"a {name} output needs at least {self.min_units} units, got layer_dims[-1] = {k}")
+
     def answers_per_example(self, k):
         """How many answers an example of ``k`` output units gives (the accuracy's denominator per example)."""
         return 1 if self.multiclass else k

@@ -61,7 +61,9 @@ class Case(NamedTuple):
     C-ordered in the network's dtype; for ``"mini-batches"``, in memory, in
     the network's dtype.  ``batch_data``: the same for each batch gathered
     from them (``"mini-batches"`` only).  ``dual``: ``fit_course``'s
-    argument.
+    argument.  ``reduced``: the step's gradient is summed over MPI ranks
+    before the optimizer's step (:class:`fastdnn.distributed.Reducer`);
+    ``batch`` is then this rank's shard.
     """
 
     kind: str
@@ -72,6 +74,7 @@ class Case(NamedTuple):
     data: str = ""
     batch_data: str = ""
     dual: object = "auto"
+    reduced: bool = False
 
 
 class Machine(NamedTuple):
@@ -207,7 +210,8 @@ def fused_layers(layer_dims):
 
 
 def _sgd_in_products(layer_dims, case):
-    return case.optimizer == "sgd" and not case.l2 and any(fused_layers(layer_dims))
+    # Not when the gradient is summed over MPI ranks first: the step follows the sum.
+    return case.optimizer == "sgd" and not case.l2 and not case.reduced and any(fused_layers(layer_dims))
 
 
 class StrategyRefused(ValueError):
@@ -366,6 +370,18 @@ def _plain(layer_dims, case, facts, in_products, why):
     in_products = in_products and _sgd_in_products(layer_dims, case)
     return Plan("plain", "plain-sgd-in-products" if in_products else "plain", why, case.batch, 1, 0, 1,
                 _blas(facts, False))
+
+
+def case_of(batch, m=None, optimizer="sgd", l2=False, dropout=False, course=False):
+    """The :class:`Case` of :meth:`fastdnn.Network.plan`'s question: a step of ``batch`` of a fit over ``m``.
+
+    ``course``: a step of ``fit_course``; ``m`` larger than ``batch``: a
+    fit's mini-batches; else a batch given whole.
+    """
+    if course:
+        return Case("course", batch)
+    kind = "mini-batches" if m is not None and m > batch else "whole"
+    return Case(kind, batch, dropout, optimizer, l2)
 
 
 def needs_c_order(strategy):

@@ -96,7 +96,7 @@ class Workspace:
         self.softmax_shift, self.softmax_norm = self._buffers.get("softmax_scratch", 2, m, np.float64)
         self.count = np.zeros(1, dtype=np.float64)
         self.square_sum = np.zeros(1, dtype=np.float64)
-        self._X = self._Y = self._masks = self._X_rows = None
+        self._X = self._Y = self._masks = self._X_rows = self._X_c = None
 
     # The layer buffers are made on first use: a batch split into column
     # blocks never touches its whole-batch ones.
@@ -140,6 +140,13 @@ class Workspace:
             self._X_rows = self._buffers.get("X", self._dims[0], self.m, self.dtype).reshape(self.m, self._dims[0])
             self.X_rows_T = self._X_rows.T
         return self._X_rows
+
+    @property
+    def X_c(self):
+        """A C-ordered ``(n_x, m)`` copy of the rows gathered into :attr:`X_rows` (its own memory)."""
+        if self._X_c is None:
+            self._X_c = self._buffers.get("X_c", self._dims[0], self.m, self.dtype)
+        return self._X_c
 
     @property
     def X(self):
@@ -210,6 +217,20 @@ class ModelState:
     direct_session : object or None
         The native column blocks of the last whole batch
         (:func:`fastdnn.native_blocks.direct_pass`), kept between steps.
+    executor_cache : dict
+        What executors keep between calls (:mod:`fastdnn.executors`):
+        worker threads and column-block buffers.
+
+    Notes
+    -----
+    Memory: the parameter arena, the gradient arena, the optimizer's arena
+    (0, 1 or 2 times the parameters for SGD, momentum, Adam), a rollback copy
+    of the parameters and of the optimizer state, another taken at the start
+    of each mini-batch fit (its check of ``X`` for NaN and inf can undo the
+    call), and one workspace shared by every batch size up to the largest
+    seen: per layer an ``(n_l, m)`` activation, two ``(max n_l, m)`` scratch
+    buffers for the backward pass, the ``(n_x, m)`` batch of inputs and, with
+    dropout, a uint8 mask per hidden layer.
     """
 
     def __init__(self, layer_dims, dtype, hidden, output, leaky_slope, seed):
@@ -251,6 +272,15 @@ class ModelState:
         return len(self.layer_dims) - 1
 
     # ------------------------------------------------------------ buffers
+
+    def named(self, gradients=False):
+        """``{"W1": ..., "b1": ...}`` (or ``{"dW1": ..., "db1": ...}``): views into the arena, by the course's names."""
+        prefix, layers = ("d", self.grad_layers) if gradients else ("", self.layers)
+        out = {}
+        for l, (W, b) in enumerate(layers, start=1):
+            out[f"{prefix}W{l}"] = W
+            out[f"{prefix}b{l}"] = b
+        return out
 
     def workspace(self, m, cache=True):
         """The :class:`Workspace` of batches of ``m`` examples (kept when ``cache``)."""

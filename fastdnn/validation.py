@@ -244,6 +244,17 @@ def finite_float(name, value, minimum=None):
     return value
 
 
+def network_dtype(name, value):
+    """``value`` as a NumPy dtype, float32 or float64, else ``TypeError`` naming ``name``."""
+    try:
+        dtype = np.dtype(value)
+    except TypeError:
+        raise TypeError(f"{name} must be float32 or float64, got {value!r}") from None
+    if dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{name} must be float32 or float64, got {dtype}")
+    return dtype
+
+
 def choice(name, value, options):
     """``value``, which must be one of ``options``; the error lists them."""
     if not isinstance(value, str) or value not in options:

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from fastdnn import distributed
+from fastdnn import threads as threads_mod
 from fastdnn.network import Network
 
 
@@ -224,3 +225,58 @@ def test_import_fastdnn_alone_reaches_distributed_and_the_estimator():
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+_ROUTES_SCRIPT = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    from mpi4py import MPI
+    from fastdnn import distributed
+    from fastdnn.network import Network
+
+    out, case = sys.argv[1], json.loads(sys.argv[2])
+    comm = MPI.COMM_WORLD
+    rng = np.random.default_rng(0)
+    dims, m = case["dims"], case["m"]
+    X = rng.standard_normal((m, dims[0])).T
+    y = rng.integers(0, dims[-1], m)
+    net = Network(dims, output="softmax", seed=3)
+    # Two threads a rank (more than this machine's share): the shards' own fast routes run.
+    distributed.fit(net, X, y, epochs=case["epochs"], batch_size=case["batch"], optimizer="adam",
+                    learning_rate=0.01, l2=case["l2"], progress=False, threads=2)
+    routes = comm.gather(sorted(net.steps_by_route), root=0)
+    if comm.Get_rank() == 0:
+        np.save(out, net.params)
+        with open(out + ".json", "w") as f:
+            json.dump(routes, f)
+""")
+
+
+@needs_mpi
+@pytest.mark.skipif(not threads_mod.can_pin_blas(), reason="column blocks need threadpoolctl (the 'threads' extra)")
+@pytest.mark.parametrize("case", [
+    {"dims": [64, 100, 10], "m": 1000, "batch": 200, "epochs": 2, "l2": 0.0},  # the digits classifier's network
+    {"dims": [784, 256, 256, 10], "m": 8192, "batch": 4096, "epochs": 1, "l2": 0.01},
+])
+def test_every_rank_runs_the_fast_route_its_shard_calls_for(tmp_path, case):
+    import json
+
+    script = tmp_path / "routes.py"
+    script.write_text(_ROUTES_SCRIPT)
+    out = str(tmp_path / "params.npy")
+    result = subprocess.run([_mpirun(), "-n", "2", sys.executable, str(script), out, json.dumps(case)],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    with open(out + ".json") as f:
+        routes = json.load(f)
+    assert len(routes) == 2
+    for rank_routes in routes:
+        assert rank_routes and all(route in ("threads", "native-whole-batch") for route in rank_routes), routes
+    rng = np.random.default_rng(0)
+    dims, m = case["dims"], case["m"]
+    X = rng.standard_normal((m, dims[0])).T
+    y = rng.integers(0, dims[-1], m)
+    single = Network(dims, output="softmax", seed=3)
+    single.fit(X, y, epochs=case["epochs"], batch_size=case["batch"], optimizer="adam", learning_rate=0.01,
+               l2=case["l2"], progress=False)
+    np.testing.assert_allclose(np.load(out), single.params, rtol=1e-10, atol=1e-14)

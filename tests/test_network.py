@@ -573,12 +573,12 @@ def test_evaluate_and_predict_agree_with_numpy(rng):
 
 
 def test_predict_in_chunks_equals_one_pass(rng, monkeypatch):
-    from fastdnn import network as network_mod
+    from fastdnn import inference
 
     net = Network([6, 9, 1], seed=1)
     X = rng.standard_normal((6, 1000))
     whole = net.predict_proba(X)
-    monkeypatch.setattr(network_mod, "_CHUNK_ELEMENTS", 9 * 300)  # 300-example chunks, a last one of 100
+    monkeypatch.setattr(inference, "CHUNK_ELEMENTS", 9 * 300)  # 300-example chunks, a last one of 100
     fresh = Network([6, 9, 1], seed=1)
     np.testing.assert_allclose(fresh.predict_proba(X), whole, rtol=1e-14)
     assert fresh.predict(X).shape == (1, 1000)

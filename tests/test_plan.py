@@ -292,7 +292,7 @@ def test_plan_is_pure_and_cached(monkeypatch):
     net = Network([64, 100, 10], output="softmax")
     first = net.plan(200, m=1797, optimizer="adam")
     assert net.plan(200, m=1797, optimizer="adam") is first
-    assert not net._executors and net.last_plan is None  # nothing started, nothing ran
+    assert not net._schedule.open_executors and net.last_plan is None  # nothing started, nothing ran
     monkeypatch.setattr(config, "NATIVE_BLOCK_MIN_COLUMNS", 1 << 20)
     assert net.plan(200, m=1797, optimizer="adam") is first  # kept until the strategy changes
     net.strategy = "plain"

@@ -13,13 +13,29 @@ class Batch(NamedTuple):
     ``X`` of shape ``(n_x, size)`` and ``Y`` of shape ``(n_L, size)``: the
     batch's arrays, or ``None`` for an executor that gathers its batches
     itself (:attr:`Executor.gathers`), which reads positions ``start`` to
-    ``start + size`` of the fit's example order instead.
+    ``start + size`` of the fit's example order instead.  ``offset`` and
+    ``total``: when the batch is a shard (an MPI rank's) of a batch of
+    ``total`` examples, its first column in that batch; the gradient is
+    then scaled by ``1 / total`` and the dropout masks are the whole
+    batch's, so that the shards' gradients add up to the batch's.
     """
 
     X: object
     Y: object
     start: int
     size: int
+    offset: int = 0
+    total: int = 0
+
+    @property
+    def columns(self):
+        """Examples of the whole batch (``total``, or ``size`` when the batch is not a shard)."""
+        return self.total or self.size
+
+    @property
+    def shard(self):
+        """``(offset, total)`` of a shard, for :func:`fastdnn.passes.gradient`; ``None`` for a whole batch."""
+        return None if self.offset == 0 and self.columns == self.size else (self.offset, self.columns)
 
 
 def _nothing(plan):
@@ -77,16 +93,23 @@ class Executor:
         """
         raise NotImplementedError
 
-    def train(self, batch, ws, rate, l2=0.0, keep_prob=1.0, count=False):
+    def train(self, batch, ws, rate, l2=0.0, keep_prob=1.0, count=False, reducer=None):
         """One step of a fit: gradient, the L2 term, and the bound optimizer's step; returns the cost.
 
         Only when the cost (with the L2 term) is finite do the parameters
         move, the old ones kept for :meth:`fastdnn.state.ModelState.rollback`.
-        ``ws.count[0]`` gets the right answers when ``count``.
+        ``ws.count[0]`` gets the right answers when ``count``.  With a
+        ``reducer`` (:class:`fastdnn.distributed.Reducer`), the batch is
+        this process's shard: the reducer sums the gradient and the cost
+        over the processes before the step.
         """
         ws.count[0] = 0.0
-        cost = self.gradient(batch, ws, self.dropout(keep_prob), count)
-        return self.descend_after(cost, ws, rate, l2, batch.size)
+        dropout = self.dropout(keep_prob)
+        if reducer is None:
+            cost = self.gradient(batch, ws, dropout, count)
+        else:
+            cost = reducer.reduce(self, batch, ws, dropout, count)
+        return self.descend_after(cost, ws, rate, l2, batch.columns)
 
     def descend(self, batch, ws, rate):
         """One plain gradient-descent step (the course's): gradient, then ``W -= rate dW``; returns the cost.

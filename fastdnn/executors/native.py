@@ -27,8 +27,14 @@ class NativeWholeBatch(Executor):
     def open(cls, plan, state, report=None, fallback=None, **context):
         return cls(plan, state, report, fallback)
 
+    def take(self, data, indices, start, size, ws):
+        # The blocks read C-ordered columns: rows of a row-per-example X are put in that order.
+        X = data.gather_X(indices, start, ws, c_order=True)
+        data.gather_Y(indices, start, ws.Y)
+        return Batch(X, ws.Y, start, size)
+
     def gradient(self, batch, ws, dropout=(1.0, 0), count=False):
-        blocks = native_blocks.direct_pass(self.state, batch.X, batch.Y, count, self.plan)
+        blocks = native_blocks.direct_pass(self.state, batch.X, batch.Y, count, self.plan, batch.total or None)
         if blocks is None:
             return self._busy().gradient(batch, ws, dropout, count)
         self.report(self.plan)
@@ -85,7 +91,10 @@ class NativeBatches(Executor):
         total, ws.count[0] = self.session.step(batch.start, batch.size)
         return total / batch.size
 
-    def train(self, batch, ws, rate, l2=0.0, keep_prob=1.0, count=False):
+    def train(self, batch, ws, rate, l2=0.0, keep_prob=1.0, count=False, reducer=None):
+        if reducer is not None:
+            raise ValueError("the native blocks gather a fit's batches themselves: an MPI shard takes a "
+                             "whole-batch route (fastdnn.plan.Case.reduced)")
         if self.plan.route != "native-update":
             # No dropout here (the plan saw to it): the blocks' count is the session's.
             return self.descend_after(self.gradient(batch, ws), ws, rate, l2, batch.size)

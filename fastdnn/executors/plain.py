@@ -22,12 +22,13 @@ class PlainExecutor(Executor):
 
     def gradient(self, batch, ws, dropout=(1.0, 0), count=False, fused_rate=None, keep=False):
         self.report(self.plan)
-        return passes.gradient(self.state, batch.X, batch.Y, ws, 1.0 / batch.size, dropout, count=count,
-                               fused_rate=fused_rate, keep=keep)
+        return passes.gradient(self.state, batch.X, batch.Y, ws, 1.0 / batch.columns, dropout, batch.shard,
+                               count=count, fused_rate=fused_rate, keep=keep)
 
-    def train(self, batch, ws, rate, l2=0.0, keep_prob=1.0, count=False):
-        if not self.in_products:
-            return super().train(batch, ws, rate, l2, keep_prob, count)
+    def train(self, batch, ws, rate, l2=0.0, keep_prob=1.0, count=False, reducer=None):
+        if not self.in_products or reducer is not None:
+            # (A step whose gradient is reduced first cannot take its update inside the products.)
+            return super().train(batch, ws, rate, l2, keep_prob, count, reducer)
         # The plan chose it for plain SGD without L2: the old weights are
         # copied for a rollback inside the products, the rest in the update.
         ws.count[0] = 0.0

@@ -39,7 +39,7 @@ class ThreadsExecutor(Executor):
 
     def gradient(self, batch, ws, dropout=(1.0, 0), count=False):
         self.report(self.plan)
-        return self.blocks(batch.size).run(self.workers, batch.X, batch.Y, ws, dropout, count)
+        return self.blocks(batch.size).run(self.workers, batch, ws, dropout, count)
 
 
 def _pool(state, n):
@@ -78,13 +78,14 @@ class ColumnBlocks:
 
     def _block(self, k):
         state = self.state
-        X, Y, dropout, count = self._args
+        batch, dropout, count = self._args
         j0, j1 = self.ranges[k]
         ws = self.spaces[k]
-        Xb = self._blocks_of(X)[k]
-        np.copyto(ws.Y, self._blocks_of(Y)[k])
-        # The scale is the whole batch's 1/m, so the block gradients add up.
-        cost = passes.gradient(state, Xb, ws.Y, ws, 1.0 / self.m, dropout, (j0, self.m),
+        Xb = self._blocks_of(batch.X)[k]
+        np.copyto(ws.Y, self._blocks_of(batch.Y)[k])
+        # The scale is the whole batch's 1/m (of an MPI shard's batch too), so the block gradients add up.
+        total = batch.columns
+        cost = passes.gradient(state, Xb, ws.Y, ws, 1.0 / total, dropout, (batch.offset + j0, total),
                                grad_layers=self.grad_layers[k], parallel=False, count=count)
         self.costs[k] = cost * ((j1 - j0) / self.m)
         self.finite[k] = math.isfinite(cost)
@@ -105,11 +106,11 @@ class ColumnBlocks:
             self._views[id(array)] = cached
         return cached[1]
 
-    def run(self, pool, X, Y, ws, dropout, count):
-        """One gradient pass over the batch ``(X, Y)`` on the threads of ``pool``; returns the cost (the blocks' mean)."""
-        self._blocks_of(X)
-        self._blocks_of(Y)
-        self._args = (X, Y, dropout, count)
+    def run(self, pool, batch, ws, dropout, count):
+        """One gradient pass over ``batch`` on the threads of ``pool``; returns the cost (the mean of its columns)."""
+        self._blocks_of(batch.X)
+        self._blocks_of(batch.Y)
+        self._args = (batch, dropout, count)
         try:
             with threads.single_threaded_blas():
                 pool.run(self._block)

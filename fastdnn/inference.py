@@ -1,0 +1,78 @@
+"""Inference over prepared examples: the forward pass in chunks that share one workspace.
+
+:meth:`fastdnn.Network.predict_proba` and :meth:`~fastdnn.Network.evaluate`
+(and a fit's validation) read their examples here, a chunk of columns at a
+time, so that a large data set (a memory map included) never needs a
+workspace of its size.
+"""
+
+import numpy as np
+
+from . import passes
+from .kernels import gather as gather_mod
+
+#: Elements of the widest layer's activations a chunk may take (its columns: this over the widest layer).
+CHUNK_ELEMENTS = 1 << 20
+
+
+def chunk_columns(state, m):
+    """Columns of a chunk over ``m`` examples: at least 256, as many as the batch buffers already hold."""
+    chunk = max(256, CHUNK_ELEMENTS // max(state.layer_dims))
+    if state.buffers is not None:
+        chunk = max(chunk, state.buffers.capacity)
+    return min(m, chunk)
+
+
+def chunks(state, data, with_targets):
+    """Yield ``(start, b, ws, X_chunk, Y_chunk)`` over ``data`` in chunks that share one workspace."""
+    m = data.m
+    chunk = chunk_columns(state, m)
+    positions = np.arange(chunk, dtype=np.int64)
+    direct = data.direct_X(state.dtype)
+    for start in range(0, m, chunk):
+        b = min(chunk, m - start)
+        ws = state.workspace(b, cache=(b == chunk))
+        X_part = data.X[:, start:start + b]
+        if direct:
+            X_chunk = X_part  # a product reads a slice of a C or F array in place
+        elif data.rows is not None:
+            gather_mod.gather_rows(X_part.T, positions, 0, ws.X_rows)
+            X_chunk = ws.X_rows_T
+        else:
+            gather_mod.gather(X_part, positions, 0, ws.X)
+            X_chunk = ws.X
+        Y_chunk = None
+        if with_targets:
+            if data.labels is not None:
+                gather_mod.one_hot(data.labels[start:start + b], positions, 0, ws.Y)
+            else:
+                gather_mod.gather(data.Y[:, start:start + b], positions, 0, ws.Y)
+            Y_chunk = ws.Y
+        yield start, b, ws, X_chunk, Y_chunk
+
+
+def evaluate(state, data):
+    """The mean cost of ``data`` (and ``accuracy`` when the output counts right answers), without dropout or L2."""
+    head = state.head
+    total = 0.0
+    correct = 0.0
+    for start, b, ws, X_chunk, Y_chunk in chunks(state, data, True):
+        passes.forward(state, X_chunk, ws)
+        total += float(passes.output_and_cost(state, Y_chunk, ws, 1.0 / b)) * b
+        if head.counts:
+            head.count_correct(ws.A[state.n_layers], Y_chunk, ws.count)
+            correct += ws.count[0]
+    scores = {"cost": total / data.m}
+    if head.counts:
+        scores["accuracy"] = float(correct) / (data.m * head.answers_per_example(state.layer_dims[-1]))
+    return scores
+
+
+def predict_proba(state, data):
+    """The network's outputs on ``data``: an ``(n_L, m)`` array of its dtype."""
+    out = np.empty((state.layer_dims[-1], data.m), dtype=state.dtype)
+    for start, b, ws, X_chunk, _ in chunks(state, data, False):
+        Z = passes.forward(state, X_chunk, ws)
+        state.head.to_outputs(Z)
+        np.copyto(out[:, start:start + b], Z)
+    return out
