@@ -147,8 +147,8 @@ def train(net, data, settings, validation=None, comm=None, check_every=DEFAULT_C
     """:func:`fit` on examples from :meth:`fastdnn.Network.prepare` with a :class:`fastdnn.fitting.FitSettings`.
 
     As :meth:`fastdnn.Network.train` is to :meth:`fastdnn.Network.fit`
-    (the command line's ``--distributed`` runs it).  ``settings.verbose``
-    is not used.
+    (the command line's ``--distributed`` runs it); ``settings.verbose``
+    prints on rank 0.
     """
     MPI = _mpi()
     comm = MPI.COMM_WORLD if comm is None else comm

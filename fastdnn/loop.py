@@ -88,6 +88,10 @@ class TrainLoop:
             self.reducer.agree_on_resuming(self.checkpoints)
         self.first_epoch, self.first_step, self.resumed_sums, self.history = self.checkpoints.resume(self.order)
 
+    def rate(self, epoch):
+        """The learning rate of ``epoch`` (the settings' schedule)."""
+        return self.settings.rate(epoch)
+
     def sizes(self):
         """The sizes of the fit's batches: the batch size, then the last batch's if smaller."""
         return [b for b in (self.batch, self.m % self.batch) if b]
@@ -103,7 +107,7 @@ class TrainLoop:
         state = self.state
         log.debug("fastdnn fit of %s %s on %d examples%s: %s", state.layer_dims, state.dtype.name, self.m,
                   "" if self.batch == self.m else f" in batches of {self.batch}", running.plan)
-        if settings.verbose:
+        if settings.verbose and (reducer is None or reducer.leads):
             print(f"fastdnn: {running.plan}")
         if self.data is not None and (self.whole is not None or running.gathers):
             # Their batches are not gathered by take: the whole scan now, before the first step.
@@ -129,7 +133,7 @@ class TrainLoop:
     def epoch(self, epoch, executors, bar, route):
         """One epoch's steps and its record (appended to the histories and returned)."""
         settings, m, batch, indices = self.settings, self.m, self.batch, self.indices
-        lr = settings.rate(epoch)
+        lr = self.rate(epoch)
         started = time.perf_counter() - compiling.seconds()
         total = correct = 0.0
         skip = 0
@@ -188,8 +192,13 @@ class TrainLoop:
         return executor.train(batch, ws, lr, settings.l2, settings.keep_prob, self.count, reducer)
 
     def diverged(self, cost, where, lr, start, b):
-        """A step's cost is not finite: roll back and raise (:func:`fastdnn.fitting.diverged`)."""
-        fitting.diverged(self.state, cost, where, lr, self.data, self.indices[start:start + b])
+        """A step's cost is not finite: roll back and raise (:func:`fastdnn.fitting.diverged`).
+
+        (Over MPI the batch's data are not read again to tell bad inputs from
+        divergence: a full batch would be the whole data set on every rank.)
+        """
+        data = self.data if self.reducer is None else None
+        fitting.diverged(self.state, cost, where, lr, data, self.indices[start:start + b])
 
     def close_epoch(self, epoch, total, correct, lr, started, bar):
         """The epoch's record, with validation scores; appended, checkpointed, shown."""
@@ -229,12 +238,19 @@ class CourseLoop(TrainLoop):
     that is not finite stops the loop with ``FloatingPointError``.
     """
 
-    def __init__(self, net, state, X, Y, settings, print_cost=False):
+    def __init__(self, net, state, X, Y, iterations, learning_rate, print_cost=False):
         m = X.shape[1]
+        settings = fitting.FitSettings(epochs=max(iterations, 1), shuffle=False, progress=False,
+                                       track_accuracy=False)
         super().__init__(net, state, None, settings, np.arange(m, dtype=np.int64), (X, Y))
         self.resume()
+        # The rate as given, unchecked and of its own type, as the course's loop takes it.
+        self.learning_rate = learning_rate
         self.print_cost = print_cost
         self.costs = []
+
+    def rate(self, epoch):
+        return self.learning_rate
 
     def step(self, executor, start, b, ws, lr):
         return executor.descend(Batch(self.whole[0], self.whole[1], 0, b), ws, lr)

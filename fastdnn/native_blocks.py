@@ -127,10 +127,11 @@ _MAX_BLOCKS = 6
 _CHUNK = 20     # columns a block takes through the network at a time (set once per session)
 _DONE = 24      # per block k: the last step it finished
 _ASLEEP = 32    # per block k: 1 while its worker sleeps on its event
-_SCALE = 38     # columns of the batch whose 1/b scales the gradient (an MPI shard's batch is wider than its columns)
 _CTL_SIZE = 40
-assert _BLOCKS + 2 * _MAX_BLOCKS <= _CHUNK < _DONE and _DONE + _MAX_BLOCKS <= _ASLEEP <= _SCALE - _MAX_BLOCKS
-assert _SCALE < _CTL_SIZE
+# Columns of the batch whose 1/b scales the gradient (an MPI shard's batch is wider than its columns);
+# written by the main thread, on the cache line of _CHUNK, away from the workers' _DONE and _ASLEEP.
+_SCALE = 21
+assert _BLOCKS + 2 * _MAX_BLOCKS <= _CHUNK < _SCALE < _DONE and _DONE + _MAX_BLOCKS <= _ASLEEP <= _CTL_SIZE - _MAX_BLOCKS
 
 _GRADIENTS = 0  # the gradient pass of each block
 _UPDATE = 1     # each thread's run of the arena: add the blocks' gradients, take the optimizer's step

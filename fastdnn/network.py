@@ -9,6 +9,7 @@ runs kernels over that memory: it allocates nothing.
 """
 
 import functools
+import operator
 
 import numpy as np
 
@@ -30,12 +31,10 @@ from .kernels import activation as act
 
 
 def _one_at_a_time(method):
-    """Run a method that writes the network's arenas under the network's lock.
+    """Run a method that writes the network's arenas under its (reentrant) lock.
 
-    Two threads training one network take turns: each step sees the
-    parameters the previous one left, never a workspace half-written by
-    the other.  The lock is reentrant (``fit`` calls ``train``, ``fit_course``
-    calls ``train_step``).
+    Two threads training one network take turns: each step sees the parameters the
+    previous one left, never a workspace half-written by the other.
     """
 
     @functools.wraps(method)
@@ -503,15 +502,23 @@ class Network:
             whole = schedule.whole_batch(data, indices, settings.indices is None) if full_batch else None
             loop = TrainLoop(self, model, data, settings, indices, whole, evaluate, reducer)
             plans = schedule.fit_plans(data, whole, loop)
-        except ValueError:
-            # A forced strategy refused (or the data could not be gathered):
-            # the fit leaves the optimizer as it found it.
-            model.restore(bound)
+        except BaseException as error:
+            if isinstance(error, ValueError):
+                # A forced strategy refused (or the data could not be gathered):
+                # the fit leaves the optimizer as it found it.
+                model.restore(bound)
+            if reducer is not None:
+                reducer.failed(error)  # over MPI, a rank failing alone ends the job rather than hang it
             raise
-        loop.resume()
         opened = {}
         try:
-            runners = schedule.fit_executors(plans, loop, opened)
+            try:
+                loop.resume()
+                runners = schedule.fit_executors(plans, loop, opened)
+            except BaseException as error:
+                if reducer is not None:
+                    reducer.failed(error)
+                raise
             return loop.run(runners)
         finally:
             for executor in opened.values():
@@ -545,18 +552,15 @@ class Network:
             The cost every 100 iterations and at the last one.
         """
         Xc, Yc = examples_mod.full_batch_arrays(self._model, X, Y)
-        num_iterations = v.non_negative_int("num_iterations", num_iterations)
+        num_iterations = operator.index(num_iterations)  # as range() takes it: 0 or fewer run nothing
         if dual not in ("auto", True, False):
             raise ValueError(f"dual must be 'auto', True or False, got {dual!r}")
         m = Xc.shape[1]
-        if num_iterations == 0:
-            return []
-        settings = FitSettings(epochs=num_iterations, learning_rate=learning_rate, shuffle=False, progress=False,
-                               track_accuracy=False)
-        loop = CourseLoop(self, self._model, Xc, Yc, settings, print_cost)
         executor, own = self._schedule.course_executor(m, dual, Xc, Yc)
+        loop = CourseLoop(self, self._model, Xc, Yc, num_iterations, learning_rate, print_cost)
         try:
-            loop.run({m: executor})
+            if num_iterations > 0:
+                loop.run({m: executor})
         finally:
             if own:
                 executor.close()
@@ -648,7 +652,7 @@ class Network:
     def _build(self, arch):
         self._setup(arch["layer_dims"], arch["hidden"], arch["output"], arch["dtype"], arch["init"], arch["seed"],
                     arch["leaky_slope"])
-        self.metadata = arch.get("metadata") or {}
+        self.metadata = dict(arch.get("metadata") or {})
         # Files written before strategies existed leave the choice to fastdnn.
         self.strategy = arch.get("strategy", "auto")
 

@@ -15,6 +15,8 @@ import time
 
 import numpy as np
 
+from .plan import StrategyRefused
+
 #: Steps between two checks that the ranks' parameters are still identical.
 DEFAULT_CHECK_EVERY = 50
 
@@ -105,6 +107,10 @@ class Reducer:
         lo, hi = shard(0, b, self.rank, self.size)
         return hi - lo
 
+    def widest(self, b):
+        """The widest shard of a batch of ``b`` over the ranks (at least 1): what every rank plans for."""
+        return max(1, -(-b // self.size))
+
     def reduce(self, executor, batch, ws, dropout, count):
         """The gradient of this rank's shard, summed over the ranks into the arena; returns the batch's cost.
 
@@ -162,9 +168,10 @@ class Reducer:
         would leave the others waiting in the next collective call forever;
         so, as mpi4py's ``python -m mpi4py`` does, the job ends.  Errors that
         every rank raises together (divergence of the cost or of the ranks)
-        end the run normally.
+        end the run normally (a held strategy refuses alike on every rank:
+        the ranks plan for the same widest shard).
         """
-        if self.size < 2 or isinstance(error, (RanksDivergedError, FloatingPointError)):
+        if self.size < 2 or isinstance(error, (RanksDivergedError, FloatingPointError, StrategyRefused)):
             return
         import traceback
 

@@ -107,8 +107,9 @@ class Schedule:
                                                                 settings.l2))}
         sizes = loop.sizes()
         if loop.reducer is not None:
-            # Each shard is gathered in the order its route reads (native blocks: C order).
-            return {b: self.plan_for(plan_mod.Case("whole", max(loop.local(b), 1), dropout, opt_kind, l2,
+            # Planned for the widest shard, so that every rank decides (or refuses) alike; each shard is
+            # gathered in the order its route reads (native blocks: C order).
+            return {b: self.plan_for(plan_mod.Case("whole", loop.reducer.widest(b), dropout, opt_kind, l2,
                                                    reduced=True)) for b in sizes}
         case = plan_mod.Case("mini-batches", loop.batch, dropout, opt_kind, l2, data.session_problem(self.state.dtype),
                              data.batch_problem())

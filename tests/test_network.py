@@ -812,3 +812,32 @@ def test_mini_batch_fit_with_a_late_non_finite_input_leaves_the_network_as_it_wa
     for each in (net, twin):
         each.fit(X_rows.T, y, epochs=2, batch_size=b, optimizer="adam", learning_rate=1e-3, progress=False)
     np.testing.assert_array_equal(net.params, twin.params)
+
+
+def test_fit_course_takes_what_the_course_loop_takes(rng):
+    """The course's loop runs any rate and any iteration count range() takes; it reports every 100 and the last."""
+    X = rng.standard_normal((5, 40))
+    Y = (rng.random((1, 40)) > 0.5).astype(np.float64)
+    net = Network([5, 3, 1], seed=0, strategy="plain")
+    before = net.params.copy()
+    assert net.fit_course(X, Y, num_iterations=0) == [] and net.fit_course(X, Y, num_iterations=-3) == []
+    np.testing.assert_array_equal(net.params, before)
+    with pytest.raises(TypeError):
+        net.fit_course(X, Y, num_iterations=2.5)
+    # Gradient ascent is a formula the course's loop runs: so does fit_course, step for step.
+    costs = net.fit_course(X, Y, learning_rate=-0.01, num_iterations=201)
+    twin = Network([5, 3, 1], seed=0, strategy="plain")
+    by_hand = [twin.train_step(X, Y, -0.01) for _ in range(201)]
+    assert costs == [by_hand[0], by_hand[100], by_hand[200]]
+    np.testing.assert_array_equal(net.params, twin.params)
+    assert net.history == {}
+
+
+def test_from_architecture_copies_the_record(rng):
+    net = Network([3, 4, 2], output="softmax", seed=5)
+    net.metadata["classes"] = ["a", "b"]
+    twin = Network.from_architecture(net.architecture)
+    assert twin.layer_dims == net.layer_dims and twin.output == "softmax" and twin.metadata == net.metadata
+    twin.metadata["classes"] = ["c"]
+    assert net.metadata["classes"] == ["a", "b"]
+    assert not np.any(twin.params)  # not initialized: load fills it

@@ -31,7 +31,7 @@ class DualExecutor(Executor):
     def gradient(self, batch, ws, dropout=(1.0, 0), count=False):
         raise NotImplementedError("the dual form never forms the first layer's gradient: use descend")
 
-    def train(self, batch, ws, rate, l2=0.0, keep_prob=1.0, count=False):
+    def train(self, batch, ws, rate, l2=0.0, keep_prob=1.0, count=False, reducer=None):
         raise NotImplementedError("the dual form serves plain gradient descent only: use descend")
 
     def descend(self, batch, ws, rate):
