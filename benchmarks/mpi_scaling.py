@@ -65,7 +65,8 @@ def main():
             comm.Barrier()
             step_s = (time.perf_counter() - t) / args.steps
             # What each rank's shards ran (engine step 5: the route its shard calls for).
-            routes = comm.gather(net.last_plan.route, root=0)
+            # (Before step 5 a rank ran the plain pass and reported no plan.)
+            routes = comm.gather(getattr(net.last_plan, "route", "plain, unreported"), root=0)
             if rank == 0:
                 print(json.dumps({"ranks": size, "shape": dims, "dtype": dtype.name, "parameters": p,
                                   "bytes": p * dtype.itemsize, "global_batch": args.batch,
