@@ -11,9 +11,11 @@ prints it on standard error), and when the run ends, a second with the time
 it took.  Silence them with ``logging.getLogger("fastdnn").setLevel(logging.ERROR)``.
 
 :func:`seconds` and :func:`kernels` count this process's compiles, so that
-``fit``'s records and the CLI can leave compile time out of throughput.
+``fit``'s records and the CLI can leave compile time out of throughput;
+:func:`listening` tells a progress bar while a run of compiles is on.
 """
 
+import contextlib
 import logging
 import os
 import threading
@@ -112,6 +114,7 @@ class _Watch(event.Listener):
                 # Between two compiles: the end of the run is due GAP after the last one.
                 _start_timer(max(self.last_end + GAP - now, 0.0), self._end_of_run, run_start, self.last_end)
         log.warning("fastdnn: compiling kernels for this machine, first use only%s...", where)
+        _tell(True)
 
     def _end_of_run(self, run_start, end):
         with self.lock:
@@ -120,6 +123,7 @@ class _Watch(event.Listener):
             line = self._close_run()
         if line:
             log.warning("%s", line)
+            _tell(False)
 
     def _close_run(self):
         """End the current run (the lock held); its closing line, if it was announced."""
@@ -192,6 +196,32 @@ def end_run():
         line = _watch._close_run()
     if line:
         log.warning("%s", line)
+        _tell(False)
+
+
+_listeners = []
+
+
+def _tell(compiling_now):
+    for listener in list(_listeners):
+        try:
+            listener(compiling_now)
+        except Exception:  # a display must not break training (nor the notice's timer thread)
+            log.debug("fastdnn: a compile listener failed", exc_info=True)
+
+
+@contextlib.contextmanager
+def listening(listener):
+    """Call ``listener(True)`` when a run of compiles is announced and ``listener(False)`` when it ends, in the block.
+
+    From the notice's timer threads, outside Numba's compiler lock: a
+    progress bar says it is compiling (:class:`fastdnn.loop.TrainLoop`).
+    """
+    _listeners.append(listener)
+    try:
+        yield
+    finally:
+        _listeners.remove(listener)
 
 
 def settle():

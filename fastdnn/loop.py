@@ -113,14 +113,12 @@ class TrainLoop:
             # Their batches are not gathered by take: the whole scan now, before the first step.
             self.data.check_X()
         bar = progress_bar(settings.progress and (reducer is None or reducer.leads), settings.epochs * self.m)
-        epoch = self.first_epoch
         try:
-            for epoch in range(self.first_epoch, settings.epochs):
-                record = self.epoch(epoch, executors, bar, running.plan.route)
-                if self.stop(epoch, record):
-                    break
+            # The bar says so while kernels compile (a first run's first steps).
+            with compiling.listening(_compile_note(bar)):
+                self.epochs(executors, bar, running.plan.route)
             if self.first_epoch < settings.epochs:
-                self.after_last_epoch(epoch)
+                self.after_last_epoch(self._epoch)  # the epoch the loop ended on
         except BaseException as error:
             if reducer is not None:
                 reducer.failed(error)
@@ -129,6 +127,14 @@ class TrainLoop:
             if bar is not None:
                 bar.close()
         return self.history
+
+    def epochs(self, executors, bar, route):
+        """The epochs from the first (or the resumed one) until the last or the callback's stop."""
+        for epoch in range(self.first_epoch, self.settings.epochs):
+            self._epoch = epoch
+            record = self.epoch(epoch, executors, bar, route)
+            if self.stop(epoch, record):
+                break
 
     def epoch(self, epoch, executors, bar, route):
         """One epoch's steps and its record (appended to the histories and returned)."""
@@ -261,16 +267,22 @@ class CourseLoop(TrainLoop):
     def after_last_epoch(self, epoch):
         pass  # the course's loop has no rollback copy to go back to
 
-    def epoch(self, epoch, executors, bar, route):
-        self._epoch = epoch
-        return super().epoch(epoch, executors, bar, route)
-
     def close_epoch(self, epoch, total, correct, lr, started, bar):
         if epoch % 100 == 0 or epoch == self.settings.epochs - 1:
             self.costs.append(float(total))
             if self.print_cost:
                 print(f"Cost after iteration {epoch}: {total}")
         return {"cost": total}
+
+
+def _compile_note(bar):
+    """What a progress bar shows while kernels compile (:func:`fastdnn.compiling.listening`)."""
+    def note(compiling_now):
+        if bar is not None:
+            bar.set_postfix_str("compiling kernels for this machine, first use only" if compiling_now else "",
+                                refresh=True)
+
+    return note
 
 
 def _stream_is_terminal(stream):

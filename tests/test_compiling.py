@@ -173,3 +173,44 @@ def test_warmup_rejects_a_bad_dtype(capsys):
 
     assert main(["warmup", "--dtype", "float16"]) == 2
     assert "--dtype takes float64 and/or float32" in capsys.readouterr().err
+
+
+def test_a_listener_hears_when_a_run_of_compiles_is_announced_and_ends(monkeypatch):
+    # What a progress bar shows: "compiling" from the notice to the closing line, nothing for short runs.
+    monkeypatch.setattr(compiling, "NOTICE_AFTER", 0.3)
+    monkeypatch.setattr(compiling, "GAP", 0.1)
+    watch, kernel = compiling._Watch(), _Dispatcher()
+    compiling.settle()
+    heard = []
+    with compiling.listening(heard.append):
+        watch.on_start(_event("START", kernel))
+        time.sleep(0.5)
+        assert heard == [True]
+        watch.on_end(_event("END", kernel))
+        time.sleep(0.4)
+        assert heard == [True, False]
+        watch.on_start(_event("START", kernel))  # a short one: over before its notice is due
+        watch.on_end(_event("END", kernel))
+        time.sleep(0.6)
+    assert heard == [True, False]
+    watch.on_start(_event("START", kernel))  # no listener any more
+    time.sleep(0.5)
+    watch.on_end(_event("END", kernel))
+    compiling.settle()
+    assert heard == [True, False]
+
+
+def test_the_progress_bar_says_it_is_compiling(monkeypatch, capsys, rng):
+    from fastdnn import loop as loop_mod
+
+    monkeypatch.setattr(loop_mod, "_stream_is_terminal", lambda stream: True)
+    original = loop_mod.TrainLoop.epochs
+
+    def epochs(self, *args):
+        compiling._tell(True)  # as the notice's timer does once a run of compiles has lasted a second
+        compiling._tell(False)
+        return original(self, *args)
+
+    monkeypatch.setattr(loop_mod.TrainLoop, "epochs", epochs)
+    fastdnn.Network([3, 2, 1]).fit(rng.standard_normal((3, 20)), rng.integers(0, 2, 20), epochs=1, progress=True)
+    assert "compiling kernels for this machine" in capsys.readouterr().err
