@@ -747,7 +747,10 @@ def compute_cost(AL, Y):
 
     Returns
     -------
-    float
+    ndarray of shape ()
+        The cost, summed in float64 whatever ``AL``'s dtype, as a 0-d array
+        as the course's ``np.squeeze`` returns it (its tests check the
+        type); ``float(cost)`` and arithmetic take it as a number.
 
     Notes
     -----
@@ -761,11 +764,11 @@ def compute_cost(AL, Y):
         if Y_c is not None:
             out = np.empty(1, dtype=np.float64)
             if loss.binary_cross_entropy(AL, Y_c, out) == 0:
-                return float(out[0])
+                return out.reshape(())
     AL_c, Y_c = _check_output_and_labels(AL, Y)
     out = np.empty(1, dtype=np.float64)
     loss.binary_cross_entropy(AL_c, Y_c, out)
-    return float(out[0])
+    return out.reshape(())
 
 
 # ---------------------------------------------------------------- backward

@@ -273,7 +273,8 @@ def compute_cost(A2, Y, parameters=None):
 
     Returns
     -------
-    float
+    ndarray of shape ()
+        As :func:`fastdnn.compute_cost`: the course's ``np.squeeze`` of the sum.
 
     Notes
     -----

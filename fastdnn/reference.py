@@ -456,7 +456,8 @@ def compute_cost(AL, Y):
 
     Returns
     -------
-    cost : float
+    cost : ndarray of shape ()
+        A 0-d array, as the course's ``np.squeeze`` of its ``(1, 1)`` product.
     """
     m = Y.shape[1]
     # The course's (1/m) * (-Y.log(AL)^T - (1-Y).log(1-AL)^T), written as sums
@@ -464,7 +465,7 @@ def compute_cost(AL, Y):
     pos = np.sum(_xlogy(Y, AL))
     neg = np.sum(_xlogy(1 - Y, 1 - AL))
     cost = (1.0 / m) * (-pos - neg)
-    return float(cost)
+    return np.asarray(cost)  # a 0-d array, as the course's squeeze of its (1, 1) product
 
 
 # ---------------------------------------------------------------------------
@@ -1015,7 +1016,7 @@ def _planar_compute_cost(A2, Y, parameters=None):
     """Week 3's cross-entropy (``parameters`` is accepted and unused, as in the course)."""
     m = Y.shape[1]
     logprobs = _xlogy(Y, A2) + _xlogy(1 - Y, 1 - A2)
-    return float(-np.sum(logprobs) / m)
+    return np.asarray(-np.sum(logprobs) / m)
 
 
 def _backward_propagation(parameters, cache, X, Y):
