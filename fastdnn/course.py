@@ -725,7 +725,7 @@ def _check_output_and_labels(AL, Y, probabilities=True):
         raise ValueError("AL has no examples (m = 0)")
     # The labels do not choose the dtype: 0 and 1 are exact in any float, and
     # int64 labels (the course's .h5 files) must not turn float32 into float64.
-    v.check_binary_labels("Y", Y_arr)  # before the cast, which could round a 1 + 1e-12 to 1
+    v.check_label_values("Y", Y_arr)  # before the cast, which could round a 1 + 1e-12 to 1
     dtype = v.float_dtype(AL_arr)
     AL_c, Y_c = v.prepare(AL_arr, dtype), v.prepare(Y_arr, dtype)
     if probabilities:
@@ -768,6 +768,10 @@ def compute_cost(AL, Y):
     AL_c, Y_c = _check_output_and_labels(AL, Y)
     out = np.empty(1, dtype=np.float64)
     loss.binary_cross_entropy(AL_c, Y_c, out)
+    if out[0] != out[0]:
+        # Labels other than 0 and 1 with an AL of exactly 0 or 1: terms of +inf and -inf.
+        raise ValueError("the cost is undefined: AL holds exactly 0 or 1 where Y is neither 0 nor 1, so that the "
+                         "formula's logarithms give both +inf and -inf")
     return out.reshape(())
 
 
@@ -1210,7 +1214,7 @@ def _course_training(X, Y, layers_dims, init, learning_rate, num_iterations, pri
         raise ValueError(f"layers_dims[0] = {dims[0]} does not match the {X_arr.shape[0]} rows of X")
     if Y_arr.shape != (dims[-1], X_arr.shape[1]):
         raise ValueError(f"Y must have shape {(dims[-1], X_arr.shape[1])} (n_y, m), got {Y_arr.shape}")
-    v.check_binary_labels("Y", Y_arr)
+    # (fit_course checks Y's values: finite; other than 0 and 1 with a warning, as the formula takes them.)
     num_iterations = v.non_negative_int("num_iterations", num_iterations)
     lr = v.finite_float("learning_rate", learning_rate)
     net = Network(dims, hidden="relu", output="sigmoid", dtype=v.float_dtype(X_arr), init=init, seed=1)

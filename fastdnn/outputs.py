@@ -68,8 +68,12 @@ class Output:
         """How many answers an example of ``k`` output units gives (the accuracy's denominator per example)."""
         return 1 if self.multiclass else k
 
-    def check_targets(self, name, Y):
-        """Raise ``ValueError`` for targets this output's cost is not defined for."""
+    def check_targets(self, name, Y, formula=False):
+        """Raise ``ValueError`` for targets this output's cost is not defined for.
+
+        ``formula``: as the course's code, take any value its formula takes
+        (``fit_course``), with a warning where a classifier's would differ.
+        """
 
 
 class Sigmoid(Output):
@@ -91,8 +95,8 @@ class Sigmoid(Output):
     def answers(self, P, dtype):
         return (P > 0.5).astype(dtype)
 
-    def check_targets(self, name, Y):
-        v.check_binary_labels(name, Y)
+    def check_targets(self, name, Y, formula=False):
+        (v.check_label_values if formula else v.check_binary_labels)(name, Y)
 
 
 class Softmax(Output):

@@ -8,6 +8,8 @@ traceback or a silent NaN.
 
 import numbers
 
+import warnings
+
 import numpy as np
 from numba import njit, prange
 
@@ -196,6 +198,25 @@ def check_binary_labels(name, Y):
     if Y.size and not np.all((Y == 0) | (Y == 1)):
         bad = Y[(Y != 0) & (Y != 1)]
         raise ValueError(f"{name} must hold labels in {{0, 1}}; found {bad.size} other value(s), e.g. {bad.flat[0]!r}")
+
+
+def check_label_values(name, Y):
+    """The course's rule for the labels of its cross-entropy formulas: finite; other than 0 and 1 with a warning.
+
+    The course's cost and its gradient are defined for any real ``y`` (its
+    test cases draw ``Y = np.random.randn(...)``): they are computed by the
+    formula, with a ``RuntimeWarning`` (shown once per place, as NumPy's are),
+    since labels of a classifier are 0 or 1.  NaN and infinity are refused.
+    """
+    if not Y.size:
+        return
+    if Y.dtype.kind in "fc" and not np.all(np.isfinite(Y)):
+        raise ValueError(f"{name} must hold finite values; it holds NaN or infinity")
+    if not np.all((Y == 0) | (Y == 1)):
+        bad = Y[(Y != 0) & (Y != 1)]
+        warnings.warn(f"{name} holds {bad.size} value(s) other than 0 and 1, e.g. {bad.flat[0]!r}: the "
+                      f"cross-entropy and its gradient are computed by their formulas", RuntimeWarning,
+                      stacklevel=4)
 
 
 def check_probabilities(name, A):

@@ -189,12 +189,42 @@ def test_float32_overflow_is_reported_on_both_routes(route):
         dnn.linear_forward(A, W, b)
 
 
-def test_compute_cost_still_refuses_bad_labels_and_probabilities():
-    AL = np.array([[0.2, 0.7]])
-    with pytest.raises(ValueError, match="Y must hold labels"):
-        dnn.compute_cost(AL, np.array([[0, 2]]))
+def test_compute_cost_still_refuses_bad_probabilities():
     with pytest.raises(ValueError, match="AL must hold probabilities"):
         dnn.compute_cost(np.array([[0.2, 1.7]]), np.array([[0, 1]]))
+
+
+@pytest.mark.parametrize("Y", [np.array([[0, 2, 1]]), np.array([[0.5, 1.0, 0.0]]), np.array([[1 + 1e-12, 0, 1]]),
+                               np.random.default_rng(3).standard_normal((1, 3))])
+def test_the_course_formulas_take_any_finite_labels_with_a_warning(Y):
+    """The course's test cases draw Y = randn: its cost and gradients are computed by the formulas (issue 35)."""
+    rng = np.random.default_rng(0)
+    AL = rng.uniform(0.05, 0.95, (1, 3))
+    with pytest.warns(RuntimeWarning, match="other than 0 and 1"):
+        cost = dnn.compute_cost(AL, Y)
+    assert_close(cost, ref.compute_cost(AL, Y), np.float64)
+    Z = np.log(AL / (1 - AL))
+    caches = [((rng.standard_normal((4, 3)), rng.standard_normal((1, 4)), np.zeros((1, 1))), Z)]
+    with pytest.warns(RuntimeWarning, match="other than 0 and 1"):
+        grads = dnn.L_model_backward(AL, Y, caches)
+    expected = ref.L_model_backward(AL, Y, caches)
+    for key in expected:
+        assert_close(grads[key], expected[key], np.float64)
+
+
+def test_the_course_models_train_on_labels_drawn_from_randn():
+    rng = np.random.default_rng(3)
+    X, Y = rng.standard_normal((5, 4)), rng.standard_normal((1, 4))
+    with pytest.warns(RuntimeWarning, match="other than 0 and 1"):
+        got = dnn.L_layer_model(X, Y, [5, 3, 1], num_iterations=50)
+    expected = ref.L_layer_model(X, Y, [5, 3, 1], num_iterations=50)
+    for key in expected:
+        np.testing.assert_allclose(got[key], expected[key], rtol=1e-10, atol=1e-14)
+    with pytest.warns(RuntimeWarning, match="other than 0 and 1"):
+        got = dnn.two_layer_model(X, Y, (5, 3, 1), num_iterations=50)
+    expected = ref.two_layer_model(X, Y, (5, 3, 1), num_iterations=50)
+    for key in expected:
+        np.testing.assert_allclose(got[key], expected[key], rtol=1e-10, atol=1e-14)
 
 
 def test_L_model_backward_takes_the_course_test_case_outside_0_1():
@@ -373,8 +403,13 @@ def test_planar_backward_uses_the_cache_A1(rng):
     grads = planar.backward_propagation(params, cache, X, Y)
     for key, value in ref.planar.backward_propagation(params, cache, X, Y).items():
         assert_close(grads[key], value, err_msg=key)
-    with pytest.raises(ValueError, match="labels"):
-        planar.backward_propagation(params, cache, X, np.array([[1, 0, 2]]))
+    # Labels other than 0 and 1: the course's formula, with a warning (its test cases draw Y = randn).
+    with pytest.warns(RuntimeWarning, match="other than 0 and 1"):
+        grads = planar.backward_propagation(params, cache, X, np.array([[1, 0, 2]]))
+    for key, value in ref.planar.backward_propagation(params, cache, X, np.array([[1, 0, 2]])).items():
+        assert_close(grads[key], value, err_msg=key)
+    with pytest.raises(ValueError, match="finite"):
+        planar.backward_propagation(params, cache, X, np.array([[1, 0, np.nan]]))
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 8])

@@ -185,7 +185,7 @@ def test_accuracy():
          ValueError, r"A1 \(in cache\) must have shape \(4, 10\)"),
         (lambda p, X, Y: planar.nn_model(X, Y, 0), ValueError, "n_h"),
         (lambda p, X, Y: planar.nn_model(X, Y[:, :5], 4), ValueError, "one column per column of X"),
-        (lambda p, X, Y: planar.nn_model(X, Y + 1, 4), ValueError, r"labels in \{0, 1\}"),
+        (lambda p, X, Y: planar.nn_model(X, np.where(Y > 0, np.nan, Y), 4), ValueError, "Y must hold finite"),
         (lambda p, X, Y: planar.nn_model(X, Y, 4, num_iterations=-1), ValueError, "num_iterations"),
         (lambda p, X, Y: planar.nn_model(X, Y, 4, learning_rate=float("nan")), ValueError, "learning_rate"),
         (lambda p, X, Y: planar.nn_model(X.astype(str), Y, 4), TypeError, "X must have a real numeric dtype"),
@@ -301,3 +301,19 @@ def test_load_extra_datasets_shapes():
     assert len(sets) == 5
     for X, y in sets:
         assert X.shape == (200, 2) and y.shape[0] == 200
+
+
+def test_week_3_takes_labels_drawn_from_randn_as_the_course_test_cases_do():
+    rng = np.random.default_rng(2)
+    X, Y = rng.standard_normal((2, 3)), rng.standard_normal((1, 3))
+    with pytest.warns(RuntimeWarning, match="other than 0 and 1"):
+        got = planar.nn_model(X, Y, 4, num_iterations=100)
+    expected = ref.nn_model(X, Y, 4, num_iterations=100)
+    for key in expected:
+        np.testing.assert_allclose(got[key], expected[key], rtol=1e-9, atol=1e-12)
+    A2, cache = planar.forward_propagation(X, got)
+    with pytest.warns(RuntimeWarning, match="other than 0 and 1"):
+        grads = planar.backward_propagation(got, cache, X, Y)
+    expected = ref.backward_propagation(got, cache, X, Y)
+    for key in expected:
+        np.testing.assert_allclose(grads[key], expected[key], rtol=1e-10, atol=1e-14)
