@@ -725,8 +725,8 @@ def _check_output_and_labels(AL, Y, probabilities=True):
         raise ValueError("AL has no examples (m = 0)")
     # The labels do not choose the dtype: 0 and 1 are exact in any float, and
     # int64 labels (the course's .h5 files) must not turn float32 into float64.
-    v.check_label_values("Y", Y_arr)  # before the cast, which could round a 1 + 1e-12 to 1
     dtype = v.float_dtype(AL_arr)
+    v.check_label_values("Y", Y_arr, dtype)  # before the cast (a finite label may not stay finite in float32)
     AL_c, Y_c = v.prepare(AL_arr, dtype), v.prepare(Y_arr, dtype)
     if probabilities:
         v.check_probabilities("AL", AL_c)

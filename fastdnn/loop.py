@@ -265,7 +265,10 @@ class CourseLoop(TrainLoop):
         raise FloatingPointError(f"the cost became {cost} at iteration {self._epoch}")
 
     def after_last_epoch(self, epoch):
-        pass  # the course's loop has no rollback copy to go back to
+        # No rollback copy to go back to; but no silent inf either (the last update is followed by no cost).
+        if not np.all(np.isfinite(self.state.params)):
+            raise FloatingPointError(f"the last update (iteration {epoch}) made some parameters NaN or infinite "
+                                     f"(learning rate {self.learning_rate})")
 
     def close_epoch(self, epoch, total, correct, lr, started, bar):
         if epoch % 100 == 0 or epoch == self.settings.epochs - 1:
@@ -275,12 +278,22 @@ class CourseLoop(TrainLoop):
         return {"cost": total}
 
 
+_COMPILING = "compiling kernels for this machine, first use only"
+
+
 def _compile_note(bar):
-    """What a progress bar shows while kernels compile (:func:`fastdnn.compiling.listening`)."""
+    """What a progress bar shows while kernels compile (:func:`fastdnn.compiling.listening`); then what it showed."""
+    shown = [""]
+
     def note(compiling_now):
-        if bar is not None:
-            bar.set_postfix_str("compiling kernels for this machine, first use only" if compiling_now else "",
-                                refresh=True)
+        if bar is None:
+            return
+        if compiling_now:
+            shown[0] = bar.postfix or ""
+            bar.set_postfix_str(_COMPILING, refresh=True)
+        elif bar.postfix == _COMPILING:
+            # (Only the note: a loss shown since stays.)
+            bar.set_postfix_str(shown[0], refresh=True)
 
     return note
 

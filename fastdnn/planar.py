@@ -150,7 +150,7 @@ def _check_data(X, Y=None):
             f"Y must have shape (n_y, {X_arr.shape[1]}), one column per column of X {X_arr.shape}; got {Y_arr.shape}"
         )
     # Any finite Y, as the course's formulas take it (its test cases draw Y = randn); a warning when not 0/1.
-    v.check_label_values("Y", Y_arr)
+    v.check_label_values("Y", Y_arr, dtype)
     return X_arr, Y_arr, dtype
 
 
@@ -274,8 +274,8 @@ def compute_cost(A2, Y, parameters=None):
 
     Returns
     -------
-    ndarray of shape ()
-        As :func:`fastdnn.compute_cost`: the course's ``np.squeeze`` of the sum.
+    float
+        As week 3's course code returns it (``float(np.squeeze(cost))``).
 
     Notes
     -----
@@ -283,7 +283,8 @@ def compute_cost(A2, Y, parameters=None):
 
     ``0 * log(0)`` counts as 0 (see :func:`fastdnn.compute_cost`).
     """
-    return course.compute_cost(A2, Y)
+    # Week 3's course code returns float(np.squeeze(cost)) (its test checks the type); week 4's a 0-d array.
+    return float(course.compute_cost(A2, Y))
 
 
 def backward_propagation(parameters, cache, X, Y):

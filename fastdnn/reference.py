@@ -1016,7 +1016,7 @@ def _planar_compute_cost(A2, Y, parameters=None):
     """Week 3's cross-entropy (``parameters`` is accepted and unused, as in the course)."""
     m = Y.shape[1]
     logprobs = _xlogy(Y, A2) + _xlogy(1 - Y, 1 - A2)
-    return np.asarray(-np.sum(logprobs) / m)
+    return float(-np.sum(logprobs) / m)
 
 
 def _backward_propagation(parameters, cache, X, Y):

@@ -8,6 +8,7 @@ traceback or a silent NaN.
 
 import numbers
 
+import sys
 import warnings
 
 import numpy as np
@@ -200,23 +201,36 @@ def check_binary_labels(name, Y):
         raise ValueError(f"{name} must hold labels in {{0, 1}}; found {bad.size} other value(s), e.g. {bad.flat[0]!r}")
 
 
-def check_label_values(name, Y):
+def check_label_values(name, Y, dtype=None):
     """The course's rule for the labels of its cross-entropy formulas: finite; other than 0 and 1 with a warning.
 
     The course's cost and its gradient are defined for any real ``y`` (its
     test cases draw ``Y = np.random.randn(...)``): they are computed by the
-    formula, with a ``RuntimeWarning`` (shown once per place, as NumPy's are),
-    since labels of a classifier are 0 or 1.  NaN and infinity are refused.
+    formula, with a ``RuntimeWarning`` (shown once per place of the caller's
+    code, as NumPy's are), since labels of a classifier are 0 or 1.  NaN
+    and infinity are refused, and values beyond the range of ``dtype`` (the
+    computation's float type) too.
     """
     if not Y.size:
         return
     if Y.dtype.kind in "fc" and not np.all(np.isfinite(Y)):
         raise ValueError(f"{name} must hold finite values; it holds NaN or infinity")
     if not np.all((Y == 0) | (Y == 1)):
+        if dtype is not None and np.abs(Y).max() > np.finfo(dtype).max:
+            raise ValueError(f"{name} holds values beyond the range of {np.dtype(dtype).name} "
+                             f"(up to {np.abs(Y).max()!r}): they would become infinite")
         bad = Y[(Y != 0) & (Y != 1)]
         warnings.warn(f"{name} holds {bad.size} value(s) other than 0 and 1, e.g. {bad.flat[0]!r}: the "
                       f"cross-entropy and its gradient are computed by their formulas", RuntimeWarning,
-                      stacklevel=4)
+                      stacklevel=_caller_level())
+
+
+def _caller_level():
+    """The ``stacklevel`` of the first frame outside fastdnn: a warning names the user's line."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and (frame.f_globals.get("__name__") or "").split(".")[0] == "fastdnn":
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def check_probabilities(name, A):

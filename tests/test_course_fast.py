@@ -215,8 +215,9 @@ def test_the_course_formulas_take_any_finite_labels_with_a_warning(Y):
 def test_the_course_models_train_on_labels_drawn_from_randn():
     rng = np.random.default_rng(3)
     X, Y = rng.standard_normal((5, 4)), rng.standard_normal((1, 4))
-    with pytest.warns(RuntimeWarning, match="other than 0 and 1"):
+    with pytest.warns(RuntimeWarning, match="other than 0 and 1") as caught:
         got = dnn.L_layer_model(X, Y, [5, 3, 1], num_iterations=50)
+    assert caught[0].filename == __file__  # the warning names the student's line, not fastdnn's
     expected = ref.L_layer_model(X, Y, [5, 3, 1], num_iterations=50)
     for key in expected:
         np.testing.assert_allclose(got[key], expected[key], rtol=1e-10, atol=1e-14)
@@ -591,3 +592,16 @@ def test_linear_forward_small_kernel_matches_reference_across_its_loop_orders(rn
     assert cache[0] is A and cache[1] is W and cache[2] is b
     assert Z.dtype == dtype
     assert_close(Z, ref.linear_forward(A, W, b)[0])
+
+
+def test_labels_beyond_float32_are_refused_not_made_infinite():
+    AL = np.array([[0.4, 0.5, 0.6]], dtype=np.float32)
+    with pytest.raises(ValueError, match="beyond the range of float32"):
+        dnn.compute_cost(AL, np.array([[1e39, 0.0, 1.0]]))
+
+
+def test_the_course_loop_does_not_return_infinite_parameters_silently():
+    X = np.ones((3, 4))
+    with pytest.warns(RuntimeWarning), pytest.raises(FloatingPointError, match="last update"), \
+            np.errstate(all="ignore"):
+        dnn.L_layer_model(X, np.full((1, 4), 1e307), [3, 2, 1], learning_rate=100.0, num_iterations=1)
