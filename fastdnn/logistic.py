@@ -100,7 +100,8 @@ def _check_model_inputs(w, b, X, Y=None, x_name="X", y_name="Y", scan_X=True):
     if Y_arr.ndim == 1:
         Y_arr = Y_arr.reshape(1, -1)
     v.check_shape(y_name, Y_arr, (1, m), f"one label per column of {x_name}")
-    v.check_binary_labels(y_name, Y_arr)
+    # Any finite labels, as the course's formulas take them (a warning when not 0/1).
+    v.check_label_values(y_name, Y_arr, dtype)
     return wc, b_value, Xc, v.prepare(Y_arr, dtype)
 
 
@@ -189,7 +190,7 @@ def propagate(w, b, X, Y):
         return fast
     wc, b_value, Xc, Yc = _check_model_inputs(w, b, X, Y, scan_X=False)
     dtype = wc.dtype
-    result = _propagate_arrays(wc.reshape(1, Xc.shape[0]), b_value, Xc, Yc)
+    result = _propagate_arrays(wc.reshape(1, Xc.shape[0]), b_value, Xc, Yc, labels_checked=True)
     if result is None:
         # X was not scanned: a NaN or inf in it reaches the logits or dw.
         v.check_finite("X", Xc)
@@ -221,7 +222,7 @@ def _fast_propagate(w, b, X, Y):
     return _propagate_arrays(w.reshape(1, n_x), b, X, Yc)
 
 
-def _propagate_arrays(W, b, X, Y):
+def _propagate_arrays(W, b, X, Y, labels_checked=False):
     """The computation of :func:`propagate` on prepared arrays; None when a logit or ``dw`` is not finite.
 
     ``W`` of shape (1, n_x) and ``X`` (C- or F-ordered) of one float dtype,
@@ -251,7 +252,13 @@ def _propagate_arrays(W, b, X, Y):
         with np.errstate(all="ignore"):
             np.dot(dz, X.T, out=dW)
     cost = np.zeros(1)
-    if loss.binary_cross_entropy(A, Y, cost) != 0:
+    status = loss.binary_cross_entropy(A, Y, cost)
+    if status == 1 and labels_checked:
+        # Labels other than 0 and 1, accepted (and warned about) by the validation: the formula's value.
+        if cost[0] != cost[0]:
+            raise ValueError("the cost is undefined: A holds exactly 0 or 1 where Y is neither 0 nor 1, so that "
+                             "the formula's logarithms give both +inf and -inf")
+    elif status != 0:
         return None
     if course._non_finite(dW.reshape(-1)):
         return None
