@@ -768,11 +768,16 @@ def compute_cost(AL, Y):
     AL_c, Y_c = _check_output_and_labels(AL, Y)
     out = np.empty(1, dtype=np.float64)
     loss.binary_cross_entropy(AL_c, Y_c, out)
-    if out[0] != out[0]:
-        # Labels other than 0 and 1 with an AL of exactly 0 or 1: terms of +inf and -inf.
-        raise ValueError("the cost is undefined: AL holds exactly 0 or 1 where Y is neither 0 nor 1, so that the "
-                         "formula's logarithms give both +inf and -inf")
+    check_cost_defined(out[0], "AL")
     return out.reshape(())
+
+
+def check_cost_defined(cost, name):
+    """``ValueError`` for a NaN cross-entropy of finite, checked inputs: labels other than 0 and 1 where the
+    probabilities ``name`` are exactly 0 or 1 give terms of both +inf and -inf."""
+    if cost != cost:
+        raise ValueError(f"the cost is undefined: {name} holds exactly 0 or 1 where Y is neither 0 nor 1, so that "
+                         f"the formula's logarithms give both +inf and -inf")
 
 
 # ---------------------------------------------------------------- backward

@@ -255,9 +255,7 @@ def _propagate_arrays(W, b, X, Y, labels_checked=False):
     status = loss.binary_cross_entropy(A, Y, cost)
     if status == 1 and labels_checked:
         # Labels other than 0 and 1, accepted (and warned about) by the validation: the formula's value.
-        if cost[0] != cost[0]:
-            raise ValueError("the cost is undefined: A holds exactly 0 or 1 where Y is neither 0 nor 1, so that "
-                             "the formula's logarithms give both +inf and -inf")
+        course.check_cost_defined(cost[0], "A")
     elif status != 0:
         return None
     if course._non_finite(dW.reshape(-1)):

@@ -65,6 +65,8 @@ class Executor:
 
     #: Whether the executor gathers each batch itself from the fit's data (:meth:`take` gathers nothing).
     gathers = False
+    #: Whether its passes read C-ordered columns only (rows of a row-per-example X are then put in that order).
+    c_order = False
     #: Whether the executor is opened for one call's data (a fit's examples, ``fit_course``'s batch) and closed after it.
     binds_data = False
 
@@ -80,7 +82,7 @@ class Executor:
 
     def take(self, data, indices, start, size, ws):
         """The :class:`Batch` of ``indices[start:start + size]`` of ``data``, gathered into ``ws``."""
-        X = data.gather_X(indices, start, ws)
+        X = data.gather_X(indices, start, ws, c_order=self.c_order)
         data.gather_Y(indices, start, ws.Y)
         return Batch(X, ws.Y, start, size)
 

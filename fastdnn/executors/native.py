@@ -18,6 +18,8 @@ class NativeWholeBatch(Executor):
     :func:`fastdnn.plan.when_busy` gives).
     """
 
+    c_order = True  # the blocks read C-ordered columns
+
     def __init__(self, plan, state, report=None, fallback=None):
         super().__init__(plan, state, report)
         self.fallback = fallback
@@ -26,12 +28,6 @@ class NativeWholeBatch(Executor):
     @classmethod
     def open(cls, plan, state, report=None, fallback=None, **context):
         return cls(plan, state, report, fallback)
-
-    def take(self, data, indices, start, size, ws):
-        # The blocks read C-ordered columns: rows of a row-per-example X are put in that order.
-        X = data.gather_X(indices, start, ws, c_order=True)
-        data.gather_Y(indices, start, ws.Y)
-        return Batch(X, ws.Y, start, size)
 
     def gradient(self, batch, ws, dropout=(1.0, 0), count=False):
         blocks = native_blocks.direct_pass(self.state, batch.X, batch.Y, count, self.plan, batch.total or None)
