@@ -51,6 +51,8 @@ _LAZY = {
     "MLPClassifier": (".estimator", "MLPClassifier"),
     "estimator": (".estimator", None),
     "distributed": (".distributed", None),
+    # The course's second part (its modules import the course's data sets' libraries only when called).
+    "improving": (".improving", None),
 }
 
 

@@ -1283,3 +1283,80 @@ def optimizer_step(parameters, grads, state, optimizer, learning_rate, t, beta=0
             s = state["s" + name] = beta2 * state.get("s" + name, 0.0) + (1 - beta2) * g ** 2
             new[name] = p - learning_rate * (v / (1 - beta1 ** t)) / (np.sqrt(s / (1 - beta2 ** t)) + epsilon)
     return new
+
+
+# ---------------------------------------------------------------- the course's second part
+
+from .improving import reference as _improving  # noqa: E402  (plain NumPy, imports nothing of fastdnn)
+
+#: The "Initialization" assignment: the baseline of :mod:`fastdnn.improving.initialization`.
+initialization = _Namespace(
+    "initialization",
+    sigmoid=_improving.sigmoid,
+    relu=_improving.relu,
+    forward_propagation=_improving.init_forward_propagation,
+    backward_propagation=_improving.init_backward_propagation,
+    update_parameters=_improving.update_parameters_with_gd,
+    compute_loss=_improving.compute_loss,
+    predict=_improving.predict,
+    predict_dec=_improving.predict_dec,
+    initialize_parameters_zeros=_improving.initialize_parameters_zeros,
+    initialize_parameters_random=_improving.initialize_parameters_random,
+    initialize_parameters_he=_improving.initialize_parameters_he,
+    model=_improving.init_model,
+)
+
+#: The "Regularization" assignment: the baseline of :mod:`fastdnn.improving.regularization`.
+regularization = _Namespace(
+    "regularization",
+    sigmoid=_improving.sigmoid,
+    relu=_improving.relu,
+    initialize_parameters=_improving.reg_initialize_parameters,
+    forward_propagation=_improving.reg_forward_propagation,
+    backward_propagation=_improving.reg_backward_propagation,
+    update_parameters=_improving.update_parameters_with_gd,
+    compute_cost=_improving.reg_compute_cost,
+    compute_cost_with_regularization=_improving.compute_cost_with_regularization,
+    backward_propagation_with_regularization=_improving.backward_propagation_with_regularization,
+    forward_propagation_with_dropout=_improving.forward_propagation_with_dropout,
+    backward_propagation_with_dropout=_improving.backward_propagation_with_dropout,
+    predict=_improving.predict,
+    predict_dec=_improving.predict_dec,
+    model=_improving.reg_model,
+)
+
+#: The "Gradient checking" assignment: the baseline of :mod:`fastdnn.improving.gradient_checking`.
+gradient_checking = _Namespace(
+    "gradient_checking",
+    forward_propagation=_improving.gc_forward_propagation,
+    backward_propagation=_improving.gc_backward_propagation,
+    gradient_check=_improving.gradient_check,
+    dictionary_to_vector=_improving.dictionary_to_vector,
+    vector_to_dictionary=_improving.vector_to_dictionary,
+    gradients_to_vector=_improving.gradients_to_vector,
+    forward_propagation_n=_improving.forward_propagation_n,
+    backward_propagation_n=_improving.backward_propagation_n,
+    gradient_check_n=_improving.gradient_check_n,
+)
+
+#: The "Optimization methods" assignment: the baseline of :mod:`fastdnn.improving.optimization`.
+optimization = _Namespace(
+    "optimization",
+    sigmoid=_improving.sigmoid,
+    relu=_improving.relu,
+    initialize_parameters=_improving.opt_initialize_parameters,
+    forward_propagation=_improving.init_forward_propagation,
+    backward_propagation=_improving.opt_backward_propagation,
+    compute_cost=_improving.opt_compute_cost,
+    predict=_improving.predict,
+    predict_dec=_improving.predict_dec,
+    update_parameters_with_gd=_improving.update_parameters_with_gd,
+    random_mini_batches=_improving.random_mini_batches,
+    initialize_velocity=_improving.initialize_velocity,
+    update_parameters_with_momentum=_improving.update_parameters_with_momentum,
+    initialize_adam=_improving.initialize_adam,
+    update_parameters_with_adam=_improving.update_parameters_with_adam,
+    update_lr=_improving.update_lr,
+    schedule_lr_decay=_improving.schedule_lr_decay,
+    model=_improving.opt_model,
+)

@@ -19,6 +19,9 @@ LONG_TUPLES = {
     ("data.py", "load_catvnoncat"),
     ("reference.py", "load_catvnoncat"),
     ("planar.py", "load_extra_datasets"),
+    # The newest course's Adam step returns (parameters, v, s, v_corrected, s_corrected).
+    ("improving/optimization.py", "update_parameters_with_adam"),
+    ("improving/reference.py", "update_parameters_with_adam"),
     # A Numba register tile: its eight accumulators live in registers, inlined into its caller.
     ("kernels/skinny.py", "_tile24"),
 }
