@@ -205,13 +205,15 @@ def _skinny(W, A):
             and A.flags.f_contiguous and W.flags.c_contiguous)
 
 
-def _fast_layer_backward(dA, H, A_prev, W, code, with_dA_prev, from_pre_activation=True):
+def _fast_layer_backward(dA, H, A_prev, W, code, with_dA_prev, from_pre_activation=True, scale=None):
     """``(dA_prev, dW, db, dZ)`` of one layer (``dA_prev`` None unless asked), or None.
 
     ``H`` is the pre-activation ``Z`` (the course's caches), or the
     activation when not ``from_pre_activation`` (week 3 takes
     ``1 - A1**2``); for a linear layer (``code`` ``LINEAR``) ``dA`` is
-    ``dZ`` and ``H`` is not read.
+    ``dZ`` and ``H`` is not read.  ``dW`` and ``db`` are scaled by
+    ``scale`` (default ``1/m``; the course's second part folds ``1/m`` into
+    ``dZ`` of its output and passes 1).
 
     On the BLAS route ``dA_prev`` takes ``A_prev``'s memory order, as
     ``np.empty_like`` does: for the course's F-ordered ``X`` the product
@@ -228,7 +230,7 @@ def _fast_layer_backward(dA, H, A_prev, W, code, with_dA_prev, from_pre_activati
     m = A_prev.shape[1]
     if m == 0 or A_prev.shape[0] != k or dA.shape != (n, m) or H.shape != (n, m):
         return None
-    scale = 1.0 / m
+    scale = 1.0 / m if scale is None else scale
     dW = np.empty((n, k), dtype)
     db = np.empty((n, 1), dtype)
     if not dA.flags.c_contiguous:

@@ -505,3 +505,29 @@ def test_reference_namespaces_name_every_assignment():
     for module in ("initialization", "regularization", "gradient_checking", "optimization"):
         namespace = getattr(reference, module)
         assert "forward_propagation" in vars(namespace)
+
+
+def test_review_findings_stay_fixed():
+    # Adam's model refuses beta = 1 as its single step does (the bias correction divides by 1 - beta**t).
+    X, parameters = _three_layer_case()
+    Y = np.array([[1, 1, 0, 1, 0]])
+    with pytest.raises(ValueError, match="beta1 and beta2"):
+        opt.model(X, Y, [3, 2, 1], "adam", beta2=1.0, num_epochs=2, print_cost=False)
+    # A non-finite dropout mask is named, not turned into NaN gradients.
+    _, cache = reg.forward_propagation_with_dropout(X, parameters, 0.6)
+    cache = list(cache)
+    cache[1] = np.full(cache[1].shape, np.inf)
+    with pytest.raises(ValueError, match="D1"):
+        reg.backward_propagation_with_dropout(X, Y, tuple(cache), 0.6)
+    # A 5-layer dropout cache (24 entries, as a plain 6-layer one) given to the plain backward pass.
+    big = _network(np.random.default_rng(3), [3, 4, 4, 4, 4, 1])
+    _, cache = reg.forward_propagation_with_dropout(X, big, 0.7)
+    assert len(cache) == 24
+    with pytest.raises(ValueError, match="cache must be"):
+        reg.backward_propagation(X, Y, cache)
+    # No iteration, no dropout draw: NumPy's generator is left as the course leaves it.
+    np.random.seed(7)
+    reg.model(X, Y, num_iterations=0, keep_prob=0.5, print_cost=False)
+    after = np.random.get_state()[1].copy()
+    reference.regularization.model(X, Y, num_iterations=0, keep_prob=0.5, print_cost=False)
+    np.testing.assert_array_equal(np.random.get_state()[1], after)

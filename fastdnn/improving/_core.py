@@ -178,17 +178,20 @@ def as_int(name, value):
 @njit(**config.JIT)
 def _forward(X, Ws, bs, Zs, As, Ds, keep_prob, dropout):
     # Layer l: Z = W A_prev + b, A = relu(Z) (sigmoid for the last), then the
-    # course's inverted dropout of a hidden layer: A * D / keep_prob.
+    # course's inverted dropout of a hidden layer: A * D / keep_prob.  True
+    # when every Z is finite.
     L = len(Ws)
+    finite = True
     for l in range(L):
         A_prev = X if l == 0 else As[l - 1]
         code = act.SIGMOID if l == L - 1 else act.RELU
-        small.dense_forward(A_prev, Ws[l], bs[l], code, Zs[l], As[l], False)
+        finite &= small.dense_forward(A_prev, Ws[l], bs[l], code, Zs[l], As[l], False)
         if dropout and l < L - 1:
             A, D = As[l], Ds[l]
             for i in range(A.shape[0]):
                 for j in range(A.shape[1]):
                     A[i, j] = A[i, j] * D[i, j] / keep_prob
+    return finite
 
 
 @njit(**config.JIT)
@@ -197,8 +200,9 @@ def _backward(X, Y, Ws, As, Ds, how, dZs, dAs, dWs, dbs):
     # from the last: dW, db, and dA of the layer below, which goes through
     # the dropout mask and relu's derivative (taken from the dropped activation,
     # as the course's A > 0).  how: (keep_prob, decay = lambda / m of the L2
-    # term, dropout, scale_first), floats.
+    # term, dropout, scale_first), floats.  True when every gradient is finite.
     keep_prob, decay, dropout, scale_first = how
+    finite = True
     L = len(Ws)
     m = X.shape[1]
     inverse_m = 1.0 / m
@@ -211,8 +215,8 @@ def _backward(X, Y, Ws, As, Ds, how, dZs, dAs, dWs, dbs):
         A_prev = X if l == 0 else As[l - 1]
         dA_prev = dAs[l - 1] if l > 0 else dAs[0]
         if l == L - 1:
-            small.dense_backward(dZs[l], A_out, False, A_prev, Ws[l], act.LINEAR, scale, dZs[l], dWs[l], dbs[l],
-                                 dA_prev, l > 0)
+            finite &= small.dense_backward(dZs[l], A_out, False, A_prev, Ws[l], act.LINEAR, scale, dZs[l], dWs[l],
+                                           dbs[l], dA_prev, l > 0)
         else:
             dA = dAs[l]
             if dropout != 0.0:
@@ -220,13 +224,14 @@ def _backward(X, Y, Ws, As, Ds, how, dZs, dAs, dWs, dbs):
                 for i in range(dA.shape[0]):
                     for j in range(m):
                         dA[i, j] = dA[i, j] * D[i, j] / keep_prob
-            small.dense_backward(dA, As[l], False, A_prev, Ws[l], act.RELU, scale, dZs[l], dWs[l], dbs[l],
-                                 dA_prev, l > 0)
+            finite &= small.dense_backward(dA, As[l], False, A_prev, Ws[l], act.RELU, scale, dZs[l], dWs[l], dbs[l],
+                                           dA_prev, l > 0)
         if decay != 0.0:
             W, dW = Ws[l], dWs[l]
             for i in range(W.shape[0]):
                 for k in range(W.shape[1]):
                     dW[i, k] += decay * W[i, k]
+    return finite
 
 
 @njit(**config.JIT)
@@ -456,3 +461,53 @@ def perturbed_costs(X, Y, params, Ws, bs, Zs, As, epsilon, J_plus, J_minus):
         _forward(X, Ws, bs, Zs, As, Zs, 1.0, False)
         J_minus[i] = 1.0 / m * log_loss(As[L - 1], Y, False)
         params[i] = old
+
+
+#: The steps of :func:`dict_step`.
+GD, MOMENTUM, ADAM = 0, 1, 2
+
+
+@njit(**config.JIT)
+def dict_step(kind, Ps, Gs, Vs, Ss, hyper, outP, outV, outS, outVc, outSc):
+    """One optimizer step over the arrays of the course's dicts, into new arrays.
+
+    ``kind`` is :data:`GD`, :data:`MOMENTUM` or :data:`ADAM`; ``hyper`` is
+    ``(learning_rate, beta1, beta2, 1 - beta1**t, 1 - beta2**t, epsilon)``
+    (momentum's ``beta`` in ``beta1``).  ``outP`` gets the new parameters,
+    ``outV``/``outS`` the new moving averages, ``outVc``/``outSc`` Adam's
+    bias-corrected ones; the inputs are not written.  The steps are
+    :mod:`fastdnn.kernels.update`'s, element by element.
+    """
+    learning_rate, beta1, beta2, c1, c2, epsilon = hyper
+    adam = (learning_rate, beta1, beta2, 1.0 / c1, 1.0 / c2, epsilon)
+    for i in range(len(Ps)):
+        size = Ps[i].size
+        p, g = outP[i].reshape(size), Gs[i].reshape(size)
+        p[:] = Ps[i].reshape(size)
+        no_keep = p[:0]
+        if kind == GD:
+            update.sgd_serial(p, g, learning_rate, p)
+            continue
+        v = outV[i].reshape(size)
+        v[:] = Vs[i].reshape(size)
+        if kind == MOMENTUM:
+            update.momentum_run(p, g, v, learning_rate, beta1, False, 0.0, 0, no_keep, no_keep, False)
+            continue
+        s = outS[i].reshape(size)
+        s[:] = Ss[i].reshape(size)
+        update.adam_run(p, g, v, s, adam, 0.0, 0, no_keep, no_keep, no_keep, False)
+        vc, sc = outVc[i].reshape(size), outSc[i].reshape(size)
+        for k in range(size):
+            vc[k] = v[k] / c1
+            sc[k] = s[k] / c2
+
+
+@njit(**config.JIT)
+def checked_log_loss(A, Y, skip_nan):
+    """:func:`log_loss`, and whether every ``a`` lies in [0, 1] and every ``y`` is 0 or 1 (else the sum is not used)."""
+    for i in range(A.shape[0]):
+        for j in range(A.shape[1]):
+            a, y = A[i, j], Y[i, j]
+            if not (0.0 <= a <= 1.0) or (y != 0.0 and y != 1.0):
+                return 0.0, False
+    return log_loss(A, Y, skip_nan), True

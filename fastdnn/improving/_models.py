@@ -103,6 +103,9 @@ def minibatch(X, Y, parameters, optimizer, learning_rate, mini_batch_size, beta,
     if decay is not None and not callable(decay):
         raise TypeError(f"decay must be None or a function (learning_rate0, epoch_num, decay_rate), got {decay!r}")
     code = _core.OPTIMIZERS[v.choice("optimizer", optimizer, tuple(_core.OPTIMIZERS))]
+    if code == _core.ADAM and 1.0 in hyper[1:3]:
+        raise ValueError(f"beta1 and beta2 must differ from 1 (Adam's bias correction divides by 1 - beta**t); got "
+                         f"{hyper[1]}, {hyper[2]}")
     run = _prepared_run(X, Y, parameters)
     dtype, Xc, Yc, Ws = run.dtype, run.X, run.Y, run.Ws
     arenas = (run.params, run.grads, np.zeros_like(run.params), np.zeros_like(run.params))

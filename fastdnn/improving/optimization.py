@@ -16,7 +16,6 @@ import math
 import numpy as np
 
 from .. import validation as v
-from ..kernels import update
 from ..plots import plot_decision_boundary
 from . import _common, _core, _models
 
@@ -107,41 +106,9 @@ def load_dataset(plot=False):
 # ---------------------------------------------------------------- the optimizers' steps
 
 
-def _pairs(parameters, grads, state=(), state_names=()):
-    """``(key, P, G, *states)`` per parameter, checked, in one float dtype, C-contiguous (not copied)."""
-    L = _core.n_layers(parameters)
-    if not isinstance(grads, dict):
-        raise TypeError(f"grads must be a dict with keys 'dW1', 'db1', ...; got {type(grads).__name__}")
-    for name, s in zip(state_names, state):
-        if not isinstance(s, dict):
-            raise TypeError(f"{name} must be a dict with keys 'dW1', 'db1', ...; got {type(s).__name__}")
-    rows = []
-    for l in range(1, L + 1):
-        for p in (f"W{l}", f"b{l}"):
-            P = v.as_array(p, parameters[p])
-            arrays = [P]
-            for name, source in (("grads", grads),) + tuple(zip(state_names, state)):
-                if f"d{p}" not in source:
-                    raise ValueError(f"{name} is missing 'd{p}'; got keys {sorted(map(str, source))}")
-                arr = v.as_array(f"{name}['d{p}']", source[f"d{p}"])
-                if arr.shape != P.shape:
-                    raise ValueError(f"{name}['d{p}'] of shape {arr.shape} does not match {p} of shape {P.shape}")
-                arrays.append(arr)
-            rows.append((p, arrays))
-    dtype = v.float_dtype(*[a for _, arrays in rows for a in arrays])
-    out = []
-    for p, arrays in rows:
-        out.append((p, [np.array(a, dtype=dtype, order="C") for a in arrays]))  # copies: the kernels write them
-    return out
-
-
 def update_parameters_with_gd(parameters, grads, learning_rate):
     """One gradient-descent step, ``W - learning_rate * dW``: new arrays put into ``parameters``, which is returned."""
-    lr = _core.check_learning_rate(learning_rate)
-    for p, (P, G) in _pairs(parameters, grads):
-        update.sgd(P.reshape(-1), G.reshape(-1), lr, P.reshape(-1))
-        parameters[p] = P
-    return parameters
+    return _common.update_parameters(parameters, grads, learning_rate)
 
 
 def initialize_velocity(parameters):
@@ -163,9 +130,7 @@ def update_parameters_with_momentum(parameters, grads, v, beta, learning_rate):
     """
     beta = _finite("beta", beta)
     lr = _core.check_learning_rate(learning_rate)
-    for p, (P, G, V) in _pairs(parameters, grads, (v,), ("v",)):
-        update.momentum(P.reshape(-1), G.reshape(-1), V.reshape(-1), lr, beta, False, 0.0, 0)
-        parameters[p], v[f"d{p}"] = P, V
+    _common.optimizer_step(_core.MOMENTUM, parameters, grads, (v,), (lr, beta, 0.0, 1.0, 1.0, 0.0), ("v",))
     return parameters, v
 
 
@@ -202,12 +167,8 @@ def update_parameters_with_adam(parameters, grads, v, s, t, learning_rate=0.01, 
     if beta1 == 1 or beta2 == 1:
         raise ValueError(f"beta1 and beta2 must differ from 1 (the bias correction divides by 1 - beta**t); got "
                          f"{beta1}, {beta2}")
-    v_corrected, s_corrected = {}, {}
-    for p, (P, G, V, S) in _pairs(parameters, grads, (v, s), ("v", "s")):
-        update.adam(P.reshape(-1), G.reshape(-1), V.reshape(-1), S.reshape(-1), lr, beta1, beta2, epsilon, t, 0.0, 0)
-        parameters[p], v[f"d{p}"], s[f"d{p}"] = P, V, S
-        v_corrected[f"d{p}"] = V / (1 - beta1 ** t)
-        s_corrected[f"d{p}"] = S / (1 - beta2 ** t)
+    hyper = (lr, beta1, beta2, 1 - beta1 ** t, 1 - beta2 ** t, epsilon)
+    v_corrected, s_corrected = _common.optimizer_step(_core.ADAM, parameters, grads, (v, s), hyper, ("v", "s"))
     if _common.unpacked_count() == 3:
         return parameters, v, s
     return parameters, v, s, v_corrected, s_corrected

@@ -196,7 +196,7 @@ def model(X, Y, learning_rate=0.3, num_iterations=30000, print_cost=True, lambd=
     layers_dims = [X_arr.shape[0], 20, 3, 1]
     parameters = initialize_parameters(layers_dims)
     masks = None
-    if keep_prob < 1:
+    if keep_prob < 1 and v.non_negative_int("num_iterations", num_iterations):
         np.random.seed(1)
         masks = _core.dropout_masks([(n, X_arr.shape[1]) for n in layers_dims[1:-1]], keep_prob)
     parameters, costs = _models.full_batch(X_arr, Y_arr, parameters, learning_rate, num_iterations, CONVENTION,
