@@ -3,7 +3,8 @@
 Each group times one loop of :mod:`fastdnn.student_loops` -- the
 application's ``L_layer_model`` and ``two_layer_model`` on the cat images,
 week 2's ``optimize`` written with ``propagate``, week 3's ``nn_model`` on
-the planar flower -- with ``fastdnn``'s helpers and with
+the planar flower, and the second part's models (Adam on the moons, L2
+and dropout) -- with ``fastdnn``'s helpers and with
 ``reference``'s (the course's NumPy), on the course's own arrays (the cat
 ``X`` is F-ordered, as ``reshape(m, -1).T / 255`` makes it).  The costs the
 two record must agree, so the timed work is the same work.
@@ -15,7 +16,7 @@ import time
 import numpy as np
 import pytest
 
-from fastdnn import bench, bench_course, student_loops
+from fastdnn import bench, bench_course
 
 IMPLEMENTATIONS = ("reference", "fastdnn")
 
@@ -32,7 +33,7 @@ def loop_data(cat_data):
 @pytest.mark.parametrize("loop", list(bench_course.LOOPS))
 def test_student_loop(benchmark, loop_data, loop, impl):
     kind, iterations, call, what = bench_course.LOOPS[loop]
-    helpers = student_loops.HELPERS[kind]
+    helpers = bench_course.helpers_for(kind)
     benchmark.group = f"student loop {loop}: {iterations} iterations ({what})"
     call(helpers[impl], loop_data, 1)  # compile (or load the cache) first
     time.sleep(bench.SETTLE_SECONDS)  # OpenBLAS's threads spin for ~0.1 s after the previous test's products

@@ -12,6 +12,13 @@ costs the two loops recorded.
 The cat data are read from ``--data`` (default: ``$FASTDNN_DATA``, else
 ``../shared/data``); without them the rows run on random images of the same
 shape, and the table says so.
+
+The last rows are the course's second part (:mod:`fastdnn.improving`): its
+models as the notebooks call them, per epoch or iteration -- Adam's
+mini-batches on the course's moons (drawn with scikit-learn; the row is left
+out without it), and the regularization model with L2 and with dropout on a
+stand-in of the course's 2-D football data (211 random points, the
+data set's size, as the data is not distributed).
 """
 
 import os
@@ -19,8 +26,15 @@ from pathlib import Path
 
 import numpy as np
 
-from . import bench, student_loops
+from . import bench, reference, student_loops
+from .improving import optimization, regularization
 from .reference import load_planar_dataset
+
+#: The helpers of the second part's rows, by kind.
+IMPROVING = {
+    "optimization": {"fastdnn": optimization, "reference": reference.optimization},
+    "regularization": {"fastdnn": regularization, "reference": reference.regularization},
+}
 
 #: name -> (helpers, iterations per timed call, loop call, what it runs)
 LOOPS = {
@@ -36,7 +50,22 @@ LOOPS = {
     "week 3": ("planar", 200, lambda h, d, n: student_loops.planar_loop(h, d["Xp"], d["Yp"], 4,
                                                                         num_iterations=n)[1],
                "nn_model, n_h=4, planar flower (2 x 400): forward/backward_propagation, compute_cost, update"),
+    "Adam (model)": ("optimization", 20, lambda h, d, n: h.model(d["Xm"], d["Ym"], [2, 5, 2, 1], "adam", num_epochs=n,
+                                                                 print_cost=False, return_costs=True)[1],
+                     "the second part's optimization model, Adam, batches of 64 of the moons (2 x 300): per epoch"),
+    "L2 (model)": ("regularization", 200, lambda h, d, n: h.model(d["Xr"], d["Yr"], lambd=0.7, num_iterations=n,
+                                                                  print_cost=False, return_costs=True)[1],
+                   "the regularization model [2,20,3,1], lambd=0.7, 2 x 211 stand-in data: per iteration"),
+    "dropout (model)": ("regularization", 200, lambda h, d, n: h.model(d["Xr"], d["Yr"], keep_prob=0.86,
+                                                                       num_iterations=n, print_cost=False,
+                                                                       return_costs=True)[1],
+                        "the regularization model [2,20,3,1], keep_prob=0.86, 2 x 211 stand-in data: per iteration"),
 }
+
+
+def helpers_for(kind):
+    """``{"fastdnn": module, "reference": twin}`` of a row's kind."""
+    return IMPROVING.get(kind) or student_loops.HELPERS[kind]
 
 
 def course_data(directory=None):
@@ -61,7 +90,15 @@ def course_data(directory=None):
         train_y = (rng.random((1, 209)) < 0.34).astype(np.int64)
         source = f"random images of the cat set's shape (no cat data in {directory})"
     X = train_x_orig.reshape(train_x_orig.shape[0], -1).T / 255.0
-    return {"X": X, "Y": train_y, "Xp": Xp, "Yp": Yp}, source
+    data = {"X": X, "Y": train_y, "Xp": Xp, "Yp": Yp}
+    rng = np.random.default_rng(0)
+    data["Xr"] = rng.uniform(-0.75, 0.4, size=(2, 211))
+    data["Yr"] = (data["Xr"][0] + 0.3 * np.sin(8 * data["Xr"][1]) > -0.2).astype(np.int64).reshape(1, -1)
+    try:
+        data["Xm"], data["Ym"] = optimization.load_dataset()
+    except ImportError:
+        pass  # no scikit-learn: the moons' row is left out
+    return data, source
 
 
 #: Seconds per timed sample: a student's loop runs thousands of iterations back
@@ -75,7 +112,7 @@ SAMPLE_SECONDS = 0.25
 def run_loop(name, data, repeats):
     """Time one loop with both sets of helpers; returns the table row (a dict)."""
     kind, iterations, call, _ = LOOPS[name]
-    helpers = student_loops.HELPERS[kind]
+    helpers = helpers_for(kind)
     steps = {impl: (lambda h=helpers[impl]: call(h, data, iterations)) for impl in ("reference", "fastdnn")}
     info = bench.measure(steps, repeats, sample_seconds=SAMPLE_SECONDS)
     ref_costs = np.asarray(info["reference"]["first_result"], dtype=np.float64)
@@ -100,15 +137,18 @@ def run(args):
     data, source = course_data(args.data)
     repeats = args.repeats or bench.QUICK_REPEATS
     rows = []
-    for k, name in enumerate(LOOPS, start=1):
-        bench._err(f"[{k}/{len(LOOPS)}] timing the {name} loop ...")
+    names = [name for name in LOOPS if name != "Adam (model)" or "Xm" in data]
+    for k, name in enumerate(names, start=1):
+        bench._err(f"[{k}/{len(names)}] timing the {name} loop ...")
         rows.append(run_loop(name, data, repeats))
     print(bench.machine_line(bench.machine_info()))
     print(f"the course's loops as students write them, X from {source}; median ms per iteration over {repeats} "
           f"interleaved samples; speedup = reference / fastdnn")
     print(bench.format_table(COLUMNS, [table_cells(r) for r in rows]))
-    for name, (_, _, _, what) in LOOPS.items():
-        print(f"  {name}: {what}")
+    for name in names:
+        print(f"  {name}: {LOOPS[name][3]}")
+    if "Xm" not in data:
+        print("  (the Adam row needs scikit-learn for the course's moons: pip install \"fastdnn[sklearn]\")")
     print("costs differ by: the largest relative difference between the costs the two loops recorded; "
           "first call: fastdnn's first timed call, which includes Numba's compile or cache load")
     return 0
