@@ -26,15 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import bench, reference, student_loops
-from .improving import optimization, regularization
+from . import bench, student_loops
+from .improving import optimization
 from .reference import load_planar_dataset
-
-#: The helpers of the second part's rows, by kind.
-IMPROVING = {
-    "optimization": {"fastdnn": optimization, "reference": reference.optimization},
-    "regularization": {"fastdnn": regularization, "reference": reference.regularization},
-}
 
 #: name -> (helpers, iterations per timed call, loop call, what it runs)
 LOOPS = {
@@ -50,6 +44,9 @@ LOOPS = {
     "week 3": ("planar", 200, lambda h, d, n: student_loops.planar_loop(h, d["Xp"], d["Yp"], 4,
                                                                         num_iterations=n)[1],
                "nn_model, n_h=4, planar flower (2 x 400): forward/backward_propagation, compute_cost, update"),
+    "Adam (student)": ("optimization", 5, lambda h, d, n: student_loops.adam_loop(h, d["Xm"], d["Ym"], [2, 5, 2, 1],
+                                                                              num_epochs=n)[1],
+                       "the optimization notebook's model as a student writes it with the helpers: per epoch"),
     "Adam (model)": ("optimization", 20, lambda h, d, n: h.model(d["Xm"], d["Ym"], [2, 5, 2, 1], "adam", num_epochs=n,
                                                                  print_cost=False, return_costs=True)[1],
                      "the second part's optimization model, Adam, batches of 64 of the moons (2 x 300): per epoch"),
@@ -65,7 +62,7 @@ LOOPS = {
 
 def helpers_for(kind):
     """``{"fastdnn": module, "reference": twin}`` of a row's kind."""
-    return IMPROVING.get(kind) or student_loops.HELPERS[kind]
+    return student_loops.HELPERS[kind]
 
 
 def course_data(directory=None):
@@ -137,7 +134,7 @@ def run(args):
     data, source = course_data(args.data)
     repeats = args.repeats or bench.QUICK_REPEATS
     rows = []
-    names = [name for name in LOOPS if name != "Adam (model)" or "Xm" in data]
+    names = [name for name in LOOPS if not name.startswith("Adam") or "Xm" in data]
     for k, name in enumerate(names, start=1):
         bench._err(f"[{k}/{len(names)}] timing the {name} loop ...")
         rows.append(run_loop(name, data, repeats))
@@ -148,7 +145,7 @@ def run(args):
     for name in names:
         print(f"  {name}: {LOOPS[name][3]}")
     if "Xm" not in data:
-        print("  (the Adam row needs scikit-learn for the course's moons: pip install \"fastdnn[sklearn]\")")
+        print("  (the Adam rows need scikit-learn for the course's moons: pip install \"fastdnn[sklearn]\")")
     print("costs differ by: the largest relative difference between the costs the two loops recorded; "
           "first call: fastdnn's first timed call, which includes Numba's compile or cache load")
     return 0

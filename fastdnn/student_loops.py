@@ -6,7 +6,10 @@ helpers: ``L_layer_model`` and ``two_layer_model`` call
 ``linear_activation_forward``/``_backward``) and ``update_parameters``;
 week 2's ``optimize`` calls ``propagate``; week 3's ``nn_model`` calls
 ``forward_propagation``, ``compute_cost``, ``backward_propagation`` and
-``update_parameters``.  Each loop here is written the way the course writes
+``update_parameters``; the second part's optimization notebook writes its
+``model`` with ``random_mini_batches``, ``forward_propagation``,
+``compute_cost``, ``backward_propagation`` and
+``update_parameters_with_adam``.  Each loop here is written the way the course writes
 it -- fresh dictionaries every iteration, NumPy for the student's own
 lines -- against a *helpers* object holding those names, so the same loop
 runs on fastdnn's helpers and on :mod:`fastdnn.reference`'s.  The
@@ -17,12 +20,15 @@ benchmarks (``benchmarks/test_bench_student_loops.py``) and
 import numpy as np
 
 from . import course, logistic, planar, reference
+from .improving import optimization, regularization
 
 #: The helpers of each loop: fastdnn's and the plain-NumPy reference's.
 HELPERS = {
     "deep": {"fastdnn": course, "reference": reference},
     "logistic": {"fastdnn": logistic, "reference": reference.logistic},
     "planar": {"fastdnn": planar, "reference": reference.planar},
+    "optimization": {"fastdnn": optimization, "reference": reference.optimization},
+    "regularization": {"fastdnn": regularization, "reference": reference.regularization},
 }
 
 
@@ -114,4 +120,27 @@ def planar_loop(h, X, Y, n_h, num_iterations=10000, print_cost=False):
             costs.append(cost)
             if print_cost:
                 print("Cost after iteration %i: %f" % (i, cost))
+    return parameters, costs
+
+
+def adam_loop(h, X, Y, layers_dims, learning_rate=0.0007, mini_batch_size=64, num_epochs=5000, print_cost=False):
+    """The optimization notebook's ``model`` with Adam: the helpers of ``h`` in the student's epochs."""
+    parameters = h.initialize_parameters(layers_dims)
+    v, s = h.initialize_adam(parameters)
+    m = X.shape[1]
+    t, seed, costs = 0, 10, []
+    for i in range(num_epochs):
+        seed = seed + 1
+        cost_total = 0
+        for minibatch_X, minibatch_Y in h.random_mini_batches(X, Y, mini_batch_size, seed):
+            a3, caches = h.forward_propagation(minibatch_X, parameters)
+            cost_total += h.compute_cost(a3, minibatch_Y)
+            grads = h.backward_propagation(minibatch_X, minibatch_Y, caches)
+            t = t + 1
+            parameters, v, s, _, _ = h.update_parameters_with_adam(parameters, grads, v, s, t, learning_rate)
+        cost_avg = cost_total / m
+        if i % 100 == 0:
+            costs.append(cost_avg)
+            if print_cost:
+                print("Cost after epoch %i: %f" % (i, cost_avg))
     return parameters, costs

@@ -183,8 +183,8 @@ def test_course_loops_table(tmp_path, capsys, monkeypatch):
     assert "random images of the cat set's shape" in out
     lines = out.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("loop "))
-    rows = [line for line in lines[start + 2:start + 9]]
-    assert [r.split()[0] for r in rows] == ["L-layer", "two-layer", "week", "week", "Adam", "L2", "dropout"]
+    rows = [line for line in lines[start + 2:start + 10]]
+    assert [r.split()[0] for r in rows] == ["L-layer", "two-layer", "week", "week", "Adam", "Adam", "L2", "dropout"]
     for row in rows:
         cells = row.split()
         assert cells[-3].endswith("x") and float(cells[-3][:-1]) > 0  # speedup
