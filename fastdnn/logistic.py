@@ -258,6 +258,7 @@ def _propagate_arrays(W, b, X, Y, labels_checked=False):
         course.check_cost_defined(cost[0], "A")
     elif status != 0:
         return None
+    v.warn_log_of_zero(cost[0])
     if course._non_finite(dW.reshape(-1)):
         return None
     db = np.empty((1, 1), dtype)

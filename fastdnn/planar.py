@@ -400,11 +400,14 @@ def predict(parameters, X):
 
     Returns
     -------
-    predictions : ndarray of shape (n_y, m), bool
-        ``A2 > 0.5``, boolean as in the course.
+    predictions : ndarray of shape (n_y, m), int64
+        1 where ``A2 > 0.5``, else 0.  Integers, not booleans: the course's
+        accuracy line, ``np.dot(Y, predictions.T) + np.dot(1 - Y, 1 -
+        predictions.T)`` with its ``uint8`` labels, wraps around at 256 with a
+        boolean array (144 for 400 right answers) and is right with integers.
     """
     A2, _ = forward_propagation(X, parameters)
-    return A2 > 0.5
+    return (A2 > 0.5).astype(np.int64)
 
 
 def accuracy(predictions, Y):

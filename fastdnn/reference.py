@@ -1039,9 +1039,9 @@ def _planar_update_parameters(parameters, grads, learning_rate=1.2):
 
 
 def _planar_predict(parameters, X):
-    """Boolean predictions ``A2 > 0.5`` of shape (n_y, m), as the course returns them."""
+    """Predictions 1 where ``A2 > 0.5``, else 0, of shape (n_y, m) (integers: see :func:`fastdnn.planar.predict`)."""
     A2, _ = _forward_propagation(X, parameters)
-    return A2 > 0.5
+    return (A2 > 0.5).astype(np.int64)
 
 
 def _hidden_layer_sweep(X, Y, hidden_sizes=(1, 2, 3, 4, 5, 20, 50), num_iterations=5000):

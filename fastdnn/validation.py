@@ -6,6 +6,7 @@ what was expected and received, so a user never sees a Numba typing
 traceback or a silent NaN.
 """
 
+import math
 import numbers
 
 import sys
@@ -223,6 +224,18 @@ def check_label_values(name, Y, dtype=None):
         warnings.warn(f"{name} holds {bad.size} value(s) other than 0 and 1, e.g. {bad.flat[0]!r}: the "
                       f"cross-entropy and its gradient are computed by their formulas", RuntimeWarning,
                       stacklevel=_caller_level())
+
+
+def warn_log_of_zero(cost):
+    """NumPy's ``divide by zero encountered in log`` when a cross-entropy came out infinite.
+
+    The course computes its costs with ``np.log``, which warns when a
+    probability is exactly 0 or 1 on the wrong side (a run that diverged):
+    fastdnn's kernels get the same ``inf`` without NumPy, so they say it the
+    same way, naming the caller's line.
+    """
+    if cost == math.inf:
+        warnings.warn("divide by zero encountered in log", RuntimeWarning, stacklevel=_caller_level())
 
 
 def _caller_level():

@@ -37,8 +37,9 @@ def test_step_by_step_cost_is_a_0d_array_of_the_courses_value():
     cost = step_by_step.compute_cost(AL, Y)
     assert isinstance(cost, np.ndarray) and cost.shape == ()
     assert float(cost) == pytest.approx(0.2797765635793422, rel=1e-14)
+    assert str(cost) == "0.2797765635793422"  # the printed digits: the course's order of rounding
     Y, AL = testCases_v3.compute_cost_test_case()
-    assert float(step_by_step.compute_cost(AL, Y)) == pytest.approx(0.41493159961539694, rel=1e-14)
+    assert str(step_by_step.compute_cost(AL, Y)) == "0.41493159961539694"
 
 
 def test_step_by_step_backward_cases_print_the_courses_values(capsys):
@@ -87,6 +88,7 @@ def test_each_notebook_initializes_as_it_does():
     deep = s.initialize_parameters_deep([5, 4, 3])  # the step-by-step notebook's: seed 3, * 0.01
     _close(deep["W1"][0], [0.01788628, 0.0043651, 0.00096497, -0.01863493, -0.00277388])
     _close(deep["W2"][2], [-0.00768836, -0.00230031, 0.00745056, 0.01976111])
+    assert s.initialise_parameters_deep is s.initialize_parameters_deep  # some versions' spelling
     app = dnn_app_utils_v3.initialize_parameters_deep([5, 4, 3])  # the application's: seed 1, / sqrt(n)
     _close(app["W1"][0], [0.72642933, -0.27358579, -0.23620559, -0.47984616, 0.38702206])
     _close(app["W2"][0], [-0.55030959, 0.57236185, 0.45079536, 0.25124717])
@@ -183,7 +185,7 @@ def test_planar_cases_print_the_courses_values(capsys):
     parameters, grads = testCases_v2.update_parameters_test_case()
     _close(planar.update_parameters(parameters, grads)["W2"], [[-0.01041081, -0.04463285, 0.01758031, 0.04747113]])
     parameters, X = testCases_v2.predict_test_case()
-    assert planar.predict(parameters, X).tolist() == [[True, False, True]]
+    assert np.array_equal(planar.predict(parameters, X), [[True, False, True]])  # the public test's check
     X, Y = testCases_v2.nn_model_test_case()
     np.random.seed(3)
     trained = planar.nn_model(X, Y, 4, num_iterations=10000, print_cost=True)
@@ -209,3 +211,20 @@ def test_planar_utils_draws_into_the_current_axes():
         assert plt.get_fignums() == figures + [fig.number]
     finally:
         plt.close(fig)
+
+
+def test_a_cost_that_met_log_of_zero_warns_as_numpy_does():
+    from fastdnn import compute_cost, logistic
+    from fastdnn.improving import initialization
+
+    w, b = np.array([[100.], [100.]]), 0.
+    X, Y = np.array([[1., 2., -1.], [3., 4., -3.2]]), np.array([[1, 0, 1]])
+    with pytest.warns(RuntimeWarning, match="divide by zero encountered in log"):
+        _, cost = logistic.propagate(w, b, X, Y)  # a diverged week-2 run: the course's cost is inf
+    assert cost == np.inf
+    with pytest.warns(RuntimeWarning, match="divide by zero encountered in log"):
+        assert compute_cost(np.array([[0.0, 0.5]]), np.array([[1, 0]])) == np.inf
+    with pytest.warns(RuntimeWarning, match="divide by zero encountered in log"):
+        assert planar.compute_cost(np.array([[1.0, 0.5]]), np.array([[0, 0]])) == np.inf
+    with pytest.warns(RuntimeWarning, match="divide by zero encountered in log"):
+        assert initialization.compute_loss(np.array([[0.0]]), np.array([[1]])) == np.inf

@@ -153,12 +153,15 @@ def test_update_parameters_matches_reference(rng):
     assert_close(new_lr["W1"], params["W1"] - 0.5 * grads["dW1"])
 
 
-def test_predict_is_boolean_like_the_course(rng, flower):
-    X, _ = flower
+def test_predict_gives_integers_the_courses_accuracy_line_can_use(rng, flower):
+    X, Y = flower
     params = _parameters(rng, 2, 4, 1)
     p = planar.predict(params, X)
-    assert p.dtype == bool and p.shape == (1, 400)
+    assert p.dtype == np.int64 and p.shape == (1, 400) and set(np.unique(p)) <= {0, 1}
     np.testing.assert_array_equal(p, ref.predict(params, X))
+    # The notebook's line with its uint8 labels: right with integers (a boolean array wraps around at 256).
+    right = (np.dot(Y, p.T) + np.dot(1 - Y, 1 - p.T)).item()
+    assert right == int(np.sum(p == Y))
 
 
 def test_accuracy():

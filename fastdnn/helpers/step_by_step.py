@@ -31,6 +31,8 @@ __all__ = [
     "relu_backward",
     "initialize_parameters",
     "initialize_parameters_deep",
+    "initialise_parameters",
+    "initialise_parameters_deep",
     "linear_forward",
     "linear_activation_forward",
     "L_model_forward",
@@ -50,3 +52,8 @@ def initialize_parameters_deep(layer_dims):
     :func:`fastdnn.helpers.dnn_app_utils_v3.initialize_parameters_deep`.)
     """
     return course.initialize_parameters_deep(layer_dims, init="small", seed=3)
+
+
+#: The spelling of some versions of the notebook.
+initialise_parameters = initialize_parameters
+initialise_parameters_deep = initialize_parameters_deep

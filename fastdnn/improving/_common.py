@@ -325,10 +325,13 @@ def log_loss_sum(A, Y, skip_nan, a_name="a3"):
             with np.errstate(all="ignore"):
                 total, plain = _core.checked_log_loss(A, Yc, skip_nan)
             if plain:
+                v.warn_log_of_zero(total)
                 return np.float64(total), A.shape[1]
     Ac, Yc = check_probabilities_and_labels(A, Y, a_name)
     with np.errstate(all="ignore"):
-        return np.float64(_core.log_loss(Ac, Yc, skip_nan)), Yc.shape[1]
+        total = _core.log_loss(Ac, Yc, skip_nan)
+    v.warn_log_of_zero(total)
+    return np.float64(total), Yc.shape[1]
 
 
 # ---------------------------------------------------------------- the optimizers' steps on the course's dicts

@@ -84,6 +84,8 @@ def full_batch(X, Y, parameters, learning_rate, num_iterations, convention, lamb
             count = min(CHUNK, num_iterations - start)
             _core.full_batch_steps(Xc, Yc, (run.params, run.grads), (Ws, run.bs, run.dWs, run.dbs),
                                    (Zs, As, dZs, dAs), Ds, setting, count, costs)
+            if np.inf in costs[:count]:
+                v.warn_log_of_zero(np.inf)
             for i in range(start, start + count):
                 if print_cost and i % print_every == 0:
                     print("Cost after iteration {}: {}".format(i, costs[i - start]))
