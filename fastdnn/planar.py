@@ -31,6 +31,7 @@ from .kernels import activation as act
 from .kernels import loss
 from .kernels import small
 from .kernels import update
+from .state import arena_views
 
 __all__ = [
     "load_planar_dataset",
@@ -511,17 +512,6 @@ def _train(X, Y, params, grads, layers, layer_grads, learning_rate, num_steps, s
         update.sgd_serial(params, grads, learning_rate, params)
 
 
-def _arena(shapes, dtype):
-    """A flat array and views of ``shapes`` into it, in order."""
-    flat = np.zeros(sum(int(np.prod(s)) for s in shapes), dtype=dtype)
-    views, offset = [], 0
-    for s in shapes:
-        size = int(np.prod(s))
-        views.append(flat[offset:offset + size].reshape(s))
-        offset += size
-    return flat, views
-
-
 def nn_model(X, Y, n_h, num_iterations=10000, print_cost=False, return_costs=False, learning_rate=LEARNING_RATE):
     """The course's planar model: initialize, then full-batch gradient descent.
 
@@ -575,8 +565,8 @@ def nn_model(X, Y, n_h, num_iterations=10000, print_cost=False, return_costs=Fal
     Yc = v.prepare(Y_arr, dtype)
 
     shapes = [(n_h, n_x), (n_h, 1), (n_y, n_h), (n_y, 1)]
-    params, (W1, b1, W2, b2) = _arena(shapes, dtype)
-    grads, (dW1, db1, dW2, db2) = _arena(shapes, dtype)
+    params, (W1, b1, W2, b2) = arena_views(shapes, dtype)
+    grads, (dW1, db1, dW2, db2) = arena_views(shapes, dtype)
     initial = initialize_parameters(n_x, n_h, n_y)
     for view, name in zip((W1, b1, W2, b2), ("W1", "b1", "W2", "b2")):
         view[...] = initial[name]

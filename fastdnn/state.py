@@ -25,6 +25,22 @@ from .kernels import regularization as reg
 from .kernels import update
 
 
+def arena_views(shapes, dtype):
+    """A flat zeroed array and views of ``shapes`` into it, in order: ``(flat, [views])``.
+
+    For the small loops that step every parameter in one pass over ``flat``
+    (week 3's ``nn_model``, the second part's models) while their layers read
+    the views.
+    """
+    flat = np.zeros(sum(int(np.prod(s)) for s in shapes), dtype=dtype)
+    views, offset = [], 0
+    for shape in shapes:
+        size = int(np.prod(shape))
+        views.append(flat[offset:offset + size].reshape(shape))
+        offset += size
+    return flat, views
+
+
 def arena_layout(layer_dims):
     """Offsets of every ``W{l}`` and ``b{l}`` in a flat parameter arena.
 

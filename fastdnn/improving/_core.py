@@ -34,6 +34,7 @@ from .. import validation as v
 from ..kernels import activation as act
 from ..kernels import small
 from ..kernels import update
+from ..state import arena_views
 
 # ---------------------------------------------------------------- conventions
 
@@ -359,23 +360,12 @@ def _tuple_of(flats, rows, offset, L, b):
 # ---------------------------------------------------------------- arenas
 
 
-def arena(shapes, dtype):
-    """A flat zeroed array and views of ``shapes`` into it, in order."""
-    flat = np.zeros(sum(int(np.prod(s)) for s in shapes), dtype=dtype)
-    views, offset = [], 0
-    for s in shapes:
-        size = int(np.prod(s))
-        views.append(flat[offset:offset + size].reshape(s))
-        offset += size
-    return flat, views
-
-
 def parameter_arena(layers, dtype):
     """The parameters copied into one arena: ``(flat, Ws, bs)`` (Ws, bs tuples of views)."""
     shapes = []
     for W, b in layers:
         shapes += [W.shape, b.shape]
-    flat, views = arena(shapes, dtype)
+    flat, views = arena_views(shapes, dtype)
     for view, (k, (W, b)) in zip(views[0::2], enumerate(layers)):
         view[...] = W
     for view, (W, b) in zip(views[1::2], layers):
@@ -388,7 +378,7 @@ def gradient_arena(layers, dtype):
     shapes = []
     for W, b in layers:
         shapes += [W.shape, b.shape]
-    flat, views = arena(shapes, dtype)
+    flat, views = arena_views(shapes, dtype)
     return flat, tuple(views[0::2]), tuple(views[1::2])
 
 
