@@ -49,6 +49,7 @@ from .optimizers import SGD, Adam, Momentum, Optimizer
 #: the estimator imports scikit-learn when it is installed, distributed mpi4py when called.
 _LAZY = {
     "MLPClassifier": (".estimator", "MLPClassifier"),
+    "MLPRegressor": (".estimator", "MLPRegressor"),
     "estimator": (".estimator", None),
     "distributed": (".distributed", None),
     # The course's second part (its modules import the course's data sets' libraries only when called).

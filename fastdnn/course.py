@@ -765,12 +765,12 @@ def compute_cost(AL, Y):
         Y_c = _labels_like(Y, AL)
         if Y_c is not None:
             out = np.empty(1, dtype=np.float64)
-            if loss.binary_cross_entropy(AL, Y_c, out) == 0:
+            if loss.course_cross_entropy(AL, Y_c, out) == 0:
                 v.warn_log_of_zero(out[0])
                 return out.reshape(())
     AL_c, Y_c = _check_output_and_labels(AL, Y)
     out = np.empty(1, dtype=np.float64)
-    loss.binary_cross_entropy(AL_c, Y_c, out)
+    loss.course_cross_entropy(AL_c, Y_c, out)
     check_cost_defined(out[0], "AL")
     v.warn_log_of_zero(out[0])
     return out.reshape(())

@@ -252,7 +252,7 @@ def _propagate_arrays(W, b, X, Y, labels_checked=False):
         with np.errstate(all="ignore"):
             np.dot(dz, X.T, out=dW)
     cost = np.zeros(1)
-    status = loss.binary_cross_entropy(A, Y, cost)
+    status = loss.course_cross_entropy(A, Y, cost)
     if status == 1 and labels_checked:
         # Labels other than 0 and 1, accepted (and warned about) by the validation: the formula's value.
         course.check_cost_defined(cost[0], "A")

@@ -49,7 +49,7 @@ __all__ = [
 ]
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
-INITS = ("scaled", "small", "he", "xavier")
+INITS = ("scaled", "small", "he", "xavier", "glorot")
 
 
 # ---------------------------------------------------------------------------
@@ -315,6 +315,8 @@ def initialize_parameters_deep(layer_dims, init="scaled", seed=1):
             W = W * 0.01
         elif init == "he":
             W = W * np.sqrt(2 / n_prev)
+        elif init == "glorot":
+            W = W * np.sqrt(2 / (n_prev + n_cur))
         else:  # "xavier"
             W = W * np.sqrt(1 / n_prev)
         parameters["W" + str(l)] = W

@@ -230,12 +230,20 @@ def warn_log_of_zero(cost):
     """NumPy's ``divide by zero encountered in log`` when a cross-entropy came out infinite.
 
     The course computes its costs with ``np.log``, which warns when a
-    probability is exactly 0 or 1 on the wrong side (a run that diverged):
+    probability is exactly 0 or 1 on the wrong side (a run that diverged), and
+    ignores or raises as ``np.errstate`` / ``np.seterr`` say:
     fastdnn's kernels get the same ``inf`` without NumPy, so they say it the
     same way, naming the caller's line.
     """
-    if cost == math.inf:
-        warnings.warn("divide by zero encountered in log", RuntimeWarning, stacklevel=_caller_level())
+    if not math.isinf(cost):
+        return
+    # As NumPy would under the caller's np.errstate / np.seterr.
+    mode = np.geterr()["divide"]
+    if mode == "ignore":
+        return
+    if mode == "raise":
+        raise FloatingPointError("divide by zero encountered in log")
+    warnings.warn("divide by zero encountered in log", RuntimeWarning, stacklevel=_caller_level())
 
 
 def _caller_level():

@@ -1,5 +1,7 @@
 """fastdnn.helpers: the course's helper files, one module each, give the course's printed values."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -228,3 +230,27 @@ def test_a_cost_that_met_log_of_zero_warns_as_numpy_does():
         assert planar.compute_cost(np.array([[1.0, 0.5]]), np.array([[0, 0]])) == np.inf
     with pytest.warns(RuntimeWarning, match="divide by zero encountered in log"):
         assert initialization.compute_loss(np.array([[0.0]]), np.array([[1]])) == np.inf
+
+
+def test_the_log_warning_follows_numpys_error_settings_and_large_costs_stay_vectorised():
+    from fastdnn import compute_cost
+    from fastdnn.kernels import loss
+
+    AL, Y = np.array([[0.0, 0.5]]), np.array([[1, 0]])
+    with np.errstate(divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert compute_cost(AL, Y) == np.inf
+    with np.errstate(divide="raise"), pytest.raises(FloatingPointError, match="divide by zero"):
+        compute_cost(AL, Y)
+    with pytest.warns(RuntimeWarning, match="divide by zero"):  # -inf: labels beyond 1 where a is 1
+        with pytest.warns(RuntimeWarning, match="other than 0 and 1"):
+            assert compute_cost(np.array([[1.0, 0.5]]), np.array([[2, 0]])) == -np.inf
+    # The course's rounding up to the test cases' sizes; the vector kernel beyond (4x faster).
+    rng = np.random.default_rng(0)
+    big = rng.random((10, 100))
+    labels = (rng.random((10, 100)) < 0.5).astype(float)
+    exact, fast = np.empty(1), np.empty(1)
+    loss.binary_cross_entropy_exact(big, labels, exact)
+    loss.binary_cross_entropy(big, labels, fast)
+    assert fast[0] == pytest.approx(exact[0], rel=1e-13)
+    assert float(compute_cost(big, labels)) == fast[0]

@@ -143,8 +143,8 @@ CASES = [
      lambda: dnn.linear_activation_forward(A, W, b, "RELU"), []),
     ("linear_activation_backward lrelu", ValueError, r"activation must be one of 'relu', 'sigmoid', 'tanh'; got "
      r"'lrelu'", lambda: dnn.linear_activation_backward(np.ones((2, 4)), layer_cache(), "lrelu"), []),
-    ("initialize_parameters_deep init", ValueError, r"init must be one of 'scaled', 'small', 'he', 'xavier'; got "
-     r"'glorot'", lambda: dnn.initialize_parameters_deep([3, 2], init="glorot"), []),
+    ("initialize_parameters_deep init", ValueError, r"init must be one of 'scaled', 'small', 'he', 'xavier', "
+     r"'glorot'; got 'lecun'", lambda: dnn.initialize_parameters_deep([3, 2], init="lecun"), []),
     # wrong rank
     ("linear_forward A 1-D", ValueError, r"A must be a 2-D array.*\(3,\)", lambda: dnn.linear_forward(
         np.ones(3), W, b), []),

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import fastdnn
-from fastdnn.estimator import MLPClassifier
+from fastdnn.estimator import MLPClassifier, MLPRegressor
 from fastdnn.network import Network
 
 sklearn = pytest.importorskip("sklearn", reason="scikit-learn (the 'sklearn' extra) is needed for these tests")
@@ -25,7 +25,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 # scikit-learn's own suite, default constructor parameters.  Two checks are
 # skipped by scikit-learn itself here: pandas input (pandas not installed)
 # and array-API input (SCIPY_ARRAY_API unset).
-@parametrize_with_checks([MLPClassifier()])
+@parametrize_with_checks([MLPClassifier(), MLPRegressor()])
 def test_scikit_learn_estimator_checks(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -285,3 +285,70 @@ def test_works_without_scikit_learn():
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().endswith("ok")
+
+
+# ---------------------------------------------------------------- MLPRegressor
+
+
+@pytest.fixture(scope="module")
+def friedman():
+    from sklearn.datasets import make_friedman1
+
+    X, y = make_friedman1(n_samples=3000, n_features=10, random_state=0)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
+    scaler = StandardScaler().fit(X_train)
+    return scaler.transform(X_train), scaler.transform(X_test), y_train, y_test
+
+
+def test_regressor_fits_as_scikit_learns_does(friedman):
+    from sklearn.neural_network import MLPRegressor as SKRegressor
+
+    X_train, X_test, y_train, y_test = friedman
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = MLPRegressor(hidden_layer_sizes=(50,), max_iter=300, random_state=0).fit(X_train, y_train)
+        theirs = SKRegressor(hidden_layer_sizes=(50,), max_iter=300, random_state=0).fit(X_train, y_train)
+    assert ours.score(X_test, y_test) > 0.85
+    assert ours.score(X_test, y_test) == pytest.approx(theirs.score(X_test, y_test), abs=0.02)
+    assert ours.out_activation_ == "identity" and ours.n_outputs_ == 1 and ours.n_layers_ == 3
+    prediction = ours.predict(X_test)
+    assert prediction.shape == (len(X_test),)
+    # loss_ is scikit-learn's: half the mean squared error (plus the L2 term), at the last epoch's weights' scale.
+    half_mse = 0.5 * np.mean((ours.predict(X_train) - y_train) ** 2)
+    assert ours.loss_ == pytest.approx(half_mse, rel=0.2)
+    assert ours.loss_curve_[-1] < ours.loss_curve_[0]
+
+
+def test_regressor_takes_several_outputs(friedman):
+    X_train, X_test, y_train, _ = friedman
+    Y = np.column_stack([y_train, -2.0 * y_train + 1.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = MLPRegressor(hidden_layer_sizes=(30,), max_iter=100, random_state=1).fit(X_train, Y)
+    assert model.n_outputs_ == 2 and model.predict(X_test).shape == (len(X_test), 2)
+    assert model.score(X_train, Y) > 0.6
+    # The loss averages over the outputs as scikit-learn's does.
+    half_mse = 0.5 * np.mean((model.predict(X_train) - Y) ** 2)
+    assert model.loss_ == pytest.approx(half_mse, rel=0.2)
+    with pytest.raises(ValueError, match="output"):
+        model.partial_fit(X_train, y_train)
+
+
+def test_regressor_early_stopping_scores_by_r2(friedman):
+    X_train, _, y_train, _ = friedman
+    model = MLPRegressor(hidden_layer_sizes=(20,), early_stopping=True, max_iter=50, random_state=0,
+                         n_iter_no_change=3).fit(X_train, y_train)
+    scores = model.validation_scores_
+    assert len(scores) == model.n_iter_ and max(scores) <= 1.0
+    assert model.best_validation_score_ == max(scores)
+    assert model.best_loss_ is None
+
+
+def test_regressor_partial_fit_continues_and_rejects_bad_targets(friedman):
+    X_train, _, y_train, _ = friedman
+    model = MLPRegressor(hidden_layer_sizes=(10,), random_state=0)
+    for _ in range(3):
+        model.partial_fit(X_train, y_train)
+    assert model.n_iter_ == 3 and len(model.loss_curve_) == 3
+    with pytest.raises(ValueError):
+        MLPRegressor().fit(X_train, np.full(len(X_train), np.nan))

@@ -4,7 +4,10 @@
 ``dnn_app_utils_v3`` and the notebook's graded ``two_layer_model`` and
 ``L_layer_model`` (:mod:`fastdnn.course`'s: they return ``(parameters,
 costs)`` as the newest course's do, print ``Cost after iteration i: cost``
-every 100 iterations and at the last), and ``plot_costs``.
+every 100 iterations and at the last when ``print_cost`` is on), and
+``plot_costs``.  The models leave NumPy's global generator as the course's
+leave it (seeded with 1, then the weights drawn), although fastdnn's network
+draws its own.
 """
 
 import numpy as np
@@ -19,12 +22,14 @@ __all__ = list(_utils.__all__) + ["two_layer_model", "L_layer_model", "plot_cost
 
 def two_layer_model(X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000, print_cost=False):
     """The course's two-layer model: ``(parameters, costs)`` (see :func:`fastdnn.two_layer_model`)."""
+    _utils.initialize_parameters(*layers_dims)  # the course's draws from the global generator
     return _course_costs(_two_layer_model(X, Y, layers_dims, learning_rate, num_iterations, print_cost,
                                           return_costs=True), num_iterations)
 
 
 def L_layer_model(X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000, print_cost=False):
     """The course's L-layer model: ``(parameters, costs)`` (see :func:`fastdnn.L_layer_model`)."""
+    _utils.initialize_parameters_deep(layers_dims)  # the course's draws from the global generator
     return _course_costs(_L_layer_model(X, Y, layers_dims, learning_rate, num_iterations, print_cost,
                                         return_costs=True), num_iterations)
 

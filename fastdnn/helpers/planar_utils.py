@@ -1,4 +1,4 @@
-"""Week 3's ``planar_utils``: ``plot_decision_boundary``, ``sigmoid``, ``load_planar_dataset``, ``load_extra_datasets``."""
+"""Week 3's ``planar_utils``: its decision-boundary plot, ``sigmoid`` and its two data sets' loaders."""
 
 import numpy as np
 
