@@ -24,6 +24,9 @@ def build_parser():
         prog="fastdnn",
         description="Fully-connected deep neural networks on the CPU, fast.",
     )
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"fastdnn {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)

@@ -146,12 +146,41 @@ class _MLP:
         parameters = self.network_.parameters
         return [parameters[f"W{l}"].T for l in range(1, self.network_.n_layers + 1)]
 
+    @coefs_.setter
+    def coefs_(self, coefs):
+        """Write new weights into the network, one ``(n_in, n_out)`` array per layer, as scikit-learn allows."""
+        self._set_layers("coefs_", coefs, "W", lambda array: array.T)
+
     @property
     def intercepts_(self):
         """Biases per layer, shape ``(n_out,)``: views of the network's."""
         self._check_fitted()
         parameters = self.network_.parameters
         return [parameters[f"b{l}"].reshape(-1) for l in range(1, self.network_.n_layers + 1)]
+
+    @intercepts_.setter
+    def intercepts_(self, intercepts):
+        """Write new biases into the network, one ``(n_out,)`` array per layer."""
+        self._set_layers("intercepts_", intercepts, "b", lambda array: array.reshape(-1, 1))
+
+    def _set_layers(self, name, arrays, prefix, to_network):
+        self._check_fitted()
+        parameters = self.network_.parameters
+        L = self.network_.n_layers
+        arrays = list(arrays)
+        if len(arrays) != L:
+            raise ValueError(f"{name} must hold {L} arrays, one per layer; got {len(arrays)}")
+        converted = []
+        for l, array in enumerate(arrays, start=1):
+            target = parameters[f"{prefix}{l}"]
+            expected = target.shape[::-1] if prefix == "W" else (target.shape[0],)
+            if np.shape(array) != expected:
+                raise ValueError(f"{name}[{l - 1}] must have shape {expected}; got {np.shape(array)}")
+            value = to_network(v.as_array(f"{name}[{l - 1}]", array).astype(target.dtype))
+            v.check_finite(f"{name}[{l - 1}]", value)
+            converted.append((target, value))
+        for target, value in converted:
+            target[...] = value
 
     def _check_fitted(self):
         if not hasattr(self, "network_"):
@@ -196,7 +225,10 @@ class _MLP:
             "tol": v.finite_float("tol", self.tol, minimum=0.0),
             "momentum": v.finite_float("momentum", self.momentum, minimum=0.0),
             "validation_fraction": v.finite_float("validation_fraction", self.validation_fraction, minimum=0.0),
-            "n_iter_no_change": v.positive_int("n_iter_no_change", self.n_iter_no_change),
+            # scikit-learn takes np.inf too: never stop on the loss, run max_iter epochs.
+            "n_iter_no_change": (np.inf if isinstance(self.n_iter_no_change, numbers.Real)
+                                 and self.n_iter_no_change == np.inf
+                                 else v.positive_int("n_iter_no_change", self.n_iter_no_change)),
             "dropout": v.finite_float("dropout", self.dropout, minimum=0.0),
         }
         if params["solver"] is None:
@@ -232,6 +264,8 @@ class _MLP:
 
     def _fit(self, X, y, incremental, classes=None):
         params = self._checked_params()
+        if incremental and self.early_stopping:
+            raise ValueError("partial_fit does not support early_stopping=True")
         first = not hasattr(self, "network_") or not (incremental or self.warm_start)
         X, y = self._validate_X_y(X, y, reset=first)
         targets = self._encode(y, first, classes)
@@ -260,8 +294,9 @@ class _MLP:
             validation_data = self._validation_data(X[val_indices], targets[val_indices])
         n_train = n_samples if train_indices is None else len(train_indices)
 
+        # Each call counts its own epochs, as scikit-learn 1.9's (a warm start does not add to the last fit's).
+        self.n_iter_ = 0
         if first:
-            self.n_iter_ = 0
             self.t_ = 0
             self.loss_curve_ = []
             self._no_improvement_count = 0

@@ -195,12 +195,15 @@ def _scaled(X, factor, dtype):
 def _targets(y, output):
     """(output, n_outputs, Y for Network.fit as labels or a matrix, classes or None)."""
     y = np.asarray(y)
+    if y.ndim == 2 and output == "auto":
+        output = _two_d_output(y)
     if y.ndim == 2:
-        if output in ("auto", "linear"):
+        if output == "softmax":  # one-hot rows: the class of each is its 1
+            return "softmax", y.shape[1], np.argmax(y, axis=1).astype(np.int64), np.arange(y.shape[1])
+        if output == "linear":
             return "linear", y.shape[1], y.T, None
         if output == "sigmoid":
             return "sigmoid", y.shape[1], y.T, None
-        raise CommandError("--output softmax needs one label per example, but the labels are 2-D")
     integral = y.dtype.kind in "iubUSO" or (y.dtype.kind == "f" and np.all(y == np.round(y)))
     if output == "linear" or (output == "auto" and not integral):
         return "linear", 1, y.astype(np.float64).reshape(1, -1), None
@@ -213,6 +216,35 @@ def _targets(y, output):
         raise CommandError(f"--output sigmoid needs 2 classes, the labels have {len(classes)}")
     n_out = 1 if output == "sigmoid" else len(classes)
     return output, n_out, codes.astype(np.int64), classes
+
+
+def _two_d_output(y):
+    """What a 2-D label array asks for, said on stderr: one-hot rows, several 0/1 labels, or values."""
+    binary = y.size and np.all((y == 0) | (y == 1))
+    if binary and y.shape[1] >= 2 and np.all(y.sum(axis=1) == 1):
+        print(f"the labels are one-hot rows of {y.shape[1]} classes: training a softmax classifier "
+              f"(--output linear for a regression on them)", file=sys.stderr)
+        return "softmax"
+    if binary:
+        print(f"the labels are {y.shape[1]} columns of 0/1: training {y.shape[1]} sigmoid outputs, one yes/no "
+              f"answer each (--output linear for a regression)", file=sys.stderr)
+        return "sigmoid"
+    print(f"the labels are {y.shape[1]} columns of values: training a linear regression of {y.shape[1]} outputs",
+          file=sys.stderr)
+    return "linear"
+
+
+def _hidden_sizes(sizes, n_features, n_out):
+    """The hidden layers of ``--layers``, and what it says when the list looks like the course's layers_dims."""
+    if len(sizes) >= 2 and sizes[0] == n_features and sizes[-1] == n_out:
+        print(f"--layers {','.join(map(str, sizes))} starts with the {n_features} input features and ends with the "
+              f"{n_out} outputs: taken as the whole network, hidden layers {sizes[1:-1]} (--layers lists the hidden "
+              f"layers only)", file=sys.stderr)
+        return sizes[1:-1]
+    if sizes and (sizes[0] == n_features or sizes[-1] == n_out):
+        print(f"note: --layers lists the hidden layers only; {','.join(map(str, sizes))} is taken as such, so the "
+              f"network is {[n_features, *sizes, n_out]}", file=sys.stderr)
+    return sizes
 
 
 def _layers(text):
@@ -309,6 +341,7 @@ def _train(args):
     factor = _scale_factor(args.scale, X)
     X = _scaled(X, factor, dtype)
     output, n_out, Y, classes = _targets(y, args.output)
+    hidden_sizes = _hidden_sizes(hidden_sizes, X.shape[1], n_out)
     init = args.init if args.init != "auto" else ("he" if args.hidden in ("relu", "leaky_relu") else "xavier")
     net = Network([X.shape[1], *hidden_sizes, n_out], hidden=args.hidden, output=output, dtype=dtype, init=init,
                   seed=v.non_negative_int("--seed", args.seed))
@@ -375,6 +408,8 @@ def _encode(y, net, path):
             raise CommandError(f"{path} has {Y.shape[0]} target(s) per example but the model has "
                                f"{net.layer_dims[-1]} output(s)")
         return Y
+    if y.ndim == 2 and y.shape[1] == len(classes) and np.all((y == 0) | (y == 1)) and np.all(y.sum(axis=1) == 1):
+        return np.argmax(y, axis=1).astype(np.int64)  # one-hot rows, a column per class in the model's order
     if y.ndim != 1:
         raise CommandError(f"{path} has labels of shape {y.shape}; the model expects one class label per example")
     known = np.asarray(classes)

@@ -203,3 +203,11 @@ def test_cold_runs_each_case_from_an_empty_cache(tmp_path, capsys):
     assert cold["route"] == warm["route"] == "plain"
     # The empty cache compiled, the filled one did not.
     assert cold["kernels"] > 0 and cold["compile_s"] > 0 and warm["kernels"] == 0
+
+
+def test_version(capsys):
+    import fastdnn
+
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0 and capsys.readouterr().out.strip() == f"fastdnn {fastdnn.__version__}"

@@ -113,7 +113,8 @@ def test_partial_fit_continues_training():
     for _ in range(20):
         clf.partial_fit(X, y)
         losses.append(clf.loss_)
-    assert clf.n_iter_ == 21 and losses[-1] < losses[0]
+    # scikit-learn 1.9: each call counts its own epochs (n_iter_ 1); t_ counts every sample seen.
+    assert clf.n_iter_ == 1 and clf.t_ == 100 + 20 * 200 and losses[-1] < losses[0]
     with pytest.raises(ValueError, match="labels not seen before"):
         clf.partial_fit(X[:5], np.full(5, 9))
     with pytest.raises(ValueError, match="X has 1 features, but MLPClassifier is expecting 2"):
@@ -127,7 +128,8 @@ def test_warm_start_continues_and_cold_start_restarts():
         warm = MLPClassifier(hidden_layer_sizes=(6,), max_iter=3, warm_start=True, random_state=0).fit(X, y)
         net = warm.network_
         warm.fit(X, y)
-        assert warm.network_ is net and warm.n_iter_ == 6
+        # The same network trained on; n_iter_ counts this call's epochs (scikit-learn 1.9), the curve all.
+        assert warm.network_ is net and warm.n_iter_ == 3 and len(warm.loss_curve_) == 6
         cold = MLPClassifier(hidden_layer_sizes=(6,), max_iter=3, random_state=0).fit(X, y)
         net = cold.network_
         cold.fit(X, y)
@@ -349,6 +351,38 @@ def test_regressor_partial_fit_continues_and_rejects_bad_targets(friedman):
     model = MLPRegressor(hidden_layer_sizes=(10,), random_state=0)
     for _ in range(3):
         model.partial_fit(X_train, y_train)
-    assert model.n_iter_ == 3 and len(model.loss_curve_) == 3
+    assert model.n_iter_ == 1 and len(model.loss_curve_) == 3 and model.t_ == 3 * len(X_train)
     with pytest.raises(ValueError):
         MLPRegressor().fit(X_train, np.full(len(X_train), np.nan))
+
+
+# ---------------------------------------------------------------- scikit-learn 1.9's behaviours (issue 20)
+
+
+def test_scikit_learn_behaviours_of_both_estimators(friedman):
+    X_train, X_test, y_train, _ = friedman
+    labels = (y_train > np.median(y_train)).astype(int)
+    for model, y in ((MLPRegressor(hidden_layer_sizes=(8,), max_iter=5, random_state=0), y_train),
+                     (MLPClassifier(hidden_layer_sizes=(8,), max_iter=5, random_state=0), labels)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model.fit(X_train, y)
+            assert model.n_iter_ == 5
+            # A warm start counts its own epochs; the loss curve goes on.
+            model.set_params(warm_start=True).fit(X_train, y)
+            assert model.n_iter_ == 5 and len(model.loss_curve_) == 10
+            # n_iter_no_change=np.inf: never stop on the loss.
+            model.set_params(warm_start=False, n_iter_no_change=np.inf, tol=1e9).fit(X_train, y)
+            assert model.n_iter_ == 5
+        # partial_fit with early stopping: scikit-learn's error, not a crash.
+        model.set_params(early_stopping=True, n_iter_no_change=10)
+        with pytest.raises(ValueError, match="partial_fit does not support early_stopping=True"):
+            model.partial_fit(X_train, y)
+        # coefs_ and intercepts_ are assignable: the network predicts with them.
+        coefs = [np.zeros_like(c) for c in model.coefs_]
+        model.coefs_ = coefs
+        model.intercepts_ = [np.full_like(b, 0.25) for b in model.intercepts_]
+        assert all(not c.any() for c in model.coefs_) and model.intercepts_[-1][0] == 0.25
+        with pytest.raises(ValueError, match=r"coefs_\[0\] must have shape"):
+            model.coefs_ = [c.T for c in coefs]
+    assert np.allclose(model.predict_proba(X_test)[:, 1], 1 / (1 + np.exp(-0.25)))

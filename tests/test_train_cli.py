@@ -185,3 +185,24 @@ def test_console_entry_point_exit_status():
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 2
     assert result.stderr.strip() == "fastdnn evaluate: error: no such model file: no_model.npz"
+
+
+def test_one_hot_labels_and_layers_dims_are_interpreted_aloud(blobs, tmp_path, capsys):
+    # The course's habits: one-hot label rows, and --layers listing the input and output sizes too.
+    path, X, names = blobs
+    one_hot = (names[:, None] == np.array(["ant", "bee", "cat"])).astype(np.float64)
+    np.savez(tmp_path / "onehot.npz", X=X, y=one_hot)
+    model = tmp_path / "onehot_model.npz"
+    code, out, err = run_cli(["train", tmp_path / "onehot.npz", "--layers", "4,16,3", "--epochs", "30", "--out",
+                              model, "--optimizer", "adam", "--lr", "0.01", "--batch-size", "32"], capsys)
+    assert code == 0, err
+    assert "one-hot rows of 3 classes: training a softmax classifier" in err
+    assert "taken as the whole network, hidden layers [16]" in err
+    net = Network.load(model)
+    assert net.layer_dims == [4, 16, 3] and net.output == "softmax"
+    code, out, err = run_cli(["evaluate", model, tmp_path / "onehot.npz"], capsys)
+    assert code == 0 and float(out.split("accuracy: ")[1].split()[0]) > 0.9
+    # Only the input size repeated: taken as hidden layers, and said so.
+    code, out, err = run_cli(["train", path, "--layers", "4,8", "--epochs", "1", "--out", tmp_path / "m2.npz"],
+                             capsys)
+    assert code == 0 and "is taken as such, so the network is [4, 4, 8, 3]" in err
