@@ -317,6 +317,7 @@ FORMATS = {
     ".npy": "NumPy array of inputs, memory-mapped; labels from a second .npy file",
     ".h5": "the course's HDF5 files (train_set_x/train_set_y or test_set_x/test_set_y)",
     ".idx": "idx files of the handwritten digits (…-images-idx3-ubyte[.gz] with its …-labels-idx1-ubyte[.gz])",
+    ".csv": "comma-separated numbers, a header row or not; the labels in one column (the last by default)",
 }
 
 
@@ -339,11 +340,92 @@ def data_format(path):
         return "h5"
     if name.endswith(".idx") or "-idx" in name or name.endswith("ubyte"):
         return "idx"
+    if name.endswith(".csv"):
+        return "csv"
     kinds = "; ".join(f"{suffix}: {text}" for suffix, text in FORMATS.items())
     raise ValueError(f"cannot tell the format of {path} from its name. Known formats -- {kinds}")
 
 
-def load_data(path, labels=None, x_key="X", y_key="y"):
+def _csv_rows(path):
+    import csv
+
+    opener = gzip.open if os.fspath(path).lower().endswith(".gz") else open
+    with opener(_require_file(path), "rt", newline="") as f:
+        return [row for row in csv.reader(f) if row and any(cell.strip() for cell in row)]
+
+
+def _is_number(text):
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def load_csv(path, label_column=-1):
+    """Inputs and labels from a CSV file of numbers, one example per row.
+
+    Parameters
+    ----------
+    path : str or path
+        ``.csv`` or ``.csv.gz``.  A first row with a field that is not a
+        number is the header.
+    label_column : int, str or None, default -1
+        The labels' column: an index (negative from the end) or a header
+        name; ``None`` for a file of inputs only.
+
+    Returns
+    -------
+    X : ndarray of shape (m, n), float64
+    y : ndarray of shape (m,) or None
+        Numbers when every label is one, else the labels' text.
+
+    Raises
+    ------
+    ValueError
+        Rows of different lengths, a field of the inputs that is not a
+        number (the message names its row and column), an unknown column.
+    """
+    rows = _csv_rows(path)
+    if not rows:
+        raise ValueError(f"{path} holds no rows")
+    header = None if all(_is_number(cell) for cell in rows[0]) else [cell.strip() for cell in rows[0]]
+    body = rows[1:] if header else rows
+    if not body:
+        raise ValueError(f"{path} holds a header and no examples")
+    width = len(rows[0])
+    for k, row in enumerate(body, start=2 if header else 1):
+        if len(row) != width:
+            raise ValueError(f"{path}, row {k}: {len(row)} fields where the first row has {width}")
+    column = None
+    if label_column is not None:
+        if isinstance(label_column, str) and not label_column.lstrip("-").isdigit():
+            if header is None or label_column not in header:
+                raise ValueError(f"{path} has no column named {label_column!r}; its columns: {header or 'unnamed'}")
+            column = header.index(label_column)
+        else:
+            column = int(label_column)
+            if not -width <= column < width:
+                raise ValueError(f"{path} has {width} columns; no column {label_column}")
+            column %= width
+    table = np.array(body, dtype=object)
+    features = [j for j in range(width) if j != column]
+    try:
+        X = table[:, features].astype(np.float64)
+    except ValueError:
+        for k, row in enumerate(body, start=2 if header else 1):
+            for j in features:
+                if not _is_number(row[j]):
+                    raise ValueError(f"{path}, row {k}, column {j + 1}: {row[j]!r} is not a number") from None
+        raise
+    y = None
+    if column is not None:
+        text = np.array([row[column].strip() for row in body])
+        y = text.astype(np.float64) if all(_is_number(cell) for cell in text) else text
+    return X, y
+
+
+def load_data(path, labels=None, x_key="X", y_key="y", label_column=-1):
     """Inputs (one example per row, flattened) and labels from any supported file.
 
     Parameters
@@ -356,6 +438,8 @@ def load_data(path, labels=None, x_key="X", y_key="y"):
         by default the ``labels-idx1`` file beside ``images-idx3``).
     x_key, y_key : str
         Array names inside an ``.npz``.
+    label_column : int or str, default -1
+        The labels' column of a ``.csv`` (see :func:`load_csv`).
 
     Returns
     -------
@@ -379,13 +463,17 @@ def load_data(path, labels=None, x_key="X", y_key="y"):
         X, y = load_npy(path), None
     elif kind == "h5":
         X, y = load_h5(path)
+    elif kind == "csv":
+        X, y = load_csv(path, None if labels is not None else label_column)
     else:
         X = load_idx(path)
         y = None
         if labels is None:
             labels = idx_labels_path(path)
     if labels is not None:
-        y = load_idx(labels) if data_format(labels) == "idx" else load_npy(labels, mmap=False)
+        kind = data_format(labels)
+        y = (load_idx(labels) if kind == "idx" else load_csv(labels, None)[0] if kind == "csv"
+             else load_npy(labels, mmap=False))
     if X.ndim == 1:
         raise ValueError(f"{path} holds a 1-D array of shape {X.shape}; inputs need one row per example")
     if X.ndim > 2:

@@ -27,6 +27,8 @@ DATA formats (chosen by the file name):
   idx, idx.gz   the handwritten digits' files: give the images file
                 (...-images-idx3-ubyte[.gz]); the labels file beside it
                 (...-labels-idx1-ubyte[.gz]) is found by itself
+  .csv, .csv.gz comma-separated numbers, a header row or not; the labels in
+                the last column, or the one --label-column names
 Images are flattened to one row per example.  Inputs stored as uint8 are
 divided by 255 (see --scale), which makes one float copy in memory; for a
 data set larger than memory, store float32 inputs already scaled in a .npy:
@@ -53,6 +55,9 @@ def _data_options(parser, labels_help):
     parser.add_argument("--labels", metavar="FILE", help=labels_help)
     parser.add_argument("--x-key", default="X", metavar="NAME", help="name of the inputs in an .npz (default: X)")
     parser.add_argument("--y-key", default="y", metavar="NAME", help="name of the labels in an .npz (default: y)")
+    parser.add_argument("--label-column", default="-1", metavar="NAME|INDEX",
+                        help="the labels' column of a .csv: a header name or a number, negative from the end "
+                             "(default: -1, the last)")
 
 
 def _train_arguments(parser):
@@ -160,10 +165,10 @@ def run(args):
         return 130
 
 
-def _load(path, labels, x_key, y_key, need_labels):
+def _load(path, labels, x_key, y_key, need_labels, label_column="-1"):
     from .data import load_data
 
-    X, y = load_data(path, labels=labels, x_key=x_key, y_key=y_key)
+    X, y = load_data(path, labels=labels, x_key=x_key, y_key=y_key, label_column=label_column)
     if need_labels and y is None:
         raise CommandError(f"{path} has no labels; give them with --labels FILE")
     if X.shape[0] == 0:
@@ -293,7 +298,8 @@ def _batch_size(args):
 def _validation(args, net, X, Y, factor):
     """``(train_indices, validation examples)`` of ``--validation`` or ``--validation-split`` (``None`` when neither)."""
     if args.validation:
-        Xv, yv = _load(args.validation, args.validation_labels, args.x_key, args.y_key, need_labels=True)
+        Xv, yv = _load(args.validation, args.validation_labels, args.x_key, args.y_key, need_labels=True,
+                       label_column=args.label_column)
         _check_features(Xv, net, args.validation)
         Xv = _scaled(Xv, factor, net.dtype)
         return None, net.prepare(Xv.T, _encode(yv, net, args.validation),
@@ -336,7 +342,7 @@ def _train(args):
     if not os.path.isdir(out_dir):
         raise CommandError(f"cannot write {args.out}: the folder {out_dir} does not exist")
 
-    X, y = _load(args.data, args.labels, args.x_key, args.y_key, need_labels=True)
+    X, y = _load(args.data, args.labels, args.x_key, args.y_key, need_labels=True, label_column=args.label_column)
     dtype = np.dtype(args.dtype)
     factor = _scale_factor(args.scale, X)
     X = _scaled(X, factor, dtype)
@@ -428,7 +434,11 @@ def _encode(y, net, path):
 
 def _model_and_inputs(args, need_labels):
     net = _open_model(args.model)
-    X, y = _load(args.data, args.labels if need_labels else None, args.x_key, args.y_key, need_labels)
+    X, y = _load(args.data, args.labels if need_labels else None, args.x_key, args.y_key, need_labels,
+                 label_column=args.label_column)
+    if not need_labels and X.shape[1] == net.layer_dims[0] - 1 and args.data.lower().endswith((".csv", ".csv.gz")):
+        # A CSV of inputs only: its last column was taken for labels.
+        X, y = _load(args.data, None, args.x_key, args.y_key, False, label_column=None)
     _check_features(X, net, args.data)
     X = _scaled(X, float(net.metadata.get("input_scale", 1.0)), net.dtype)
     return net, X, y

@@ -182,8 +182,8 @@ def test_load_idx_reads_the_digits(data_dir):
 
 
 def test_load_data_formats_and_errors(tmp_path, rng):
-    with pytest.raises(ValueError, match=r"cannot tell the format of data.csv.*\.npz"):
-        data.load_data("data.csv")
+    with pytest.raises(ValueError, match=r"cannot tell the format of data.parquet.*\.npz"):
+        data.load_data("data.parquet")
     X = rng.standard_normal((4, 2, 3))
     np.save(tmp_path / "X3.npy", X)
     flat, y = data.load_data(tmp_path / "X3.npy")
@@ -234,3 +234,35 @@ def test_hdf5_internals_reported_as_runtime_error_are_a_clear_error(tmp_path, mo
     monkeypatch.setattr(h5py, "File", damaged)
     with pytest.raises(ValueError, match=r"damaged\.h5.*bad local heap"):
         data.load_h5(path)
+
+
+def test_csv_with_and_without_a_header(tmp_path):
+    from fastdnn.data import load_csv, load_data
+
+    (tmp_path / "a.csv").write_text("x1,x2,species\n1.5,2,setosa\n3,4.25,virginica\n\n")
+    X, y = load_data(tmp_path / "a.csv")
+    np.testing.assert_array_equal(X, [[1.5, 2.0], [3.0, 4.25]])
+    assert y.tolist() == ["setosa", "virginica"]
+    (tmp_path / "c.csv").write_text("target,t\n1,2\n3,4\n")
+    X, y = load_csv(tmp_path / "c.csv", "target")  # a column by name
+    assert X.tolist() == [[2.0], [4.0]] and y.tolist() == [1.0, 3.0]
+    (tmp_path / "b.csv").write_text("0,1,2\n3,4,5\n")
+    X, y = load_data(tmp_path / "b.csv", label_column=0)
+    np.testing.assert_array_equal(X, [[1, 2], [4, 5]])
+    assert y.dtype == np.float64 and y.tolist() == [0.0, 3.0]
+    X, y = load_csv(tmp_path / "b.csv", None)
+    assert X.shape == (2, 3) and y is None
+
+
+def test_csv_errors_name_the_place(tmp_path):
+    from fastdnn.data import load_data
+
+    (tmp_path / "bad.csv").write_text("1,2,0\n3,x,1\n")
+    with pytest.raises(ValueError, match=r"row 2, column 2: 'x' is not a number"):
+        load_data(tmp_path / "bad.csv")
+    (tmp_path / "ragged.csv").write_text("1,2,0\n3,1\n")
+    with pytest.raises(ValueError, match="row 2: 2 fields where the first row has 3"):
+        load_data(tmp_path / "ragged.csv")
+    (tmp_path / "named.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(ValueError, match="no column named 'label'"):
+        load_data(tmp_path / "named.csv", label_column="label")

@@ -172,7 +172,7 @@ def test_user_errors_are_one_line_with_status_2(blobs, tmp_path, rng, capsys):
     assert_one_line_error(code, err, "--batch-size")
     code, _, err = run_cli(["train", path, "--out", tmp_path / "nofolder" / "m.npz"], capsys)
     assert_one_line_error(code, err, "does not exist")
-    code, _, err = run_cli(["train", tmp_path / "data.csv", "--out", model], capsys)
+    code, _, err = run_cli(["train", tmp_path / "data.parquet", "--out", model], capsys)
     assert_one_line_error(code, err, "cannot tell the format of")
     code, _, err = run_cli(["train", path, "--lr", "-1", "--out", model], capsys)
     assert_one_line_error(code, err, "--lr must be a positive number")
@@ -206,3 +206,21 @@ def test_one_hot_labels_and_layers_dims_are_interpreted_aloud(blobs, tmp_path, c
     code, out, err = run_cli(["train", path, "--layers", "4,8", "--epochs", "1", "--out", tmp_path / "m2.npz"],
                              capsys)
     assert code == 0 and "is taken as such, so the network is [4, 4, 8, 3]" in err
+
+
+def test_csv_train_predict_evaluate(blobs, tmp_path, capsys):
+    _, X, names = blobs
+    lines = ["a,b,c,d,animal"] + [",".join(f"{x:.6f}" for x in row) + f",{name}" for row, name in zip(X, names)]
+    (tmp_path / "blobs.csv").write_text("\n".join(lines) + "\n")
+    model = tmp_path / "csv_model.npz"
+    code, out, err = run_cli(["train", tmp_path / "blobs.csv", "--label-column", "animal", "--layers", "8",
+                              "--epochs", "40", "--optimizer", "adam", "--lr", "0.01", "--batch-size", "32",
+                              "--out", model], capsys)
+    assert code == 0, err
+    code, out, err = run_cli(["evaluate", model, tmp_path / "blobs.csv", "--label-column", "animal"], capsys)
+    assert code == 0 and float(out.split("accuracy: ")[1].split()[0]) > 0.9
+    # Inputs only: the model's four columns, no labels.
+    (tmp_path / "inputs.csv").write_text("\n".join(",".join(f"{x:.6f}" for x in row) for row in X[:3]) + "\n")
+    code, out, err = run_cli(["predict", model, tmp_path / "inputs.csv"], capsys)
+    assert code == 0, err
+    assert out.split() == names[:3].tolist()
