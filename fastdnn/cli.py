@@ -15,6 +15,7 @@ COMMANDS = {
     "train": ("fastdnn.train_cli", "train a network on a data file (.npz, .npy, .h5, idx) and save it"),
     "predict": ("fastdnn.train_cli", "predict with a saved network, one line per example"),
     "evaluate": ("fastdnn.train_cli", "cost and accuracy of a saved network on labelled data"),
+    "export": ("fastdnn.train_cli", "write a saved network as an ONNX file for other runtimes"),
     "warmup": ("fastdnn.warmup", "compile fastdnn's kernels for this machine ahead of time (Docker images, CI, clusters)"),
 }
 

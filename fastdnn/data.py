@@ -350,7 +350,7 @@ def _csv_rows(path):
     import csv
 
     opener = gzip.open if os.fspath(path).lower().endswith(".gz") else open
-    with opener(_require_file(path), "rt", newline="") as f:
+    with opener(_require_file(path), "rt", newline="", encoding="utf-8-sig") as f:  # a BOM is not data
         return [row for row in csv.reader(f) if row and any(cell.strip() for cell in row)]
 
 
@@ -389,7 +389,17 @@ def load_csv(path, label_column=-1):
     rows = _csv_rows(path)
     if not rows:
         raise ValueError(f"{path} holds no rows")
-    header = None if all(_is_number(cell) for cell in rows[0]) else [cell.strip() for cell in rows[0]]
+    if len(rows[0]) == 1 and ";" in rows[0][0]:
+        raise ValueError(f"{path} has one column and semicolons: fastdnn reads comma-separated files")
+    # A header names the columns: a field of the first row that is not a number, the label's aside
+    # (a file without a header may have text labels: "5.1,3.5,1.4,0.2,Iris-setosa").
+    first = rows[0]
+    named = isinstance(label_column, str) and not label_column.lstrip("-").isdigit()
+    label_index = None
+    if label_column is not None and not named:
+        label_index = int(label_column) % len(first) if -len(first) <= int(label_column) < len(first) else None
+    has_header = named or any(not _is_number(cell) for j, cell in enumerate(first) if j != label_index)
+    header = [cell.strip() for cell in first] if has_header else None
     body = rows[1:] if header else rows
     if not body:
         raise ValueError(f"{path} holds a header and no examples")

@@ -104,6 +104,20 @@ SOLVERS = ("adam", "sgd")
 LEARNING_RATES = ("constant", "invscaling", "adaptive")
 
 
+class _Layers(list):
+    """``coefs_`` or ``intercepts_``: views of the network's arrays; ``coefs_[i] = W`` writes layer ``i``."""
+
+    def __init__(self, owner, name, arrays):
+        super().__init__(arrays)
+        self._owner, self._name = owner, name
+
+    def __setitem__(self, index, value):
+        arrays = list(self)
+        arrays[index] = value
+        setattr(self._owner, self._name, arrays)
+        super().__setitem__(index, getattr(self._owner, self._name)[index])
+
+
 class _MLP:
     """What both estimators share: scikit-learn's parameters and their checks, the training loop and its
     bookkeeping, the weights' views.  A face adds its targets (:meth:`_encode`), its output layer
@@ -144,7 +158,7 @@ class _MLP:
         """Weights per layer, shape ``(n_in, n_out)``: transposed views of the network's."""
         self._check_fitted()
         parameters = self.network_.parameters
-        return [parameters[f"W{l}"].T for l in range(1, self.network_.n_layers + 1)]
+        return _Layers(self, "coefs_", [parameters[f"W{l}"].T for l in range(1, self.network_.n_layers + 1)])
 
     @coefs_.setter
     def coefs_(self, coefs):
@@ -156,12 +170,33 @@ class _MLP:
         """Biases per layer, shape ``(n_out,)``: views of the network's."""
         self._check_fitted()
         parameters = self.network_.parameters
-        return [parameters[f"b{l}"].reshape(-1) for l in range(1, self.network_.n_layers + 1)]
+        biases = [parameters[f"b{l}"].reshape(-1) for l in range(1, self.network_.n_layers + 1)]
+        return _Layers(self, "intercepts_", biases)
 
     @intercepts_.setter
     def intercepts_(self, intercepts):
         """Write new biases into the network, one ``(n_out,)`` array per layer."""
         self._set_layers("intercepts_", intercepts, "b", lambda array: array.reshape(-1, 1))
+
+    def to_onnx(self, path, dtype=np.float32):
+        """Write the fitted network as an ONNX file: input ``X`` (N, n_features), output ``output``.
+
+        A classifier's output is :meth:`predict_proba`'s (N, n_classes), its
+        columns in the order of ``classes_``; a regressor's the predicted
+        values (N, n_outputs).  Needs the ``onnx`` package (``pip install
+        "fastdnn[onnx]"``).
+
+        Returns
+        -------
+        onnx.ModelProto
+        """
+        from .interop import _onnx, network_graph
+
+        self._check_fitted()
+        two_columns = getattr(self, "out_activation_", "") == "logistic" and self.n_outputs_ == 1
+        model = network_graph(self.network_, dtype, input_scale=1.0, two_class_columns=two_columns)
+        _onnx().save(model, str(path))
+        return model
 
     def _set_layers(self, name, arrays, prefix, to_network):
         self._check_fitted()
@@ -232,7 +267,7 @@ class _MLP:
             "dropout": v.finite_float("dropout", self.dropout, minimum=0.0),
         }
         if params["solver"] is None:
-            raise ValueError("solver='lbfgs' is not offered by fastdnn's MLPClassifier; use 'adam' or 'sgd'")
+            raise ValueError(f"solver='lbfgs' is not offered by fastdnn's {type(self).__name__}; use 'adam' or 'sgd'")
         if params["learning_rate_init"] <= 0:
             raise ValueError(f"learning_rate_init must be > 0, got {self.learning_rate_init}")
         if params["momentum"] > 1:
@@ -282,6 +317,7 @@ class _MLP:
         elif not 1 <= batch_size <= n_samples:
             warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going to be clipped")
             batch_size = int(np.clip(batch_size, 1, n_samples))
+        self._batch_size = batch_size
 
         # The transposed view (no copy); X was checked for NaN and inf above, not again.
         data = network.prepare(X.T, self._network_targets(targets), check_X=False)
@@ -323,6 +359,7 @@ class _MLP:
         if early_stopping:
             network.params[...] = self._best_params
             del self._best_params
+        self.__dict__.pop("_validation", None)  # the regressor's held-out copy: not kept, nor pickled
         if not incremental and not state["stopped"] and self.n_iter_ >= params["max_iter"]:
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({params['max_iter']}) reached and the optimization "
@@ -678,6 +715,8 @@ class MLPRegressor(*((_REGRESSOR_BASES[0], _MLP, _REGRESSOR_BASES[1]) if HAVE_SK
     dtype : {None, np.float64, np.float32}, default None
     """
 
+    _estimator_type = "regressor"  # the score of the base without scikit-learn: R^2
+
     def fit(self, X, y):
         """Train on ``(X, y)`` for up to ``max_iter`` epochs.
 
@@ -712,12 +751,12 @@ class MLPRegressor(*((_REGRESSOR_BASES[0], _MLP, _REGRESSOR_BASES[1]) if HAVE_SK
         Returns
         -------
         ndarray of shape (n_samples,) or (n_samples, n_outputs)
-            1-D when the network was trained on a 1-D ``y``.
+            1-D for one output, as scikit-learn's.
         """
         self._check_fitted()
         X = self._validate_X(X)
         values = self.network_.predict_proba(X.T).T
-        return values[:, 0] if self._y_1d else values
+        return values[:, 0] if self.n_outputs_ == 1 else values
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -750,7 +789,6 @@ class MLPRegressor(*((_REGRESSOR_BASES[0], _MLP, _REGRESSOR_BASES[1]) if HAVE_SK
         Y = np.asarray(y, dtype=np.float32 if y.dtype == np.float32 else np.float64)
         Y = Y.reshape(len(Y), -1)
         if first:
-            self._y_1d = y.ndim == 1
             self._n_targets = Y.shape[1]
         elif Y.shape[1] != self.n_outputs_:
             raise ValueError(f"y has {Y.shape[1]} output(s) but the network was trained for {self.n_outputs_}")
@@ -768,9 +806,15 @@ class MLPRegressor(*((_REGRESSOR_BASES[0], _MLP, _REGRESSOR_BASES[1]) if HAVE_SK
         return r2_score(Y_val, self.network_.predict_proba(X_val.T).T)
 
     def _loss(self, cost):
-        # fastdnn's cost is the squared error summed over the outputs, halved, averaged over samples;
-        # scikit-learn's averages over the outputs too.
-        return cost / self.n_outputs_
+        # fastdnn's cost is the squared error summed over the outputs, halved, averaged over samples, plus
+        # the L2 term alpha / (2 b) sum(W^2) of a batch of b; scikit-learn averages the data term over the
+        # outputs too, not the L2 term (taken here at the epoch's last weights).
+        penalty = 0.0
+        if self.alpha:
+            parameters = self.network_.parameters
+            squares = sum(float(np.sum(parameters[f"W{l}"] ** 2)) for l in range(1, self.network_.n_layers + 1))
+            penalty = 0.5 * self.alpha * squares / self._batch_size
+        return (cost - penalty) / self.n_outputs_ + penalty
 
     def _build(self, params, n_features, seed, data_dtype):
         # Glorot's variance, as scikit-learn's MLPRegressor starts: He's (2 / n_in) made the first layer of
@@ -781,8 +825,11 @@ class MLPRegressor(*((_REGRESSOR_BASES[0], _MLP, _REGRESSOR_BASES[1]) if HAVE_SK
     def _split(self, Y, fraction, seed):
         """Random train/validation indices for early stopping."""
         order = np.random.default_rng(seed).permutation(len(Y))
-        n_val = int(round(fraction * len(Y)))
-        if n_val < 1 or n_val >= len(Y):
+        n_val = int(np.ceil(fraction * len(Y)))
+        if n_val < 2:
+            raise ValueError(f"The validation set is too small: validation_fraction={fraction} of {len(Y)} samples "
+                             f"leaves {n_val}; early stopping needs at least 2 (R^2 of one sample is always 0)")
+        if n_val >= len(Y):
             raise ValueError(f"early_stopping with validation_fraction={fraction} leaves {len(Y) - n_val} training "
                              f"and {n_val} validation samples; use more data or another validation_fraction")
         return np.sort(order[n_val:]), np.sort(order[:n_val])

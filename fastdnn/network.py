@@ -656,6 +656,12 @@ class Network:
         # Files written before strategies existed leave the choice to fastdnn.
         self.strategy = arch.get("strategy", "auto")
 
+    def to_onnx(self, path, dtype=np.float32):
+        """Write the network as an ONNX file, rows as examples (see :func:`fastdnn.interop.to_onnx`)."""
+        from .interop import to_onnx
+
+        return to_onnx(self, path, dtype)
+
     def save(self, path, include_optimizer=False):
         """Write the network to one ``.npz`` file, atomically.
 

@@ -47,6 +47,8 @@ def add_arguments(parser):
         _train_arguments(parser)
     elif command == "predict":
         _predict_arguments(parser)
+    elif command == "export":
+        _export_arguments(parser)
     else:
         _evaluate_arguments(parser)
 
@@ -55,9 +57,9 @@ def _data_options(parser, labels_help):
     parser.add_argument("--labels", metavar="FILE", help=labels_help)
     parser.add_argument("--x-key", default="X", metavar="NAME", help="name of the inputs in an .npz (default: X)")
     parser.add_argument("--y-key", default="y", metavar="NAME", help="name of the labels in an .npz (default: y)")
-    parser.add_argument("--label-column", default="-1", metavar="NAME|INDEX",
+    parser.add_argument("--label-column", default=None, metavar="NAME|INDEX",
                         help="the labels' column of a .csv: a header name or a number, negative from the end "
-                             "(default: -1, the last)")
+                             "(default: the last; predict and evaluate: the one the model was trained with)")
 
 
 def _train_arguments(parser):
@@ -74,7 +76,11 @@ def _train_arguments(parser):
     _data_options(parser, "labels file for a .npy or idx DATA (.npy or idx)")
     g = parser.add_argument_group("network")
     g.add_argument("--layers", default="128", metavar="N,N,...",
-                   help="sizes of the hidden layers, comma-separated; '' for none (default: 128)")
+                   help="sizes of the hidden layers, comma-separated; '' for none (default: 128). A list that "
+                        "starts with the input size and ends with the output size is taken as the whole network "
+                        "(and said so); --exact-layers keeps it as hidden layers")
+    g.add_argument("--exact-layers", action="store_true",
+                   help="take --layers as the hidden layers whatever sizes it starts and ends with")
     g.add_argument("--hidden", default="relu", choices=["relu", "tanh", "sigmoid", "leaky_relu", "linear"],
                    help="activation of the hidden layers (default: relu)")
     g.add_argument("--output", default="auto", choices=["auto", "sigmoid", "softmax", "linear"],
@@ -143,6 +149,20 @@ def _evaluate_arguments(parser):
     parser.add_argument("--json", action="store_true", help="print the scores as one JSON object")
 
 
+def _export_arguments(parser):
+    parser.description = (
+        "Write a model saved by 'fastdnn train' as an ONNX file: input X (N, n_features),\n"
+        "one example per row as stored in DATA (the model's input scaling is in the graph),\n"
+        "output 'output' (N, n_outputs), what 'fastdnn predict --proba' prints.\n\n"
+        "  fastdnn export model.npz --onnx model.onnx\n\n"
+        "Needs the onnx package: pip install \"fastdnn[onnx]\"."
+    )
+    parser.add_argument("model", metavar="MODEL", help="model file written by 'fastdnn train'")
+    parser.add_argument("--onnx", required=True, metavar="OUT", help="the ONNX file to write")
+    parser.add_argument("--dtype", choices=("float32", "float64"), default="float32",
+                        help="element type of the graph (default: float32)")
+
+
 # ---------------------------------------------------------------- running
 
 
@@ -152,7 +172,7 @@ class CommandError(Exception):
 
 def run(args):
     """Run the sub-command; returns the exit status (2 and a one-line message on a user error)."""
-    handlers = {"train": _train, "predict": _predict, "evaluate": _evaluate}
+    handlers = {"train": _train, "predict": _predict, "evaluate": _evaluate, "export": _export}
     try:
         return handlers[args.command](args)
     except (CommandError, FileNotFoundError, IsADirectoryError, PermissionError, ValueError, TypeError,
@@ -203,6 +223,9 @@ def _targets(y, output):
     if y.ndim == 2 and output == "auto":
         output = _two_d_output(y)
     if y.ndim == 2:
+        if output == "softmax" and not (np.all((y == 0) | (y == 1)) and np.all(y.sum(axis=1) == 1)):
+            raise CommandError("--output softmax needs one label per example or one-hot rows; the labels are 2-D "
+                               "and not one-hot")
         if output == "softmax":  # one-hot rows: the class of each is its 1
             return "softmax", y.shape[1], np.argmax(y, axis=1).astype(np.int64), np.arange(y.shape[1])
         if output == "linear":
@@ -228,7 +251,8 @@ def _two_d_output(y):
     binary = y.size and np.all((y == 0) | (y == 1))
     if binary and y.shape[1] >= 2 and np.all(y.sum(axis=1) == 1):
         print(f"the labels are one-hot rows of {y.shape[1]} classes: training a softmax classifier "
-              f"(--output linear for a regression on them)", file=sys.stderr)
+              f"(--output sigmoid for {y.shape[1]} yes/no labels, --output linear for a regression)",
+              file=sys.stderr)
         return "softmax"
     if binary:
         print(f"the labels are {y.shape[1]} columns of 0/1: training {y.shape[1]} sigmoid outputs, one yes/no "
@@ -244,7 +268,7 @@ def _hidden_sizes(sizes, n_features, n_out):
     if len(sizes) >= 2 and sizes[0] == n_features and sizes[-1] == n_out:
         print(f"--layers {','.join(map(str, sizes))} starts with the {n_features} input features and ends with the "
               f"{n_out} outputs: taken as the whole network, hidden layers {sizes[1:-1]} (--layers lists the hidden "
-              f"layers only)", file=sys.stderr)
+              f"layers only; --exact-layers keeps them all as hidden layers)", file=sys.stderr)
         return sizes[1:-1]
     if sizes and (sizes[0] == n_features or sizes[-1] == n_out):
         print(f"note: --layers lists the hidden layers only; {','.join(map(str, sizes))} is taken as such, so the "
@@ -299,7 +323,7 @@ def _validation(args, net, X, Y, factor):
     """``(train_indices, validation examples)`` of ``--validation`` or ``--validation-split`` (``None`` when neither)."""
     if args.validation:
         Xv, yv = _load(args.validation, args.validation_labels, args.x_key, args.y_key, need_labels=True,
-                       label_column=args.label_column)
+                       label_column=args.label_column or "-1")
         _check_features(Xv, net, args.validation)
         Xv = _scaled(Xv, factor, net.dtype)
         return None, net.prepare(Xv.T, _encode(yv, net, args.validation),
@@ -342,17 +366,21 @@ def _train(args):
     if not os.path.isdir(out_dir):
         raise CommandError(f"cannot write {args.out}: the folder {out_dir} does not exist")
 
-    X, y = _load(args.data, args.labels, args.x_key, args.y_key, need_labels=True, label_column=args.label_column)
+    X, y = _load(args.data, args.labels, args.x_key, args.y_key, need_labels=True,
+                 label_column=args.label_column or "-1")
     dtype = np.dtype(args.dtype)
     factor = _scale_factor(args.scale, X)
     X = _scaled(X, factor, dtype)
     output, n_out, Y, classes = _targets(y, args.output)
-    hidden_sizes = _hidden_sizes(hidden_sizes, X.shape[1], n_out)
+    if not args.exact_layers:
+        hidden_sizes = _hidden_sizes(hidden_sizes, X.shape[1], n_out)
     init = args.init if args.init != "auto" else ("he" if args.hidden in ("relu", "leaky_relu") else "xavier")
     net = Network([X.shape[1], *hidden_sizes, n_out], hidden=args.hidden, output=output, dtype=dtype, init=init,
                   seed=v.non_negative_int("--seed", args.seed))
     net.metadata = {"input_scale": factor, "classes": None if classes is None else classes.tolist(),
-                    "trained_on": os.path.basename(args.data)}
+                    "trained_on": os.path.basename(args.data),
+                    # a CSV's label column, so that predict and evaluate read the same columns as inputs
+                    "label_column": args.label_column or "-1"}
 
     data = net.prepare(X.T, Y, names=(f"{args.data} (inputs)", f"{args.data} (labels)"))
     train_indices, validation_data = _validation(args, net, X, Y, factor)
@@ -434,10 +462,17 @@ def _encode(y, net, path):
 
 def _model_and_inputs(args, need_labels):
     net = _open_model(args.model)
-    X, y = _load(args.data, args.labels if need_labels else None, args.x_key, args.y_key, need_labels,
-                 label_column=args.label_column)
-    if not need_labels and X.shape[1] == net.layer_dims[0] - 1 and args.data.lower().endswith((".csv", ".csv.gz")):
-        # A CSV of inputs only: its last column was taken for labels.
+    label_column = args.label_column or net.metadata.get("label_column", "-1")
+    csv = args.data.lower().endswith((".csv", ".csv.gz"))
+    try:
+        X, y = _load(args.data, args.labels if need_labels else None, args.x_key, args.y_key, need_labels,
+                     label_column=label_column)
+    except ValueError:
+        if need_labels or not csv:
+            raise
+        X = None  # predict on a CSV without the label column (named in its header)
+    if not need_labels and csv and (X is None or X.shape[1] == net.layer_dims[0] - 1):
+        # A CSV of inputs only: a column was taken for labels.
         X, y = _load(args.data, None, args.x_key, args.y_key, False, label_column=None)
     _check_features(X, net, args.data)
     X = _scaled(X, float(net.metadata.get("input_scale", 1.0)), net.dtype)
@@ -470,6 +505,16 @@ def _predict(args):
         except BrokenPipeError:
             # The reader (``| head``) has gone: stop quietly, as other tools do.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
+
+
+def _export(args):
+    from .interop import to_onnx
+
+    net = _open_model(args.model)
+    to_onnx(net, args.onnx, np.dtype(args.dtype))
+    print(f"wrote {args.onnx}: {net.layer_dims} ({net.output} output), input X (N, {net.layer_dims[0]}), "
+          f"output (N, {net.layer_dims[-1]})", file=sys.stderr)
     return 0
 
 

@@ -266,3 +266,19 @@ def test_csv_errors_name_the_place(tmp_path):
     (tmp_path / "named.csv").write_text("a,b\n1,2\n")
     with pytest.raises(ValueError, match="no column named 'label'"):
         load_data(tmp_path / "named.csv", label_column="label")
+
+
+def test_csv_review_findings(tmp_path):
+    from fastdnn.data import load_data
+
+    # No header, text labels: every row is an example (the labels' text is not a header).
+    (tmp_path / "iris.csv").write_text("5.1,3.5,setosa\n4.9,3.0,setosa\n6.3,3.3,virginica\n")
+    X, y = load_data(tmp_path / "iris.csv")
+    assert X.shape == (3, 2) and y.tolist() == ["setosa", "setosa", "virginica"]
+    # A byte-order mark is not part of the first name (or number).
+    (tmp_path / "bom.csv").write_bytes("\ufefflabel,a\n1,2\n0,3\n".encode("utf-8"))
+    X, y = load_data(tmp_path / "bom.csv", label_column="label")
+    assert X.tolist() == [[2.0], [3.0]] and y.tolist() == [1.0, 0.0]
+    (tmp_path / "semi.csv").write_text("1;2;0\n3;4;1\n")
+    with pytest.raises(ValueError, match="semicolons"):
+        load_data(tmp_path / "semi.csv")

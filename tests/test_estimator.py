@@ -386,3 +386,43 @@ def test_scikit_learn_behaviours_of_both_estimators(friedman):
         with pytest.raises(ValueError, match=r"coefs_\[0\] must have shape"):
             model.coefs_ = [c.T for c in coefs]
     assert np.allclose(model.predict_proba(X_test)[:, 1], 1 / (1 + np.exp(-0.25)))
+
+
+def test_review_findings_on_the_regressor(friedman):
+    X_train, _, y_train, _ = friedman
+    with pytest.raises(ValueError, match="validation set is too small"):
+        MLPRegressor(early_stopping=True).fit(X_train[:10], y_train[:10])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = MLPRegressor(hidden_layer_sizes=(5,), max_iter=3, random_state=0).fit(X_train, y_train[:, None])
+        assert model.predict(X_train[:4]).shape == (4,)  # one output: 1-D, as scikit-learn's
+        # loss_ averages the data term over the outputs, not the L2 term.
+        Y = np.repeat(y_train[:, None], 4, axis=1)
+        heavy = MLPRegressor(hidden_layer_sizes=(5,), max_iter=2, alpha=100.0, random_state=0).fit(X_train, Y)
+    squares = sum(float(np.sum(c ** 2)) for c in heavy.coefs_)
+    penalty = 0.5 * 100.0 * squares / 200
+    half_mse = 0.5 * np.mean((heavy.predict(X_train) - Y) ** 2)
+    assert heavy.loss_ == pytest.approx(half_mse + penalty, rel=0.25)
+    # coefs_[i] = W writes the layer, as scikit-learn's list does.
+    W = np.zeros_like(model.coefs_[1])
+    model.coefs_[1] = W
+    assert not model.network_.parameters["W2"].any()
+    assert not hasattr(model, "_validation")
+
+
+def test_regressor_scores_r2_without_scikit_learn():
+    code = textwrap.dedent("""
+        import sys
+        sys.modules["sklearn"] = None
+        import numpy as np
+        from fastdnn.estimator import MLPRegressor, HAVE_SKLEARN, r2_score
+        assert not HAVE_SKLEARN
+        rng = np.random.default_rng(0)
+        X = rng.standard_normal((200, 4))
+        y = X @ np.array([1.0, 2.0, 3.0, 4.0])
+        model = MLPRegressor(hidden_layer_sizes=(8,), max_iter=300, learning_rate_init=0.01, random_state=0).fit(X, y)
+        assert model.score(X, y) == r2_score(y, model.predict(X)) and model.score(X, y) > 0.5, model.score(X, y)
+        print("ok")
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and "ok" in result.stdout, result.stderr[-2000:]

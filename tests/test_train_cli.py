@@ -224,3 +224,27 @@ def test_csv_train_predict_evaluate(blobs, tmp_path, capsys):
     code, out, err = run_cli(["predict", model, tmp_path / "inputs.csv"], capsys)
     assert code == 0, err
     assert out.split() == names[:3].tolist()
+
+
+def test_cli_review_findings(blobs, tmp_path, capsys):
+    _, X, names = blobs
+    # The label column the model was trained with is the one predict and evaluate leave out.
+    lines = ["animal,a,b,c,d"] + [f"{name}," + ",".join(f"{x:.6f}" for x in row) for row, name in zip(X, names)]
+    (tmp_path / "first.csv").write_text("\n".join(lines) + "\n")
+    model = tmp_path / "first_model.npz"
+    code, _, err = run_cli(["train", tmp_path / "first.csv", "--label-column", "animal", "--layers", "8", "--epochs",
+                            "30", "--optimizer", "adam", "--lr", "0.01", "--batch-size", "32", "--out", model], capsys)
+    assert code == 0, err
+    code, out, err = run_cli(["predict", model, tmp_path / "first.csv"], capsys)
+    assert code == 0, err
+    assert np.mean(np.array(out.split()) == names) > 0.9
+    # --output softmax takes one-hot rows only.
+    np.savez(tmp_path / "real2.npz", X=X, y=np.random.default_rng(0).standard_normal((len(X), 2)))
+    code, _, err = run_cli(["train", tmp_path / "real2.npz", "--output", "softmax", "--out", model], capsys)
+    assert_one_line_error(code, err, "one-hot")
+    # --exact-layers keeps a list that looks like the whole network as hidden layers.
+    path = tmp_path / "blobs3.npz"
+    np.savez(path, X=X[:, :3], y=names)
+    code, _, err = run_cli(["train", path, "--layers", "3,16,3", "--exact-layers", "--epochs", "1", "--out",
+                            tmp_path / "exact.npz"], capsys)
+    assert code == 0 and Network.load(tmp_path / "exact.npz").layer_dims == [3, 3, 16, 3, 3]
