@@ -303,7 +303,7 @@ class _MLP:
             raise ValueError("partial_fit does not support early_stopping=True")
         first = not hasattr(self, "network_") or not (incremental or self.warm_start)
         X, y = self._validate_X_y(X, y, reset=first)
-        targets = self._encode(y, first, classes)
+        targets = self._encode(y, first, classes, warm=not first and not incremental)
         n_samples = X.shape[0]
         seed = self._seed()
         if first:
@@ -355,7 +355,12 @@ class _MLP:
                                dropout=params["dropout"], shuffle=bool(self.shuffle), progress=False,
                                schedule=schedule, callback=callback, indices=train_indices, track_accuracy=False,
                                verbose=bool(self.verbose))
-        network.train(data, settings, validation_data)
+        try:
+            network.train(data, settings, validation_data)
+        except FloatingPointError as exc:
+            # scikit-learn's error for a fit that made the weights non-finite (a ValueError).
+            raise ValueError(f"Solver produced non-finite parameter weights. The input data may contain large "
+                             f"values and need to be preprocessed. ({exc})") from exc
         if early_stopping:
             network.params[...] = self._best_params
             del self._best_params
@@ -623,8 +628,11 @@ class MLPClassifier(*((_BASES[0], _MLP, _BASES[1]) if HAVE_SKLEARN else (_MLP, _
         self._check_n_features(X, reset)
         return X, y
 
-    def _encode(self, y, first, classes):
+    def _encode(self, y, first, classes, warm=False):
         """The labels as class indices (``classes_`` set on a first fit)."""
+        if warm and not np.array_equal(np.unique(y), self.classes_):
+            raise ValueError(f"warm_start can only be used where `y` has the same classes as in the previous call "
+                             f"to fit. Previously got {self.classes_}, `y` has {np.unique(y)}")
         if first:
             labels = np.unique(classes) if classes is not None else np.unique(y)
             if len(labels) < 2:
@@ -784,7 +792,7 @@ class MLPRegressor(*((_REGRESSOR_BASES[0], _MLP, _REGRESSOR_BASES[1]) if HAVE_SK
         v.check_finite("y", np.asarray(y, dtype=np.float64))
         return X, y
 
-    def _encode(self, y, first, classes):
+    def _encode(self, y, first, classes, warm=False):
         # Targets (n_samples, n_outputs) in the data's float type; the network reads their transpose.
         Y = np.asarray(y, dtype=np.float32 if y.dtype == np.float32 else np.float64)
         Y = Y.reshape(len(Y), -1)

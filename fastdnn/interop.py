@@ -55,6 +55,12 @@ def network_graph(net, dtype=np.float32, input_scale=None, two_class_columns=Fal
         weights.append(numpy_helper.from_array(np.array(scale, dtype=dtype), "input_scale"))
         nodes.append(helper.make_node("Mul", ["X", "input_scale"], ["X_scaled"]))
         current = "X_scaled"
+    if net.metadata.get("input_mean") is not None:  # fastdnn train --standardize
+        weights.append(numpy_helper.from_array(np.asarray(net.metadata["input_mean"], dtype=dtype), "input_mean"))
+        weights.append(numpy_helper.from_array(np.asarray(net.metadata["input_std"], dtype=dtype), "input_std"))
+        nodes.append(helper.make_node("Sub", [current, "input_mean"], ["X_centered"]))
+        nodes.append(helper.make_node("Div", ["X_centered", "input_std"], ["X_standard"]))
+        current = "X_standard"
     for l in range(1, L + 1):
         weights.append(numpy_helper.from_array(np.ascontiguousarray(parameters[f"W{l}"], dtype=dtype), f"W{l}"))
         weights.append(numpy_helper.from_array(np.ascontiguousarray(parameters[f"b{l}"].reshape(-1), dtype=dtype),
@@ -96,7 +102,8 @@ def to_onnx(net, path, dtype=np.float32, input_scale=None):
         A factor the graph applies to its input first; by default the one
         ``fastdnn train`` saved with the model (``metadata["input_scale"]``,
         1/255 for uint8 images), so that the file predicts from the same raw
-        inputs as ``fastdnn predict``.
+        inputs as ``fastdnn predict``; the standardization of ``fastdnn train
+        --standardize`` follows, when the model has one.
 
     Returns
     -------

@@ -101,6 +101,10 @@ def _train_arguments(parser):
     g.add_argument("--scale", default="auto", metavar="auto|none|FACTOR",
                    help="multiply the inputs by FACTOR; auto divides uint8 inputs by 255 (default: auto). "
                         "The factor is saved with the model and applied by predict/evaluate")
+    g.add_argument("--standardize", action="store_true",
+                   help="center each input feature and divide it by its standard deviation (over the training "
+                        "data, after --scale; a float copy of the inputs); saved with the model and applied by "
+                        "predict, evaluate and export")
     g.add_argument("--validation", metavar="FILE", help="validation data, evaluated after every epoch")
     g.add_argument("--validation-labels", metavar="FILE", help="labels file of --validation (.npy or idx)")
     g.add_argument("--validation-split", type=float, default=0.0, metavar="FRACTION",
@@ -208,6 +212,21 @@ def _scale_factor(option, X):
     if not np.isfinite(factor) or factor == 0:
         raise CommandError(f"--scale must be a finite non-zero number, got {option!r}")
     return factor
+
+
+def _model_inputs(X, metadata, dtype):
+    """Raw inputs as the model was trained on them: scaled, then standardized when it was (a copy if either)."""
+    X = _scaled(X, float(metadata.get("input_scale", 1.0)), dtype)
+    if metadata.get("input_mean") is not None:
+        X = (X - np.asarray(metadata["input_mean"], dtype=dtype)) / np.asarray(metadata["input_std"], dtype=dtype)
+    return X
+
+
+def _standardization(X):
+    """Per-feature mean and standard deviation of ``X`` (float64 sums; 1 for a constant feature), as lists."""
+    mean = np.mean(X, axis=0, dtype=np.float64)
+    std = np.std(X, axis=0, dtype=np.float64)
+    return mean.tolist(), np.where(std > 0, std, 1.0).tolist()
 
 
 def _scaled(X, factor, dtype):
@@ -319,13 +338,13 @@ def _batch_size(args):
     return batch_size
 
 
-def _validation(args, net, X, Y, factor):
+def _validation(args, net, X, Y):
     """``(train_indices, validation examples)`` of ``--validation`` or ``--validation-split`` (``None`` when neither)."""
     if args.validation:
         Xv, yv = _load(args.validation, args.validation_labels, args.x_key, args.y_key, need_labels=True,
                        label_column=args.label_column or "-1")
         _check_features(Xv, net, args.validation)
-        Xv = _scaled(Xv, factor, net.dtype)
+        Xv = _model_inputs(Xv, net.metadata, net.dtype)
         return None, net.prepare(Xv.T, _encode(yv, net, args.validation),
                                  names=(f"{args.validation} (inputs)", f"{args.validation} (labels)"))
     if args.validation_split > 0:
@@ -381,9 +400,13 @@ def _train(args):
                     "trained_on": os.path.basename(args.data),
                     # a CSV's label column, so that predict and evaluate read the same columns as inputs
                     "label_column": args.label_column or "-1"}
+    if args.standardize:
+        net.metadata["input_mean"], net.metadata["input_std"] = _standardization(X)
+        X = (X - np.asarray(net.metadata["input_mean"], dtype=dtype)) / np.asarray(net.metadata["input_std"],
+                                                                                   dtype=dtype)
 
     data = net.prepare(X.T, Y, names=(f"{args.data} (inputs)", f"{args.data} (labels)"))
-    train_indices, validation_data = _validation(args, net, X, Y, factor)
+    train_indices, validation_data = _validation(args, net, X, Y)
 
     rank = 0
     if args.distributed:
@@ -475,8 +498,7 @@ def _model_and_inputs(args, need_labels):
         # A CSV of inputs only: a column was taken for labels.
         X, y = _load(args.data, None, args.x_key, args.y_key, False, label_column=None)
     _check_features(X, net, args.data)
-    X = _scaled(X, float(net.metadata.get("input_scale", 1.0)), net.dtype)
-    return net, X, y
+    return net, _model_inputs(X, net.metadata, net.dtype), y
 
 
 def _predict(args):

@@ -426,3 +426,18 @@ def test_regressor_scores_r2_without_scikit_learn():
     """)
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0 and "ok" in result.stdout, result.stderr[-2000:]
+
+
+def test_what_scikit_learns_test_module_found():
+    # A warm start on a subset of the classes is refused, as scikit-learn does.
+    X, y = make_blobs(n_samples=150, centers=3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = MLPClassifier(hidden_layer_sizes=(4,), max_iter=5, warm_start=True, random_state=0).fit(X, y)
+        with pytest.raises(ValueError, match="warm_start can only be used where `y` has the same classes"):
+            clf.fit(X, (y == 1).astype(int))
+    # Weights made non-finite: scikit-learn's ValueError (not a FloatingPointError).
+    rng = np.random.RandomState(0)
+    X_huge = np.finfo(float).max * rng.uniform(size=(10, 2))
+    with pytest.raises(ValueError, match="Solver produced non-finite parameter weights"):
+        MLPRegressor().fit(X_huge, rng.standard_normal(10))

@@ -248,3 +248,21 @@ def test_cli_review_findings(blobs, tmp_path, capsys):
     code, _, err = run_cli(["train", path, "--layers", "3,16,3", "--exact-layers", "--epochs", "1", "--out",
                             tmp_path / "exact.npz"], capsys)
     assert code == 0 and Network.load(tmp_path / "exact.npz").layer_dims == [3, 3, 16, 3, 3]
+
+
+def test_standardize_is_saved_and_applied(blobs, tmp_path, capsys):
+    _, X, names = blobs
+    shifted = X * np.array([1000.0, 0.001, 50.0, 1.0]) + np.array([5e4, -3.0, 7.0, 0.0])
+    np.savez(tmp_path / "shifted.npz", X=shifted, y=names)
+    model = tmp_path / "std_model.npz"
+    code, _, err = run_cli(["train", tmp_path / "shifted.npz", "--standardize", "--layers", "8", "--epochs", "30",
+                            "--optimizer", "adam", "--lr", "0.01", "--batch-size", "32", "--validation-split", "0.2",
+                            "--out", model], capsys)
+    assert code == 0, err
+    net = Network.load(model)
+    np.testing.assert_allclose(net.metadata["input_mean"], shifted.mean(axis=0))
+    np.testing.assert_allclose(net.metadata["input_std"], shifted.std(axis=0))
+    code, out, _ = run_cli(["evaluate", model, tmp_path / "shifted.npz"], capsys)
+    assert code == 0 and float(out.split("accuracy: ")[1].split()[0]) > 0.9
+    code, out, _ = run_cli(["predict", model, tmp_path / "shifted.npz"], capsys)
+    assert code == 0 and np.mean(np.array(out.split()) == names) > 0.9
