@@ -16,7 +16,7 @@ import time
 import numpy as np
 import pytest
 
-from fastdnn import bench, bench_course
+from fastdnn import bench, bench_course, student_loops
 
 IMPLEMENTATIONS = ("reference", "fastdnn")
 
@@ -33,7 +33,7 @@ def loop_data(cat_data):
 @pytest.mark.parametrize("loop", list(bench_course.LOOPS))
 def test_student_loop(benchmark, loop_data, loop, impl):
     kind, iterations, call, what = bench_course.LOOPS[loop]
-    helpers = bench_course.helpers_for(kind)
+    helpers = student_loops.HELPERS[kind]
     benchmark.group = f"student loop {loop}: {iterations} iterations ({what})"
     call(helpers[impl], loop_data, 1)  # compile (or load the cache) first
     time.sleep(bench.SETTLE_SECONDS)  # OpenBLAS's threads spin for ~0.1 s after the previous test's products

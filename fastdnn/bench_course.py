@@ -60,11 +60,6 @@ LOOPS = {
 }
 
 
-def helpers_for(kind):
-    """``{"fastdnn": module, "reference": twin}`` of a row's kind."""
-    return student_loops.HELPERS[kind]
-
-
 def course_data(directory=None):
     """The loops' arrays: ``X``, ``Y`` (the cat training set or a stand-in), ``Xp``, ``Yp`` (the flower).
 
@@ -109,7 +104,7 @@ SAMPLE_SECONDS = 0.25
 def run_loop(name, data, repeats):
     """Time one loop with both sets of helpers; returns the table row (a dict)."""
     kind, iterations, call, _ = LOOPS[name]
-    helpers = helpers_for(kind)
+    helpers = student_loops.HELPERS[kind]
     steps = {impl: (lambda h=helpers[impl]: call(h, data, iterations)) for impl in ("reference", "fastdnn")}
     info = bench.measure(steps, repeats, sample_seconds=SAMPLE_SECONDS)
     ref_costs = np.asarray(info["reference"]["first_result"], dtype=np.float64)

@@ -21,6 +21,16 @@ __all__ = ["plot_costs", "plot_decision_boundary", "print_mislabeled_images"]
 MAX_GRID_POINTS = 25_000_000
 
 
+def pyplot():
+    """``matplotlib.pyplot``, for the course's functions that draw into the current figure, or an ImportError
+    naming the extra."""
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise ImportError("plotting needs matplotlib, an optional dependency: pip install 'fastdnn[plot]'") from None
+    return plt
+
+
 def _new_figure(figsize, dpi):
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg

@@ -216,10 +216,14 @@ def _scale_factor(option, X):
 
 def _model_inputs(X, metadata, dtype):
     """Raw inputs as the model was trained on them: scaled, then standardized when it was (a copy if either)."""
-    X = _scaled(X, float(metadata.get("input_scale", 1.0)), dtype)
-    if metadata.get("input_mean") is not None:
-        X = (X - np.asarray(metadata["input_mean"], dtype=dtype)) / np.asarray(metadata["input_std"], dtype=dtype)
-    return X
+    return _standardized(_scaled(X, float(metadata.get("input_scale", 1.0)), dtype), metadata, dtype)
+
+
+def _standardized(X, metadata, dtype):
+    """``(X - mean) / std`` of the model's ``--standardize`` (a copy), or ``X`` when it has none."""
+    if metadata.get("input_mean") is None:
+        return X
+    return (X - np.asarray(metadata["input_mean"], dtype=dtype)) / np.asarray(metadata["input_std"], dtype=dtype)
 
 
 def _standardization(X):
@@ -402,8 +406,7 @@ def _train(args):
                     "label_column": args.label_column or "-1"}
     if args.standardize:
         net.metadata["input_mean"], net.metadata["input_std"] = _standardization(X)
-        X = (X - np.asarray(net.metadata["input_mean"], dtype=dtype)) / np.asarray(net.metadata["input_std"],
-                                                                                   dtype=dtype)
+        X = _standardized(X, net.metadata, dtype)
 
     data = net.prepare(X.T, Y, names=(f"{args.data} (inputs)", f"{args.data} (labels)"))
     train_indices, validation_data = _validation(args, net, X, Y)

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..course import L_layer_model as _L_layer_model
 from ..course import two_layer_model as _two_layer_model
+from ..plots import pyplot
 from . import dnn_app_utils_v3 as _utils
 from .dnn_app_utils_v3 import *  # noqa: F401,F403
 
@@ -43,7 +44,7 @@ def _course_costs(result, num_iterations):
 
 def plot_costs(costs, learning_rate=0.0075):
     """The course's cost curve (one point per 100 iterations) into pyplot's current figure."""
-    plt = _utils._pyplot()
+    plt = pyplot()
     plt.plot(np.squeeze(costs))
     plt.ylabel("cost")
     plt.xlabel("iterations (per hundreds)")

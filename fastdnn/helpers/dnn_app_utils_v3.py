@@ -11,6 +11,7 @@ does.
 import numpy as np
 
 from .. import validation as v
+from ..plots import pyplot
 from ..course import (
     L_model_backward,
     L_model_forward,
@@ -59,14 +60,6 @@ def load_data(directory=_cat_files.COURSE_FOLDER):
     return _cat_files.load(directory)
 
 
-def _pyplot():
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise ImportError('drawing needs matplotlib: pip install "fastdnn[plot]"') from None
-    return plt
-
-
 def _class_name(classes, k):
     name = classes[int(k)]
     return name.decode("utf-8") if isinstance(name, bytes) else str(name)
@@ -89,7 +82,7 @@ def print_mislabeled_images(classes, X, y, p, image_shape=(64, 64, 3)):
         Labels and predictions (0 or 1).
     image_shape : tuple, default (64, 64, 3)
     """
-    plt = _pyplot()
+    plt = pyplot()
     X = v.as_array("X", X, ndim=2)
     y = v.as_array("y", y).reshape(1, -1)
     p = v.as_array("p", p).reshape(1, -1)

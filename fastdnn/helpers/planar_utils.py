@@ -5,6 +5,7 @@ import numpy as np
 from .. import validation as v
 from ..logistic import sigmoid
 from ..planar import load_extra_datasets, load_planar_dataset
+from ..plots import pyplot
 
 __all__ = ["plot_decision_boundary", "sigmoid", "load_planar_dataset", "load_extra_datasets"]
 
@@ -28,10 +29,7 @@ def plot_decision_boundary(model, X, y):
     course's sweep -- ``plt.subplot(5, 2, i + 1)`` then this -- fills its panels.
     :func:`fastdnn.plots.plot_decision_boundary` draws a figure of its own.
     """
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise ImportError('drawing needs matplotlib: pip install "fastdnn[plot]"') from None
+    plt = pyplot()
     if not callable(model):
         raise TypeError(f"model must be callable, got {type(model).__name__}")
     X = v.as_array("X", X, ndim=2)

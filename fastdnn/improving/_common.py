@@ -11,14 +11,8 @@ from .. import validation as v
 from ..kernels import activation as act
 from ..kernels import gather as gather_kernels
 from ..kernels import small
+from ..logistic import sigmoid  # noqa: F401  (the helper files' sigmoid: s alone, week 2's)
 from . import _core
-
-
-def sigmoid(x):
-    """The logistic function ``1 / (1 + e^{-x})`` of an array or a number (a new array)."""
-    from ..logistic import sigmoid as logistic_sigmoid
-
-    return logistic_sigmoid(x)
 
 
 def relu(x):
@@ -91,18 +85,14 @@ def _small_forward(X, Ws, bs, masks, keep_prob):
     if dtype is None:
         return None
     X = X if X.flags.c_contiguous else np.ascontiguousarray(X)  # small: a copy costs less than a second layout
-    m = X.shape[1]
-    Zs = tuple(np.empty((W.shape[0], m), dtype) for W in Ws)
-    As = tuple(np.empty((W.shape[0], m), dtype) for W in Ws)
-    Ds = Zs
     if masks is not None:
-        if len(masks) != len(Ws) - 1 or any(type(D) is not course._ND or D.shape != A.shape
-                                            for D, A in zip(masks, As)):
+        shapes = [(W.shape[0], X.shape[1]) for W in Ws[:-1]]
+        if len(masks) != len(shapes) or any(type(D) is not course._ND or D.shape != shape
+                                            for D, shape in zip(masks, shapes)):
             return None
-        Ds = tuple(np.ascontiguousarray(D, dtype) for D in masks) or Zs
-    if not _core._forward(X, tuple(Ws), tuple(bs), Zs, As, Ds, keep_prob, masks is not None):
-        return None
-    return Zs, As
+        masks = tuple(np.ascontiguousarray(D, dtype) for D in masks)
+    Zs, As, finite = _core.forward(X, Ws, bs, dtype, masks, keep_prob)
+    return (Zs, As) if finite else None
 
 
 def _fast_forward(X, parameters, masks, keep_prob):
@@ -141,7 +131,7 @@ def forward_propagation(X, parameters, masks=None, keep_prob=1.0):
             prepared[f"W{l}"], prepared[f"b{l}"] = W, b
         fast = _fast_forward(arrays.X, prepared, Ds, keep_prob)
         if fast is None:  # a result overflowed: the formula's infinities, as the course's NumPy gives them
-            fast = _core.forward(arrays.X, arrays.Ws, arrays.bs, arrays.dtype, Ds, keep_prob)
+            fast = _core.forward(arrays.X, arrays.Ws, arrays.bs, arrays.dtype, Ds, keep_prob)[:2]
     Zs, As = fast
     L = len(Zs)
     cache = []
@@ -188,19 +178,12 @@ def _small_backward(X, Y, rows, masks, convention, lambd, keep_prob):
         if type(A) is not course._ND or A.dtype is not dtype or A.shape != (W.shape[0], m) \
                 or not A.flags.c_contiguous:
             return None
-    Ds = As
     if masks:
         if any(type(D) is not course._ND or D.shape != A.shape for D, A in zip(masks, As)):
             return None
-        Ds = tuple(np.ascontiguousarray(D, dtype) for D in masks)
-    dZs = tuple(np.empty_like(A) for A in As)
-    dAs = tuple(np.empty_like(A) for A in As[:-1]) or (np.empty((1, 1), dtype),)
-    dWs = tuple(np.empty_like(W) for W in Ws)
-    dbs = tuple(np.empty((W.shape[0], 1), dtype) for W in Ws)
-    how = (float(keep_prob), lambd / m, float(bool(masks)), float(convention.scale_first))
-    if not _core._backward(X, Y, tuple(Ws), As, Ds, how, dZs, dAs, dWs, dbs):
-        return None
-    return _core.gradients_dict(convention, dZs, dAs, dWs, dbs)
+        masks = tuple(np.ascontiguousarray(D, dtype) for D in masks)
+    grads, finite = _core.backward(X, Y, Ws, As, convention, dtype, masks or None, keep_prob, lambd)
+    return grads if finite else None
 
 
 def _check_groups(rows, with_masks):
@@ -235,8 +218,7 @@ def _fast_backward(X, Y, rows, masks, convention, lambd, keep_prob):
     else:
         dZ = A_out - Y
         scale = None
-    out = {}
-    z, a = ("dz", "da") if convention.lower_case else ("dZ", "dA")
+    dZs, dAs, dWs, dbs = [None] * L, [None] * (L - 1), [None] * L, [None] * L
     dA = dZ
     for l in range(L, 0, -1):
         _, A, W, _ = rows[l - 1]
@@ -247,9 +229,8 @@ def _fast_backward(X, Y, rows, masks, convention, lambd, keep_prob):
                 return None
             dA = dA * D
             dA = dA / keep_prob
-            out[f"{a}{l}"] = dA
-        elif l < L:
-            out[f"{a}{l}"] = dA
+        if l < L:
+            dAs[l - 1] = dA
         layer = course._fast_layer_backward(dA, A, A_prev, W, act.LINEAR if l == L else act.RELU, l > 1,
                                             from_pre_activation=False, scale=scale)
         if layer is None:
@@ -257,9 +238,8 @@ def _fast_backward(X, Y, rows, masks, convention, lambd, keep_prob):
         dA, dW, db, dZ = layer
         if lambd:
             dW = dW + lambd / m * W
-        out[f"{z}{l}"], out[f"dW{l}"], out[f"db{l}"] = dZ, dW, db
-    # The course's order: dz3, dW3, db3, da2, dz2, ...
-    return {key: out[key] for key in convention.grad_keys(L)}
+        dZs[l - 1], dWs[l - 1], dbs[l - 1] = dZ, dW, db
+    return _core.gradients_dict(convention, dZs, dAs, dWs, dbs)
 
 
 def backward_propagation(X, Y, cache, convention, lambd=0.0, keep_prob=1.0, with_masks=False):
@@ -291,9 +271,7 @@ def backward_propagation(X, Y, cache, convention, lambd=0.0, keep_prob=1.0, with
     prepared = [(Z, A, W, b) for (Z, _, _, _), A, W, b in zip(rows, As, arrays.Ws, arrays.bs)]
     fast = _fast_backward(arrays.X, arrays.Y, prepared, Ds, convention, lambd, keep_prob)
     if fast is None:  # labels other than 0 and 1 (warned about above), or a result that overflowed
-        dZs, dAs, dWs, dbs = _core.backward(arrays.X, arrays.Y, arrays.Ws, As, convention, dtype, Ds or None,
-                                            keep_prob, lambd)
-        fast = _core.gradients_dict(convention, dZs, dAs, dWs, dbs)
+        fast, _ = _core.backward(arrays.X, arrays.Y, arrays.Ws, As, convention, dtype, Ds or None, keep_prob, lambd)
     return fast
 
 

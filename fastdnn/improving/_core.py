@@ -154,10 +154,6 @@ def check_learning_rate(learning_rate):
     return v.finite_float("learning_rate", learning_rate)
 
 
-def check_labels(name, Y, dtype):
-    v.check_label_values(name, Y, dtype)
-
-
 def dropout_masks(shapes, keep_prob):
     """The course's masks: ``np.random.rand(n, m) < keep_prob`` per hidden layer, from NumPy's global generator.
 
@@ -395,17 +391,23 @@ def as_parameters(Ws, bs):
 
 
 def forward(X, Ws, bs, dtype, masks=None, keep_prob=1.0):
-    """``(Zs, As)`` of the network on ``X``, with the course's dropout when ``masks`` are given."""
+    """``(Zs, As, finite)`` of the network on ``X``, with the course's dropout when ``masks`` are given.
+
+    ``X``, ``Ws``, ``bs`` and ``masks`` are C-contiguous arrays of ``dtype``; ``finite``: every ``Z`` is.
+    """
     m = X.shape[1]
     Zs = tuple(np.empty((W.shape[0], m), dtype=dtype) for W in Ws)
     As = tuple(np.empty((W.shape[0], m), dtype=dtype) for W in Ws)
     Ds = tuple(masks) if masks else Zs
-    _forward(X, tuple(Ws), tuple(bs), Zs, As, Ds, keep_prob, bool(masks))
-    return Zs, As
+    finite = _forward(X, tuple(Ws), tuple(bs), Zs, As, Ds, keep_prob, bool(masks))
+    return Zs, As, finite
 
 
 def backward(X, Y, Ws, As, convention, dtype, masks=None, keep_prob=1.0, lambd=0.0):
-    """``(dZs, dAs, dWs, dbs)`` of the course's cross-entropy; ``dAs[l]`` is dA of layer ``l + 1``."""
+    """The course's gradients dict of its cross-entropy, and whether every gradient is finite.
+
+    The arrays are C-contiguous of ``dtype``; ``As`` are the activations the forward pass kept.
+    """
     m = X.shape[1]
     dZs = tuple(np.empty_like(A) for A in As)
     dAs = tuple(np.empty_like(A) for A in As[:-1])
@@ -414,22 +416,19 @@ def backward(X, Y, Ws, As, convention, dtype, masks=None, keep_prob=1.0, lambd=0
     Ds = tuple(masks) if masks else As
     # The kernel indexes dAs[0] as its (unwritten) dA of the input when L = 1.
     how = (float(keep_prob), lambd / m, float(bool(masks)), float(convention.scale_first))
-    _backward(X, Y, tuple(Ws), tuple(As), Ds, how, dZs, dAs or (np.empty((1, 1), dtype=dtype),), dWs, dbs)
-    return dZs, dAs, dWs, dbs
+    finite = _backward(X, Y, tuple(Ws), tuple(As), Ds, how, dZs, dAs or (np.empty((1, 1), dtype=dtype),), dWs,
+                       dbs)
+    return gradients_dict(convention, dZs, dAs, dWs, dbs), finite
 
 
 def gradients_dict(convention, dZs, dAs, dWs, dbs):
-    """The course's gradients dict, keys in its order."""
+    """The course's gradients dict (keys in its order: :meth:`Convention.grad_keys`); ``dAs[l]`` is dA of layer
+    ``l + 1``."""
     L = len(dWs)
-    z, a = ("dz", "da") if convention.lower_case else ("dZ", "dA")
-    out = {}
+    arrays = []
     for l in range(L, 0, -1):
-        out[f"{z}{l}"] = dZs[l - 1]
-        out[f"dW{l}"] = dWs[l - 1]
-        out[f"db{l}"] = dbs[l - 1]
-        if l > 1:
-            out[f"{a}{l - 1}"] = dAs[l - 2]
-    return out
+        arrays += [dZs[l - 1], dWs[l - 1], dbs[l - 1]] + ([dAs[l - 2]] if l > 1 else [])
+    return dict(zip(convention.grad_keys(L), arrays))
 
 
 @njit(**config.JIT)

@@ -6,6 +6,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import validation as v
+from ..plots import pyplot
 from . import _core
 
 #: Iterations per call of the full-batch loop: the costs come back between calls.
@@ -23,10 +24,7 @@ def sklearn_datasets():
 
 def scatter(X_rows, labels):
     """The course's scatter of a 2-D data set into matplotlib's current axes."""
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise ImportError('plotting needs matplotlib: pip install "fastdnn[plot]"') from None
+    plt = pyplot()
     plt.scatter(X_rows[:, 0], X_rows[:, 1], c=labels, s=40, cmap=plt.cm.Spectral)
 
 

@@ -16,6 +16,7 @@ import math
 import numpy as np
 
 from .. import validation as v
+from ..validation import finite_float  # by name: the steps' velocity argument is called v, as the course's
 from ..plots import plot_decision_boundary
 from . import _common, _core, _models
 
@@ -128,7 +129,7 @@ def update_parameters_with_momentum(parameters, grads, v, beta, learning_rate):
     -----
     .. math:: v \\leftarrow \\beta v + (1 - \\beta)\\, dW,\\qquad W \\leftarrow W - \\alpha v
     """
-    beta = _finite("beta", beta)
+    beta = finite_float("beta", beta)
     lr = _core.check_learning_rate(learning_rate)
     _common.optimizer_step(_core.MOMENTUM, parameters, grads, (v,), (lr, beta, 0.0, 1.0, 1.0, 0.0), ("v",))
     return parameters, v
@@ -163,7 +164,8 @@ def update_parameters_with_adam(parameters, grads, v, s, t, learning_rate=0.01, 
     if t < 1:
         raise ValueError(f"t must count the Adam steps from 1, got {t} (the bias correction divides by 1 - beta**t)")
     lr = _core.check_learning_rate(learning_rate)
-    beta1, beta2, epsilon = _finite("beta1", beta1), _finite("beta2", beta2), _finite("epsilon", epsilon)
+    beta1, beta2 = finite_float("beta1", beta1), finite_float("beta2", beta2)
+    epsilon = finite_float("epsilon", epsilon)
     if beta1 == 1 or beta2 == 1:
         raise ValueError(f"beta1 and beta2 must differ from 1 (the bias correction divides by 1 - beta**t); got "
                          f"{beta1}, {beta2}")
@@ -172,10 +174,6 @@ def update_parameters_with_adam(parameters, grads, v, s, t, learning_rate=0.01, 
     if _common.unpacked_count() == 3:
         return parameters, v, s
     return parameters, v, s, v_corrected, s_corrected
-
-
-def _finite(name, value):
-    return v.finite_float(name, value)
 
 
 def random_mini_batches(X, Y, mini_batch_size=64, seed=0):
