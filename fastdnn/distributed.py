@@ -71,7 +71,8 @@ def default_threads(comm):
 
 def fit(net, X, Y, comm=None, epochs=1, batch_size=None, optimizer="sgd", learning_rate=0.0075, l2=0.0,
         dropout=0.0, shuffle=True, validation=None, progress=True, schedule=None, callback=None,
-        checkpoint=None, checkpoint_every=None, resume=False, check_every=DEFAULT_CHECK_EVERY, threads="auto"):
+        checkpoint=None, checkpoint_every=None, resume=False, check_every=DEFAULT_CHECK_EVERY, threads="auto",
+        sample_weight=None):
     """Train ``net`` data-parallel over the ranks of ``comm``; call it on every rank.
 
     Parameters
@@ -104,6 +105,9 @@ def fit(net, X, Y, comm=None, epochs=1, batch_size=None, optimizer="sgd", learni
         Numba and BLAS threads of this rank; ``"auto"`` divides the node's
         cores among the ranks on the node.  BLAS threads are set only when
         threadpoolctl is installed.
+    sample_weight : array_like of shape (m,), optional
+        As for :meth:`fastdnn.Network.fit`, the same on every rank: each
+        rank weighs its shard by the whole batch's sum of weights.
 
     Returns
     -------
@@ -134,7 +138,7 @@ def fit(net, X, Y, comm=None, epochs=1, batch_size=None, optimizer="sgd", learni
     check_every, threads = _check_run_options(comm, check_every, threads)
     # Before the data's checks: a rank with another network fails with the others, not alone.
     _check_same_network(comm, net)
-    data = net.prepare(X, Y)
+    data = net.prepare(X, Y, sample_weight=sample_weight)
     settings = FitSettings(epochs=epochs, batch_size=batch_size, optimizer=optimizer, learning_rate=learning_rate,
                            l2=l2, dropout=dropout, shuffle=shuffle, progress=progress, schedule=schedule,
                            callback=callback, checkpoint=checkpoint, checkpoint_every=checkpoint_every,

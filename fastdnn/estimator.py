@@ -65,11 +65,11 @@ except ImportError:
                 setattr(self, name, value)
             return self
 
-        def score(self, X, y):
-            """Mean accuracy of :meth:`predict` on ``(X, y)`` (a regressor's: :math:`R^2`)."""
+        def score(self, X, y, sample_weight=None):
+            """Mean accuracy of :meth:`predict` on ``(X, y)`` (a regressor's: :math:`R^2`), weighted by ``sample_weight``."""
             if getattr(self, "_estimator_type", "") == "regressor":
-                return r2_score(y, self.predict(X))
-            return float(np.mean(self.predict(X) == np.asarray(y)))
+                return r2_score(y, self.predict(X), sample_weight)
+            return float(np.average(self.predict(X) == np.asarray(y), weights=sample_weight))
 
         def __repr__(self):
             defaults = inspect.signature(type(self).__init__).parameters
@@ -87,12 +87,16 @@ _BASES = (ClassifierMixin, BaseEstimator) if HAVE_SKLEARN else (_FallbackBase,)
 _REGRESSOR_BASES = (RegressorMixin, BaseEstimator) if HAVE_SKLEARN else (_FallbackBase,)
 
 
-def r2_score(y, prediction):
-    """The coefficient of determination, averaged uniformly over the outputs (scikit-learn's default)."""
+def r2_score(y, prediction, sample_weight=None):
+    """The coefficient of determination, averaged uniformly over the outputs (scikit-learn's default).
+
+    With ``sample_weight``, both sums of squares are weighted and the mean is the weighted mean.
+    """
     y = np.asarray(y, dtype=np.float64).reshape(len(prediction), -1)
     prediction = np.asarray(prediction, dtype=np.float64).reshape(y.shape)
-    residual = np.sum((y - prediction) ** 2, axis=0)
-    total = np.sum((y - y.mean(axis=0)) ** 2, axis=0)
+    w = np.ones((len(y), 1)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64).reshape(-1, 1)
+    residual = np.sum(w * (y - prediction) ** 2, axis=0)
+    total = np.sum(w * (y - np.average(y, axis=0, weights=w[:, 0])) ** 2, axis=0)
     scores = np.where(total > 0, 1.0 - residual / np.where(total > 0, total, 1.0),
                       np.where(residual > 0, 0.0, 1.0))
     return float(np.mean(scores))
@@ -297,12 +301,14 @@ class _MLP:
             raise ValueError("momentum must be < 1 for the sgd solver")
         return optimizers.Momentum(beta=mu, nesterov=bool(self.nesterovs_momentum)), 1.0 / (1.0 - mu)
 
-    def _fit(self, X, y, incremental, classes=None):
+    def _fit(self, X, y, incremental, classes=None, sample_weight=None):
         params = self._checked_params()
         if incremental and self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True")
         first = not hasattr(self, "network_") or not (incremental or self.warm_start)
         X, y = self._validate_X_y(X, y, reset=first)
+        if sample_weight is not None:
+            sample_weight = v.check_sample_weight(sample_weight, X.shape[0])
         targets = self._encode(y, first, classes, warm=not first and not incremental)
         n_samples = X.shape[0]
         seed = self._seed()
@@ -322,13 +328,20 @@ class _MLP:
         # The transposed view (no copy); X was checked for NaN and inf above, not again.
         data = network.prepare(X.T, self._network_targets(targets), check_X=False)
         data.unchecked = None  # nothing left for the fit to scan
+        data.weights = sample_weight
         train_indices = None
         validation_data = None
         early_stopping = self.early_stopping and not incremental
         if early_stopping:
             train_indices, val_indices = self._split(targets, params["validation_fraction"], seed)
-            validation_data = self._validation_data(X[val_indices], targets[val_indices])
+            validation_data = self._validation_data(X[val_indices], targets[val_indices],
+                                                    None if sample_weight is None else sample_weight[val_indices])
+            if sample_weight is not None and not sample_weight[train_indices].sum() > 0.0:
+                raise ValueError("sample_weight is zero on every training sample left by the early-stopping split")
         n_train = n_samples if train_indices is None else len(train_indices)
+        # What a batch's L2 term divides by on average (loss_ of the regressor): its examples, or their weights.
+        self._l2_count = batch_size if sample_weight is None else batch_size * float(
+            np.mean(sample_weight if train_indices is None else sample_weight[train_indices]))
 
         # Each call counts its own epochs, as scikit-learn 1.9's (a warm start does not add to the last fit's).
         self.n_iter_ = 0
@@ -364,7 +377,7 @@ class _MLP:
         if early_stopping:
             network.params[...] = self._best_params
             del self._best_params
-        self.__dict__.pop("_validation", None)  # the regressor's held-out copy: not kept, nor pickled
+        self.__dict__.pop("_validation", None)  # the held-out copy: not kept, nor pickled
         if not incremental and not state["stopped"] and self.n_iter_ >= params["max_iter"]:
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({params['max_iter']}) reached and the optimization "
@@ -509,7 +522,7 @@ class MLPClassifier(*((_BASES[0], _MLP, _BASES[1]) if HAVE_SKLEARN else (_MLP, _
     network_ : fastdnn.Network
     """
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Train on ``(X, y)`` for up to ``max_iter`` epochs.
 
         Parameters
@@ -519,14 +532,18 @@ class MLPClassifier(*((_BASES[0], _MLP, _BASES[1]) if HAVE_SKLEARN else (_MLP, _
             are used as they are; other dtypes are converted once).
         y : array_like of shape (n_samples,)
             Class labels of any type.
+        sample_weight : array_like of shape (n_samples,), optional
+            A weight per sample, as scikit-learn's: each batch's loss is the
+            weighted mean and its L2 term divides by the batch's sum of
+            weights; the early-stopping score is weighted too.
 
         Returns
         -------
         self
         """
-        return self._fit(X, y, incremental=False)
+        return self._fit(X, y, incremental=False, sample_weight=sample_weight)
 
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch over ``(X, y)``, continuing from the current network.
 
         Parameters
@@ -535,6 +552,8 @@ class MLPClassifier(*((_BASES[0], _MLP, _BASES[1]) if HAVE_SKLEARN else (_MLP, _
         y : array_like of shape (n_samples,)
         classes : array_like of shape (n_classes,), optional
             Every class of all the calls; required on the first call.
+        sample_weight : array_like of shape (n_samples,), optional
+            As for :meth:`fit`.
 
         Returns
         -------
@@ -546,7 +565,7 @@ class MLPClassifier(*((_BASES[0], _MLP, _BASES[1]) if HAVE_SKLEARN else (_MLP, _
         elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
             raise ValueError(f"`classes={np.unique(classes)!r}` is not the same as on the first call to "
                              f"partial_fit, which was {self.classes_!r}")
-        return self._fit(X, y, incremental=True, classes=classes)
+        return self._fit(X, y, incremental=True, classes=classes, sample_weight=sample_weight)
 
     def predict_proba(self, X):
         """Class probabilities.
@@ -652,11 +671,19 @@ class MLPClassifier(*((_BASES[0], _MLP, _BASES[1]) if HAVE_SKLEARN else (_MLP, _
     def _network_targets(self, codes):
         return codes
 
-    def _validation_data(self, X_val, codes_val):
-        return self.network_.prepare(X_val.T, codes_val, names=("X_val", "y_val"))
+    def _validation_data(self, X_val, codes_val, w_val=None):
+        if w_val is None:
+            return self.network_.prepare(X_val.T, codes_val, names=("X_val", "y_val"))
+        # A weighted accuracy, as scikit-learn scores the held-out samples with their weights.
+        self._validation = (X_val, codes_val, w_val)
+        return None
 
     def _validation_score(self, record):
-        return record["val_accuracy"]
+        if "val_accuracy" in record:
+            return record["val_accuracy"]
+        X_val, codes_val, w_val = self._validation
+        answers = self.network_.predict(X_val.T).reshape(-1)
+        return float(np.average(answers == codes_val, weights=w_val))
 
     def _loss(self, cost):
         return cost
@@ -725,7 +752,7 @@ class MLPRegressor(*((_REGRESSOR_BASES[0], _MLP, _REGRESSOR_BASES[1]) if HAVE_SK
 
     _estimator_type = "regressor"  # the score of the base without scikit-learn: R^2
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Train on ``(X, y)`` for up to ``max_iter`` epochs.
 
         Parameters
@@ -733,21 +760,25 @@ class MLPRegressor(*((_REGRESSOR_BASES[0], _MLP, _REGRESSOR_BASES[1]) if HAVE_SK
         X : array_like of shape (n_samples, n_features)
         y : array_like of shape (n_samples,) or (n_samples, n_outputs)
             Real targets.
+        sample_weight : array_like of shape (n_samples,), optional
+            A weight per sample, as scikit-learn's (see
+            :meth:`MLPClassifier.fit`); the early-stopping :math:`R^2` is
+            weighted too.
 
         Returns
         -------
         self
         """
-        return self._fit(X, y, incremental=False)
+        return self._fit(X, y, incremental=False, sample_weight=sample_weight)
 
-    def partial_fit(self, X, y):
+    def partial_fit(self, X, y, sample_weight=None):
         """One epoch over ``(X, y)``, continuing from the current network.
 
         Returns
         -------
         self
         """
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, incremental=True, sample_weight=sample_weight)
 
     def predict(self, X):
         """Predicted values.
@@ -805,13 +836,13 @@ class MLPRegressor(*((_REGRESSOR_BASES[0], _MLP, _REGRESSOR_BASES[1]) if HAVE_SK
     def _network_targets(self, Y):
         return Y.T
 
-    def _validation_data(self, X_val, Y_val):
-        self._validation = (X_val, Y_val)
+    def _validation_data(self, X_val, Y_val, w_val=None):
+        self._validation = (X_val, Y_val, w_val)
         return None
 
     def _validation_score(self, record):
-        X_val, Y_val = self._validation
-        return r2_score(Y_val, self.network_.predict_proba(X_val.T).T)
+        X_val, Y_val, w_val = self._validation
+        return r2_score(Y_val, self.network_.predict_proba(X_val.T).T, sample_weight=w_val)
 
     def _loss(self, cost):
         # fastdnn's cost is the squared error summed over the outputs, halved, averaged over samples, plus
@@ -821,7 +852,7 @@ class MLPRegressor(*((_REGRESSOR_BASES[0], _MLP, _REGRESSOR_BASES[1]) if HAVE_SK
         if self.alpha:
             parameters = self.network_.parameters
             squares = sum(float(np.sum(parameters[f"W{l}"] ** 2)) for l in range(1, self.network_.n_layers + 1))
-            penalty = 0.5 * self.alpha * squares / self._batch_size
+            penalty = 0.5 * self.alpha * squares / self._l2_count
         return (cost - penalty) / self.n_outputs_ + penalty
 
     def _build(self, params, n_features, seed, data_dtype):

@@ -23,11 +23,13 @@ class Examples:
     ``X`` has shape ``(n_x, m)`` in any layout and real dtype (a transposed
     row-per-example array or a memory map included); ``labels`` are integer
     classes of shape ``(m,)`` (one-hot in the gather) or ``Y`` a matrix
-    ``(n_L, m)``.
+    ``(n_L, m)``.  ``weights``: the examples' sample weights (float64,
+    ``(m,)``, checked: finite, non-negative, a positive sum), or ``None``.
     """
 
     def __init__(self, X, Y=None, labels=None, unchecked=None, prepared_for=None):
         self.X = X
+        self.weights = None
         # (n_x, n_out, output) of the network that checked them.
         self.prepared_for = prepared_for
         self.Y = Y
@@ -165,13 +167,22 @@ def prepare_X(state, X, name="X", check_finite=True):
     return X_arr, True
 
 
-def prepare(state, X, Y=None, names=("X", "Y"), check_X=True):
+def prepare(state, X, Y=None, names=("X", "Y"), check_X=True, sample_weight=None):
     """Check ``X`` (and ``Y`` when given) once, against the network of ``state``; returns :class:`Examples`.
 
     Integer class labels stay labels (one-hot happens in the gather).
     ``check_X=False`` leaves the scan of ``X`` for NaN and inf to the
     returned data's gather (:attr:`Examples.unchecked`, :meth:`Examples.check_X`).
+    ``sample_weight``: one weight per example (or one number for all),
+    checked and kept as :attr:`Examples.weights` (a float64 copy).
     """
+    data = _prepare(state, X, Y, names, check_X)
+    if sample_weight is not None:
+        data.weights = v.check_sample_weight(sample_weight, data.m, names[0])
+    return data
+
+
+def _prepare(state, X, Y, names, check_X):
     X_arr, checked = prepare_X(state, X, names[0], check_X)
     unchecked = None if checked else names[0]
     if Y is None:

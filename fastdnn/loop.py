@@ -22,6 +22,7 @@ import numpy as np
 from . import compiling
 from . import fitting
 from .executors.base import Batch
+from .kernels import loss
 
 log = logging.getLogger("fastdnn")
 
@@ -73,6 +74,7 @@ class TrainLoop:
         self.count = settings.track_accuracy and state.head.counts
         self.answers = m * state.head.answers_per_example(net.layer_dims[-1]) if self.count else None
         self.evaluate = evaluate
+        self._weigh(data, indices, whole)
         # The batch sizes in order, so that the smaller batch's workspace shares the larger one's buffers.
         self.workspaces = {}
         for b in self.sizes():
@@ -81,6 +83,39 @@ class TrainLoop:
         self.checkpoints = fitting.Checkpoints(settings, state, net, m, self.batch, indices,
                                                writer=reducer is None or reducer.leads)
         self.first_epoch, self.first_step, self.resumed_sums, self.history = 0, 0, (0.0, 0.0), {}
+
+    def _weigh(self, data, indices, whole):
+        """Make room for the sample weights of each batch (``batch_weights``), normalised to a mean of 1.
+
+        A full batch's are normalised once; a mini-batch's are gathered into
+        the buffer at each step (:meth:`weights_of`), where the native
+        sessions read them too.
+        """
+        weights = None if data is None else data.weights
+        self.weights = weights
+        self.batch_weights = None
+        self._weight_views = {}
+        if weights is None:
+            return
+        self.batch_weights = np.empty(self.batch, dtype=np.float64)
+        if whole is not None:
+            self.whole_weight_sum = loss.normalise_weights(np.take(weights, indices), self.batch_weights)
+
+    def weights_of(self, start, b, lo=0, hi=None):
+        """Gather and normalise the weights of the batch ``indices[start:start + b]``; returns
+        ``(weights of its columns lo:hi, the batch's sum of weights)`` -- the same view object for the same
+        columns, so that a session holding them is kept."""
+        if self.whole is not None:
+            total = self.whole_weight_sum
+        else:
+            into = self.batch_weights[:b]
+            np.take(self.weights, self.indices[start:start + b], out=into, mode="clip")
+            total = loss.normalise_weights(into, into)
+        hi = b if hi is None else hi
+        view = self._weight_views.get((lo, hi))
+        if view is None:
+            view = self._weight_views[(lo, hi)] = self.batch_weights[lo:hi]
+        return view, total
 
     def resume(self):
         """Load the checkpoint when the settings resume from one (before the executors are opened)."""
@@ -189,12 +224,22 @@ class TrainLoop:
         settings, reducer = self.settings, self.reducer
         if self.whole is not None:
             batch = Batch(self.whole[0], self.whole[1], 0, b)
+            if self.weights is not None:
+                weights, total = self.weights_of(start, b)
+                batch = batch._replace(weights=weights, weight_sum=total)
         elif reducer is None:
             batch = executor.take(self.data, self.indices, start, b, ws)
+            if self.weights is not None:
+                weights, total = self.weights_of(start, b)
+                batch = batch._replace(weights=weights, weight_sum=total)
         else:
             lo, hi = reducer.shard(start, b)
             batch = executor.take(self.data, self.indices, lo, hi - lo, ws) if hi > lo else Batch(None, None, lo, 0)
             batch = batch._replace(offset=lo - start, total=b)
+            if self.weights is not None:
+                # Every process holds the whole batch's weights: each normalises by the same sum.
+                weights, total = self.weights_of(start, b, lo - start, hi - start)
+                batch = batch._replace(weights=weights, weight_sum=total)
         return executor.train(batch, ws, lr, settings.l2, settings.keep_prob, self.count, reducer)
 
     def diverged(self, cost, where, lr, start, b):

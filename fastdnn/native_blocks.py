@@ -62,6 +62,10 @@ from .kernels import scalar
 SOFTMAX_OUTPUT = loss.SOFTMAX_OUTPUT
 
 
+#: The weights of a session without sample weights.
+_NO_WEIGHTS = np.empty(0, dtype=np.float64)
+
+
 # The kernels' arguments come in small records.  They are passed as plain tuples (tuple(record)):
 # Numba's dispatcher types a plain tuple in C, a named one through Python on every call.
 class Model(NamedTuple):
@@ -79,7 +83,11 @@ class Model(NamedTuple):
 
 
 class Batches(NamedTuple):
-    """Where a step's examples come from: ``X`` by rows or columns, ``labels`` or ``Y``, the epoch's ``indices``."""
+    """Where a step's examples come from: ``X`` by rows or columns, ``labels`` or ``Y``, the epoch's ``indices``.
+
+    ``weights``: the current batch's sample weights, normalised (column
+    ``j`` of the batch has ``weights[j]``), or empty without weights.
+    """
 
     rows_data: bool
     direct: bool
@@ -88,6 +96,7 @@ class Batches(NamedTuple):
     Y: np.ndarray
     indices: np.ndarray
     count: bool
+    weights: np.ndarray
 
 
 class Block(NamedTuple):
@@ -261,7 +270,7 @@ def _chunk_pass(model, data, start, c0, c1, scale, block, accumulate):
     number of correct answers to ``result[1]``.
     """
     gemm, params, w_off, b_off, dims, hidden_code, output_code, slope, native32 = model
-    rows_data, direct, X, labels, Y, indices, count = data
+    rows_data, direct, X, labels, Y, indices, count, weights = data
     ws, ws64, a_off, grads, result = block
     c = c1 - c0
     L = dims.size - 1
@@ -315,7 +324,14 @@ def _chunk_pass(model, data, start, c0, c1, scale, block, accumulate):
     dZ = scratch[0][:k]
     out = result[0:1]
     result[1] = 0.0
+    weighted = weights.size > 0
+    if weighted:
+        # Read from the logits, before the output kernel makes them outputs.
+        weighted_cost = loss.weighted_output_cost(output_code, Z, Yb, weights, c0)
     loss.output_serial(output_code, Z, Yb, scale, dZ, out, ws64[:c], ws64[c:2 * c], native32)
+    if weighted and scalar.is_finite(result[0]):
+        loss.weigh_columns(dZ, weights, c0)
+        result[0] = weighted_cost
     result[0] = result[0] * c
     if not scalar.is_finite(result[0]):
         return
@@ -635,7 +651,7 @@ class Session:
     alone into ``state.grads``.
     """
 
-    def __init__(self, state, X, Y, labels, indices, rows_data, direct, count, plan, gemm):
+    def __init__(self, state, X, Y, labels, indices, rows_data, direct, count, plan, gemm, weights=_NO_WEIGHTS):
         self.state = state
         self.plan = plan
         n_blocks = plan.blocks
@@ -662,7 +678,8 @@ class Session:
         self.result = np.zeros(2, dtype=np.float64)
         self.model = tuple(Model(gemm, state.params, w_off, b_off, dims, state.hidden_code, state.head.code,
                                  float(state.leaky_slope), dtype == np.float32))
-        self.data = tuple(Batches(rows_data, direct, X, labels, Y, indices, self.count))
+        self.weights = weights
+        self.data = tuple(Batches(rows_data, direct, X, labels, Y, indices, self.count, weights))
         self.fctl = np.zeros(_L2 + 1, dtype=np.float64)
         self.penalty = tuple(Penalty(int(state.n_weights), state.partials, np.zeros(1, dtype=np.float64)))
         self.arenas = tuple(Arenas(state.params, state.grads, self.block_grads))
@@ -704,9 +721,12 @@ class Session:
         if _attached is self:
             _attached = None
 
-    def train_step(self, start, b, learning_rate, l2):
+    def train_step(self, start, b, learning_rate, l2, l2_count=None):
         """One training step on the batch ``indices[start:start + b]``; returns ``(cost, correct)``.
 
+        ``l2_count``: what the L2 term divides by (the batch's sum of sample
+        weights; by default ``b``).  With weights, the session's ``weights``
+        buffer holds the batch's, normalised.
         The cost is the batch's mean with the L2 term; only when it is
         finite do the threads add up the gradients and take the optimizer's
         step (each over its run of the arena), the old values kept for a
@@ -718,9 +738,14 @@ class Session:
         if self.optimizer.code == ADAM_CODE:
             self.fctl[_CORRECTION1], self.fctl[_CORRECTION2] = update.adam_corrections(
                 self.optimizer.beta1, self.optimizer.beta2, state.t + 1)
+        if l2_count is None:
+            l2_count = b
+        elif l2_count <= 0.0:
+            l2, l2_count = 0.0, 1.0  # a batch of zero total weight: no L2 to divide
         self.fctl[_LR] = learning_rate
-        self.fctl[_DECAY] = l2 / b
-        self.fctl[_L2] = l2
+        self.fctl[_DECAY] = l2 / l2_count
+        # _finish_step divides the cost's L2 term by b.
+        self.fctl[_L2] = l2 * (b / l2_count)
         done = _finish_step(self.ctl, self.fctl, self._gen, SPIN_LIMIT, self.n_blocks, self.results, self.result, b,
                             self.penalty, self.arenas, self.update_args)
         try:
@@ -831,8 +856,11 @@ def _store_leave(ctl):
     _store(ctl, _LEAVE, 1)
 
 
-def open_session(state, data, indices, count, plan):
+def open_session(state, data, indices, count, plan, weights=None):
     """A :class:`Session` for the mini-batches of ``plan``, or ``None`` while another fit holds the workers.
+
+    ``weights``: the fit's buffer of each batch's normalised sample weights
+    (:class:`fastdnn.loop.TrainLoop`), read at every step.
 
     The plan (:func:`fastdnn.plan.decide`) has checked the rest: no
     dropout, NumPy's BLAS offers its gemm and can be held at one thread,
@@ -857,7 +885,8 @@ def open_session(state, data, indices, count, plan):
     pin = threads.single_threaded_blas(park=True)
     pin.__enter__()
     try:
-        session = Session(state, X, Y, labels, indices, rows_data, False, count, plan, gemm)
+        session = Session(state, X, Y, labels, indices, rows_data, False, count, plan, gemm,
+                          _NO_WEIGHTS if weights is None else weights)
         session.attach()
     except BaseException:
         pin.__exit__(None, None, None)
@@ -882,7 +911,7 @@ def release(state):
             _session_lock.release()
 
 
-def direct_pass(state, X, Y, count, plan, total=None):
+def direct_pass(state, X, Y, count, plan, total=None, weights=None):
     """The gradient pass of a whole batch ``(X, Y)`` as the native column blocks of ``plan``, or ``None`` while another fit holds the workers.
 
     For :meth:`fastdnn.Network.train_step` and full-batch :meth:`fit`
@@ -893,17 +922,19 @@ def direct_pass(state, X, Y, count, plan, total=None):
     ``(cost summed over the examples, correct answers)``; the gradient is
     in ``state.grads``, scaled by ``1 / total`` (``total``: the columns of
     the whole batch ``X`` is a shard of; by default ``1 / m``).
+    ``weights``: the columns' normalised sample weights (float64, ``(m,)``).
     """
     from . import threads
 
     m = X.shape[1]
+    weights = _NO_WEIGHTS if weights is None else weights
     session = state.direct_session
     if session is None or session.X is not X or session.Y is not Y or session.count != bool(count) \
-            or session.model[1] is not state.params or session.plan != plan:
+            or session.model[1] is not state.params or session.plan != plan or session.weights is not weights:
         session = None
         state.direct_session = None
         gemm = blas.gemm_address(state.dtype)
-        session = Session(state, X, Y, _NO_INDICES, _NO_INDICES, False, True, count, plan, gemm)
+        session = Session(state, X, Y, _NO_INDICES, _NO_INDICES, False, True, count, plan, gemm, weights)
         state.direct_session = session
     if not _session_lock.acquire(blocking=False):
         return None

@@ -300,7 +300,7 @@ class Network:
 
     # ------------------------------------------------------------ data
 
-    def prepare(self, X, Y=None, names=("X", "Y"), check_X=True):
+    def prepare(self, X, Y=None, names=("X", "Y"), check_X=True, sample_weight=None):
         """``X`` and ``Y`` checked once against this network, ready for :meth:`train` and :meth:`evaluate`.
 
         Parameters
@@ -317,18 +317,20 @@ class Network:
             first epoch's gather of a mini-batch fit (one pass over the data
             instead of two; see :meth:`fit`), or to no one when the caller
             has checked ``X`` already.
+        sample_weight : array_like of shape (m,) or float, optional
+            As for :meth:`fit`.
 
         Returns
         -------
         fastdnn.examples.Examples
         """
-        return examples_mod.prepare(self._model, X, Y, names, check_X)
+        return examples_mod.prepare(self._model, X, Y, names, check_X, sample_weight)
 
     # ------------------------------------------------------------ training
 
     def fit(self, X, Y, epochs=1, batch_size=None, optimizer="sgd", learning_rate=0.0075, l2=0.0, dropout=0.0,
             shuffle=True, validation=None, progress=True, schedule=None, callback=None, checkpoint=None,
-            checkpoint_every=None, resume=False, verbose=False):
+            checkpoint_every=None, resume=False, verbose=False, sample_weight=None):
         """Train the network.
 
         Parameters
@@ -396,6 +398,14 @@ class Network:
             Print the route the steps take and why (:meth:`plan`) before the
             first epoch; the same line goes to the ``fastdnn`` logger at
             DEBUG level either way.
+        sample_weight : array_like of shape (m,) or float, optional
+            A weight per example (non-negative, finite, not all zero; one
+            number weighs all alike).  Each batch's cost is the weighted
+            mean :math:`\\sum_j w_j \\ell_j / \\sum_j w_j` and its gradient
+            that of the weighted cost, in every route (not a resampling);
+            the L2 term divides by the batch's sum of weights instead of
+            its size, as scikit-learn's MLPs do.  The accuracy and
+            validation scores stay unweighted.
 
         Returns
         -------
@@ -436,7 +446,8 @@ class Network:
         with self._model.lock:
             # Mini-batches leave X's scan for NaN and inf to train, which does it in the first epoch's
             # gather (one pass over the data instead of two); a full batch is scanned now, before anything.
-            data = self.prepare(X, Y, check_X=batch_size is None or checkpoint is not None)
+            data = self.prepare(X, Y, check_X=batch_size is None or checkpoint is not None,
+                                sample_weight=sample_weight)
             settings = FitSettings(epochs=epochs, batch_size=batch_size, optimizer=optimizer,
                                    learning_rate=learning_rate, l2=l2, dropout=dropout, shuffle=shuffle,
                                    progress=progress, schedule=schedule, callback=callback, checkpoint=checkpoint,

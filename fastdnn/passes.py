@@ -15,6 +15,7 @@ import numpy as np
 from . import config
 from . import layers
 from .kernels import activation as act
+from .kernels import loss
 from .kernels import regularization as reg
 
 #: No dropout: ``(keep_prob, key)``.
@@ -48,14 +49,25 @@ def forward(state, X, ws, keep_prob=1.0, key=0, parallel=True, col_offset=0, tot
     return A[L]
 
 
-def output_and_cost(state, Y, ws, scale):
+def output_and_cost(state, Y, ws, scale, weights=None):
     """Turn the logits in ``ws.A[L]`` into outputs, write ``ws.dZ[L]`` (times ``scale``) and the cost.
 
     The network's :class:`fastdnn.outputs.Output` (``state.head``) says how;
-    returns the mean cost of the batch's ``m`` columns.
+    returns the mean cost of the batch's ``m`` columns.  ``weights``: the
+    columns' sample weights, normalised (:class:`fastdnn.executors.base.Batch`):
+    the cost is their weighted mean and each column of ``dZ`` is scaled by
+    its weight.
     """
     L = state.n_layers
-    return state.head.cost_and_gradient(ws.A[L], Y, scale, ws.dZ[L], ws)
+    Z, dZ = ws.A[L], ws.dZ[L]
+    if weights is None:
+        return state.head.cost_and_gradient(Z, Y, scale, dZ, ws)
+    # The weighted cost is read from the logits, before the output kernel makes them outputs.
+    cost = loss.weighted_output_cost(state.head.code, Z, Y, weights, 0)
+    if not math.isfinite(state.head.cost_and_gradient(Z, Y, scale, dZ, ws)):
+        return math.nan
+    loss.weigh_columns(dZ, weights, 0)
+    return cost
 
 
 def backward(state, X, ws, keep_prob=1.0, grad_layers=None, parallel=True, last=1, learning_rate=None, keep=False):
@@ -99,7 +111,7 @@ def backward(state, X, ws, keep_prob=1.0, grad_layers=None, parallel=True, last=
 
 
 def gradient(state, X, Y, ws, scale, dropout=NO_DROPOUT, columns=None, span=(1, 1), grad_layers=None,
-             parallel=True, count=False, fused_rate=None, keep=False):
+             parallel=True, count=False, fused_rate=None, keep=False, weights=None):
     """Forward, cost and backward of one batch into the gradient arena (or ``grad_layers``); returns the cost.
 
     Parameters
@@ -132,6 +144,10 @@ def gradient(state, X, Y, ws, scale, dropout=NO_DROPOUT, columns=None, span=(1, 
         The learning rate of plain SGD taken inside the large layers'
         ``dW`` products (:meth:`ModelState.fused_plan`), after copying
         their ``W`` into the rollback arena when ``keep``.
+    weights : ndarray of float64, shape (b,), optional
+        The columns' sample weights, normalised to a mean of 1 over the
+        whole batch: the cost is their weighted mean, each column's
+        gradient is scaled by its weight.
 
     Returns
     -------
@@ -148,7 +164,7 @@ def gradient(state, X, Y, ws, scale, dropout=NO_DROPOUT, columns=None, span=(1, 
     offset, total = (0, None) if columns is None else columns
     first, last = span
     forward(state, X, ws, keep_prob, key, parallel, offset, total, first)
-    cost = output_and_cost(state, Y, ws, scale)
+    cost = output_and_cost(state, Y, ws, scale, weights)
     if not math.isfinite(cost):
         return cost
     if count and state.head.counts:

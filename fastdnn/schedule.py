@@ -166,7 +166,8 @@ class Schedule:
             executor = opened.get(plan)
             if executor is None and not busy:
                 executor = executors.open_executor(plan, self.state, report=self.ran, data=loop.data,
-                                                   indices=loop.indices, count=loop.count)
+                                                   indices=loop.indices, count=loop.count,
+                                                   weights=loop.batch_weights)
             if executor is None:
                 # Another fit holds the native threads.
                 busy = True

@@ -52,6 +52,29 @@ def as_array(name, x, ndim=None):
     return arr
 
 
+def check_sample_weight(sample_weight, m, x_name="X", name="sample_weight"):
+    """``sample_weight`` as a float64 array of shape ``(m,)`` (a copy): one weight per example of ``x_name``.
+
+    A single number weighs every example alike.  Raises ``TypeError`` for a
+    non-numeric value and ``ValueError`` for a wrong shape, a NaN or an
+    infinity, a negative weight, or weights that sum to zero.
+    """
+    w = as_array(name, sample_weight)
+    if w.ndim == 0:
+        w = np.full(m, w, dtype=np.float64)
+    elif w.shape != (m,):
+        raise ValueError(f"{name} must have shape ({m},), one weight per example of {x_name}, got shape {w.shape}")
+    else:
+        w = np.array(w, dtype=np.float64)
+    check_finite(name, w)
+    if m and w.min() < 0.0:
+        bad = int(np.argmin(w))
+        raise ValueError(f"{name} must be non-negative, got {w[bad]} at index {bad}")
+    if m and not w.sum() > 0.0:
+        raise ValueError(f"{name} must not be all zero: the weighted cost would divide by a total weight of 0")
+    return w
+
+
 def float_dtype(*arrays):
     """The float dtype a computation on ``arrays`` runs in.
 

@@ -5,6 +5,7 @@ skipped, saying why, when mpi4py or mpirun is not installed (the
 ``distributed`` extra brings both: ``pip install 'fastdnn[distributed]'``).
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -76,6 +77,8 @@ _SCRIPT = textwrap.dedent("""
         if perturb and perturb.get("callback_raises") and epoch == 1:
             raise RuntimeError("callback failed on rank 0 alone")
 
+    if options.pop("weighted", False):
+        options["sample_weight"] = np.random.default_rng(1).random({m}) * 2
     history = distributed.fit(net, X, Y, schedule=schedule, callback=callback, progress=False, check_every=4,
                               **options)
     if rank == 0:
@@ -111,6 +114,23 @@ def test_two_ranks_train_like_one_process(tmp_path):
         remote = json.load(f)
     np.testing.assert_allclose(remote["cost"], history["cost"], rtol=1e-10)
     np.testing.assert_allclose(remote["accuracy"], history["accuracy"], rtol=1e-12)
+
+
+@needs_mpi
+@pytest.mark.parametrize("batch_size", [64, None])
+def test_two_ranks_train_weighted_examples_like_one_process(tmp_path, batch_size):
+    """Each rank weighs its shard by the whole batch's sum of weights: the run is one process's."""
+    options = dict(OPTIONS, batch_size=batch_size, weighted=True)
+    out, result = _run(tmp_path, options)
+    assert result.returncode == 0, result.stderr
+    X, Y = _data()
+    single = Network(LAYERS, seed=3)
+    del options["weighted"]
+    history = single.fit(X, Y, progress=False, sample_weight=np.random.default_rng(1).random(M) * 2, **options)
+    np.testing.assert_allclose(np.load(out), single.params, rtol=1e-10, atol=0)
+    with open(out + ".json") as f:
+        remote = json.load(f)
+    np.testing.assert_allclose(remote["cost"], history["cost"], rtol=1e-10)
 
 
 @needs_mpi

@@ -54,7 +54,8 @@ EXECUTORS = {
 }
 
 
-def open_executor(plan, state, report=None, fallback=None, data=None, indices=None, count=False, X=None):
+def open_executor(plan, state, report=None, fallback=None, data=None, indices=None, count=False, X=None,
+                  weights=None):
     """The executor of ``plan`` over ``state``; ``None`` when its threads are held by another fit.
 
     Parameters
@@ -70,11 +71,14 @@ def open_executor(plan, state, report=None, fallback=None, data=None, indices=No
         ``native-update`` and ``native-gradient``: the fit's examples
         (:class:`fastdnn.examples.Examples`), their order (an int64 array
         the fit shuffles in place) and whether the steps count right answers.
+    weights : ndarray of float64, optional
+        ``native-update`` and ``native-gradient``: the fit's buffer of each
+        batch's normalised sample weights (:class:`fastdnn.loop.TrainLoop`).
     X : ndarray, optional
         ``dual``: the full batch of inputs.
     """
     return EXECUTORS[plan.route].open(plan, state, report=report, fallback=fallback, data=data, indices=indices,
-                                      count=count, X=X)
+                                      count=count, X=X, weights=weights)
 
 
 def release(state):

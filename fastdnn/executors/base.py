@@ -18,6 +18,10 @@ class Batch(NamedTuple):
     ``total`` examples, its first column in that batch; the gradient is
     then scaled by ``1 / total`` and the dropout masks are the whole
     batch's, so that the shards' gradients add up to the batch's.
+    ``weights``: with sample weights, the ``size`` columns' weights
+    (float64), normalised to a mean of 1 over the whole batch
+    (:func:`fastdnn.kernels.loss.normalise_weights`), and ``weight_sum``
+    the whole batch's sum of the weights as given, the L2 term's divisor.
     """
 
     X: object
@@ -26,11 +30,18 @@ class Batch(NamedTuple):
     size: int
     offset: int = 0
     total: int = 0
+    weights: object = None
+    weight_sum: float = 0.0
 
     @property
     def columns(self):
         """Examples of the whole batch (``total``, or ``size`` when the batch is not a shard)."""
         return self.total or self.size
+
+    @property
+    def l2_count(self):
+        """What the L2 term divides by: the batch's examples, or its sum of weights (scikit-learn's)."""
+        return self.columns if self.weights is None else self.weight_sum
 
     @property
     def shard(self):
@@ -111,7 +122,7 @@ class Executor:
             cost = self.gradient(batch, ws, dropout, count)
         else:
             cost = reducer.reduce(self, batch, ws, dropout, count)
-        return self.descend_after(cost, ws, rate, l2, batch.columns)
+        return self.descend_after(cost, ws, rate, l2, batch.l2_count)
 
     def descend(self, batch, ws, rate):
         """One plain gradient-descent step (the course's): gradient, then ``W -= rate dW``; returns the cost.
@@ -129,8 +140,13 @@ class Executor:
         return (keep_prob, reg.mix_key(self.state.dropout_seed, self.state.n_steps))
 
     def descend_after(self, cost, ws, rate, l2, m):
-        """The L2 term and the bound optimizer's step after a gradient pass on ``m`` examples; returns the cost."""
+        """The L2 term and the bound optimizer's step after a gradient pass on ``m`` examples; returns the cost.
+
+        (``m``: the batch's sum of sample weights when it has them.)
+        """
         state = self.state
+        if l2 != 0.0 and m <= 0.0:
+            l2, m = 0.0, 1.0  # a batch of zero total weight: no L2 to divide
         if math.isfinite(cost):
             cost = state.regularized_cost(cost, ws, l2, m)
         if math.isfinite(cost):

@@ -30,7 +30,8 @@ class NativeWholeBatch(Executor):
         return cls(plan, state, report, fallback)
 
     def gradient(self, batch, ws, dropout=(1.0, 0), count=False):
-        blocks = native_blocks.direct_pass(self.state, batch.X, batch.Y, count, self.plan, batch.total or None)
+        blocks = native_blocks.direct_pass(self.state, batch.X, batch.Y, count, self.plan, batch.total or None,
+                                           batch.weights)
         if blocks is None:
             return self._busy().gradient(batch, ws, dropout, count)
         self.report(self.plan)
@@ -74,12 +75,16 @@ class NativeBatches(Executor):
         self.session = session
 
     @classmethod
-    def open(cls, plan, state, report=None, data=None, indices=None, count=False, **context):
-        """The executor of a fit over ``data`` in the order ``indices``, or ``None`` while another fit holds the threads."""
-        session = native_blocks.open_session(state, data, indices, count, plan)
+    def open(cls, plan, state, report=None, data=None, indices=None, count=False, weights=None, **context):
+        """The executor of a fit over ``data`` in the order ``indices``, or ``None`` while another fit holds the threads.
+
+        ``weights``: the fit's buffer of each batch's normalised sample weights.
+        """
+        session = native_blocks.open_session(state, data, indices, count, plan, weights)
         return None if session is None else cls(plan, state, session, report)
 
     def take(self, data, indices, start, size, ws):
+        # (The loop adds the weights: the session reads them from its buffer.)
         return Batch(None, None, start, size)
 
     def gradient(self, batch, ws, dropout=(1.0, 0), count=False):
@@ -93,9 +98,9 @@ class NativeBatches(Executor):
                              "whole-batch route (fastdnn.plan.Case.reduced)")
         if self.plan.route != "native-update":
             # No dropout here (the plan saw to it): the blocks' count is the session's.
-            return self.descend_after(self.gradient(batch, ws), ws, rate, l2, batch.size)
+            return self.descend_after(self.gradient(batch, ws), ws, rate, l2, batch.l2_count)
         self.report(self.plan)
-        cost, ws.count[0] = self.session.train_step(batch.start, batch.size, rate, l2)
+        cost, ws.count[0] = self.session.train_step(batch.start, batch.size, rate, l2, batch.l2_count)
         return cost
 
     def close(self):

@@ -23,7 +23,7 @@ class PlainExecutor(Executor):
     def gradient(self, batch, ws, dropout=(1.0, 0), count=False, fused_rate=None, keep=False):
         self.report(self.plan)
         return passes.gradient(self.state, batch.X, batch.Y, ws, 1.0 / batch.columns, dropout, batch.shard,
-                               count=count, fused_rate=fused_rate, keep=keep)
+                               count=count, fused_rate=fused_rate, keep=keep, weights=batch.weights)
 
     def train(self, batch, ws, rate, l2=0.0, keep_prob=1.0, count=False, reducer=None):
         if not self.in_products or reducer is not None:

@@ -85,8 +85,9 @@ class ColumnBlocks:
         np.copyto(ws.Y, self._blocks_of(batch.Y)[k])
         # The scale is the whole batch's 1/m (of an MPI shard's batch too), so the block gradients add up.
         total = batch.columns
+        weights = None if batch.weights is None else batch.weights[j0:j1]
         cost = passes.gradient(state, Xb, ws.Y, ws, 1.0 / total, dropout, (batch.offset + j0, total),
-                               grad_layers=self.grad_layers[k], parallel=False, count=count)
+                               grad_layers=self.grad_layers[k], parallel=False, count=count, weights=weights)
         self.costs[k] = cost * ((j1 - j0) / self.m)
         self.finite[k] = math.isfinite(cost)
 

@@ -5,6 +5,7 @@ binary kernels are serial; the softmax kernels split large inputs into fixed
 blocks and run the blocks on Numba's threads.
 """
 
+import math
 import threading
 
 import numpy as np
@@ -616,3 +617,80 @@ def output_serial(code, Z, Y, scale, dZ, out, shift, norm, native32):
         sigmoid_cross_entropy(Z, Y, scale, Z, dZ, out)
     else:
         squared_error(Z, Y, scale, dZ, out)
+
+
+# ------------------------------------------------- sample weights
+
+
+@njit(**config.JIT)
+def weighted_output_cost(code, Z, Y, w, w_start):
+    """The weighted mean cost of the logits ``Z`` of the output ``code``, read before the output kernel turns them into outputs.
+
+    Parameters
+    ----------
+    code : int
+        :data:`SIGMOID_OUTPUT`, :data:`SOFTMAX_OUTPUT` or :data:`LINEAR_OUTPUT`.
+    Z : ndarray of shape (n, c)
+        Logits (not changed).
+    Y : ndarray of shape (n, c)
+    w : ndarray of float64, shape (>= w_start + c,)
+        Column ``j``'s weight is ``w[w_start + j]``; the batch's weights are
+        normalised to a mean of 1 (:func:`normalise_weights`).
+    w_start : int
+
+    Returns
+    -------
+    float
+        :math:`\\frac{1}{c}\\sum_j w_j \\ell_j`, the same per-column cost as
+        the unweighted kernels: sigmoid cross-entropy from the logits,
+        softmax cross-entropy by the log-sum-exp, halved squared error.
+    """
+    k, c = Z.shape
+    total = 0.0
+    for j in range(c):
+        cost = 0.0
+        if code == SOFTMAX_OUTPUT:
+            top = np.float64(Z[0, j])
+            for i in range(1, k):
+                top = max(top, np.float64(Z[i, j]))
+            norm = 0.0
+            for i in range(k):
+                norm += math.exp(np.float64(Z[i, j]) - top)
+            lse = top + math.log(norm)
+            for i in range(k):
+                cost -= np.float64(Y[i, j]) * (np.float64(Z[i, j]) - lse)
+        elif code == SIGMOID_OUTPUT:
+            for i in range(k):
+                z = np.float64(Z[i, j])
+                cost += (z if z > 0.0 else 0.0) - z * np.float64(Y[i, j]) + math.log1p(math.exp(-abs(z)))
+        else:
+            for i in range(k):
+                d = np.float64(Z[i, j]) - np.float64(Y[i, j])
+                cost += 0.5 * d * d
+        total += w[w_start + j] * cost
+    return total / c
+
+
+@njit(**config.JIT)
+def weigh_columns(dZ, w, w_start):
+    """``dZ[:, j] *= w[w_start + j]``: the output gradient of a weighted batch."""
+    for i in range(dZ.shape[0]):
+        for j in range(dZ.shape[1]):
+            dZ[i, j] = dZ[i, j] * w[w_start + j]
+
+
+def normalise_weights(weights, out):
+    """Write into ``out`` the batch's ``weights`` scaled to a mean of 1; returns their sum.
+
+    With normalised weights every route keeps its unweighted arithmetic: a
+    column block's cost stays the mean over its columns and the gradient's
+    scale ``1/b``, and together they give scikit-learn's
+    :math:`\\sum_j w_j \\ell_j / \\sum_j w_j`.  A batch whose weights sum to
+    0 gets zero weights (it moves nothing but the L2 term).
+    """
+    total = float(weights.sum())
+    if total > 0.0:
+        np.multiply(weights, weights.size / total, out=out)
+    else:
+        out[...] = 0.0
+    return total
