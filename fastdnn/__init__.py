@@ -38,11 +38,11 @@ from .course import (
 )
 from .data import load_catvnoncat
 from .data import load_data, load_h5, load_idx, load_npy, load_npz
-from .fitting import FitSettings
+from .fitting import EarlyStopping, FitSettings
 from . import config as _config
 from .tuning import Options as _Options
 from .network import Network
-from .optimizers import SGD, Adam, Momentum, Optimizer
+from .optimizers import SGD, Adam, AdamW, Momentum, Optimizer
 
 
 #: Names imported on first use, (module, attribute or None for the module itself):
@@ -74,7 +74,7 @@ def __dir__():
 # The course's other weeks: logistic regression (week 2), the planar model
 # (week 3, whose helpers SPEC section 1 also lists at the top level), figures
 # and image helpers.
-from . import images, logistic, planar, plots  # noqa: E402
+from . import images, learning_rates, logistic, planar, plots  # noqa: E402
 from .planar import layer_sizes, load_planar_dataset, nn_model  # noqa: E402
 
 #: The thresholds in force (``fastdnn.options.blocked_min_flops``), and a scoped override

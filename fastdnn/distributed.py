@@ -72,7 +72,7 @@ def default_threads(comm):
 def fit(net, X, Y, comm=None, epochs=1, batch_size=None, optimizer="sgd", learning_rate=0.0075, l2=0.0,
         dropout=0.0, shuffle=True, validation=None, progress=True, schedule=None, callback=None,
         checkpoint=None, checkpoint_every=None, resume=False, check_every=DEFAULT_CHECK_EVERY, threads="auto",
-        sample_weight=None):
+        sample_weight=None, step_schedule=None, clip_norm=None, clip_value=None):
     """Train ``net`` data-parallel over the ranks of ``comm``; call it on every rank.
 
     Parameters
@@ -108,6 +108,9 @@ def fit(net, X, Y, comm=None, epochs=1, batch_size=None, optimizer="sgd", learni
     sample_weight : array_like of shape (m,), optional
         As for :meth:`fastdnn.Network.fit`, the same on every rank: each
         rank weighs its shard by the whole batch's sum of weights.
+    step_schedule, clip_norm, clip_value
+        As for :meth:`fastdnn.Network.fit`; every rank clips the summed
+        gradient alike.  (Early stopping: from ``callback``.)
 
     Returns
     -------
@@ -142,7 +145,7 @@ def fit(net, X, Y, comm=None, epochs=1, batch_size=None, optimizer="sgd", learni
     settings = FitSettings(epochs=epochs, batch_size=batch_size, optimizer=optimizer, learning_rate=learning_rate,
                            l2=l2, dropout=dropout, shuffle=shuffle, progress=progress, schedule=schedule,
                            callback=callback, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
-                           resume=resume)
+                           resume=resume, step_schedule=step_schedule, clip_norm=clip_norm, clip_value=clip_value)
     validation = examples_mod.validation_examples(net.model_state, validation)
     return _run(net, data, settings, validation, comm, MPI, check_every, threads)
 

@@ -338,6 +338,9 @@ class _MLP:
                                                     None if sample_weight is None else sample_weight[val_indices])
             if sample_weight is not None and not sample_weight[train_indices].sum() > 0.0:
                 raise ValueError("sample_weight is zero on every training sample left by the early-stopping split")
+            if sample_weight is not None and not sample_weight[val_indices].sum() > 0.0:
+                raise ValueError("sample_weight is zero on every validation sample of the early-stopping split "
+                                 "(validation_fraction): the weighted score has nothing to weigh")
         n_train = n_samples if train_indices is None else len(train_indices)
         # What a batch's L2 term divides by on average (loss_ of the regressor): its examples, or their weights.
         self._l2_count = batch_size if sample_weight is None else batch_size * float(
@@ -543,17 +546,18 @@ class MLPClassifier(*((_BASES[0], _MLP, _BASES[1]) if HAVE_SKLEARN else (_MLP, _
         """
         return self._fit(X, y, incremental=False, sample_weight=sample_weight)
 
-    def partial_fit(self, X, y, classes=None, sample_weight=None):
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch over ``(X, y)``, continuing from the current network.
 
         Parameters
         ----------
         X : array_like of shape (n_samples, n_features)
         y : array_like of shape (n_samples,)
-        classes : array_like of shape (n_classes,), optional
-            Every class of all the calls; required on the first call.
         sample_weight : array_like of shape (n_samples,), optional
             As for :meth:`fit`.
+        classes : array_like of shape (n_classes,), optional
+            Every class of all the calls; required on the first call.
+            (scikit-learn 1.9's order: ``sample_weight`` comes first.)
 
         Returns
         -------

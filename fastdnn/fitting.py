@@ -56,6 +56,22 @@ def _indices(name, value):
     return indices
 
 
+def _positive_float(name, value):
+    value = v.finite_float(name, value, minimum=0.0)
+    if value == 0.0:
+        raise ValueError(f"{name} must be > 0, got 0.0")
+    return value
+
+
+def _early_stopping(name, value):
+    if isinstance(value, EarlyStopping):
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be a patience (int, epochs without improvement) or a "
+                        f"fastdnn.EarlyStopping, got {value!r}")
+    return EarlyStopping(patience=value)
+
+
 def check_learning_rate(value, name="learning_rate"):
     """A learning rate: finite and not negative (``name`` the argument, or the schedule that returned it)."""
     return v.finite_float(name if name == "learning_rate" else f"the learning rate returned by {name}", value,
@@ -73,6 +89,10 @@ RULES = {
     "shuffle": lambda name, value: bool(value),
     "progress": lambda name, value: bool(value),
     "schedule": _callable("epoch -> learning rate"),
+    "step_schedule": _callable("step -> learning rate"),
+    "clip_norm": _optional(_positive_float),
+    "clip_value": _optional(_positive_float),
+    "early_stopping": _optional(_early_stopping),
     "callback": _callable("(epoch, record) -> stop"),
     "checkpoint": _optional(_path),
     "checkpoint_every": _optional(v.positive_int),
@@ -111,6 +131,10 @@ class FitSettings:
     checkpoint_every: Optional[int] = None
     resume: bool = False
     verbose: bool = False
+    step_schedule: Optional[Callable] = None
+    clip_norm: Optional[float] = None
+    clip_value: Optional[float] = None
+    early_stopping: Any = None
     indices: Optional[np.ndarray] = None
     track_accuracy: bool = True
 
@@ -121,6 +145,8 @@ class FitSettings:
             raise ValueError("checkpoint_every needs a checkpoint path")
         if self.resume and self.checkpoint is None:
             raise ValueError("resume=True needs a checkpoint path")
+        if self.schedule is not None and self.step_schedule is not None:
+            raise ValueError("give schedule (per epoch) or step_schedule (per step), not both")
 
     @property
     def keep_prob(self):
@@ -132,6 +158,17 @@ class FitSettings:
         if self.schedule is None:
             return self.learning_rate
         return check_learning_rate(self.schedule(epoch), "schedule")
+
+    def step_rate(self, count):
+        """The learning rate of the fit's step ``count`` (from 0) under :attr:`step_schedule`."""
+        return check_learning_rate(self.step_schedule(count), "step_schedule")
+
+    @property
+    def clip(self):
+        """``(clip_value, clip_norm)`` with 0 for none, or ``None`` when the fit does not clip."""
+        if self.clip_norm is None and self.clip_value is None:
+            return None
+        return (self.clip_value or 0.0, self.clip_norm or 0.0)
 
     def example_order(self, m):
         """The examples a fit over ``m`` trains on, in order: a new int64 array (shuffled in place each epoch)."""
@@ -149,7 +186,104 @@ class FitSettings:
         config = {"m": int(m), "batch_size": None if batch == m else int(batch), "shuffle": self.shuffle,
                   "dropout": self.dropout, "l2": self.l2, "learning_rate": self.learning_rate,
                   "optimizer": [self.optimizer.name, self.optimizer.get_config()]}
+        if self.clip is not None:
+            config["clip"] = list(self.clip)
         return json.loads(json.dumps(config))
+
+
+class EarlyStopping:
+    """Stop a fit when a score has stopped improving, and go back to its best epoch's parameters.
+
+    Pass it (or just a patience, ``early_stopping=5``) to
+    :meth:`fastdnn.Network.fit`.  After the fit, :attr:`best`,
+    :attr:`best_epoch` and :attr:`stopped_epoch` say what happened.
+
+    Parameters
+    ----------
+    patience : int, default 5
+        Epochs without improvement before the fit stops.
+    monitor : str, optional
+        The record's key to watch: ``"val_cost"`` when the fit has
+        validation data, else ``"cost"`` (the default), or
+        ``"val_accuracy"``, ``"accuracy"``.  Accuracies should rise, costs fall.
+    min_delta : float, default 0.0
+        An improvement smaller than this does not count.
+    restore_best : bool, default True
+        At the end of the fit, put back the parameters of the best epoch
+        (weights and biases; the optimizer's state stays the last one's, as
+        Keras's ``restore_best_weights`` does).
+
+    Notes
+    -----
+    ``cost`` is measured during the epoch, before each update; the
+    parameters kept are those at the epoch's end.  A validation score is
+    measured on exactly those parameters: prefer one.  A checkpoint
+    written during the fit keeps the last epoch's state, not the restored one.
+    """
+
+    def __init__(self, patience=5, monitor=None, min_delta=0.0, restore_best=True):
+        self.patience = v.positive_int("patience", patience)
+        if monitor is not None and not isinstance(monitor, str):
+            raise TypeError(f"monitor must be a record key (str), got {monitor!r}")
+        self.monitor = monitor
+        self.min_delta = v.finite_float("min_delta", min_delta, minimum=0.0)
+        self.restore_best = bool(restore_best)
+        self._reset(None)
+
+    def _reset(self, watching):
+        self.watching = watching
+        self.best = None
+        self.best_epoch = None
+        self.stopped_epoch = None
+        self.restored = False
+        self._wait = 0
+        self._best_params = None
+
+    def start(self, keys):
+        """Begin a fit whose records will hold ``keys``: pick the key to watch and forget any earlier fit."""
+        watching = self.monitor or ("val_cost" if "val_cost" in keys else "cost")
+        if watching not in keys:
+            if watching.startswith("val_") and "val_cost" not in keys:
+                raise ValueError(f"early stopping on {watching!r} needs validation data")
+            raise ValueError(f"early stopping watches {watching!r}, which the fit's records do not hold "
+                             f"(they hold {', '.join(sorted(keys))})")
+        self._reset(watching)
+
+    def after_epoch(self, record, params):
+        """Weigh an epoch's ``record`` (keeping ``params`` when it is the best so far); True to stop."""
+        if self.watching not in record:
+            raise ValueError(f"early stopping watches {self.watching!r}, which the epoch's record does not hold "
+                             f"(it holds {', '.join(sorted(record))})")
+        value = float(record[self.watching])
+        rises = self.watching.endswith("accuracy")
+        if self.best is None:
+            improved = value == value  # NaN never improves
+        else:
+            improved = value > self.best + self.min_delta if rises else value < self.best - self.min_delta
+        if improved:
+            self.best, self.best_epoch, self._wait = value, record["epoch"], 0
+            if self.restore_best:
+                if self._best_params is None:
+                    self._best_params = np.empty_like(params)
+                np.copyto(self._best_params, params)
+            return False
+        self._wait += 1
+        if self._wait >= self.patience:
+            self.stopped_epoch = record["epoch"]
+            return True
+        return False
+
+    def finish(self, state, last_epoch):
+        """End of the fit: put the best epoch's parameters back into ``state`` if they are not the last ones."""
+        if self.restore_best and self._best_params is not None and self.best_epoch != last_epoch:
+            np.copyto(state.params, self._best_params)
+            state.backup_valid = False  # the rollback copy belongs to other parameters now
+            self.restored = True
+        self._best_params = None
+
+    def __repr__(self):
+        return (f"EarlyStopping(patience={self.patience}, monitor={self.monitor!r}, min_delta={self.min_delta}, "
+                f"restore_best={self.restore_best})")
 
 
 def resume(path, state, architecture, fit_config, order, indices):

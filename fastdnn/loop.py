@@ -74,6 +74,15 @@ class TrainLoop:
         self.count = settings.track_accuracy and state.head.counts
         self.answers = m * state.head.answers_per_example(net.layer_dims[-1]) if self.count else None
         self.evaluate = evaluate
+        self.early_stopping = settings.early_stopping
+        if self.early_stopping is not None:
+            if reducer is not None:
+                raise ValueError("early_stopping is not available over MPI: stop from the callback, which the "
+                                 "leading process's decides for all")
+            keys = {"epoch", "cost", "learning_rate", "seconds"} | ({"accuracy"} if self.count else set())
+            if evaluate is not None:
+                keys |= {"val_cost", "val_accuracy"} if state.head.counts else {"val_cost"}
+            self.early_stopping.start(keys)
         self._weigh(data, indices, whole)
         # The batch sizes in order, so that the smaller batch's workspace shares the larger one's buffers.
         self.workspaces = {}
@@ -154,6 +163,8 @@ class TrainLoop:
                 self.epochs(executors, bar, running.plan.route)
             if self.first_epoch < settings.epochs:
                 self.after_last_epoch(self._epoch)  # the epoch the loop ended on
+                if self.early_stopping is not None:
+                    self.early_stopping.finish(self.state, self.net.history["epoch"][-1])
         except BaseException as error:
             if reducer is not None:
                 reducer.failed(error)
@@ -193,6 +204,8 @@ class TrainLoop:
         for step in range(skip, n_steps):
             start = step * batch
             b = min(batch, m - start)
+            if settings.step_schedule is not None:
+                lr = settings.step_rate(epoch * n_steps + step)
             ws = self.workspaces[b]
             cost = self.step(executors[b], start, b, ws, lr)
             if not math.isfinite(cost):
@@ -272,10 +285,12 @@ class TrainLoop:
         return record
 
     def stop(self, epoch, record):
-        """Whether the callback asks to stop after ``epoch`` (over MPI, the leading process's callback decides)."""
+        """Whether early stopping or the callback stops the fit after ``epoch`` (over MPI, the leading
+        process's callback decides)."""
         callback = self.settings.callback
         if self.reducer is None:
-            return callback is not None and bool(callback(epoch, dict(record)))
+            stop = self.early_stopping is not None and self.early_stopping.after_epoch(record, self.state.params)
+            return bool(callback is not None and callback(epoch, dict(record))) or stop
         return self.reducer.stop(lambda: callback is not None and bool(callback(epoch, dict(record))))
 
 

@@ -234,7 +234,7 @@ class Network:
         """How many training steps (gradient passes) each route has run in this process: ``{route: steps}``."""
         return dict(self._schedule.steps_by_route)
 
-    def plan(self, batch_size, m=None, optimizer="sgd", l2=0.0, dropout=0.0, course=False):
+    def plan(self, batch_size, m=None, optimizer="sgd", l2=0.0, dropout=0.0, course=False, clip=False):
         """How a training step on ``batch_size`` examples would run, and why.
 
         Parameters
@@ -250,6 +250,8 @@ class Network:
             As :meth:`fit`'s.
         course : bool, default False
             The step of :meth:`fit_course` (whose dual form is one route).
+        clip : bool, default False
+            The fit clips its gradients (``clip_norm`` or ``clip_value``).
 
         Returns
         -------
@@ -267,6 +269,8 @@ class Network:
         # The checks fit's settings make of the same arguments.
         dropout = fitting.RULES["dropout"]("dropout", dropout) > 0.0
         kind = plan_mod.optimizer_kind(fitting.RULES["optimizer"]("optimizer", optimizer))
+        if clip:
+            kind = "clipped"  # as the fit plans it (fastdnn.schedule.Schedule.fit_plans)
         decay = fitting.RULES["l2"]("l2", l2) > 0.0
         return self._schedule.plan_for(plan_mod.case_of(batch_size, m, kind, decay, dropout, course))
 
@@ -330,7 +334,8 @@ class Network:
 
     def fit(self, X, Y, epochs=1, batch_size=None, optimizer="sgd", learning_rate=0.0075, l2=0.0, dropout=0.0,
             shuffle=True, validation=None, progress=True, schedule=None, callback=None, checkpoint=None,
-            checkpoint_every=None, resume=False, verbose=False, sample_weight=None):
+            checkpoint_every=None, resume=False, verbose=False, sample_weight=None, step_schedule=None,
+            clip_norm=None, clip_value=None, early_stopping=None):
         """Train the network.
 
         Parameters
@@ -352,7 +357,7 @@ class Network:
             network's dtype (otherwise one copy, made once).  Mini-batches are
             gathered into a preallocated buffer, ``m % batch_size`` examples
             form a last, smaller batch.
-        optimizer : {"sgd", "momentum", "adam"} or fastdnn.optimizers.Optimizer, default "sgd"
+        optimizer : {"sgd", "momentum", "adam", "adamw"} or fastdnn.optimizers.Optimizer, default "sgd"
             The optimizer state is kept across calls while the optimizer stays
             equal, so that two calls continue one training.
         learning_rate : float, default 0.0075
@@ -406,6 +411,26 @@ class Network:
             the L2 term divides by the batch's sum of weights instead of
             its size, as scikit-learn's MLPs do.  The accuracy and
             validation scores stay unweighted.
+        step_schedule : callable, optional
+            ``step_schedule(step) -> learning_rate``, called before every
+            step (``step`` counts the steps of this call from 0, across
+            epochs); :mod:`fastdnn.learning_rates` has step decay, cosine and
+            linear warm-up.  Not with ``schedule``.  The records'
+            ``learning_rate`` is the epoch's last step's.
+        clip_norm : float, optional
+            Scale each step's gradient down to this global L2 norm (over
+            every weight and bias) when it is longer, as PyTorch's
+            ``clip_grad_norm_`` before ``optimizer.step()``.
+        clip_value : float, optional
+            Clip each entry of the gradient to ``[-clip_value, clip_value]``
+            (before ``clip_norm``, when both are given).  A clipped step
+            takes the whole gradient before the update, so the native blocks
+            leave the optimizer's step to Python (:meth:`plan` says so).
+        early_stopping : int or fastdnn.EarlyStopping, optional
+            Stop when the watched score (``val_cost`` with ``validation``,
+            else ``cost``) has not improved for this many epochs, and end with
+            the best epoch's parameters (:class:`fastdnn.EarlyStopping` for
+            the other choices, and what happened).
 
         Returns
         -------
@@ -451,7 +476,9 @@ class Network:
             settings = FitSettings(epochs=epochs, batch_size=batch_size, optimizer=optimizer,
                                    learning_rate=learning_rate, l2=l2, dropout=dropout, shuffle=shuffle,
                                    progress=progress, schedule=schedule, callback=callback, checkpoint=checkpoint,
-                                   checkpoint_every=checkpoint_every, resume=resume, verbose=verbose)
+                                   checkpoint_every=checkpoint_every, resume=resume, verbose=verbose,
+                                   step_schedule=step_schedule, clip_norm=clip_norm, clip_value=clip_value,
+                                   early_stopping=early_stopping)
             return self.train(data, settings, examples_mod.validation_examples(self._model, validation))
 
     def train(self, data, settings, validation=None, reducer=None):
@@ -521,6 +548,7 @@ class Network:
             if reducer is not None:
                 reducer.failed(error)  # over MPI, a rank failing alone ends the job rather than hang it
             raise
+        model.clip = settings.clip
         opened = {}
         try:
             try:
@@ -532,6 +560,7 @@ class Network:
                 raise
             return loop.run(runners)
         finally:
+            model.clip = None
             for executor in opened.values():
                 executor.close()
             if full_batch:

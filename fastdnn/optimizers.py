@@ -6,8 +6,8 @@ third arena the :class:`~fastdnn.Network` owns next to the parameters and the
 gradients.  L2 weight decay is folded into the same pass.
 
 Pass an instance to :meth:`fastdnn.Network.fit` to choose the
-hyper-parameters, or a name (``"sgd"``, ``"momentum"``, ``"adam"``) for the
-defaults.
+hyper-parameters, or a name (``"sgd"``, ``"momentum"``, ``"adam"``,
+``"adamw"``) for the defaults.
 """
 
 from typing import NamedTuple
@@ -204,8 +204,61 @@ class Adam(Optimizer):
                     decay, n_decay, keep)
 
 
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov and Hutter), as PyTorch's ``torch.optim.AdamW``.
+
+    The decay shrinks the weights directly instead of entering the
+    gradient, so Adam's scaling does not weaken it where gradients are large.
+
+    Parameters
+    ----------
+    beta1 : float, default 0.9
+    beta2 : float, default 0.999
+    eps : float, default 1e-8
+    weight_decay : float, default 0.01
+        Fraction of each weight removed per unit of learning rate.
+    decay_biases : bool, default False
+        Decay the biases too.  PyTorch decays every parameter of the group
+        it is given (``AdamW(model.parameters())``); fastdnn's L2 and this
+        default leave the biases alone, as most training recipes do.
+
+    Notes
+    -----
+    .. math:: \\theta \\leftarrow \\theta - \\alpha\\,\\lambda\\,\\theta
+              - \\alpha \\frac{v/(1-\\beta_1^t)}{\\sqrt{s/(1-\\beta_2^t)} + \\epsilon}
+
+    with :math:`v, s` Adam's moments of the gradient (which holds no decay
+    term; ``l2`` given to :meth:`~fastdnn.Network.fit` still adds a coupled
+    one).  The native column blocks have no form of this step: they sum the
+    gradients and the step runs here (``net.plan`` says so).
+    """
+
+    name = "adamw"
+
+    def __init__(self, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01, decay_biases=False):
+        super().__init__(beta1, beta2, eps)
+        self.weight_decay = v.finite_float("weight_decay", weight_decay, minimum=0.0)
+        self.decay_biases = bool(decay_biases)
+
+    def get_config(self):
+        return {**super().get_config(), "weight_decay": self.weight_decay, "decay_biases": self.decay_biases}
+
+    def native_form(self):
+        return None
+
+    def step(self, params, grads, slots, learning_rate, decay, n_decay, t, keep=None):
+        rate = learning_rate * self.weight_decay
+        n = params.size if self.decay_biases else n_decay
+        if rate != 0.0 and keep is None:
+            update.decoupled_decay(params, params, rate, n)
+        super().step(params, grads, slots, learning_rate, decay, n_decay, t, keep)
+        if rate != 0.0 and keep is not None:
+            # keep holds the parameters the step started from.
+            update.decoupled_decay(params, keep, rate, n)
+
+
 #: Optimizer classes by name.
-OPTIMIZERS = {cls.name: cls for cls in (SGD, Momentum, Adam)}
+OPTIMIZERS = {cls.name: cls for cls in (SGD, Momentum, Adam, AdamW)}
 
 
 def get_optimizer(optimizer):
@@ -213,7 +266,7 @@ def get_optimizer(optimizer):
 
     Parameters
     ----------
-    optimizer : {"sgd", "momentum", "adam"} or Optimizer
+    optimizer : {"sgd", "momentum", "adam", "adamw"} or Optimizer
 
     Returns
     -------

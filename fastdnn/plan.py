@@ -47,8 +47,9 @@ ROUTES = ("plain", "plain-sgd-in-products", "threads", "native-update", "native-
 #: full-batch gradient descent (``fit_course``).
 KINDS = ("whole", "mini-batches", "course")
 
-#: Optimizer kinds: plain SGD, another optimizer with a native form, one without.
-OPTIMIZER_KINDS = ("sgd", "native", "python")
+#: Optimizer kinds: plain SGD, another optimizer with a native form, one without, and any optimizer
+#: after gradient clipping (which needs the whole gradient first: it steps in Python too).
+OPTIMIZER_KINDS = ("sgd", "native", "python", "clipped")
 
 
 class Case(NamedTuple):
@@ -313,9 +314,11 @@ def _mini_batch_session(layer_dims, dtype, strategy, case, facts):
         if forced:
             _refuse(strategy, why)
         return None
-    route = "native-update" if case.optimizer != "python" else "native-gradient"
-    if route == "native-gradient":
+    route = "native-update" if case.optimizer in ("sgd", "native") else "native-gradient"
+    if case.optimizer == "python":
         why += "; the optimizer has no native form: it steps in Python"
+    elif case.optimizer == "clipped":
+        why += "; the gradient is clipped whole: the optimizer steps in Python"
     return Plan("native", route, why, case.batch, n_blocks, _chunk(layer_dims, dtype, case.batch, n_blocks, False),
                 n_blocks, _blas(facts, True))
 
@@ -355,7 +358,10 @@ def _whole_batch(layer_dims, dtype, strategy, case, facts):
     why_not = _native_unavailable(case, facts) or case.data
     n_blocks, why = (0, why_not) if why_not else _native_blocks(layer_dims, case.batch, dtype, facts.workers, forced)
     if n_blocks:
-        why = why if case.optimizer == "sgd" or forced else why + "; the optimizer steps after the blocks"
+        if case.optimizer == "clipped":
+            why += "; the gradient is clipped, then the optimizer steps"
+        elif case.optimizer != "sgd" and not forced:
+            why += "; the optimizer steps after the blocks"
         return Plan("native", "native-whole-batch", why, case.batch, n_blocks,
                     _chunk(layer_dims, dtype, case.batch, n_blocks, True), n_blocks, _blas(facts, True))
     if forced:

@@ -270,6 +270,8 @@ class ModelState:
         self.rng = np.random.default_rng(seq)
         self.dropout_seed = int(seq.generate_state(2, np.uint64)[1]) >> 1
         self.n_steps = 0
+        # The running fit's gradient clipping, (clip_value, clip_norm) with 0 for none (FitSettings.clip).
+        self.clip = None
         # Per-block partial sums of the weights' squares (the L2 term).
         self.partials = np.zeros(reg.n_sum_blocks(self.n_weights), dtype=np.float64)
         # The values at the start of a fit (see Network.fit's deferred check of X), reused call to call.

@@ -94,7 +94,8 @@ def _train_arguments(parser):
     g.add_argument("--epochs", type=int, default=10, help="passes over the data (default: 10)")
     g.add_argument("--batch-size", default="256", metavar="N|full",
                    help="examples per step, or 'full' for full-batch gradient descent (default: 256)")
-    g.add_argument("--optimizer", default="adam", choices=["sgd", "momentum", "adam"], help="(default: adam)")
+    g.add_argument("--optimizer", default="adam", choices=["sgd", "momentum", "adam", "adamw"],
+                   help="adamw: Adam with decoupled weight decay 0.01 (default: adam)")
     g.add_argument("--lr", type=float, default=1e-3, help="learning rate (default: 1e-3)")
     g.add_argument("--l2", type=float, default=0.0, help="L2 regularization strength lambda (default: 0)")
     g.add_argument("--dropout", type=float, default=0.0, help="probability of dropping a hidden unit (default: 0)")

@@ -71,6 +71,53 @@ def data_dir():
     return DATA_DIR
 
 
+def cost_per_column(output, Z, Y):
+    """The loss of each example (column) of the output logits ``Z``, for ``output`` sigmoid, softmax or linear."""
+    if output == "sigmoid":
+        return np.sum(np.maximum(Z, 0) - Z * Y + np.log1p(np.exp(-np.abs(Z))), axis=0)
+    if output == "softmax":
+        top = Z.max(axis=0)
+        lse = top + np.log(np.sum(np.exp(Z - top), axis=0))
+        return -np.sum(Y * (Z - lse), axis=0)
+    return 0.5 * np.sum((Z - Y) ** 2, axis=0)
+
+
+def _output_activation(output, Z):
+    if output == "sigmoid":
+        return 1.0 / (1.0 + np.exp(-Z))
+    if output == "softmax":
+        e = np.exp(Z - Z.max(axis=0))
+        return e / e.sum(axis=0)
+    return Z
+
+
+def reference_gradients(params, X, Y, output, w=None, l2=0.0):
+    """Gradient and cost of a relu network on a batch, in plain float64 NumPy: ``(grads by parameter name, cost)``.
+
+    The cost is the (``w``-weighted) mean of the examples' losses plus
+    :math:`\\frac{\\lambda}{2 S} \\sum W^2`, ``S`` the batch's size or sum
+    of weights; ``grads`` has the keys of ``params`` (``W1``, ``b1``...).
+    """
+    w = np.ones(X.shape[1]) if w is None else w
+    L = len(params) // 2
+    A = [X]
+    for l in range(1, L + 1):
+        Z = params[f"W{l}"] @ A[-1] + params[f"b{l}"]
+        A.append(np.maximum(Z, 0) if l < L else Z)
+    S = w.sum()
+    squares = sum(np.sum(params[f"W{l}"] ** 2) for l in range(1, L + 1))
+    cost = np.sum(w * cost_per_column(output, A[L], Y)) / S + l2 / (2 * S) * squares
+    dZ = (_output_activation(output, A[L]) - Y) * w / S
+    grads = {}
+    for l in range(L, 0, -1):
+        W = params[f"W{l}"]
+        grads[f"W{l}"] = dZ @ A[l - 1].T + l2 / S * W
+        grads[f"b{l}"] = dZ.sum(axis=1, keepdims=True)
+        if l > 1:
+            dZ = (W.T @ dZ) * (A[l - 1] > 0)
+    return grads, cost
+
+
 def before_each_step(monkeypatch, hook, net=None):
     """Call ``hook()`` ahead of every training step of a fit (of ``net``'s fits only, when given).
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import fastdnn
+from conftest import cost_per_column, reference_gradients
 from fastdnn import threads
 from fastdnn.kernels import loss
 from fastdnn.network import Network
@@ -25,44 +26,10 @@ TOL = {np.float64: 1e-10, np.float32: 2e-4}
 # ------------------------------------------------------------ the NumPy reference
 
 
-def _cost_per_column(output, Z, Y):
-    if output == "sigmoid":
-        return np.sum(np.maximum(Z, 0) - Z * Y + np.log1p(np.exp(-np.abs(Z))), axis=0)
-    if output == "softmax":
-        top = Z.max(axis=0)
-        lse = top + np.log(np.sum(np.exp(Z - top), axis=0))
-        return -np.sum(Y * (Z - lse), axis=0)
-    return 0.5 * np.sum((Z - Y) ** 2, axis=0)
-
-
-def _outputs(output, Z):
-    if output == "sigmoid":
-        return 1.0 / (1.0 + np.exp(-Z))
-    if output == "softmax":
-        e = np.exp(Z - Z.max(axis=0))
-        return e / e.sum(axis=0)
-    return Z
-
-
 def weighted_step(params, X, Y, w, output, learning_rate, l2):
     """One SGD step of a relu network on the weighted cost; returns ``(new params, cost)`` (float64)."""
-    L = len(params) // 2
-    A = [X]
-    for l in range(1, L + 1):
-        Z = params[f"W{l}"] @ A[-1] + params[f"b{l}"]
-        A.append(np.maximum(Z, 0) if l < L else Z)
-    S = w.sum()
-    squares = sum(np.sum(params[f"W{l}"] ** 2) for l in range(1, L + 1))
-    cost = np.sum(w * _cost_per_column(output, A[L], Y)) / S + l2 / (2 * S) * squares
-    dZ = (_outputs(output, A[L]) - Y) * w / S
-    new = {}
-    for l in range(L, 0, -1):
-        W = params[f"W{l}"]
-        new[f"W{l}"] = W - learning_rate * (dZ @ A[l - 1].T + l2 / S * W)
-        new[f"b{l}"] = params[f"b{l}"] - learning_rate * dZ.sum(axis=1, keepdims=True)
-        if l > 1:
-            dZ = (W.T @ dZ) * (A[l - 1] > 0)
-    return new, cost
+    grads, cost = reference_gradients(params, X, Y, output, w, l2)
+    return {name: value - learning_rate * grads[name] for name, value in params.items()}, cost
 
 
 def _problem(rng, output, n_x=6, m=157):
@@ -91,7 +58,7 @@ def test_weighted_output_cost_is_the_weighted_mean_of_the_column_costs(output, d
     Yd = Y.astype(dtype)
     shifted = np.concatenate([np.full(5, 9.0), w])  # read from an offset, as a column block does
     got = loss.weighted_output_cost(code, Z, Yd, shifted, 5)
-    expected = np.sum(w * _cost_per_column(output, Z.astype(np.float64), Y)) / Z.shape[1]
+    expected = np.sum(w * cost_per_column(output, Z.astype(np.float64), Y)) / Z.shape[1]
     assert got == pytest.approx(expected, rel=1e-12 if dtype == np.float64 else 1e-6)
     dZ = rng.standard_normal(Y.shape).astype(dtype)
     before = dZ.copy()
@@ -106,6 +73,10 @@ def test_normalise_weights_gives_a_mean_of_one_and_zero_for_a_weightless_batch()
     np.testing.assert_allclose(out, [0.5, 1.5, 0.0, 2.0])
     assert loss.normalise_weights(np.zeros(3), out[:3]) == 0.0
     assert not out[:3].any()
+    # Scales at float64's ends: subnormal weights, and a sum beyond its range.
+    for scale in (1e-320, 1e308):
+        assert loss.normalise_weights(np.full(4, scale), out) > 0.0
+        np.testing.assert_array_equal(out, np.ones(4))
 
 
 # ------------------------------------------------------------ every route against the reference
@@ -180,6 +151,22 @@ def test_a_scalar_weight_weighs_every_example_alike(rng):
     np.testing.assert_allclose(a.params, b.params, rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.parametrize("strategy", _strategies())
+@pytest.mark.parametrize("l2", [0.0, 0.4])
+def test_a_batch_of_zero_weight_moves_nothing_on_every_route(strategy, l2, rng):
+    X, Y, _ = _problem(rng, "sigmoid", m=64)
+    w = np.ones(64)
+    w[:16] = 0.0  # the first batch weighs nothing
+    net = Network([6, 4, 1], strategy=strategy, seed=0)
+    params = {name: value.copy() for name, value in net.parameters.items()}
+    net.fit(X, Y, batch_size=16, shuffle=False, learning_rate=0.1, l2=l2, progress=False, sample_weight=w)
+    for start in range(16, 64, 16):
+        cols = slice(start, start + 16)
+        params, _ = weighted_step(params, X[:, cols], Y[:, cols], w[cols], "sigmoid", 0.1, l2)
+    for name, value in net.parameters.items():
+        np.testing.assert_allclose(value, params[name], rtol=1e-10, atol=1e-12, err_msg=name)
+
+
 @pytest.mark.parametrize("bad, error, match", [
     (np.ones(5), ValueError, r"sample_weight must have shape \(157,\), one weight per example of X, got shape \(5,\)"),
     (np.ones((157, 1)), ValueError, r"got shape \(157, 1\)"),
@@ -214,6 +201,35 @@ def test_estimators_take_sample_weight_as_scikit_learn_does(rng):
     for a, b in zip(ones.coefs_, plain.coefs_):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
     assert ones.loss_ == pytest.approx(plain.loss_, rel=1e-12)
+
+
+def test_partial_fit_takes_sample_weight_before_classes_as_scikit_learn_does(rng):
+    pytest.importorskip("sklearn")
+    import inspect
+
+    from sklearn.neural_network import MLPClassifier as SkClassifier
+
+    assert list(inspect.signature(fastdnn.MLPClassifier.partial_fit).parameters) == \
+        list(inspect.signature(SkClassifier.partial_fit).parameters)
+    X = rng.standard_normal((40, 3))
+    y = (X[:, 0] > 0).astype(int)
+    w = rng.random(40)
+    a = fastdnn.MLPClassifier(hidden_layer_sizes=(5,), random_state=0).partial_fit(X, y, w, [0, 1])
+    b = fastdnn.MLPClassifier(hidden_layer_sizes=(5,), random_state=0).partial_fit(X, y, sample_weight=w,
+                                                                                   classes=[0, 1])
+    np.testing.assert_array_equal(a.coefs_[0], b.coefs_[0])
+
+
+def test_early_stopping_refuses_a_validation_split_of_zero_weight(rng):
+    pytest.importorskip("sklearn")
+    X = rng.standard_normal((100, 3))
+    y = (X[:, 0] > 0).astype(int)
+    w = np.zeros(100)
+    w[0] = 1.0  # one example weighs: one side of the split weighs nothing
+    clf = fastdnn.MLPClassifier(hidden_layer_sizes=(4,), early_stopping=True, validation_fraction=0.5,
+                                random_state=0)
+    with pytest.raises(ValueError, match="zero on every (validation|training) sample"):
+        clf.fit(X, y, sample_weight=w)
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")

@@ -145,11 +145,15 @@ class Executor:
         (``m``: the batch's sum of sample weights when it has them.)
         """
         state = self.state
-        if l2 != 0.0 and m <= 0.0:
-            l2, m = 0.0, 1.0  # a batch of zero total weight: no L2 to divide
+        if m <= 0.0:
+            l2, m = 0.0, 1.0  # a batch of zero total weight: no L2 to divide (and l2 / m must not be 0 / 0)
         if math.isfinite(cost):
             cost = state.regularized_cost(cost, ws, l2, m)
         if math.isfinite(cost):
+            if state.clip is not None:
+                # On the whole (reduced) gradient, before the optimizer and its L2 term see it, as
+                # torch.nn.utils.clip_grad_value_ / clip_grad_norm_ before optimizer.step().
+                update.clip_gradient(state.grads, state.clip[0], state.clip[1])
             state.update(state.grads, rate, l2 / m)
         return cost
 

@@ -686,11 +686,15 @@ def normalise_weights(weights, out):
     column block's cost stays the mean over its columns and the gradient's
     scale ``1/b``, and together they give scikit-learn's
     :math:`\\sum_j w_j \\ell_j / \\sum_j w_j`.  A batch whose weights sum to
-    0 gets zero weights (it moves nothing but the L2 term).
+    0 gets zero weights and no L2 term: it moves nothing.  The weights
+    are first divided by the largest, so that neither subnormal weights
+    nor a sum beyond float64's range break the scaling.
     """
-    total = float(weights.sum())
-    if total > 0.0:
-        np.multiply(weights, weights.size / total, out=out)
-    else:
+    top = float(weights.max()) if weights.size else 0.0
+    if not top > 0.0:
         out[...] = 0.0
-    return total
+        return 0.0
+    np.divide(weights, top, out=out)
+    scaled = float(out.sum())  # in [1, size]
+    np.multiply(out, weights.size / scaled, out=out)
+    return scaled * top

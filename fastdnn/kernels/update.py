@@ -5,6 +5,8 @@ one pass over one (or a few) flat arrays, split over Numba's threads when it
 is large.
 """
 
+import math
+
 import numpy as np
 from numba import njit, prange
 
@@ -379,3 +381,52 @@ def adam(param, grad, first, second, learning_rate, beta1, beta2, eps, t, decay,
 def adam_corrections(beta1, beta2, t):
     """Adam's bias corrections ``1 / (1 - beta1^t)`` and ``1 / (1 - beta2^t)`` of step ``t``."""
     return 1.0 / (1.0 - beta1 ** t), 1.0 / (1.0 - beta2 ** t)
+
+
+@njit(**config.JIT)
+def decoupled_decay(param, old, rate, n):
+    """``param[k] -= rate * old[k]`` for the leading ``n`` entries: AdamW's decay, apart from the gradient.
+
+    ``old`` is the arena before the step (``param`` itself when the decay
+    goes first), so the decay is ``rate`` times the weights the step started from.
+    """
+    for k in range(n):
+        param[k] -= rate * old[k]
+
+
+@njit(**config.JIT)
+def clip_gradient(grad, max_value, max_norm):
+    """Clip ``grad`` in place: each entry to ``[-max_value, max_value]``, then the whole to norm ``max_norm``.
+
+    Zero turns either off.  Returns the norm before the norm clip.
+
+    Parameters
+    ----------
+    grad : ndarray of shape (p,)
+        The gradient arena, written in place.
+    max_value : float
+    max_norm : float
+
+    Notes
+    -----
+    .. math:: g \\leftarrow g \\min\\left(1, \\frac{c}{\\lVert g \\rVert_2 + 10^{-6}}\\right)
+
+    PyTorch's ``clip_grad_norm_`` (its ``1e-6`` included), after its
+    ``clip_grad_value_``.  The norm is summed in float64.
+    """
+    squares = 0.0
+    if max_value > 0.0:
+        for k in range(grad.size):
+            x = min(max(grad[k], -max_value), max_value)
+            grad[k] = x
+            squares += float(x) * float(x)
+    else:
+        for k in range(grad.size):
+            squares += float(grad[k]) * float(grad[k])
+    norm = math.sqrt(squares)
+    if max_norm > 0.0:
+        coef = max_norm / (norm + 1e-6)
+        if coef < 1.0:
+            for k in range(grad.size):
+                grad[k] *= coef
+    return norm
