@@ -52,6 +52,7 @@ _LAZY = {
     "MLPRegressor": (".estimator", "MLPRegressor"),
     "estimator": (".estimator", None),
     "distributed": (".distributed", None),
+    "interop": (".interop", None),
     # The course's second part (its modules import the course's data sets' libraries only when called).
     "improving": (".improving", None),
 }

@@ -1,10 +1,15 @@
-"""Networks out of fastdnn: ONNX files for other runtimes.
+"""Networks out of fastdnn: ONNX files for other runtimes, PyTorch's state dicts.
 
 :func:`to_onnx` writes a trained :class:`fastdnn.Network` as an ONNX graph --
 one ``Gemm`` per layer (``X W^T + b``, rows are examples as ONNX runtimes
 expect) and its activation -- through the ``onnx`` package, an optional extra
 (``pip install "fastdnn[onnx]"``) imported only here.  The estimators'
 ``to_onnx`` and ``fastdnn export MODEL --onnx OUT`` use it.
+
+:func:`to_torch_state_dict` and :func:`from_torch_state_dict` map the
+parameters to and from the keys of PyTorch's ``nn.Sequential`` as NumPy
+arrays, with no PyTorch needed; :func:`to_torch` builds the module itself
+where PyTorch is installed.
 """
 
 import numpy as np
@@ -118,4 +123,155 @@ def to_onnx(net, path, dtype=np.float32, input_scale=None):
     """
     model = network_graph(net, dtype, input_scale)
     _onnx().save(model, str(path))
+    return model
+
+
+# ------------------------------------------------------------ PyTorch's nn.Sequential
+
+#: The ``nn.Sequential`` module of each hidden activation (``None``: linear, no module).
+TORCH_MODULES = {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid", "leaky_relu": "LeakyReLU", "linear": None}
+
+
+def _linear_indices(n_layers, hidden):
+    # Linear, activation, Linear, ...: a Linear every second module, or every module without activations.
+    stride = 1 if TORCH_MODULES[hidden] is None else 2
+    return [stride * l for l in range(n_layers)]
+
+
+def to_torch_state_dict(net, prefix=""):
+    """The network's parameters in the key layout of PyTorch's ``nn.Sequential``, as NumPy arrays.
+
+    The layout is the one of ``nn.Sequential(nn.Linear(n0, n1), nn.ReLU(),
+    nn.Linear(n1, n2), ..., nn.Linear(...))`` -- what :func:`to_torch` builds,
+    and what a PyTorch user writes by hand -- so that
+    ``model.load_state_dict({k: torch.from_numpy(v) for k, v in sd.items()})``
+    loads it.  PyTorch itself is not needed.
+
+    Parameters
+    ----------
+    net : fastdnn.Network
+    prefix : str, default ""
+        Put before every key (``"model."`` for a Sequential held as ``self.model``).
+
+    Returns
+    -------
+    dict of str to ndarray
+        ``"0.weight"`` of shape ``(n1, n0)`` (``W1``, copied), ``"0.bias"``
+        of shape ``(n1,)``, ``"2.weight"``... in the network's dtype.
+
+    Notes
+    -----
+    ``nn.Linear`` computes :math:`x W^T + b` on rows, fastdnn :math:`W x + b`
+    on columns: the same ``W``, so the weights go across as they are.  The
+    output activation (sigmoid or softmax) has no parameters and no key: add
+    it to the Sequential, or use a loss that takes logits
+    (``BCEWithLogitsLoss``, ``CrossEntropyLoss``).
+    """
+    if not isinstance(prefix, str):
+        raise TypeError(f"prefix must be a str, got {prefix!r}")
+    out = {}
+    for index, (W, b) in zip(_linear_indices(net.n_layers, net.hidden), net.model_state.layers):
+        out[f"{prefix}{index}.weight"] = W.copy()
+        out[f"{prefix}{index}.bias"] = b.reshape(-1).copy()
+    return out
+
+
+def _as_array(name, value):
+    if hasattr(value, "detach"):  # a torch.Tensor: to NumPy without importing torch
+        value = value.detach().cpu().numpy()
+    array = np.asarray(value)
+    if not np.issubdtype(array.dtype, np.floating):
+        raise TypeError(f"state_dict[{name!r}] must hold floating-point values, got dtype {array.dtype}")
+    return array
+
+
+def from_torch_state_dict(state_dict, hidden="relu", output="sigmoid", dtype=None, leaky_slope=0.01, **network):
+    """A :class:`fastdnn.Network` holding the ``nn.Linear`` parameters of a PyTorch ``state_dict``.
+
+    Parameters
+    ----------
+    state_dict : mapping of str to tensor or array
+        The state of an ``nn.Sequential`` of ``nn.Linear`` layers and
+        parameter-free activations (``model.state_dict()``; tensors or NumPy
+        arrays).  Keys ``<prefix><index>.weight`` and ``<prefix><index>.bias``,
+        taken in the order of their module index; every layer needs both.
+    hidden : str, default "relu"
+        The activation between the layers (PyTorch's state does not say).
+    output : {"sigmoid", "softmax", "linear"}, default "sigmoid"
+    dtype : numpy dtype, optional
+        By default the weights' (float32 from a default PyTorch model).
+    leaky_slope : float, default 0.01
+        PyTorch's ``nn.LeakyReLU`` default ``negative_slope`` too.
+    **network
+        Other :class:`fastdnn.Network` arguments (``strategy``...).
+
+    Returns
+    -------
+    fastdnn.Network
+    """
+    from .network import Network
+
+    if not hasattr(state_dict, "items"):
+        raise TypeError(f"state_dict must be a mapping of parameter names to tensors, got "
+                        f"{type(state_dict).__name__}")
+    layers = {}
+    for key, value in state_dict.items():
+        head, _, kind = str(key).rpartition(".")
+        prefix, _, index = head.rpartition(".")
+        if kind not in ("weight", "bias") or not index.isdigit():
+            raise ValueError(f"state_dict key {key!r} is not an nn.Sequential's '<index>.weight' or "
+                             f"'<index>.bias'")
+        layers.setdefault((prefix, int(index)), {})[kind] = _as_array(key, value)
+    if not layers:
+        raise ValueError("state_dict holds no parameters")
+    if len({prefix for prefix, _ in layers}) > 1:
+        raise ValueError(f"state_dict holds more than one module: {sorted({p for p, _ in layers})}")
+    ordered = [layers[key] for key in sorted(layers)]
+    dims = []
+    for (prefix, index), layer in zip(sorted(layers), ordered):
+        if set(layer) != {"weight", "bias"}:
+            raise ValueError(f"layer {prefix}{'.' if prefix else ''}{index} needs both weight and bias, "
+                             f"got {sorted(layer)}")
+        W, b = layer["weight"], layer["bias"]
+        if W.ndim != 2 or b.shape != (W.shape[0],):
+            raise ValueError(f"layer {index}: weight must be (out, in) and bias (out,), got {W.shape} and "
+                             f"{b.shape}")
+        if dims and W.shape[1] != dims[-1]:
+            raise ValueError(f"layer {index} takes {W.shape[1]} inputs but the layer before it gives "
+                             f"{dims[-1]}")
+        if not dims:
+            dims.append(W.shape[1])
+        dims.append(W.shape[0])
+    dtype = ordered[0]["weight"].dtype if dtype is None else dtype
+    net = Network(dims, hidden=hidden, output=output, dtype=dtype, leaky_slope=leaky_slope, **network)
+    for (W, b), layer in zip(net.model_state.layers, ordered):
+        W[...] = layer["weight"]
+        b[...] = layer["bias"].reshape(b.shape)
+    return net
+
+
+def to_torch(net):
+    """An ``nn.Sequential`` with the network's layers, activations and parameters (needs PyTorch).
+
+    The output activation is included (``nn.Sigmoid``/``nn.Softmax(dim=1)``),
+    so that ``model(X.T)`` gives ``net.predict_proba(X).T``; drop the last
+    module to train it on logits.
+    """
+    try:
+        import torch
+        from torch import nn
+    except ImportError:
+        raise ImportError("to_torch needs PyTorch (pip install torch); to_torch_state_dict does not") from None
+    modules = []
+    for l, (n_in, n_out) in enumerate(zip(net.layer_dims[:-1], net.layer_dims[1:])):
+        modules.append(nn.Linear(n_in, n_out))
+        if l < net.n_layers - 1 and TORCH_MODULES[net.hidden] is not None:
+            kind = TORCH_MODULES[net.hidden]
+            modules.append(nn.LeakyReLU(net.leaky_slope) if kind == "LeakyReLU" else getattr(nn, kind)())
+    if net.output == "sigmoid":
+        modules.append(nn.Sigmoid())
+    elif net.output == "softmax":
+        modules.append(nn.Softmax(dim=1))
+    model = nn.Sequential(*modules).to(getattr(torch, net.dtype.name))
+    model.load_state_dict({k: torch.from_numpy(v) for k, v in to_torch_state_dict(net).items()})
     return model

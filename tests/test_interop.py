@@ -91,3 +91,4 @@ def test_cli_export_keeps_the_standardization(tmp_path, rng, capsys):
     # The graph centres float32 inputs of about 40 (1e-6 of them lost to float32); fastdnn predict centres the
     # file's float64 values first.
     np.testing.assert_allclose(got[:, 0], printed[:, 1], rtol=1e-4, atol=2e-4)
+
