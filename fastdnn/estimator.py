@@ -104,8 +104,26 @@ def r2_score(y, prediction, sample_weight=None):
 #: scikit-learn's activation names -> fastdnn's.
 ACTIVATIONS = {"identity": "linear", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu",
                "leaky_relu": "leaky_relu"}
-SOLVERS = ("adam", "sgd")
+SOLVERS = ("adam", "sgd", "lbfgs")
+#: The solvers that train by epochs of mini-batches (partial_fit, learning rates, early stopping).
+STOCHASTIC_SOLVERS = ("adam", "sgd")
 LEARNING_RATES = ("constant", "invscaling", "adaptive")
+
+
+class _StochasticOnly:
+    """A method that exists only while ``solver`` is a stochastic one: ``hasattr(MLP(solver="lbfgs"),
+    "partial_fit")`` is False, as in scikit-learn."""
+
+    def __init__(self, method):
+        self.method = method
+        self.__doc__ = method.__doc__
+        self.__name__ = method.__name__
+
+    def __get__(self, obj, owner=None):
+        if obj is not None and obj.solver not in STOCHASTIC_SOLVERS:
+            raise AttributeError(f"{self.__name__} is only available for stochastic optimizers. "
+                                 f"{obj.solver!r} is not stochastic.")
+        return self.method.__get__(obj, owner)
 
 
 class _Layers(list):
@@ -131,7 +149,7 @@ class _MLP:
                  batch_size="auto", learning_rate="constant", learning_rate_init=1e-3, power_t=0.5, max_iter=200,
                  shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999,
-                 epsilon=1e-8, n_iter_no_change=10, dropout=0.0, dtype=None):
+                 epsilon=1e-8, n_iter_no_change=10, max_fun=15000, dropout=0.0, dtype=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -154,6 +172,7 @@ class _MLP:
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
         self.dropout = dropout
         self.dtype = dtype
 
@@ -255,7 +274,7 @@ class _MLP:
         params = {
             "sizes": sizes,
             "activation": ACTIVATIONS[v.choice("activation", self.activation, tuple(ACTIVATIONS))],
-            "solver": v.choice("solver", self.solver, SOLVERS) if self.solver != "lbfgs" else None,
+            "solver": v.choice("solver", self.solver, SOLVERS),
             "alpha": v.finite_float("alpha", self.alpha, minimum=0.0),
             "learning_rate": v.choice("learning_rate", self.learning_rate, LEARNING_RATES),
             "learning_rate_init": v.finite_float("learning_rate_init", self.learning_rate_init, minimum=0.0),
@@ -270,8 +289,10 @@ class _MLP:
                                  else v.positive_int("n_iter_no_change", self.n_iter_no_change)),
             "dropout": v.finite_float("dropout", self.dropout, minimum=0.0),
         }
-        if params["solver"] is None:
-            raise ValueError(f"solver='lbfgs' is not offered by fastdnn's {type(self).__name__}; use 'adam' or 'sgd'")
+        params["max_fun"] = v.positive_int("max_fun", self.max_fun)
+        if params["solver"] == "lbfgs" and params["dropout"] > 0:
+            raise ValueError("dropout needs a stochastic solver ('adam' or 'sgd'): lbfgs minimizes the whole "
+                             "data set's loss, which dropout would make random")
         if params["learning_rate_init"] <= 0:
             raise ValueError(f"learning_rate_init must be > 0, got {self.learning_rate_init}")
         if params["momentum"] > 1:
@@ -329,6 +350,8 @@ class _MLP:
         data = network.prepare(X.T, self._network_targets(targets), check_X=False)
         data.unchecked = None  # nothing left for the fit to scan
         data.weights = sample_weight
+        if params["solver"] == "lbfgs":
+            return self._fit_lbfgs(data, params)
         train_indices = None
         validation_data = None
         early_stopping = self.early_stopping and not incremental
@@ -386,6 +409,37 @@ class _MLP:
                 f"Stochastic Optimizer: Maximum iterations ({params['max_iter']}) reached and the optimization "
                 f"hasn't converged yet.", ConvergenceWarning)
         return self
+
+    def _fit_lbfgs(self, data, params):
+        """scikit-learn's lbfgs: SciPy's L-BFGS-B on the whole data set's loss (:func:`fastdnn.solvers.lbfgs`)."""
+        from .solvers import lbfgs
+
+        self.n_iter_ = 0
+        self.t_ = 0
+        for name in ("loss_curve_", "best_loss_", "validation_scores_", "best_validation_score_"):
+            self.__dict__.pop(name, None)  # stochastic solvers' attributes, as scikit-learn leaves them out
+
+        def say(iteration, loss):
+            if self.verbose:
+                print(f"Iteration {iteration}, loss = {loss:.8f}")
+
+        result = lbfgs(self.network_, data, l2=params["alpha"], max_iter=params["max_iter"],
+                       max_fun=params["max_fun"], tol=params["tol"], scale=self._data_scale(), callback=say)
+        if not np.all(np.isfinite(self.network_.params)):
+            raise ValueError("Solver produced non-finite parameter weights. The input data may contain large "
+                             "values and need to be preprocessed.")
+        self.n_iter_ = min(int(result.nit), params["max_iter"])
+        self.loss_ = float(result.fun)
+        if result.status != 0:
+            message = result.message.decode("latin1") if isinstance(result.message, bytes) else str(result.message)
+            warnings.warn(f"lbfgs failed to converge after {self.n_iter_} iteration(s) (status={result.status}): "
+                          f"{message}. Increase max_iter (now {params['max_iter']}) or max_fun (now "
+                          f"{params['max_fun']}), or scale the data.", ConvergenceWarning)
+        return self
+
+    def _data_scale(self):
+        """What the data term of the loss is multiplied by in scikit-learn's objective (1: as fastdnn's)."""
+        return 1.0
 
     def _after_epoch(self, record, params, n_train, early_stopping, state):
         """scikit-learn's bookkeeping and stopping rule after each epoch; true to stop."""
@@ -457,15 +511,18 @@ class _MLP:
 class MLPClassifier(*((_BASES[0], _MLP, _BASES[1]) if HAVE_SKLEARN else (_MLP, _FallbackBase))):
     """Multi-layer perceptron classifier, trained by fastdnn's fused kernels.
 
-    Parameters are scikit-learn's ``MLPClassifier``'s (``solver="lbfgs"`` is
-    not offered), plus ``dropout`` and ``dtype``.
+    Parameters are scikit-learn's ``MLPClassifier``'s, plus ``dropout`` and
+    ``dtype``.
 
     Parameters
     ----------
     hidden_layer_sizes : tuple of int, default (100,)
         Units of each hidden layer.
     activation : {"relu", "tanh", "logistic", "identity", "leaky_relu"}, default "relu"
-    solver : {"adam", "sgd"}, default "adam"
+    solver : {"adam", "sgd", "lbfgs"}, default "adam"
+        ``"lbfgs"``: SciPy's L-BFGS-B on the whole data set's loss, through
+        fastdnn's full-batch gradient pass (:mod:`fastdnn.solvers`); it has
+        no epochs, mini-batches, ``partial_fit`` or early stopping.
     alpha : float, default 1e-4
         L2 strength: the loss gains ``alpha / (2 m) * sum(W**2)`` per batch of ``m``.
     batch_size : int or "auto", default "auto"
@@ -476,7 +533,7 @@ class MLPClassifier(*((_BASES[0], _MLP, _BASES[1]) if HAVE_SKLEARN else (_MLP, _
     power_t : float, default 0.5
         Exponent of ``"invscaling"``.
     max_iter : int, default 200
-        Epochs at most.
+        Epochs at most (iterations of ``"lbfgs"``).
     shuffle : bool, default True
     random_state : int, RandomState or None, default None
         Seeds the weights, the shuffling, dropout and the early-stopping split.
@@ -496,6 +553,8 @@ class MLPClassifier(*((_BASES[0], _MLP, _BASES[1]) if HAVE_SKLEARN else (_MLP, _
     beta_1, beta_2, epsilon : float
         Adam's.
     n_iter_no_change : int, default 10
+    max_fun : int, default 15000
+        Evaluations of the loss at most, for ``"lbfgs"``.
     dropout : float, default 0.0
         Probability of dropping a hidden unit while training (fastdnn only).
     dtype : {None, np.float64, np.float32}, default None
@@ -546,6 +605,7 @@ class MLPClassifier(*((_BASES[0], _MLP, _BASES[1]) if HAVE_SKLEARN else (_MLP, _
         """
         return self._fit(X, y, incremental=False, sample_weight=sample_weight)
 
+    @_StochasticOnly
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch over ``(X, y)``, continuing from the current network.
 
@@ -722,7 +782,7 @@ class MLPRegressor(*((_REGRESSOR_BASES[0], _MLP, _REGRESSOR_BASES[1]) if HAVE_SK
 
     scikit-learn's ``MLPRegressor``: linear output units, the squared error,
     one output or several (a 2-D ``y``).  The parameters are
-    :class:`MLPClassifier`'s (``solver="lbfgs"`` is not offered), and so are
+    :class:`MLPClassifier`'s, and so are
     the attributes, with ``out_activation_ = "identity"``; ``loss_`` is
     scikit-learn's, half the mean squared error over samples and outputs;
     ``early_stopping`` holds out ``validation_fraction`` of the data (not
@@ -732,7 +792,7 @@ class MLPRegressor(*((_REGRESSOR_BASES[0], _MLP, _REGRESSOR_BASES[1]) if HAVE_SK
     ----------
     hidden_layer_sizes : tuple of int, default (100,)
     activation : {"relu", "tanh", "logistic", "identity", "leaky_relu"}, default "relu"
-    solver : {"adam", "sgd"}, default "adam"
+    solver : {"adam", "sgd", "lbfgs"}, default "adam"
     alpha : float, default 1e-4
     batch_size : int or "auto", default "auto"
     learning_rate : {"constant", "invscaling", "adaptive"}, default "constant"
@@ -750,6 +810,7 @@ class MLPRegressor(*((_REGRESSOR_BASES[0], _MLP, _REGRESSOR_BASES[1]) if HAVE_SK
     validation_fraction : float, default 0.1
     beta_1, beta_2, epsilon : float
     n_iter_no_change : int, default 10
+    max_fun : int, default 15000
     dropout : float, default 0.0
     dtype : {None, np.float64, np.float32}, default None
     """
@@ -775,6 +836,7 @@ class MLPRegressor(*((_REGRESSOR_BASES[0], _MLP, _REGRESSOR_BASES[1]) if HAVE_SK
         """
         return self._fit(X, y, incremental=False, sample_weight=sample_weight)
 
+    @_StochasticOnly
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over ``(X, y)``, continuing from the current network.
 
@@ -847,6 +909,10 @@ class MLPRegressor(*((_REGRESSOR_BASES[0], _MLP, _REGRESSOR_BASES[1]) if HAVE_SK
     def _validation_score(self, record):
         X_val, Y_val, w_val = self._validation
         return r2_score(Y_val, self.network_.predict_proba(X_val.T).T, sample_weight=w_val)
+
+    def _data_scale(self):
+        # scikit-learn's squared error is a mean over the outputs too.
+        return 1.0 / self.n_outputs_
 
     def _loss(self, cost):
         # fastdnn's cost is the squared error summed over the outputs, halved, averaged over samples, plus
