@@ -110,6 +110,50 @@ STOCHASTIC_SOLVERS = ("adam", "sgd")
 LEARNING_RATES = ("constant", "invscaling", "adaptive")
 
 
+def _check_random_state(random_state):
+    """The random number source of ``random_state``, as scikit-learn's ``check_random_state`` (and a
+    ``np.random.Generator`` as it is): ``None`` is NumPy's global ``RandomState``."""
+    if random_state is None:
+        return np.random.mtrand._rand
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        return np.random.RandomState(int(random_state))
+    if isinstance(random_state, (np.random.RandomState, np.random.Generator)):
+        return random_state
+    raise ValueError(f"random_state must be None, an int, a RandomState or a Generator, got {random_state!r}")
+
+
+def _train_test_indices(n, fraction, random_state, stratify=None, groups=None):
+    """``(train, validation)`` indices of ``n`` samples, ``fraction`` of them held out.
+
+    With scikit-learn and a ``RandomState``: its ``train_test_split`` (the
+    same split, and errors, as its MLPs for the same ``random_state``).
+    Otherwise: stratified by ``groups`` when given, else a permutation.
+    """
+    if HAVE_SKLEARN and isinstance(random_state, np.random.RandomState):
+        from sklearn.model_selection import train_test_split
+
+        train, val = train_test_split(np.arange(n), random_state=random_state, test_size=fraction,
+                                      stratify=stratify)
+    elif groups is not None:
+        train, val = [], []
+        for c in np.unique(groups):
+            members = random_state.permutation(np.flatnonzero(groups == c))
+            n_val = int(round(fraction * len(members)))
+            val.append(members[:n_val])
+            train.append(members[n_val:])
+        train, val = np.concatenate(train), np.concatenate(val)
+    else:
+        order = random_state.permutation(n)
+        n_val = int(np.ceil(fraction * n))
+        train, val = order[n_val:], order[:n_val]
+    if len(val) < 2:
+        raise ValueError("The validation set is too small. Increase 'validation_fraction' or the size of your "
+                         f"dataset (validation_fraction={fraction} of {n} samples leaves {len(val)}).")
+    if len(train) < 1:
+        raise ValueError(f"early_stopping with validation_fraction={fraction} leaves no training samples of {n}")
+    return np.asarray(train, dtype=np.int64), np.asarray(val, dtype=np.int64)
+
+
 class _StochasticOnly:
     """A method that exists only while ``solver`` is a stochastic one: ``hasattr(MLP(solver="lbfgs"),
     "partial_fit")`` is False, as in scikit-learn."""
@@ -332,9 +376,12 @@ class _MLP:
             sample_weight = v.check_sample_weight(sample_weight, X.shape[0])
         targets = self._encode(y, first, classes, warm=not first and not incremental)
         n_samples = X.shape[0]
+        # scikit-learn's draws, in its order: the initial weights, then the early-stopping split.
+        random_state = self._random_state = _check_random_state(self.random_state)
         seed = self._seed()
         if first:
             self._build(params, X.shape[1], seed, X.dtype)
+            self._glorot_uniform(random_state)
         network = self.network_
         optimizer, lr_factor = self._optimizer(params)
 
@@ -356,7 +403,7 @@ class _MLP:
         validation_data = None
         early_stopping = self.early_stopping and not incremental
         if early_stopping:
-            train_indices, val_indices = self._split(targets, params["validation_fraction"], seed)
+            train_indices, val_indices = self._split(targets, params["validation_fraction"], random_state)
             validation_data = self._validation_data(X[val_indices], targets[val_indices],
                                                     None if sample_weight is None else sample_weight[val_indices])
             if sample_weight is not None and not sample_weight[train_indices].sum() > 0.0:
@@ -364,6 +411,11 @@ class _MLP:
             if sample_weight is not None and not sample_weight[val_indices].sum() > 0.0:
                 raise ValueError("sample_weight is zero on every validation sample of the early-stopping split "
                                  "(validation_fraction): the weighted score has nothing to weigh")
+        if first and self.random_state is random_state:
+            # A RandomState or Generator given: the network's own randomness from it, after scikit-learn's draws.
+            network.model_state.reseed(int(random_state.randint(np.iinfo(np.int32).max)
+                                            if isinstance(random_state, np.random.RandomState)
+                                            else random_state.integers(np.iinfo(np.int32).max)))
         n_train = n_samples if train_indices is None else len(train_indices)
         # What a batch's L2 term divides by on average (loss_ of the regressor): its examples, or their weights.
         self._l2_count = batch_size if sample_weight is None else batch_size * float(
@@ -397,9 +449,18 @@ class _MLP:
         try:
             network.train(data, settings, validation_data)
         except FloatingPointError as exc:
-            # scikit-learn's error for a fit that made the weights non-finite (a ValueError).
-            raise ValueError(f"Solver produced non-finite parameter weights. The input data may contain large "
-                             f"values and need to be preprocessed. ({exc})") from exc
+            if not early_stopping:
+                # scikit-learn's error for a fit that made the weights non-finite (a ValueError).
+                raise ValueError(f"Solver produced non-finite parameter weights. The input data may contain "
+                                 f"large values and need to be preprocessed. ({exc})") from exc
+            # With early stopping scikit-learn goes back to the best weights, the diverged epoch scored NaN.
+            self.n_iter_ += 1
+            self.loss_ = float("nan")
+            self.loss_curve_.append(self.loss_)
+            self.validation_scores_.append(float("nan"))
+            state["stopped"] = True
+            warnings.warn(f"Training diverged ({exc}); the weights of the best validation score are kept.",
+                          ConvergenceWarning)
         if early_stopping:
             network.params[...] = self._best_params
             del self._best_params
@@ -495,17 +556,25 @@ class _MLP:
         self.n_layers_ = len(params["sizes"]) + 2
 
     def _seed(self):
-        """A seed for the network from ``random_state`` (an int is used as it is)."""
+        """The seed of the network's shuffling and dropout: an int ``random_state`` as it is, else a draw
+        from :attr:`_random_state` (after the draws scikit-learn makes, so that those stay its own)."""
         rs = self.random_state
-        if rs is None:
-            return None
         if isinstance(rs, numbers.Integral) and not isinstance(rs, bool):
             return int(rs)
-        if isinstance(rs, np.random.RandomState):
-            return int(rs.randint(np.iinfo(np.int32).max))
-        if isinstance(rs, np.random.Generator):
-            return int(rs.integers(np.iinfo(np.int32).max))
-        raise ValueError(f"random_state must be None, an int, a RandomState or a Generator, got {rs!r}")
+        if rs is None:
+            return None
+        return 0  # a placeholder until _draw_seed
+
+    def _glorot_uniform(self, random_state):
+        """scikit-learn's initial weights: Glorot's uniform bound (factor 2 for logistic units, else 6),
+        each layer's coefficients then intercepts drawn from ``random_state`` -- the very numbers
+        scikit-learn starts from with the same ``random_state``."""
+        factor = 2.0 if self.activation == "logistic" else 6.0
+        for W, b in self.network_.model_state.layers:
+            fan_out, fan_in = W.shape
+            bound = np.sqrt(factor / (fan_in + fan_out))
+            W[...] = random_state.uniform(-bound, bound, (fan_in, fan_out)).T
+            b[...] = random_state.uniform(-bound, bound, fan_out).reshape(b.shape)
 
 
 class MLPClassifier(*((_BASES[0], _MLP, _BASES[1]) if HAVE_SKLEARN else (_MLP, _FallbackBase))):
@@ -535,8 +604,13 @@ class MLPClassifier(*((_BASES[0], _MLP, _BASES[1]) if HAVE_SKLEARN else (_MLP, _
     max_iter : int, default 200
         Epochs at most (iterations of ``"lbfgs"``).
     shuffle : bool, default True
-    random_state : int, RandomState or None, default None
+    random_state : int, RandomState, Generator or None, default None
         Seeds the weights, the shuffling, dropout and the early-stopping split.
+        The initial weights and the split are the very ones scikit-learn
+        draws for the same ``random_state`` (Glorot's uniform, then
+        ``train_test_split``, stratified for two classes), so ``lbfgs`` and
+        unshuffled ``sgd`` end where scikit-learn's do; the shuffling is
+        fastdnn's own.
     tol : float, default 1e-4
     verbose : bool, default False
         Print the route of the training steps (``Network.plan``) at each fit
@@ -758,23 +832,11 @@ class MLPClassifier(*((_BASES[0], _MLP, _BASES[1]) if HAVE_SKLEARN else (_MLP, _
                            data_dtype)
         self.out_activation_ = "logistic" if n_outputs == 1 else "softmax"
 
-    def _split(self, codes, fraction, seed):
-        """Stratified train/validation indices for early stopping."""
-        rng = np.random.default_rng(seed)
-        train, val = [], []
-        for c in np.unique(codes):
-            members = rng.permutation(np.flatnonzero(codes == c))
-            n_val = int(round(fraction * len(members)))
-            val.append(members[:n_val])
-            train.append(members[n_val:])
-        train = np.sort(np.concatenate(train))
-        val = np.sort(np.concatenate(val))
-        if len(val) < 1 or len(train) < 1:
-            raise ValueError(
-                f"early_stopping with validation_fraction={fraction} leaves {len(train)} training and {len(val)} "
-                f"validation samples; use more data or another validation_fraction"
-            )
-        return train, val
+    def _split(self, codes, fraction, random_state):
+        """Train/validation indices for early stopping: scikit-learn's ``train_test_split``, stratified
+        for one output unit (two classes), as scikit-learn splits; without scikit-learn, stratified."""
+        stratify = (codes == 1).reshape(-1, 1) if len(self.classes_) == 2 else None  # its binarized y
+        return _train_test_indices(len(codes), fraction, random_state, stratify, codes)
 
 
 class MLPRegressor(*((_REGRESSOR_BASES[0], _MLP, _REGRESSOR_BASES[1]) if HAVE_SKLEARN else (_MLP, _FallbackBase))):
@@ -931,15 +993,7 @@ class MLPRegressor(*((_REGRESSOR_BASES[0], _MLP, _REGRESSOR_BASES[1]) if HAVE_SK
         self._make_network(params, n_features, self._n_targets, "linear", seed, data_dtype, init="glorot")
         self.out_activation_ = "identity"
 
-    def _split(self, Y, fraction, seed):
-        """Random train/validation indices for early stopping."""
-        order = np.random.default_rng(seed).permutation(len(Y))
-        n_val = int(np.ceil(fraction * len(Y)))
-        if n_val < 2:
-            raise ValueError(f"The validation set is too small: validation_fraction={fraction} of {len(Y)} samples "
-                             f"leaves {n_val}; early stopping needs at least 2 (R^2 of one sample is always 0)")
-        if n_val >= len(Y):
-            raise ValueError(f"early_stopping with validation_fraction={fraction} leaves {len(Y) - n_val} training "
-                             f"and {n_val} validation samples; use more data or another validation_fraction")
-        return np.sort(order[n_val:]), np.sort(order[:n_val])
+    def _split(self, Y, fraction, random_state):
+        """Random train/validation indices for early stopping, as scikit-learn's ``train_test_split``."""
+        return _train_test_indices(len(Y), fraction, random_state)
 

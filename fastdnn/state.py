@@ -265,10 +265,7 @@ class ModelState:
         self.grad_layers = layer_views(self.grads, self.layout)
         self.buffers = None
         self.workspaces = {}
-        # Randomness of training: shuffling and dropout, both from the seed.
-        seq = np.random.SeedSequence(seed)
-        self.rng = np.random.default_rng(seq)
-        self.dropout_seed = int(seq.generate_state(2, np.uint64)[1]) >> 1
+        self.reseed(seed)
         self.n_steps = 0
         # The running fit's gradient clipping, (clip_value, clip_norm) with 0 for none (FitSettings.clip).
         self.clip = None
@@ -283,6 +280,12 @@ class ModelState:
         self.executor_cache = {}
         self.lock = threading.RLock()
         self.bind(opt_mod.SGD())
+
+    def reseed(self, seed):
+        """Seed the randomness of training: the shuffling generator and the dropout masks' key."""
+        seq = np.random.SeedSequence(seed)
+        self.rng = np.random.default_rng(seq)
+        self.dropout_seed = int(seq.generate_state(2, np.uint64)[1]) >> 1
 
     @property
     def n_layers(self):

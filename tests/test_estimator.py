@@ -14,7 +14,7 @@ from fastdnn.network import Network
 
 sklearn = pytest.importorskip("sklearn", reason="scikit-learn (the 'sklearn' extra) is needed for these tests")
 from sklearn.base import clone  # noqa: E402
-from sklearn.datasets import load_digits, make_blobs  # noqa: E402
+from sklearn.datasets import load_digits, load_iris, make_blobs  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning, NotFittedError  # noqa: E402
 from sklearn.model_selection import cross_val_score, train_test_split  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
@@ -230,7 +230,7 @@ def test_verbose_prints_the_loss(capsys):
 @pytest.mark.parametrize(
     "params, error, match",
     [
-        ({"solver": "lbfgs"}, ValueError, "lbfgs"),
+        ({"solver": "newton"}, ValueError, "solver"),
         ({"activation": "softplus"}, ValueError, "activation"),
         ({"hidden_layer_sizes": (10, 0)}, ValueError, "hidden_layer_sizes"),
         ({"batch_size": "big"}, ValueError, "batch_size"),
@@ -441,3 +441,20 @@ def test_what_scikit_learns_test_module_found():
     X_huge = np.finfo(float).max * rng.uniform(size=(10, 2))
     with pytest.raises(ValueError, match="Solver produced non-finite parameter weights"):
         MLPRegressor().fit(X_huge, rng.standard_normal(10))
+
+
+def test_a_diverging_fit_with_early_stopping_keeps_its_best_weights():
+    X, y = load_iris(return_X_y=True)
+    reg = MLPRegressor(hidden_layer_sizes=100, activation="identity", solver="sgd", learning_rate_init=1.0,
+                       max_iter=20, early_stopping=True, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="diverged"):
+        reg.fit(X, y)
+    assert np.isnan(reg.validation_scores_[-1]) and isinstance(reg.validation_scores_[-1], float)
+    assert np.all(np.isfinite(reg.network_.params)) and np.all(np.isfinite(reg.predict(X)))
+
+
+def test_early_stopping_split_is_scikit_learns_and_so_are_its_errors():
+    with pytest.raises(ValueError, match="least populated classes in y have only 1 member"):
+        MLPClassifier(early_stopping=True).fit([[1, 2], [2, 3], [3, 4], [4, 5]], [0, 0, 0, 1])
+    with pytest.raises(ValueError, match="validation set is too small"):
+        MLPRegressor(early_stopping=True, validation_fraction=0.1).fit(np.eye(5), np.arange(5.0))

@@ -124,3 +124,33 @@ def test_lbfgs_warns_when_it_stops_before_converging_and_refuses_dropout(rng):
         fastdnn.MLPClassifier(solver="lbfgs", dropout=0.2).fit(X, y)
     with pytest.raises(TypeError, match="max_fun"):
         fastdnn.MLPClassifier(solver="lbfgs", max_fun=1.5).fit(X, y)
+
+
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+def test_same_random_state_starts_and_ends_where_scikit_learn_does(kind, rng):
+    pytest.importorskip("sklearn")
+    from sklearn import neural_network
+
+    X = rng.standard_normal((120, 5))
+    if kind == "classifier":
+        y = np.digitize(X[:, 0] + X[:, 1], [-0.5, 0.5])  # three classes
+        ours, theirs = fastdnn.MLPClassifier, neural_network.MLPClassifier
+    else:
+        # One output: for several, scikit-learn's lbfgs pairs the loss averaged over the outputs with the
+        # gradient of their sum (its deltas are not divided by n_outputs); fastdnn's pair is consistent.
+        y = X[:, 0] * X[:, 1]
+        ours, theirs = fastdnn.MLPRegressor, neural_network.MLPRegressor
+    for options in (dict(solver="lbfgs", max_iter=25),
+                    dict(solver="sgd", momentum=0.0, shuffle=False, early_stopping=True, max_iter=6,
+                         learning_rate_init=0.05, n_iter_no_change=100)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            a = ours(hidden_layer_sizes=(7, 4), activation="tanh", random_state=3, **options).fit(X, y)
+            b = theirs(hidden_layer_sizes=(7, 4), activation="tanh", random_state=3, **options).fit(X, y)
+        assert a.n_iter_ == b.n_iter_
+        for mine, sk in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
+            np.testing.assert_allclose(mine, sk, rtol=1e-6, atol=1e-9)
+        assert a.loss_ == pytest.approx(b.loss_, rel=1e-6)
+        if options["solver"] == "sgd":
+            # The same early-stopping split: the same validation scores.
+            np.testing.assert_allclose(a.validation_scores_, b.validation_scores_, rtol=1e-9)
