@@ -69,7 +69,10 @@ except ImportError:
             """Mean accuracy of :meth:`predict` on ``(X, y)`` (a regressor's: :math:`R^2`), weighted by ``sample_weight``."""
             if getattr(self, "_estimator_type", "") == "regressor":
                 return r2_score(y, self.predict(X), sample_weight)
-            return float(np.average(self.predict(X) == np.asarray(y), weights=sample_weight))
+            right = self.predict(X) == np.asarray(y)
+            if right.ndim == 2:
+                right = right.all(axis=1)  # multilabel: every label of a sample right (subset accuracy)
+            return float(np.average(right, weights=sample_weight))
 
         def __repr__(self):
             defaults = inspect.signature(type(self).__init__).parameters
@@ -108,6 +111,19 @@ SOLVERS = ("adam", "sgd", "lbfgs")
 #: The solvers that train by epochs of mini-batches (partial_fit, learning rates, early stopping).
 STOCHASTIC_SOLVERS = ("adam", "sgd")
 LEARNING_RATES = ("constant", "invscaling", "adaptive")
+
+
+def _is_indicator_matrix(y):
+    """Whether ``y`` is a multilabel indicator matrix: 2-D, more than one column, 0/1 values only."""
+    if hasattr(y, "toarray"):
+        y = y.toarray()
+    try:
+        y = np.asarray(y)
+    except Exception:  # ragged sequences and the like: not a matrix, left to the usual checks
+        return False
+    if y.ndim != 2 or y.shape[1] < 2 or y.dtype.kind not in "biuf":
+        return False
+    return bool(np.all((y == 0) | (y == 1)))
 
 
 def _check_random_state(random_state):
@@ -644,6 +660,7 @@ class MLPClassifier(*((_BASES[0], _MLP, _BASES[1]) if HAVE_SKLEARN else (_MLP, _
         1 for two classes (one logistic unit), else ``n_classes``.
     n_layers_ : int
     out_activation_ : {"logistic", "softmax"}
+        ``"logistic"`` for two classes and for multilabel ``y``.
     coefs_ : list of ndarray of shape (n_in, n_out)
         Views (transposed) of the network's weights.
     intercepts_ : list of ndarray of shape (n_out,)
@@ -658,6 +675,8 @@ class MLPClassifier(*((_BASES[0], _MLP, _BASES[1]) if HAVE_SKLEARN else (_MLP, _
     network_ : fastdnn.Network
     """
 
+    _multilabel = False  # (a model fitted before multilabel targets existed)
+
     def fit(self, X, y, sample_weight=None):
         """Train on ``(X, y)`` for up to ``max_iter`` epochs.
 
@@ -666,8 +685,10 @@ class MLPClassifier(*((_BASES[0], _MLP, _BASES[1]) if HAVE_SKLEARN else (_MLP, _
         X : array_like of shape (n_samples, n_features)
             Read through its transpose, without a copy (float32 and float64
             are used as they are; other dtypes are converted once).
-        y : array_like of shape (n_samples,)
-            Class labels of any type.
+        y : array_like of shape (n_samples,) or (n_samples, n_labels)
+            Class labels of any type; or, for multilabel classification, a
+            0/1 indicator matrix (one logistic unit per label, ``predict``
+            gives the matrix back, ``score`` is the subset accuracy).
         sample_weight : array_like of shape (n_samples,), optional
             A weight per sample, as scikit-learn's: each batch's loss is the
             weighted mean and its L2 term divides by the batch's sum of
@@ -719,7 +740,7 @@ class MLPClassifier(*((_BASES[0], _MLP, _BASES[1]) if HAVE_SKLEARN else (_MLP, _
         self._check_fitted()
         X = self._validate_X(X)
         P = self.network_.predict_proba(X.T)
-        if self.n_outputs_ == 1:
+        if self.n_outputs_ == 1 and not self._multilabel:
             p = P[0]
             return np.column_stack([1.0 - p, p])
         return P.T
@@ -749,17 +770,32 @@ class MLPClassifier(*((_BASES[0], _MLP, _BASES[1]) if HAVE_SKLEARN else (_MLP, _
         self._check_fitted()
         X = self._validate_X(X)
         P = self.network_.predict_proba(X.T)
+        if self._multilabel:
+            return (P.T > 0.5).astype(np.int64)  # the indicator matrix, as scikit-learn gives it
         index = (P[0] > 0.5).astype(np.intp) if self.n_outputs_ == 1 else np.argmax(P, axis=0)
         return self.classes_[index]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_label = False
+        tags.classifier_tags.multi_label = True
         tags.input_tags.allow_nan = False
         tags.input_tags.sparse = False
         return tags
 
     def _validate_X_y(self, X, y, reset):
+        if _is_indicator_matrix(y):
+            # Multilabel: one 0/1 column per label, as scikit-learn's MLPClassifier takes it.
+            if HAVE_SKLEARN:
+                X, y = _sk_validate_data(self, X, y, dtype=(np.float64, np.float32), reset=reset, multi_output=True)
+            else:
+                X = v.as_array("X", X, ndim=2)
+                X = X if X.dtype in v.FLOAT_DTYPES else X.astype(np.float64)
+                y = np.asarray(y)
+                if len(y) != len(X):
+                    raise ValueError(f"X has {len(X)} samples but y has {len(y)}")
+                v.check_finite("X", X if X.flags.c_contiguous else X.T)
+                self._check_n_features(X, reset)
+            return X, (y.toarray() if hasattr(y, "toarray") else np.asarray(y))
         if HAVE_SKLEARN:
             X, y = _sk_validate_data(self, X, y, dtype=(np.float64, np.float32), reset=reset)
             check_classification_targets(y)
@@ -786,7 +822,15 @@ class MLPClassifier(*((_BASES[0], _MLP, _BASES[1]) if HAVE_SKLEARN else (_MLP, _
         return X, y
 
     def _encode(self, y, first, classes, warm=False):
-        """The labels as class indices (``classes_`` set on a first fit)."""
+        """The labels as class indices (``classes_`` set on a first fit); multilabel: the 0/1 matrix."""
+        multilabel = y.ndim == 2
+        if first:
+            self._multilabel = multilabel
+        elif multilabel != self._multilabel:
+            raise ValueError(f"y is {'a multilabel indicator matrix' if multilabel else 'a vector of labels'} but "
+                             f"the network was trained on {'multilabel' if self._multilabel else 'class'} targets")
+        if multilabel:
+            return self._encode_multilabel(y, first, classes)
         if warm and not np.array_equal(np.unique(y), self.classes_):
             raise ValueError(f"warm_start can only be used where `y` has the same classes as in the previous call "
                              f"to fit. Previously got {self.classes_}, `y` has {np.unique(y)}")
@@ -806,10 +850,24 @@ class MLPClassifier(*((_BASES[0], _MLP, _BASES[1]) if HAVE_SKLEARN else (_MLP, _
                              f"the classes are {self.classes_!r}")
         return codes
 
+    def _encode_multilabel(self, Y, first, classes):
+        k = Y.shape[1]
+        if first:
+            labels = np.arange(k) if classes is None else np.unique(classes)
+            if len(labels) != k:
+                raise ValueError(f"classes has {len(labels)} labels but the multilabel y has {k} columns")
+            self.classes_ = labels
+        elif k != len(self.classes_):
+            raise ValueError(f"y has {k} label columns but the network was trained for {len(self.classes_)}")
+        return np.asarray(Y, dtype=np.float32 if Y.dtype == np.float32 else np.float64)
+
     def _network_targets(self, codes):
-        return codes
+        return codes.T if self._multilabel else codes
 
     def _validation_data(self, X_val, codes_val, w_val=None):
+        if self._multilabel:
+            self._validation = (X_val, codes_val, w_val)  # scored by subset accuracy, as scikit-learn does
+            return None
         if w_val is None:
             return self.network_.prepare(X_val.T, codes_val, names=("X_val", "y_val"))
         # A weighted accuracy, as scikit-learn scores the held-out samples with their weights.
@@ -820,6 +878,9 @@ class MLPClassifier(*((_BASES[0], _MLP, _BASES[1]) if HAVE_SKLEARN else (_MLP, _
         if "val_accuracy" in record:
             return record["val_accuracy"]
         X_val, codes_val, w_val = self._validation
+        if self._multilabel:
+            right = np.all((self.network_.predict_proba(X_val.T).T > 0.5) == (codes_val > 0.5), axis=1)
+            return float(np.average(right, weights=w_val))
         answers = self.network_.predict(X_val.T).reshape(-1)
         return float(np.average(answers == codes_val, weights=w_val))
 
@@ -827,6 +888,11 @@ class MLPClassifier(*((_BASES[0], _MLP, _BASES[1]) if HAVE_SKLEARN else (_MLP, _
         return cost
 
     def _build(self, params, n_features, seed, data_dtype):
+        if self._multilabel:
+            # One logistic unit per label, as scikit-learn's.
+            self._make_network(params, n_features, len(self.classes_), "sigmoid", seed, data_dtype)
+            self.out_activation_ = "logistic"
+            return
         n_outputs = 1 if len(self.classes_) == 2 else len(self.classes_)
         self._make_network(params, n_features, n_outputs, "sigmoid" if n_outputs == 1 else "softmax", seed,
                            data_dtype)
@@ -835,8 +901,10 @@ class MLPClassifier(*((_BASES[0], _MLP, _BASES[1]) if HAVE_SKLEARN else (_MLP, _
     def _split(self, codes, fraction, random_state):
         """Train/validation indices for early stopping: scikit-learn's ``train_test_split``, stratified
         for one output unit (two classes), as scikit-learn splits; without scikit-learn, stratified."""
-        stratify = (codes == 1).reshape(-1, 1) if len(self.classes_) == 2 else None  # its binarized y
-        return _train_test_indices(len(codes), fraction, random_state, stratify, codes)
+        # Its binarized y: one column for two classes; none for more, nor for multilabel.
+        stratify = (codes == 1).reshape(-1, 1) if len(self.classes_) == 2 and not self._multilabel else None
+        return _train_test_indices(len(codes), fraction, random_state, stratify,
+                                   None if self._multilabel else codes)
 
 
 class MLPRegressor(*((_REGRESSOR_BASES[0], _MLP, _REGRESSOR_BASES[1]) if HAVE_SKLEARN else (_MLP, _FallbackBase))):

@@ -458,3 +458,42 @@ def test_early_stopping_split_is_scikit_learns_and_so_are_its_errors():
         MLPClassifier(early_stopping=True).fit([[1, 2], [2, 3], [3, 4], [4, 5]], [0, 0, 0, 1])
     with pytest.raises(ValueError, match="validation set is too small"):
         MLPRegressor(early_stopping=True, validation_fraction=0.1).fit(np.eye(5), np.arange(5.0))
+
+
+# ---------------------------------------------------------------- multilabel
+
+
+def test_multilabel_is_scikit_learns_one_logistic_unit_per_label():
+    from sklearn.datasets import make_multilabel_classification
+    from sklearn.neural_network import MLPClassifier as SkClassifier
+
+    X, Y = make_multilabel_classification(n_samples=80, n_classes=4, random_state=0, return_indicator=True)
+    options = dict(solver="lbfgs", hidden_layer_sizes=(12,), max_iter=30, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours, theirs = MLPClassifier(**options).fit(X, Y), SkClassifier(**options).fit(X, Y)
+    assert ours.out_activation_ == "logistic" and ours.n_outputs_ == 4
+    np.testing.assert_array_equal(ours.classes_, theirs.classes_)
+    np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), rtol=1e-6, atol=1e-9)
+    prediction = ours.predict(X)
+    assert prediction.shape == Y.shape and prediction.dtype == theirs.predict(X).dtype
+    np.testing.assert_array_equal(prediction, theirs.predict(X))
+    assert ours.score(X, Y) == theirs.score(X, Y) == np.mean(np.all(prediction == Y, axis=1))
+
+
+def test_multilabel_partial_fit_early_stopping_and_mixed_targets():
+    from sklearn.datasets import make_multilabel_classification
+
+    X, Y = make_multilabel_classification(n_samples=120, n_classes=3, random_state=1, return_indicator=True)
+    clf = MLPClassifier(hidden_layer_sizes=(50,), solver="sgd", activation="logistic", alpha=1e-5,
+                        learning_rate_init=0.2, random_state=0)
+    for _ in range(100):
+        clf.partial_fit(X, Y, classes=[0, 1, 2])
+    assert clf.score(X, Y) > 0.9
+    with pytest.raises(ValueError, match="trained on multilabel"):
+        clf.partial_fit(X, Y[:, 0])
+    with pytest.raises(ValueError, match="3 label columns|classes has 2 labels"):
+        MLPClassifier().partial_fit(X, Y, classes=[0, 1])
+    stopped = MLPClassifier(hidden_layer_sizes=(10,), early_stopping=True, max_iter=50, random_state=0).fit(X, Y)
+    assert len(stopped.validation_scores_) == stopped.n_iter_
+    assert all(0.0 <= s <= 1.0 for s in stopped.validation_scores_)
