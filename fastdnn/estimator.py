@@ -415,18 +415,9 @@ class _MLP:
         data.weights = sample_weight
         if params["solver"] == "lbfgs":
             return self._fit_lbfgs(data, params)
-        train_indices = None
-        validation_data = None
         early_stopping = self.early_stopping and not incremental
-        if early_stopping:
-            train_indices, val_indices = self._split(targets, params["validation_fraction"], random_state)
-            validation_data = self._validation_data(X[val_indices], targets[val_indices],
-                                                    None if sample_weight is None else sample_weight[val_indices])
-            if sample_weight is not None and not sample_weight[train_indices].sum() > 0.0:
-                raise ValueError("sample_weight is zero on every training sample left by the early-stopping split")
-            if sample_weight is not None and not sample_weight[val_indices].sum() > 0.0:
-                raise ValueError("sample_weight is zero on every validation sample of the early-stopping split "
-                                 "(validation_fraction): the weighted score has nothing to weigh")
+        train_indices, validation_data = (self._hold_out(X, targets, sample_weight, params, random_state)
+                                          if early_stopping else (None, None))
         if first and self.random_state is random_state:
             # A RandomState or Generator given: the network's own randomness from it, after scikit-learn's draws.
             network.model_state.reseed(int(random_state.randint(np.iinfo(np.int32).max)
@@ -486,6 +477,18 @@ class _MLP:
                 f"Stochastic Optimizer: Maximum iterations ({params['max_iter']}) reached and the optimization "
                 f"hasn't converged yet.", ConvergenceWarning)
         return self
+
+    def _hold_out(self, X, targets, sample_weight, params, random_state):
+        """Early stopping's split: the training indices and the validation data (:meth:`_validation_data`)."""
+        train_indices, val_indices = self._split(targets, params["validation_fraction"], random_state)
+        validation_data = self._validation_data(X[val_indices], targets[val_indices],
+                                                None if sample_weight is None else sample_weight[val_indices])
+        if sample_weight is not None and not sample_weight[train_indices].sum() > 0.0:
+            raise ValueError("sample_weight is zero on every training sample left by the early-stopping split")
+        if sample_weight is not None and not sample_weight[val_indices].sum() > 0.0:
+            raise ValueError("sample_weight is zero on every validation sample of the early-stopping split "
+                             "(validation_fraction): the weighted score has nothing to weigh")
+        return train_indices, validation_data
 
     def _fit_lbfgs(self, data, params):
         """scikit-learn's lbfgs: SciPy's L-BFGS-B on the whole data set's loss (:func:`fastdnn.solvers.lbfgs`)."""
