@@ -98,6 +98,32 @@ SMALL_ELEMENTWISE_MAX = _FROM_ENVIRONMENT["small_elementwise_max"]
 #: Column blocks (see :mod:`fastdnn.workers`): at most this many, one per core
 #: this process may run on (its CPU affinity, not the machine's count).
 BLOCK_WORKERS = _FROM_ENVIRONMENT["block_workers"] or cores_available()
+#: Whether BLOCK_WORKERS was set (FASTDNN_BLOCK_WORKERS, fastdnn.options): then it is used as it is.
+BLOCK_WORKERS_SET = bool(_FROM_ENVIRONMENT["block_workers"])
+
+
+def _omp_limit():
+    # OMP_NUM_THREADS as a parent sets it ("4" or a nested list "4,2": the outer level); None if unset or odd.
+    value = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    return int(value) if value.isdigit() and int(value) > 0 else None
+
+
+def block_workers():
+    """The column blocks a step may split into now: one thread each.
+
+    :data:`BLOCK_WORKERS` when it was set; otherwise the cores of this
+    process, at most the threads a parent allows: Numba's thread count
+    (``NUMBA_NUM_THREADS``, which joblib's workers get, ``numba.set_num_threads``,
+    and ``threadpoolctl.threadpool_limits``, which fastdnn registers Numba
+    with: :mod:`fastdnn.threads`) and ``OMP_NUM_THREADS`` when it is set.
+    """
+    if BLOCK_WORKERS_SET:
+        return BLOCK_WORKERS
+    import numba
+
+    limit = min(BLOCK_WORKERS, numba.get_num_threads())
+    omp = _omp_limit()
+    return max(1, min(limit, omp) if omp else limit)
 
 #: A step is split into column blocks only when its matrix products hold at
 #: least this many floating-point operations.  Below it the plain path

@@ -635,7 +635,7 @@ def plan_blocks(layer_dims, batch, dtype=np.float64):
     """
     from .plan import _native_blocks
 
-    return _native_blocks(layer_dims, batch, dtype, config.BLOCK_WORKERS, False)[0]
+    return _native_blocks(layer_dims, batch, dtype, config.block_workers(), False)[0]
 
 
 class Session:

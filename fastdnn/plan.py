@@ -81,8 +81,8 @@ class Case(NamedTuple):
 class Machine(NamedTuple):
     """What the process offers: threads for blocks, a BLAS that can be held at one thread, its gemm.
 
-    ``workers`` is ``config.BLOCK_WORKERS`` (the cores this process may run
-    on, or ``FASTDNN_BLOCK_WORKERS``): native blocks take up to that many;
+    ``workers`` is :func:`fastdnn.config.block_workers` (the cores this
+    process may run on and a parent lets it use, or ``FASTDNN_BLOCK_WORKERS``): native blocks take up to that many;
     worker threads no more than ``cores``.
     """
 
@@ -141,7 +141,7 @@ def machine(dtype):
     """The :class:`Machine` facts of this process for products in ``dtype`` (cheap after the first call)."""
     from . import blas, threads
 
-    return Machine(config.BLOCK_WORKERS, threads.can_pin_blas(), bool(blas.gemm_address(dtype)),
+    return Machine(config.block_workers(), threads.can_pin_blas(), bool(blas.gemm_address(dtype)),
                    *threads.blas_summary(), cores=os.cpu_count() or 1)
 
 
@@ -162,7 +162,7 @@ def _native_blocks(layer_dims, batch, dtype, workers, forced):
     n_blocks = min(workers, _MAX_BLOCKS, batch // max(config.NATIVE_BLOCK_MIN_COLUMNS, 1))
     if n_blocks < 2:
         if workers < 2:
-            return 0, f"native blocks need 2 threads; this process may run on {workers} core"
+            return 0, f"native blocks need 2 threads; this process may use {workers} (its cores, its parent's limits)"
         return 0, (f"native blocks need {config.NATIVE_BLOCK_MIN_COLUMNS} columns a block "
                    f"(config.NATIVE_BLOCK_MIN_COLUMNS) on 2 threads; the batch has {batch}")
     if forced:
@@ -190,7 +190,7 @@ def _worker_blocks(layer_dims, batch, workers, forced):
     if forced:
         return min(workers, batch), "strategy 'threads'"
     if workers < 2:
-        return 0, f"worker blocks need 2 threads; this process may run on {workers} core"
+        return 0, f"worker blocks need 2 threads; this process may use {workers} (its cores, its parent's limits)"
     if batch < workers:
         return 0, f"worker blocks need a column per thread ({workers}); the batch has {batch}"
     flops = batch * flops_per_example(layer_dims)

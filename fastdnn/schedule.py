@@ -64,7 +64,9 @@ class Schedule:
         # Keyed by the strategy read once: a plan decided while another thread
         # changes the strategy is filed under the one it was decided for.
         strategy = self.strategy
-        key = (strategy, case, busy)
+        # And by the threads a parent allows now (config.block_workers): a fit inside threadpool_limits(1)
+        # gets the plan of one thread, the next one outside it the plan of all.
+        key = (strategy, case, busy, config.block_workers())
         if self._generation != config.GENERATION:
             # fastdnn.options changed a threshold: the plans are decided again.
             self._plans.clear()

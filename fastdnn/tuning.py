@@ -160,6 +160,7 @@ class Options:
         config = self._config
         for name, value in values.items():
             if name == "block_workers":
+                config.BLOCK_WORKERS_SET = bool(value)
                 value = value or config.cores_available()
             setattr(config, name.upper(), value)
         # Plans decided under other values are decided again.

@@ -323,6 +323,7 @@ def test_six_blocks_cover_the_whole_batch(rng, monkeypatch):
     from fastdnn import config
 
     monkeypatch.setattr(config, "BLOCK_WORKERS", native_blocks._MAX_BLOCKS)
+    monkeypatch.setattr(config, "BLOCK_WORKERS_SET", True)  # as FASTDNN_BLOCK_WORKERS=6 would
     assert native_blocks.plan_blocks([12, 20, 3], 200) == native_blocks._MAX_BLOCKS
     dims = [12, 20, 3]
     X, Y = make_data(rng, dims, "softmax", 3 * 200 + 50, np.float64, "rows")

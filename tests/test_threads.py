@@ -246,3 +246,67 @@ def test_the_threading_layer_is_chosen_on_purpose_unless_the_user_chose(user_env
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == expected
+
+
+# ------------------------------------------------------------ the threads a parent allows
+
+
+def _blocks_of_a_small_step():
+    # A step the planner gives native blocks on two or more threads (it needs threadpoolctl to pin BLAS).
+    return dnn.Network([64, 100, 10], output="softmax").plan(200, 1797, optimizer="adam").blocks
+
+
+needs_pinning = pytest.mark.skipif(not threads.can_pin_blas(),
+                                   reason="column blocks need threadpoolctl (the 'threads' extra) to pin BLAS")
+
+
+@needs_pinning
+def test_numbas_thread_count_bounds_the_blocks(monkeypatch):
+    from fastdnn import config
+
+    if config.cores_available() < 2 or config.BLOCK_WORKERS_SET:
+        pytest.skip("needs two cores and no FASTDNN_BLOCK_WORKERS")
+    assert config.block_workers() == min(config.BLOCK_WORKERS, numba.get_num_threads())
+    with threads.limit(numba_threads=1):
+        assert config.block_workers() == 1 and _blocks_of_a_small_step() <= 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "1,1")
+    assert config.block_workers() == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "lots")  # not a count: ignored
+    assert config.block_workers() == min(config.BLOCK_WORKERS, numba.get_num_threads())
+    monkeypatch.setattr(config, "BLOCK_WORKERS_SET", True)  # FASTDNN_BLOCK_WORKERS wins over the limits
+    with threads.limit(numba_threads=1):
+        assert config.block_workers() == config.BLOCK_WORKERS
+
+
+@needs_pinning
+def test_threadpool_limits_reach_numba_and_the_plan():
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from fastdnn import config
+
+    if config.cores_available() < 2 or config.BLOCK_WORKERS_SET:
+        pytest.skip("needs two cores and no FASTDNN_BLOCK_WORKERS")
+    before = numba.get_num_threads()
+    assert any(info["user_api"] == "numba" for info in threadpool_info())
+    blocks = _blocks_of_a_small_step()
+    with threadpool_limits(limits=1):
+        assert numba.get_num_threads() == 1
+        assert _blocks_of_a_small_step() <= 1  # planned again under the limit, not taken from the cache
+    assert numba.get_num_threads() == before and _blocks_of_a_small_step() == blocks
+
+
+@needs_pinning
+def test_joblib_workers_plan_for_the_threads_they_are_given():
+    joblib = pytest.importorskip("joblib")
+    from fastdnn import config
+
+    if config.cores_available() < 2 or config.BLOCK_WORKERS_SET:
+        pytest.skip("needs two cores and no FASTDNN_BLOCK_WORKERS")
+    # loky gives each of two workers on two cores one thread (its NUMBA_NUM_THREADS, OMP_NUM_THREADS).
+    results = joblib.Parallel(n_jobs=2, backend="loky")(joblib.delayed(_blocks_of_a_small_step)() for _ in range(2))
+    assert all(blocks <= 1 for blocks in results)
+    # The pool's threads left in this process never call BLAS: parking OpenBLAS's threads still runs.
+    pool_threads = [t for t in threading.enumerate() if t.name in ("ExecutorManagerThread", "QueueFeederThread")]
+    assert pool_threads and all(threads._never_in_blas(t) for t in pool_threads)
+    user = threading.Thread(target=lambda: None, name="ExecutorManagerThread")  # a name alone proves nothing
+    assert not threads._never_in_blas(user)
