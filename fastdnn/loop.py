@@ -21,6 +21,7 @@ import numpy as np
 
 from . import compiling
 from . import fitting
+from . import plan as plan_mod
 from .executors.base import Batch
 from .kernels import loss
 
@@ -372,3 +373,124 @@ def progress_bar(progress, total):
     from tqdm import tqdm
 
     return tqdm(total=total, unit="ex", unit_scale=True, dynamic_ncols=True, leave=True)
+
+
+class StreamLoop(TrainLoop):
+    """A fit on batches that arrive one by one: an iterable of ``(X, Y)`` or ``(X, Y, sample_weight)``.
+
+    Each epoch iterates ``batches`` once more; each batch is checked as
+    :meth:`fastdnn.Network.prepare` checks data and trained as a whole
+    batch on the route its size calls for (:meth:`fastdnn.schedule.Schedule.plan_for`),
+    so a data loader's batches take the steps a mini-batch fit over the
+    same batches would.  Records, validation, early stopping, callbacks
+    and the progress bar are the other loops'; there are no checkpoints
+    (the stream's position is not the loop's to keep).
+
+    Parameters
+    ----------
+    net : fastdnn.Network
+    schedule : fastdnn.schedule.Schedule
+    settings : fastdnn.fitting.FitSettings
+    batches : iterable
+        Read again each epoch (one epoch only for an iterator, which reads once).
+    layout : {"columns", "rows"}
+        Each batch's ``X``: one example per column (``(n_x, b)``, as
+        :meth:`~fastdnn.Network.fit` takes it) or per row (``(b, n_x)``, as
+        PyTorch's data loaders and scikit-learn give them).
+    evaluate : callable, optional
+    """
+
+    def __init__(self, net, schedule, settings, batches, layout, evaluate=None):
+        state = net.model_state
+        self.state, self.settings, self.net, self.schedule = state, settings, net, schedule
+        self.batches, self.layout, self.evaluate = batches, layout, evaluate
+        self.reducer, self.whole, self.data = None, None, None
+        self.count = settings.track_accuracy and state.head.counts
+        self.early_stopping = settings.early_stopping
+        if self.early_stopping is not None:
+            keys = {"epoch", "cost", "learning_rate", "seconds"} | ({"accuracy"} if self.count else set())
+            if evaluate is not None:
+                keys |= {"val_cost", "val_accuracy"} if state.head.counts else {"val_cost"}
+            self.early_stopping.start(keys)
+        self.first_epoch, self.history, self.n_steps = 0, {}, 0
+        self.checkpoints = _NoCheckpoints()  # the stream's position is not the loop's to keep
+        self.opt_kind = "clipped" if settings.clip is not None else plan_mod.optimizer_kind(state.optimizer)
+
+    def run(self, executors=None):
+        """Train every epoch; returns this call's records."""
+        settings = self.settings
+        bar = progress_bar(settings.progress, None)
+        try:
+            with compiling.listening(_compile_note(bar)):
+                self.epochs(None, bar, "stream")
+            self.after_last_epoch(self._epoch)
+            if self.early_stopping is not None:
+                self.early_stopping.finish(self.state, self.net.history["epoch"][-1])
+        finally:
+            if bar is not None:
+                bar.close()
+            self.schedule.release()
+        return self.history
+
+    def epoch(self, epoch, executors, bar, route):
+        settings, state = self.settings, self.state
+        lr = self.rate(epoch)
+        started = time.perf_counter() - compiling.seconds()
+        total = correct = 0.0
+        m = 0
+        if bar is not None:
+            bar.set_description(f"epoch {epoch + 1}/{settings.epochs}", refresh=False)
+        for step, item in enumerate(self.batches):
+            if settings.step_schedule is not None:
+                lr = settings.step_rate(self.n_steps)
+            data = self.batch_data(item, epoch, step)
+            b = data.m
+            X, Y = self.schedule.whole_batch(data, np.arange(b, dtype=np.int64), True)
+            case = self.schedule.whole_batch_case(X, Y, settings.keep_prob, self.opt_kind, settings.l2)
+            executor = self.schedule.executor(self.schedule.plan_for(case))
+            batch = Batch(X, Y, 0, b)
+            if data.weights is not None:
+                weights = np.empty(b, dtype=np.float64)
+                batch = batch._replace(weights=weights, weight_sum=loss.normalise_weights(data.weights, weights))
+            ws = state.workspace(b)
+            cost = executor.train(batch, ws, lr, settings.l2, settings.keep_prob, self.count)
+            if not math.isfinite(cost):
+                fitting.diverged(state, cost, f"epoch {epoch + 1} of {settings.epochs}, batch {step + 1}", lr,
+                                 data, np.arange(b))
+            self.n_steps += 1
+            total += cost * b
+            correct += ws.count[0]
+            m += b
+            if bar is not None:
+                bar.update(b)
+                bar.set_postfix(loss=f"{total / m:.4g}", refresh=False)
+        if m == 0:
+            raise ValueError(f"batches gave no examples in epoch {epoch + 1}" +
+                             (" (an iterator is read once: pass a list or a data loader, which read again each "
+                              "epoch)" if epoch else ""))
+        self.answers = m * state.head.answers_per_example(self.net.layer_dims[-1]) if self.count else None
+        return self.close_epoch(epoch, total / m, correct, lr, started, bar)
+
+    def batch_data(self, item, epoch, step):
+        """One item of the stream as :class:`fastdnn.examples.Examples` (checked as ``prepare`` checks)."""
+        where = f"batch {step + 1} of epoch {epoch + 1}"
+        if not isinstance(item, (tuple, list)) or len(item) not in (2, 3):
+            raise TypeError(f"{where}: each item of batches must be a pair (X, Y) or a triple "
+                            f"(X, Y, sample_weight), got {type(item).__name__}")
+        X, Y = np.asarray(item[0]), np.asarray(item[1])
+        if self.layout == "rows":
+            if X.ndim != 2:
+                raise ValueError(f"{where}: X must be 2-D (examples as rows), got shape {X.shape}")
+            X = X.T
+            if Y.ndim == 2:
+                Y = Y.T
+        weights = item[2] if len(item) == 3 else None
+        return self.net.prepare(X, Y, names=(f"X of {where}", f"Y of {where}"), sample_weight=weights)
+
+
+
+class _NoCheckpoints:
+    """What :meth:`TrainLoop.close_epoch` saves to in a :class:`StreamLoop`: nothing."""
+
+    def save(self, *args):
+        pass

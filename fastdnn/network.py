@@ -8,6 +8,7 @@ training step -- gather the batch, forward, cost, backward, update -- only
 runs kernels over that memory: it allocates nothing.
 """
 
+import collections.abc
 import functools
 import operator
 
@@ -21,7 +22,7 @@ from . import plan as plan_mod
 from .examples import Examples
 from .executors import Batch
 from .fitting import FitSettings
-from .loop import CourseLoop, TrainLoop
+from .loop import CourseLoop, StreamLoop, TrainLoop
 from .schedule import Schedule
 from .initializers import INITS, scale_initial_weights
 from .outputs import OUTPUTS as OUTPUT_LAYERS
@@ -332,19 +333,27 @@ class Network:
 
     # ------------------------------------------------------------ training
 
-    def fit(self, X, Y, epochs=1, batch_size=None, optimizer="sgd", learning_rate=0.0075, l2=0.0, dropout=0.0,
+    def fit(self, X, Y=None, epochs=1, batch_size=None, optimizer="sgd", learning_rate=0.0075, l2=0.0, dropout=0.0,
             shuffle=True, validation=None, progress=True, schedule=None, callback=None, checkpoint=None,
             checkpoint_every=None, resume=False, verbose=False, sample_weight=None, step_schedule=None,
-            clip_norm=None, clip_value=None, early_stopping=None):
+            clip_norm=None, clip_value=None, early_stopping=None, layout="columns"):
         """Train the network.
 
         Parameters
         ----------
-        X : array_like of shape (n_x, m)
+        X : array_like of shape (n_x, m), or an iterable of batches
             One example per column, any real dtype and any memory layout:
             C-contiguous, the transposed view of a row-per-example array (read
             without a copy), or a ``np.memmap`` (a data set larger than memory
-            trains: each batch is read from the map).
+            trains: each batch is read from the map).  Or, with ``Y``
+            omitted, batches that arrive one by one -- a list, a generator, a
+            PyTorch ``DataLoader`` -- each ``(X, Y)`` or ``(X, Y,
+            sample_weight)`` as :meth:`fit` takes them (``layout`` says how
+            ``X`` holds its examples): each is one step, on the route its size
+            calls for; each epoch reads the iterable again (an iterator, which
+            reads once, serves one epoch).  No ``batch_size``,
+            ``sample_weight`` or checkpoints then; ``shuffle`` is the
+            loader's business.
         Y : array_like of shape (n_L, m), or (m,)
             Targets: 0/1 labels (sigmoid), one-hot columns or integer class
             labels of shape ``(m,)`` (softmax; made one-hot batch by batch,
@@ -431,6 +440,10 @@ class Network:
             else ``cost``) has not improved for this many epochs, and end with
             the best epoch's parameters (:class:`fastdnn.EarlyStopping` for
             the other choices, and what happened).
+        layout : {"columns", "rows"}, default "columns"
+            For batches: each batch's ``X`` holds one example per column, or
+            per row (``(b, n_x)``, as PyTorch and scikit-learn give them; a 2-D
+            ``Y`` is then ``(b, n_L)``).
 
         Returns
         -------
@@ -468,17 +481,20 @@ class Network:
         parts of a batch's sums, so they agree with ``strategy="plain"`` to
         rounding, not bit for bit.
         """
+        options = dict(epochs=epochs, optimizer=optimizer, learning_rate=learning_rate, l2=l2, dropout=dropout,
+                       progress=progress, schedule=schedule, callback=callback, verbose=verbose,
+                       step_schedule=step_schedule, clip_norm=clip_norm, clip_value=clip_value,
+                       early_stopping=early_stopping)
+        if Y is None:
+            return self._fit_stream(X, options, validation, layout, batch_size=batch_size, sample_weight=sample_weight,
+                                    checkpoint=checkpoint, resume=resume)
         with self._model.lock:
             # Mini-batches leave X's scan for NaN and inf to train, which does it in the first epoch's
             # gather (one pass over the data instead of two); a full batch is scanned now, before anything.
             data = self.prepare(X, Y, check_X=batch_size is None or checkpoint is not None,
                                 sample_weight=sample_weight)
-            settings = FitSettings(epochs=epochs, batch_size=batch_size, optimizer=optimizer,
-                                   learning_rate=learning_rate, l2=l2, dropout=dropout, shuffle=shuffle,
-                                   progress=progress, schedule=schedule, callback=callback, checkpoint=checkpoint,
-                                   checkpoint_every=checkpoint_every, resume=resume, verbose=verbose,
-                                   step_schedule=step_schedule, clip_norm=clip_norm, clip_value=clip_value,
-                                   early_stopping=early_stopping)
+            settings = FitSettings(batch_size=batch_size, shuffle=shuffle, checkpoint=checkpoint,
+                                   checkpoint_every=checkpoint_every, resume=resume, **options)
             return self.train(data, settings, examples_mod.validation_examples(self._model, validation))
 
     def train(self, data, settings, validation=None, reducer=None):
@@ -566,6 +582,38 @@ class Network:
             if full_batch:
                 # The whole-batch executors hold the batch: not beyond the fit.
                 schedule.release()
+
+    def _fit_stream(self, batches, options, validation, layout, **refused):
+        """:meth:`fit` on an iterable of batches (:class:`fastdnn.loop.StreamLoop`)."""
+        if isinstance(batches, np.ndarray) or not hasattr(batches, "__iter__"):
+            raise TypeError(f"Y is missing: fit takes (X, Y), or an iterable of (X, Y) batches as X alone; got X of "
+                            f"type {type(batches).__name__}")
+        layout = v.choice("layout", layout, ("columns", "rows"))
+        for name, value in refused.items():
+            if value not in (None, False):
+                raise ValueError(f"{name} does not apply to a fit on batches (they come with their size, their "
+                                 f"weights and their position)")
+        settings = FitSettings(**options)
+        if settings.epochs > 1 and isinstance(batches, collections.abc.Iterator):
+            raise ValueError(f"batches is an iterator (a generator?), read once, and epochs={settings.epochs} asks "
+                             f"for {settings.epochs} passes: pass a list or a data loader, or epochs=1")
+        with self._model.lock:
+            return self._train_stream(batches, settings, examples_mod.validation_examples(self._model, validation),
+                                      layout)
+
+    @_one_at_a_time
+    def _train_stream(self, batches, settings, validation_data, layout):
+        model = self._model
+        if settings.optimizer != model.optimizer:
+            model.bind(settings.optimizer)
+        model.backup_valid = False
+        evaluate = None if validation_data is None else functools.partial(self._evaluate, validation_data)
+        loop = StreamLoop(self, self._schedule, settings, batches, layout, evaluate)
+        model.clip = settings.clip
+        try:
+            return loop.run()
+        finally:
+            model.clip = None
 
     @_one_at_a_time
     def fit_course(self, X, Y, learning_rate=0.0075, num_iterations=3000, print_cost=False, dual="auto"):
