@@ -13,6 +13,7 @@ scikit-learn's own helpers; without it, a small built-in base provides
 ``get_params``/``set_params``/``score`` and plain NumPy checks.
 """
 
+import copy
 import inspect
 import numbers
 import warnings
@@ -20,6 +21,7 @@ import warnings
 import numpy as np
 
 from . import optimizers
+from . import sparse_input
 from . import validation as v
 from .fitting import FitSettings
 from .network import Network
@@ -309,11 +311,30 @@ class _MLP:
 
     def _validate_X(self, X):
         if HAVE_SKLEARN:
-            return _sk_validate_data(self, X, dtype=(np.float64, np.float32), reset=False)
-        X = v.as_array("X", X, ndim=2)
-        if X.dtype not in v.FLOAT_DTYPES:
-            X = X.astype(np.float64)
-        self._check_n_features(X, False)
+            return _sk_validate_data(self, X, dtype=(np.float64, np.float32), accept_sparse=("csr", "csc"), reset=False)
+        return self._checked_X(X, reset=False)
+
+    def _checked_X(self, X, reset):
+        """``X`` checked without scikit-learn: 2-D, float32 or float64 (else converted), finite, dense or
+        scipy.sparse (CSR or CSC, read without densifying)."""
+        if sparse_input.is_sparse(X):
+            if X.format not in ("csr", "csc"):
+                X = X.tocsr()
+            if X.ndim != 2:
+                raise ValueError(f"X must be 2-D, got shape {X.shape}")
+            if X.dtype not in v.FLOAT_DTYPES:
+                X = X.astype(np.float64)
+            if not sparse_input.SparseInputs(X.T.tocsr()).all_finite():
+                raise ValueError("X contains NaN or infinity among its stored values")
+        else:
+            X = v.as_array("X", X, ndim=2)
+            if X.dtype not in v.FLOAT_DTYPES:
+                X = X.astype(np.float64)
+        if X.shape[0] < 1 or X.shape[1] < 1:
+            raise ValueError(f"X must have at least one sample and one feature, got shape {X.shape}")
+        if not sparse_input.is_sparse(X):
+            v.check_finite("X", X if X.flags.c_contiguous else X.T)
+        self._check_n_features(X, reset)
         return X
 
     def _check_n_features(self, X, reset):
@@ -401,13 +422,7 @@ class _MLP:
         network = self.network_
         optimizer, lr_factor = self._optimizer(params)
 
-        batch_size = self.batch_size
-        if isinstance(batch_size, str):
-            batch_size = min(200, n_samples)
-        elif not 1 <= batch_size <= n_samples:
-            warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going to be clipped")
-            batch_size = int(np.clip(batch_size, 1, n_samples))
-        self._batch_size = batch_size
+        batch_size = self._batch_size = self._clipped_batch_size(n_samples)
 
         # The transposed view (no copy); X was checked for NaN and inf above, not again.
         data = network.prepare(X.T, self._network_targets(targets), check_X=False)
@@ -419,10 +434,12 @@ class _MLP:
         train_indices, validation_data = (self._hold_out(X, targets, sample_weight, params, random_state)
                                           if early_stopping else (None, None))
         if first and self.random_state is random_state:
-            # A RandomState or Generator given: the network's own randomness from it, after scikit-learn's draws.
-            network.model_state.reseed(int(random_state.randint(np.iinfo(np.int32).max)
-                                            if isinstance(random_state, np.random.RandomState)
-                                            else random_state.integers(np.iinfo(np.int32).max)))
+            # A RandomState or Generator given: the network's own randomness (shuffling, dropout) from a copy
+            # of it, so that the caller's stream moves only by scikit-learn's own draws.
+            stream = copy.deepcopy(random_state)
+            network.model_state.reseed(int(stream.randint(np.iinfo(np.int32).max)
+                                            if isinstance(stream, np.random.RandomState)
+                                            else stream.integers(np.iinfo(np.int32).max)))
         n_train = n_samples if train_indices is None else len(train_indices)
         # What a batch's L2 term divides by on average (loss_ of the regressor): its examples, or their weights.
         self._l2_count = batch_size if sample_weight is None else batch_size * float(
@@ -437,6 +454,12 @@ class _MLP:
             self.best_loss_ = None if early_stopping else np.inf
             self.validation_scores_ = [] if early_stopping else None
             self.best_validation_score_ = -np.inf if early_stopping else None
+        if not incremental:
+            # A fit (warm start included) starts a fresh optimizer at learning_rate_init, as scikit-learn's
+            # does; partial_fit continues the last one.
+            self._learning_rate = params["learning_rate_init"]
+            network.model_state.bind(optimizer)
+        elif first:
             self._learning_rate = params["learning_rate_init"]
         if early_stopping:
             self._best_params = network.params.copy()
@@ -477,6 +500,17 @@ class _MLP:
                 f"Stochastic Optimizer: Maximum iterations ({params['max_iter']}) reached and the optimization "
                 f"hasn't converged yet.", ConvergenceWarning)
         return self
+
+    def _clipped_batch_size(self, n_samples):
+        """``batch_size`` for ``n_samples``: ``"auto"`` is ``min(200, n_samples)``, others are clipped (with
+        scikit-learn's warning)."""
+        batch_size = self.batch_size
+        if isinstance(batch_size, str):
+            return min(200, n_samples)
+        if not 1 <= batch_size <= n_samples:
+            warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going to be clipped")
+            return int(np.clip(batch_size, 1, n_samples))
+        return batch_size
 
     def _hold_out(self, X, targets, sample_weight, params, random_state):
         """Early stopping's split: the training indices and the validation data (:meth:`_validation_data`)."""
@@ -782,46 +816,37 @@ class MLPClassifier(*((_BASES[0], _MLP, _BASES[1]) if HAVE_SKLEARN else (_MLP, _
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
         tags.input_tags.allow_nan = False
-        tags.input_tags.sparse = False
+        tags.input_tags.sparse = True
         return tags
 
     def _validate_X_y(self, X, y, reset):
         if _is_indicator_matrix(y):
             # Multilabel: one 0/1 column per label, as scikit-learn's MLPClassifier takes it.
             if HAVE_SKLEARN:
-                X, y = _sk_validate_data(self, X, y, dtype=(np.float64, np.float32), reset=reset, multi_output=True)
+                X, y = _sk_validate_data(self, X, y, dtype=(np.float64, np.float32), accept_sparse=("csr", "csc"), reset=reset, multi_output=True)
             else:
-                X = v.as_array("X", X, ndim=2)
-                X = X if X.dtype in v.FLOAT_DTYPES else X.astype(np.float64)
+                X = self._checked_X(X, reset)
                 y = np.asarray(y)
-                if len(y) != len(X):
-                    raise ValueError(f"X has {len(X)} samples but y has {len(y)}")
-                v.check_finite("X", X if X.flags.c_contiguous else X.T)
-                self._check_n_features(X, reset)
+                if len(y) != X.shape[0]:
+                    raise ValueError(f"X has {X.shape[0]} samples but y has {len(y)}")
             return X, (y.toarray() if hasattr(y, "toarray") else np.asarray(y))
         if HAVE_SKLEARN:
-            X, y = _sk_validate_data(self, X, y, dtype=(np.float64, np.float32), reset=reset)
+            X, y = _sk_validate_data(self, X, y, dtype=(np.float64, np.float32), accept_sparse=("csr", "csc"), reset=reset)
             check_classification_targets(y)
             return X, y
-        X = v.as_array("X", X, ndim=2)
-        if X.dtype not in v.FLOAT_DTYPES:
-            X = X.astype(np.float64)
+        X = self._checked_X(X, reset)
         y = np.asarray(y)
         if y.ndim == 2 and y.shape[1] == 1:
             warnings.warn("A column-vector y was passed when a 1d array was expected; it was ravelled.")
             y = y.ravel()
         if y.ndim != 1:
             raise ValueError(f"y must be 1-D (one label per sample), got shape {y.shape}")
-        if len(y) != len(X):
-            raise ValueError(f"X has {len(X)} samples but y has {len(y)}")
-        if X.shape[0] < 1 or X.shape[1] < 1:
-            raise ValueError(f"X must have at least one sample and one feature, got shape {X.shape}")
-        v.check_finite("X", X if X.flags.c_contiguous else X.T)
+        if len(y) != X.shape[0]:
+            raise ValueError(f"X has {X.shape[0]} samples but y has {len(y)}")
         if y.dtype.kind == "f":
             v.check_finite("y", y)
             if np.any(y != np.round(y)):
                 raise ValueError("Unknown label type: y holds continuous values; a classifier needs class labels")
-        self._check_n_features(X, reset)
         return X, y
 
     def _encode(self, y, first, classes, warm=False):
@@ -999,26 +1024,20 @@ class MLPRegressor(*((_REGRESSOR_BASES[0], _MLP, _REGRESSOR_BASES[1]) if HAVE_SK
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
-        tags.input_tags.sparse = False
+        tags.input_tags.sparse = True
         tags.target_tags.multi_output = True
         return tags
 
     def _validate_X_y(self, X, y, reset):
         if HAVE_SKLEARN:
-            X, y = _sk_validate_data(self, X, y, dtype=(np.float64, np.float32), reset=reset, multi_output=True,
+            X, y = _sk_validate_data(self, X, y, dtype=(np.float64, np.float32), accept_sparse=("csr", "csc"), reset=reset, multi_output=True,
                                      y_numeric=True)
         else:
-            X = v.as_array("X", X, ndim=2)
-            if X.dtype not in v.FLOAT_DTYPES:
-                X = X.astype(np.float64)
+            X = self._checked_X(X, reset)
             y = v.as_array("y", y)
-            if y.ndim not in (1, 2) or len(y) != len(X):
+            if y.ndim not in (1, 2) or len(y) != X.shape[0]:
                 raise ValueError(f"y must have shape (n_samples,) or (n_samples, n_outputs) with n_samples = "
-                                 f"{len(X)}; got {y.shape}")
-            if X.shape[0] < 1 or X.shape[1] < 1:
-                raise ValueError(f"X must have at least one sample and one feature, got shape {X.shape}")
-            v.check_finite("X", X if X.flags.c_contiguous else X.T)
-            self._check_n_features(X, reset)
+                                 f"{X.shape[0]}; got {y.shape}")
         v.check_finite("y", np.asarray(y, dtype=np.float64))
         return X, y
 

@@ -9,6 +9,7 @@ place), integer class labels kept as labels (one-hot happens in the gather).
 import numpy as np
 
 from . import mapped
+from . import sparse_input
 from . import validation as v
 from .kernels import gather as gather_mod
 
@@ -44,6 +45,9 @@ class Examples:
         # A file map: its pages are released every few batches, so that an
         # epoch over a data set larger than memory keeps the resident set small.
         self.pages = mapped.budget_for(X)
+
+    #: Whether ``X`` is sparse (:class:`SparseExamples`).
+    sparse = False
 
     def session_problem(self, dtype):
         """Why native blocks cannot read these data in place for a fit's mini-batches ("" when they can)."""
@@ -109,6 +113,10 @@ class Examples:
             raise InputNotFinite(str(error)) from None
         self.unchecked = None
 
+    def finite_examples(self, examples):
+        """Whether each of these examples' inputs is finite (a failure path's check: it copies them)."""
+        return np.isfinite(np.asarray(self.X[:, examples])).all(axis=0)
+
     def check_fits(self, layer_dims, output):
         """Raise ``ValueError`` unless these examples were prepared for a network of this shape and output."""
         if self.prepared_for != (layer_dims[0], layer_dims[-1], output):
@@ -143,6 +151,8 @@ def prepare_X(state, X, name="X", check_finite=True):
     (a memory map is scanned here all the same, chunk by chunk); returns
     ``(X, checked)``.
     """
+    if sparse_input.is_sparse(X):
+        return _prepare_sparse_X(state, X, name, check_finite)
     if isinstance(X, np.memmap):
         X = np.asarray(X)  # a plain view of the mapped memory, no copy
     X_arr = v.as_array(name, X, ndim=2)
@@ -167,6 +177,20 @@ def prepare_X(state, X, name="X", check_finite=True):
     return X_arr, True
 
 
+def _prepare_sparse_X(state, X, name, check_finite):
+    """A scipy.sparse ``X`` of shape ``(n_x, m)`` as :class:`fastdnn.sparse_input.SparseInputs`: checked, not densified."""
+    inputs = sparse_input.SparseInputs.of(X, state.dtype, name)
+    n_x = state.layer_dims[0]
+    if inputs.shape[0] != n_x:
+        raise ValueError(f"{name} has {inputs.shape[0]} rows (features) but the network expects {n_x}: "
+                         f"{name} must have shape ({n_x}, m), one column per example")
+    if inputs.shape[1] == 0:
+        raise ValueError(f"{name} has no examples (shape {inputs.shape})")
+    if check_finite and not inputs.all_finite():
+        raise ValueError(f"{name} contains NaN or infinity among its stored values")
+    return inputs, check_finite
+
+
 def prepare(state, X, Y=None, names=("X", "Y"), check_X=True, sample_weight=None):
     """Check ``X`` (and ``Y`` when given) once, against the network of ``state``; returns :class:`Examples`.
 
@@ -185,6 +209,7 @@ def prepare(state, X, Y=None, names=("X", "Y"), check_X=True, sample_weight=None
 def _prepare(state, X, Y, names, check_X):
     X_arr, checked = prepare_X(state, X, names[0], check_X)
     unchecked = None if checked else names[0]
+    Examples = SparseExamples if isinstance(X_arr, sparse_input.SparseInputs) else DenseExamples
     if Y is None:
         return Examples(X_arr, unchecked=unchecked, prepared_for=_shape_of(state))
     m = X_arr.shape[1]
@@ -213,6 +238,58 @@ def _prepare(state, X, Y, names, check_X):
     v.check_finite(name, Y_arr)
     state.head.check_targets(name, Y_arr)
     return Examples(X_arr, Y=Y_arr, unchecked=unchecked, prepared_for=_shape_of(state))
+
+
+DenseExamples = Examples
+
+
+class SparseExamples(Examples):
+    """:class:`Examples` whose ``X`` is sparse (:class:`fastdnn.sparse_input.SparseInputs`).
+
+    A batch is the indices of its examples (:class:`fastdnn.sparse_input.SparseColumns`):
+    nothing is gathered or densified, and the steps take the plain route
+    (:func:`fastdnn.plan.decide`, ``Case.sparse``).
+    """
+
+    sparse = True
+
+    def __init__(self, X, Y=None, labels=None, unchecked=None, prepared_for=None):
+        self.X, self.Y, self.labels = X, Y, labels
+        self.weights = None
+        self.prepared_for = prepared_for
+        self.m = X.shape[1]
+        self.unchecked = unchecked
+        self.rows = None
+        self.pages = None
+
+    def session_problem(self, dtype):
+        return "X is sparse: its products run on the plain route"
+
+    def batch_problem(self):
+        return "X is sparse: its products run on the plain route"
+
+    def direct_X(self, dtype):
+        return False
+
+    def gather_X(self, indices, start, ws, c_order=False):
+        if self.unchecked is not None:
+            self.check_X()  # the stored values at once: no batch of them is copied to check on the way
+        return self.X.columns(indices[start:start + ws.m])
+
+    def finite_examples(self, examples):
+        rows = self.X.rows[np.asarray(examples)]
+        bad_rows = np.repeat(np.arange(rows.shape[0]), np.diff(rows.indptr))[~np.isfinite(rows.data)]
+        finite = np.ones(rows.shape[0], dtype=bool)
+        finite[bad_rows] = False
+        return finite
+
+    def gather_all_X(self, indices, dtype):
+        return self.X.columns(indices)
+
+    def check_X(self):
+        if self.unchecked is not None and not self.X.all_finite():
+            raise InputNotFinite(f"{self.unchecked} contains NaN or infinity among its stored values")
+        self.unchecked = None
 
 
 def _in_c_order(ws):

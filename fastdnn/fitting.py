@@ -329,7 +329,7 @@ def diverged(state, cost, where, lr, data=None, examples=None):
     if data is not None:
         examples = np.asarray(examples)
         # Only on this failure path: a copy of the batch's columns, to tell bad data from divergence.
-        finite = np.isfinite(np.asarray(data.X[:, examples])).all(axis=0)
+        finite = data.finite_examples(examples)
         if data.Y is not None:
             finite &= np.isfinite(np.asarray(data.Y[:, examples])).all(axis=0)
         bad = examples[~finite]

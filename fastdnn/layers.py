@@ -18,7 +18,8 @@ def dense_forward(A_prev, W, b, code, slope, Z, A, parallel=True):
 
     Parameters
     ----------
-    A_prev : ndarray of shape (n_prev, m)
+    A_prev : ndarray of shape (n_prev, m), or fastdnn.sparse_input.SparseColumns
+        The inputs; sparse ones only for the first layer.
     W : ndarray of shape (n, n_prev)
     b : ndarray of shape (n, 1)
     code : int
@@ -37,7 +38,10 @@ def dense_forward(A_prev, W, b, code, slope, Z, A, parallel=True):
     -----
     .. math:: Z = W A_{prev} + b, \\qquad A = g(Z)
     """
-    np.matmul(W, A_prev, out=Z)
+    if isinstance(A_prev, np.ndarray):
+        np.matmul(W, A_prev, out=Z)
+    else:
+        A_prev.left_product(W, Z)  # sparse inputs (fastdnn.sparse_input.SparseColumns)
     activation.bias_activation_forward(Z, b, code, slope, A, parallel)
 
 
@@ -108,6 +112,12 @@ def linear_backward_into(dZ, A_prev, W, scale, dW, dA_prev, learning_rate=None):
     -----
     .. math:: dA_{prev} = W^T dZ, \\qquad W \\leftarrow W - \\alpha\\, s\\, dZ A_{prev}^T
     """
+    if not isinstance(A_prev, np.ndarray):
+        # Sparse inputs (the first layer: no dA_prev; the plan never fuses a step into this product).
+        if learning_rate is not None or dA_prev is not None:
+            raise ValueError("sparse inputs take the plain route: no dA of the inputs, no step in the product")
+        A_prev.weight_gradient(dZ, scale, dW)
+        return
     if learning_rate is None:
         np.matmul(dZ, A_prev.T, out=dW)
         if scale != 1.0:

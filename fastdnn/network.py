@@ -528,6 +528,8 @@ class Network:
         if not isinstance(settings, FitSettings):
             raise TypeError(f"settings must be a fastdnn.fitting.FitSettings, got {type(settings).__name__}")
         examples_mod.check_training_examples(self.layer_dims, self.output, data, validation)
+        if reducer is not None and data.sparse:
+            raise ValueError("sparse X is not trained over MPI: densify it, or train in one process")
         with self._model.lock:
             # (Over MPI every process scans first: one finding a bad value alone would leave the others waiting.)
             deferred = data.unchecked is not None and settings.batch_size is not None and settings.checkpoint is None \
@@ -564,7 +566,7 @@ class Network:
             if reducer is not None:
                 reducer.failed(error)  # over MPI, a rank failing alone ends the job rather than hang it
             raise
-        model.clip = settings.clip
+        outer_clip, model.clip = model.clip, settings.clip  # (a fit from a callback of a fit puts it back)
         opened = {}
         try:
             try:
@@ -576,7 +578,7 @@ class Network:
                 raise
             return loop.run(runners)
         finally:
-            model.clip = None
+            model.clip = outer_clip
             for executor in opened.values():
                 executor.close()
             if full_batch:
@@ -609,11 +611,11 @@ class Network:
         model.backup_valid = False
         evaluate = None if validation_data is None else functools.partial(self._evaluate, validation_data)
         loop = StreamLoop(self, self._schedule, settings, batches, layout, evaluate)
-        model.clip = settings.clip
+        outer_clip, model.clip = model.clip, settings.clip
         try:
             return loop.run()
         finally:
-            model.clip = None
+            model.clip = outer_clip
 
     @_one_at_a_time
     def fit_course(self, X, Y, learning_rate=0.0075, num_iterations=3000, print_cost=False, dual="auto"):

@@ -64,7 +64,9 @@ class Case(NamedTuple):
     from them (``"mini-batches"`` only).  ``dual``: ``fit_course``'s
     argument.  ``reduced``: the step's gradient is summed over MPI ranks
     before the optimizer's step (:class:`fastdnn.distributed.Reducer`);
-    ``batch`` is then this rank's shard.
+    ``batch`` is then this rank's shard.  ``sparse``: ``X`` is a
+    scipy.sparse matrix (:mod:`fastdnn.sparse_input`), which only the plain
+    route reads.
     """
 
     kind: str
@@ -76,6 +78,7 @@ class Case(NamedTuple):
     batch_data: str = ""
     dual: object = "auto"
     reduced: bool = False
+    sparse: bool = False
 
 
 class Machine(NamedTuple):
@@ -244,6 +247,13 @@ def decide(layer_dims, dtype, strategy, case, facts):
     ValueError
         A forced strategy (not ``"auto"``) that cannot serve ``case``.
     """
+    if case.sparse:
+        # The first layer's sparse products (fastdnn.kernels.sparse) split the layer's units over Numba's
+        # threads themselves; the column blocks and native sessions read dense columns only.
+        if strategy not in ("auto", "plain"):
+            _refuse(strategy, "sparse inputs take the plain route")
+        return _plain(layer_dims, case, facts, False, "sparse inputs: the first layer's products read the "
+                                                      "nonzeros in place")._replace(case=case)
     return _decide(layer_dims, dtype, strategy, case, facts)._replace(case=case)
 
 

@@ -85,6 +85,9 @@ class Schedule:
     def whole_batch_case(self, X, Y, keep_prob=1.0, optimizer="sgd", l2=0.0):
         """The :class:`fastdnn.plan.Case` of a step on the whole batch ``(X, Y)`` as given (with ``fit``'s options)."""
         dtype = self.state.dtype
+        if not isinstance(X, np.ndarray):
+            return plan_mod.Case("whole", X.shape[1], keep_prob < 1.0, optimizer, l2 > 0.0, "X is sparse",
+                                 sparse=True)
         if X.ndim != 2 or Y.ndim != 2 or not X.flags.c_contiguous or X.dtype != dtype or Y.dtype != dtype:
             data = f"X is not a C-ordered {dtype.name} matrix, or Y not {dtype.name}"
         else:
@@ -115,7 +118,7 @@ class Schedule:
             return {b: self.plan_for(plan_mod.Case("whole", loop.reducer.widest(b), dropout, opt_kind, l2,
                                                    reduced=True)) for b in sizes}
         case = plan_mod.Case("mini-batches", loop.batch, dropout, opt_kind, l2, data.session_problem(self.state.dtype),
-                             data.batch_problem())
+                             data.batch_problem(), sparse=data.sparse)
         plan = self.plan_for(case)
         if executors.EXECUTORS[plan.route].gathers:
             return {b: plan for b in sizes}
@@ -135,7 +138,7 @@ class Schedule:
         else:
             Y = np.empty((state.layer_dims[-1], m), dtype=state.dtype)
             data.gather_Y(indices, 0, Y)
-        if plan_mod.needs_c_order(self.strategy) and not X.flags.c_contiguous:
+        if plan_mod.needs_c_order(self.strategy) and isinstance(X, np.ndarray) and not X.flags.c_contiguous:
             # One copy for the fit, so that the held strategy can serve it.
             X = np.ascontiguousarray(X)
         return X, Y

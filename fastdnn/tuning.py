@@ -149,6 +149,8 @@ class Options:
             checked[name] = OPTIONS[name].check(value, name)
         with self._lock:
             before = {name: getattr(self, name) for name in checked}
+            if "block_workers" in before and not self._config.BLOCK_WORKERS_SET:
+                before["block_workers"] = 0  # unset before: unset after (the limits a parent sets apply again)
             self._apply(checked)
         try:
             yield self

@@ -497,3 +497,25 @@ def test_multilabel_partial_fit_early_stopping_and_mixed_targets():
     stopped = MLPClassifier(hidden_layer_sizes=(10,), early_stopping=True, max_iter=50, random_state=0).fit(X, Y)
     assert len(stopped.validation_scores_) == stopped.n_iter_
     assert all(0.0 <= s <= 1.0 for s in stopped.validation_scores_)
+
+
+def test_warm_start_restarts_the_optimizer_and_a_shared_random_state_moves_as_scikit_learns():
+    from sklearn.neural_network import MLPClassifier as SkClassifier
+
+    X, y = load_digits(n_class=3, return_X_y=True)
+    X = X / 16.0
+    options = dict(hidden_layer_sizes=(8,), solver="sgd", shuffle=False, max_iter=5)
+    ours_rs, theirs_rs = np.random.RandomState(0), np.random.RandomState(0)
+    ours = MLPClassifier(warm_start=True, random_state=ours_rs, **options)
+    theirs = SkClassifier(warm_start=True, random_state=theirs_rs, **options)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for _ in range(3):  # warm starts: each fit a fresh optimizer, as scikit-learn's
+            ours.fit(X, y)
+            theirs.fit(X, y)
+            np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), rtol=1e-9, atol=1e-12)
+        # Two new estimators on the same (moved) RandomState still start from scikit-learn's weights.
+        again = MLPClassifier(random_state=ours_rs, **options).fit(X, y)
+        sk_again = SkClassifier(random_state=theirs_rs, **options).fit(X, y)
+    np.testing.assert_allclose(again.coefs_[0], sk_again.coefs_[0], rtol=1e-9, atol=1e-12)
+    assert ours_rs.randint(1 << 30) == theirs_rs.randint(1 << 30)

@@ -310,3 +310,15 @@ def test_joblib_workers_plan_for_the_threads_they_are_given():
     assert pool_threads and all(threads._never_in_blas(t) for t in pool_threads)
     user = threading.Thread(target=lambda: None, name="ExecutorManagerThread")  # a name alone proves nothing
     assert not threads._never_in_blas(user)
+
+
+def test_leaving_an_options_block_keeps_block_workers_unset():
+    from fastdnn import config
+
+    if config.BLOCK_WORKERS_SET:
+        pytest.skip("FASTDNN_BLOCK_WORKERS is set")
+    with dnn.options(block_workers=1):
+        assert config.block_workers() == 1
+    assert not config.BLOCK_WORKERS_SET
+    with threads.limit(numba_threads=1):
+        assert config.block_workers() == 1  # Numba's limit counts again

@@ -308,3 +308,17 @@ def test_early_stopping_by_patience_watches_the_training_cost_and_accuracy_rises
     net.fit(X, Y, epochs=5, learning_rate=0.5, progress=False, early_stopping=watch)
     # An accuracy can never rise by 0.5 after its first epoch: stopped at the second.
     assert (watch.best_epoch, watch.stopped_epoch) == (len(history["cost"]) + 1, len(history["cost"]) + 2)
+
+
+def test_a_fit_inside_a_clipped_fits_callback_leaves_the_clip_in_force(rng):
+    X, Y = _problem(rng, m=40)
+    net = Network([6, 5, 3], output="softmax", seed=1)
+    seen = []
+
+    def callback(epoch, record):
+        if epoch == 0:
+            net.fit(X, Y, epochs=1, progress=False)
+        seen.append(net.model_state.clip)
+
+    net.fit(X, Y, epochs=3, clip_norm=1e-3, callback=callback, progress=False)
+    assert seen == [(0.0, 1e-3)] * 3 and net.model_state.clip is None
