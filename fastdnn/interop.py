@@ -71,7 +71,7 @@ def network_graph(net, dtype=np.float32, input_scale=None, two_class_columns=Fal
         weights.append(numpy_helper.from_array(np.ascontiguousarray(parameters[f"b{l}"].reshape(-1), dtype=dtype),
                                                f"b{l}"))
         nodes.append(helper.make_node("Gemm", [current, f"W{l}", f"b{l}"], [f"Z{l}"], transB=1))
-        kind = net.hidden if l < L else net.output
+        kind = net.hidden_layers[l - 1] if l < L else net.output
         current = f"A{l}" if l < L else "output"
         nodes.append(_activation(helper, kind, f"Z{l}", current, net.leaky_slope))
     n_out = net.layer_dims[-1]
@@ -132,10 +132,13 @@ def to_onnx(net, path, dtype=np.float32, input_scale=None):
 TORCH_MODULES = {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid", "leaky_relu": "LeakyReLU", "linear": None}
 
 
-def _linear_indices(n_layers, hidden):
-    # Linear, activation, Linear, ...: a Linear every second module, or every module without activations.
-    stride = 1 if TORCH_MODULES[hidden] is None else 2
-    return [stride * l for l in range(n_layers)]
+def _linear_indices(hidden_layers):
+    # Linear, activation, Linear, ...: each hidden layer's activation takes an index, a linear one none.
+    indices, index = [], 0
+    for kind in list(hidden_layers) + [None]:
+        indices.append(index)
+        index += 1 if kind is None or TORCH_MODULES[kind] is None else 2
+    return indices
 
 
 def to_torch_state_dict(net, prefix=""):
@@ -170,7 +173,7 @@ def to_torch_state_dict(net, prefix=""):
     if not isinstance(prefix, str):
         raise TypeError(f"prefix must be a str, got {prefix!r}")
     out = {}
-    for index, (W, b) in zip(_linear_indices(net.n_layers, net.hidden), net.model_state.layers):
+    for index, (W, b) in zip(_linear_indices(net.hidden_layers), net.model_state.layers):
         out[f"{prefix}{index}.weight"] = W.copy()
         out[f"{prefix}{index}.bias"] = b.reshape(-1).copy()
     return out
@@ -195,8 +198,9 @@ def from_torch_state_dict(state_dict, hidden="relu", output="sigmoid", dtype=Non
         parameter-free activations (``model.state_dict()``; tensors or NumPy
         arrays).  Keys ``<prefix><index>.weight`` and ``<prefix><index>.bias``,
         taken in the order of their module index; every layer needs both.
-    hidden : str, default "relu"
-        The activation between the layers (PyTorch's state does not say).
+    hidden : str or list of str, default "relu"
+        The activation between the layers, or one per hidden layer
+        (PyTorch's state does not say).
     output : {"sigmoid", "softmax", "linear"}, default "sigmoid"
     dtype : numpy dtype, optional
         By default the weights' (float32 from a default PyTorch model).
@@ -265,8 +269,8 @@ def to_torch(net):
     modules = []
     for l, (n_in, n_out) in enumerate(zip(net.layer_dims[:-1], net.layer_dims[1:])):
         modules.append(nn.Linear(n_in, n_out))
-        if l < net.n_layers - 1 and TORCH_MODULES[net.hidden] is not None:
-            kind = TORCH_MODULES[net.hidden]
+        if l < net.n_layers - 1 and TORCH_MODULES[net.hidden_layers[l]] is not None:
+            kind = TORCH_MODULES[net.hidden_layers[l]]
             modules.append(nn.LeakyReLU(net.leaky_slope) if kind == "LeakyReLU" else getattr(nn, kind)())
     if net.output == "sigmoid":
         modules.append(nn.Sigmoid())

@@ -58,6 +58,22 @@ HIDDEN = tuple(act.CODES)
 OUTPUTS = tuple(OUTPUT_LAYERS)
 
 
+def _hidden_activations(hidden, n_hidden):
+    """``hidden`` checked: one name for every hidden layer, or a list of one per hidden layer (a list of
+    one name repeated is that name)."""
+    if isinstance(hidden, str):
+        return v.choice("hidden", hidden, HIDDEN)
+    if not isinstance(hidden, (list, tuple)):
+        raise TypeError(f"hidden must be an activation name or a list of one per hidden layer, got {hidden!r}")
+    if len(hidden) != n_hidden:
+        raise ValueError(f"hidden lists {len(hidden)} activations but the network has {n_hidden} hidden "
+                         f"layer{'s' if n_hidden != 1 else ''}")
+    names = [v.choice(f"hidden[{k}]", name, HIDDEN) for k, name in enumerate(hidden)]
+    if len(set(names)) <= 1:
+        return names[0] if names else "relu"
+    return names
+
+
 class Network:
     """A fully-connected feed-forward network in the course's layout.
 
@@ -65,8 +81,10 @@ class Network:
     ----------
     layer_dims : sequence of int
         ``[n_x, n_1, ..., n_L]``.
-    hidden : {"relu", "tanh", "sigmoid", "leaky_relu", "linear"}, default "relu"
-        Activation of the hidden layers.
+    hidden : {"relu", "tanh", "sigmoid", "leaky_relu", "linear"} or list of them, default "relu"
+        Activation of the hidden layers: one for all, or one per hidden
+        layer (``["relu", "relu", "tanh"]``; such a network runs no native
+        column blocks, which take one activation: :meth:`plan` says so).
     output : {"sigmoid", "softmax", "linear"}, default "sigmoid"
         Output layer and cost: binary cross-entropy from logits, softmax
         cross-entropy, or mean squared error (halved).
@@ -116,7 +134,7 @@ class Network:
 
     def _setup(self, layer_dims, hidden, output, dtype, init, seed, leaky_slope):
         self.layer_dims = v.layer_dims("layer_dims", layer_dims)
-        self.hidden = v.choice("hidden", hidden, HIDDEN)
+        self.hidden = _hidden_activations(hidden, len(self.layer_dims) - 2)
         self.output = v.choice("output", output, OUTPUTS)
         self.init = v.choice("init", init, INITS)
         self.dtype = v.network_dtype("dtype", dtype)
@@ -143,6 +161,11 @@ class Network:
     def n_layers(self):
         """Number of layers with parameters, ``L``."""
         return len(self.layer_dims) - 1
+
+    @property
+    def hidden_layers(self):
+        """The activation of each hidden layer, in order (:attr:`hidden` repeated when it is one name)."""
+        return list(self.hidden) if isinstance(self.hidden, list) else [self.hidden] * (self.n_layers - 1)
 
     @property
     def model_state(self):

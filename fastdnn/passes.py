@@ -38,7 +38,7 @@ def forward(state, X, ws, keep_prob=1.0, key=0, parallel=True, col_offset=0, tot
     cut_over = config.STEP_PARALLEL_MIN_ELEMENTS
     for l in range(first, L + 1):
         W, b = state.layers[l - 1]
-        code = state.hidden_code if l < L else act.LINEAR
+        code = state.hidden_codes[l - 1] if l < L else act.LINEAR
         A_l = A[l]
         layer_parallel = parallel and A_l.size >= cut_over
         layers.dense_forward(A_prev, W, b, code, state.leaky_slope, A_l, A_l, layer_parallel)
@@ -106,7 +106,7 @@ def backward(state, X, ws, keep_prob=1.0, grad_layers=None, parallel=True, last=
         if keep_prob < 1.0:
             # After layer l + 1 used the dropped A[l] for its dW.
             reg.dropout_backward(dA, A[l], ws.masks[l], keep_prob, layer_parallel)
-        layers.dense_backward(dA, A[l], False, state.hidden_code, state.leaky_slope, A_prev, W, 1.0,
+        layers.dense_backward(dA, A[l], False, state.hidden_codes[l - 1], state.leaky_slope, A_prev, W, 1.0,
                               dZs[l], dW, db, dA_prev, layer_parallel, rate)
 
 

@@ -18,6 +18,9 @@ from . import config
 from . import executors
 from . import plan as plan_mod
 
+#: Why a network with a different activation per hidden layer gets no native blocks.
+MIXED_HIDDEN = "its hidden layers have different activations (native blocks run one)"
+
 log = logging.getLogger("fastdnn")
 
 
@@ -64,6 +67,9 @@ class Schedule:
         # Keyed by the strategy read once: a plan decided while another thread
         # changes the strategy is filed under the one it was decided for.
         strategy = self.strategy
+        if self.state.mixed_hidden:
+            # Native blocks run one hidden activation for every layer.
+            case = case._replace(data=case.data or MIXED_HIDDEN, batch_data=case.batch_data or MIXED_HIDDEN)
         # And by the threads a parent allows now (config.block_workers): a fit inside threadpool_limits(1)
         # gets the plan of one thread, the next one outside it the plan of all.
         key = (strategy, case, busy, config.block_workers())

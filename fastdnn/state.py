@@ -255,7 +255,12 @@ class ModelState:
         self.hidden = hidden
         self.output = output
         self.leaky_slope = leaky_slope
-        self.hidden_code = act.CODES[hidden]
+        # One activation code per hidden layer; hidden_code is the one of them all (native blocks, which
+        # run one) -- a network whose layers differ (mixed_hidden) never gets native blocks (its plans).
+        self.mixed_hidden = isinstance(hidden, list)
+        self.hidden_codes = tuple(act.CODES[h] for h in hidden) if self.mixed_hidden else \
+            (act.CODES[hidden],) * (len(layer_dims) - 2)
+        self.hidden_code = act.CODES[hidden[0] if self.mixed_hidden else hidden]
         self.head = OUTPUTS[output]
         self.layout, n_params = arena_layout(layer_dims)
         self.n_weights = self.layout[-1][0].stop

@@ -91,19 +91,32 @@ def _output_activation(output, Z):
     return Z
 
 
-def reference_gradients(params, X, Y, output, w=None, l2=0.0):
+#: Hidden activations and their derivatives (of the pre-activation), for :func:`reference_gradients`.
+HIDDEN_REFERENCE = {
+    "relu": (lambda Z: np.maximum(Z, 0), lambda Z: (Z > 0).astype(float)),
+    "tanh": (np.tanh, lambda Z: 1.0 - np.tanh(Z) ** 2),
+    "sigmoid": (lambda Z: 1.0 / (1.0 + np.exp(-Z)), lambda Z: np.exp(-Z) / (1.0 + np.exp(-Z)) ** 2),
+    "leaky_relu": (lambda Z: np.where(Z > 0, Z, 0.01 * Z), lambda Z: np.where(Z > 0, 1.0, 0.01)),
+    "linear": (lambda Z: Z, lambda Z: np.ones_like(Z)),
+}
+
+
+def reference_gradients(params, X, Y, output, w=None, l2=0.0, hidden="relu"):
     """Gradient and cost of a relu network on a batch, in plain float64 NumPy: ``(grads by parameter name, cost)``.
 
     The cost is the (``w``-weighted) mean of the examples' losses plus
     :math:`\\frac{\\lambda}{2 S} \\sum W^2`, ``S`` the batch's size or sum
     of weights; ``grads`` has the keys of ``params`` (``W1``, ``b1``...).
+    ``hidden``: the hidden layers' activation, or a list of one per layer.
     """
     w = np.ones(X.shape[1]) if w is None else w
     L = len(params) // 2
-    A = [X]
+    kinds = [hidden] * (L - 1) if isinstance(hidden, str) else list(hidden)
+    A, Zs = [X], [None]
     for l in range(1, L + 1):
         Z = params[f"W{l}"] @ A[-1] + params[f"b{l}"]
-        A.append(np.maximum(Z, 0) if l < L else Z)
+        Zs.append(Z)
+        A.append(HIDDEN_REFERENCE[kinds[l - 1]][0](Z) if l < L else Z)
     S = w.sum()
     squares = sum(np.sum(params[f"W{l}"] ** 2) for l in range(1, L + 1))
     cost = np.sum(w * cost_per_column(output, A[L], Y)) / S + l2 / (2 * S) * squares
@@ -114,7 +127,7 @@ def reference_gradients(params, X, Y, output, w=None, l2=0.0):
         grads[f"W{l}"] = dZ @ A[l - 1].T + l2 / S * W
         grads[f"b{l}"] = dZ.sum(axis=1, keepdims=True)
         if l > 1:
-            dZ = (W.T @ dZ) * (A[l - 1] > 0)
+            dZ = (W.T @ dZ) * HIDDEN_REFERENCE[kinds[l - 2]][1](Zs[l - 1])
     return grads, cost
 
 

@@ -32,6 +32,16 @@ def test_network_files_predict_as_the_network(tmp_path, rng, hidden, output, n_o
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
 
 
+def test_one_activation_per_hidden_layer_goes_into_the_graph(tmp_path, rng):
+    net = Network([7, 9, 8, 5, 2], hidden=["tanh", "linear", "leaky_relu"], output="softmax", dtype=np.float32,
+                  seed=3)
+    X = rng.standard_normal((11, 7)).astype(np.float32)
+    model = net.to_onnx(tmp_path / "net.onnx")
+    kinds = [node.op_type for node in model.graph.node if node.op_type != "Gemm"]
+    assert kinds == ["Tanh", "Identity", "LeakyRelu", "Softmax"]
+    np.testing.assert_allclose(_run(tmp_path / "net.onnx", X), net.predict_proba(X.T).T, rtol=1e-5, atol=1e-6)
+
+
 def test_float64_files_and_m_equal_one(tmp_path, rng):
     net = Network([3, 4, 2], output="softmax", dtype=np.float64, seed=1)
     net.to_onnx(tmp_path / "net64.onnx", dtype=np.float64)

@@ -25,6 +25,16 @@ def test_state_dict_has_sequentials_keys_and_round_trips(hidden, first_keys, rng
     np.testing.assert_array_equal(back.predict_proba(X), net.predict_proba(X))
 
 
+def test_state_dict_indices_follow_one_activation_per_layer():
+    from fastdnn.interop import from_torch_state_dict, to_torch_state_dict
+
+    net = Network([5, 7, 6, 4, 3], hidden=["relu", "linear", "tanh"], output="softmax", seed=2)
+    sd = to_torch_state_dict(net)
+    assert [k for k in sd if k.endswith("weight")] == ["0.weight", "2.weight", "3.weight", "5.weight"]
+    back = from_torch_state_dict(sd, hidden=["relu", "linear", "tanh"], output="softmax")
+    np.testing.assert_array_equal(back.params, net.params)
+
+
 @pytest.mark.parametrize("bad, error, match", [
     ({"0.weight": np.ones((3, 2))}, ValueError, "needs both weight and bias"),
     ({"0.weight": np.ones((3, 2)), "0.bias": np.ones(3), "2.weight": np.ones((1, 4)), "2.bias": np.ones(1)},

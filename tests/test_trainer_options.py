@@ -322,3 +322,48 @@ def test_a_fit_inside_a_clipped_fits_callback_leaves_the_clip_in_force(rng):
 
     net.fit(X, Y, epochs=3, clip_norm=1e-3, callback=callback, progress=False)
     assert seen == [(0.0, 1e-3)] * 3 and net.model_state.clip is None
+
+
+# ------------------------------------------------------------ one activation per hidden layer
+
+
+MIXED = ["tanh", "relu", "leaky_relu"]
+
+
+@pytest.mark.parametrize("strategy", ["auto", "plain"] + (["threads"] if threads.can_pin_blas() else []))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("batch_size", [None, 40])
+def test_one_activation_per_hidden_layer_takes_the_numpy_steps(strategy, dtype, batch_size, rng):
+    X, Y = _problem(rng)
+    net = Network([6, 11, 7, 5, 3], hidden=MIXED, output="softmax", dtype=dtype, strategy=strategy, seed=4)
+    params = _params(net)
+    Xr, Yr = X.astype(dtype).astype(np.float64), Y.astype(dtype).astype(np.float64)
+    m = X.shape[1]
+    b = m if batch_size is None else batch_size
+    for _ in range(2):
+        for start in range(0, m, b):
+            cols = slice(start, start + b)
+            grads, _ = reference_gradients(params, Xr[:, cols], Yr[:, cols], "softmax", hidden=MIXED)
+            params = {k: p - 0.05 * grads[k] for k, p in params.items()}
+    net.fit(X, Y, epochs=2, batch_size=batch_size, learning_rate=0.05, shuffle=False, progress=False)
+    assert "native" not in net.last_plan.route
+    for name, value in net.parameters.items():
+        np.testing.assert_allclose(value, params[name], rtol=TOL[dtype] * 10, atol=TOL[dtype], err_msg=name)
+
+
+def test_a_list_of_activations_is_checked_saved_and_planned(tmp_path, rng):
+    assert Network([4, 5, 5, 1], hidden=["tanh", "tanh"]).hidden == "tanh"  # one name repeated is that name
+    with pytest.raises(ValueError, match="hidden lists 1 activations but the network has 2 hidden layers"):
+        Network([4, 5, 5, 1], hidden=["relu"])
+    with pytest.raises(ValueError, match=r"hidden\[1\]"):
+        Network([4, 5, 5, 1], hidden=["relu", "swish"])
+    net = Network([4, 5, 5, 1], hidden=["relu", "sigmoid"], seed=3)
+    assert net.hidden_layers == ["relu", "sigmoid"]
+    with pytest.raises(ValueError, match="different activations"):
+        Network([4, 5, 5, 1], hidden=["relu", "sigmoid"], strategy="native").fit(
+            rng.standard_normal((4, 64)), rng.integers(0, 2, 64), batch_size=32, progress=False)
+    net.save(tmp_path / "m.npz")
+    again = Network.load(tmp_path / "m.npz")
+    X = rng.standard_normal((4, 9))
+    assert again.hidden == ["relu", "sigmoid"]
+    np.testing.assert_array_equal(again.predict_proba(X), net.predict_proba(X))

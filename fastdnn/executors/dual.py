@@ -44,7 +44,7 @@ class DualExecutor(Executor):
         L = state.n_layers
         _, b1 = state.layers[0]
         dW1, db1 = state.grad_layers[0]
-        code = state.hidden_code if L > 1 else act.LINEAR
+        code = state.hidden_codes[0] if L > 1 else act.LINEAR
         self.form.forward(b1, code, state.leaky_slope, ws.A[1])
         cost = passes.gradient(state, None, batch.Y, ws, 1.0 / batch.size, span=(2, 2))
         if not math.isfinite(cost):
