@@ -107,6 +107,8 @@ def r2_score(y, prediction, sample_weight=None):
     return float(np.mean(scores))
 
 #: scikit-learn's activation names -> fastdnn's.
+#: MLPRegressor's losses.
+LOSSES = ("squared_error", "poisson")
 ACTIVATIONS = {"identity": "linear", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu",
                "leaky_relu": "leaky_relu"}
 SOLVERS = ("adam", "sgd", "lbfgs")
@@ -950,6 +952,9 @@ class MLPRegressor(*((_REGRESSOR_BASES[0], _MLP, _REGRESSOR_BASES[1]) if HAVE_SK
     ----------
     hidden_layer_sizes : tuple of int, default (100,)
     activation : {"relu", "tanh", "logistic", "identity", "leaky_relu"}, default "relu"
+    loss : {"squared_error", "poisson"}, default "squared_error"
+        ``"poisson"``: exponential output units and the Poisson deviance, for
+        counts and rates (``y >= 0``), as scikit-learn's.
     solver : {"adam", "sgd", "lbfgs"}, default "adam"
     alpha : float, default 1e-4
     batch_size : int or "auto", default "auto"
@@ -974,6 +979,20 @@ class MLPRegressor(*((_REGRESSOR_BASES[0], _MLP, _REGRESSOR_BASES[1]) if HAVE_SK
     """
 
     _estimator_type = "regressor"  # the score of the base without scikit-learn: R^2
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, loss="squared_error", solver="adam",
+                 alpha=1e-4, batch_size="auto", learning_rate="constant", learning_rate_init=1e-3, power_t=0.5,
+                 max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
+                 momentum=0.9, nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1, beta_1=0.9,
+                 beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000, dropout=0.0, dtype=None):
+        super().__init__(hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
+                         learning_rate=learning_rate, learning_rate_init=learning_rate_init, power_t=power_t,
+                         max_iter=max_iter, shuffle=shuffle, random_state=random_state, tol=tol, verbose=verbose,
+                         warm_start=warm_start, momentum=momentum, nesterovs_momentum=nesterovs_momentum,
+                         early_stopping=early_stopping, validation_fraction=validation_fraction, beta_1=beta_1,
+                         beta_2=beta_2, epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
+                         dropout=dropout, dtype=dtype)
+        self.loss = loss
 
     def fit(self, X, y, sample_weight=None):
         """Train on ``(X, y)`` for up to ``max_iter`` epochs.
@@ -1039,6 +1058,8 @@ class MLPRegressor(*((_REGRESSOR_BASES[0], _MLP, _REGRESSOR_BASES[1]) if HAVE_SK
                 raise ValueError(f"y must have shape (n_samples,) or (n_samples, n_outputs) with n_samples = "
                                  f"{X.shape[0]}; got {y.shape}")
         v.check_finite("y", np.asarray(y, dtype=np.float64))
+        if self._poisson and np.any(np.asarray(y) < 0):
+            raise ValueError("Some value(s) of y are negative which is not allowed for Poisson regression.")
         return X, y
 
     def _encode(self, y, first, classes, warm=False):
@@ -1063,8 +1084,8 @@ class MLPRegressor(*((_REGRESSOR_BASES[0], _MLP, _REGRESSOR_BASES[1]) if HAVE_SK
         return r2_score(Y_val, self.network_.predict_proba(X_val.T).T, sample_weight=w_val)
 
     def _data_scale(self):
-        # scikit-learn's squared error is a mean over the outputs too.
-        return 1.0 / self.n_outputs_
+        # scikit-learn's squared error is a mean over the outputs too (its Poisson loss a sum over them).
+        return 1.0 if self._poisson else 1.0 / self.n_outputs_
 
     def _loss(self, cost):
         # fastdnn's cost is the squared error summed over the outputs, halved, averaged over samples, plus
@@ -1075,13 +1096,20 @@ class MLPRegressor(*((_REGRESSOR_BASES[0], _MLP, _REGRESSOR_BASES[1]) if HAVE_SK
             parameters = self.network_.parameters
             squares = sum(float(np.sum(parameters[f"W{l}"] ** 2)) for l in range(1, self.network_.n_layers + 1))
             penalty = 0.5 * self.alpha * squares / self._l2_count
+        if self._poisson:
+            return cost  # scikit-learn's Poisson loss sums over the outputs, as fastdnn's cost does
         return (cost - penalty) / self.n_outputs_ + penalty
 
     def _build(self, params, n_features, seed, data_dtype):
         # Glorot's variance, as scikit-learn's MLPRegressor starts: He's (2 / n_in) made the first layer of
         # make_friedman1's 10 inputs 2.4x larger and training slower (R^2 0.888 against 0.932 after 300 epochs).
-        self._make_network(params, n_features, self._n_targets, "linear", seed, data_dtype, init="glorot")
-        self.out_activation_ = "identity"
+        output = "poisson" if self._poisson else "linear"
+        self._make_network(params, n_features, self._n_targets, output, seed, data_dtype, init="glorot")
+        self.out_activation_ = "exp" if self._poisson else "identity"
+
+    @property
+    def _poisson(self):
+        return v.choice("loss", self.loss, LOSSES) == "poisson"
 
     def _split(self, Y, fraction, random_state):
         """Random train/validation indices for early stopping, as scikit-learn's ``train_test_split``."""

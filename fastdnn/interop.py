@@ -34,6 +34,8 @@ def _activation(helper, kind, source, target, slope):
     """The node turning ``source`` into ``target`` with activation ``kind`` (an ``Identity`` for linear)."""
     if kind == "softmax":
         return helper.make_node("Softmax", [source], [target], axis=1)
+    if kind == "poisson":
+        return helper.make_node("Exp", [source], [target])
     op = ACTIVATION_OPS[kind]
     if op is None:
         return helper.make_node("Identity", [source], [target])
@@ -272,6 +274,9 @@ def to_torch(net):
         if l < net.n_layers - 1 and TORCH_MODULES[net.hidden_layers[l]] is not None:
             kind = TORCH_MODULES[net.hidden_layers[l]]
             modules.append(nn.LeakyReLU(net.leaky_slope) if kind == "LeakyReLU" else getattr(nn, kind)())
+    if net.output == "poisson":
+        raise ValueError("PyTorch has no exponential module for a poisson output: build the Sequential from "
+                         "to_torch_state_dict and take torch.exp of its output")
     if net.output == "sigmoid":
         modules.append(nn.Sigmoid())
     elif net.output == "softmax":

@@ -85,9 +85,10 @@ class Network:
         Activation of the hidden layers: one for all, or one per hidden
         layer (``["relu", "relu", "tanh"]``; such a network runs no native
         column blocks, which take one activation: :meth:`plan` says so).
-    output : {"sigmoid", "softmax", "linear"}, default "sigmoid"
+    output : {"sigmoid", "softmax", "linear", "poisson"}, default "sigmoid"
         Output layer and cost: binary cross-entropy from logits, softmax
-        cross-entropy, or mean squared error (halved).
+        cross-entropy, mean squared error (halved), or exponential units
+        with the Poisson deviance (halved; counts and rates).
     dtype : {np.float64, np.float32}, default np.float64
     init : {"scaled", "small", "he", "xavier"}, default "scaled"
         As :func:`fastdnn.initialize_parameters_deep`; the same seed gives the

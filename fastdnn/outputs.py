@@ -136,5 +136,28 @@ class Linear(Output):
         return ws.cost[0]
 
 
+class Poisson(Output):
+    """Exponential units with the Poisson deviance: counts and rates (scikit-learn's ``loss="poisson"``).
+
+    .. math:: J = \\frac{1}{m}\\sum_{ij} y_{ij}\\ln\\frac{y_{ij}}{\\mu_{ij}} - y_{ij} + \\mu_{ij},
+              \\qquad \\mu = e^{z}
+    """
+
+    name = "poisson"
+    code = loss.POISSON_OUTPUT
+    counts = False
+
+    def cost_and_gradient(self, Z, Y, scale, dZ, ws):
+        loss.poisson_deviance(Z, Y, scale, Z, dZ, ws.cost)
+        return ws.cost[0]
+
+    def to_outputs(self, Z):
+        np.exp(Z, out=Z)
+
+    def check_targets(self, name, Y, formula=False):
+        if np.any(Y < 0):
+            raise ValueError(f"{name} holds negative values; a poisson output needs counts or rates >= 0")
+
+
 #: The output layers by name.
-OUTPUTS = {kind.name: kind() for kind in (Sigmoid, Softmax, Linear)}
+OUTPUTS = {kind.name: kind() for kind in (Sigmoid, Softmax, Linear, Poisson)}

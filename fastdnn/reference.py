@@ -1213,9 +1213,10 @@ def network_cost_and_gradients(parameters, X, Y, hidden="relu", output="sigmoid"
         ``W1, b1, ..., WL, bL``.
     X : ndarray of shape (n_x, m)
     Y : ndarray of shape (n_L, m)
-        0/1 labels (sigmoid), one-hot columns (softmax) or values (linear).
+        0/1 labels (sigmoid), one-hot columns (softmax), values (linear) or
+        counts (poisson).
     hidden : {"relu", "tanh", "sigmoid", "leaky_relu", "linear"}
-    output : {"sigmoid", "softmax", "linear"}
+    output : {"sigmoid", "softmax", "linear", "poisson"}
     leaky_slope : float
     l2 : float
         L2 strength :math:`\\lambda` on the weights (not the biases).
@@ -1230,7 +1231,8 @@ def network_cost_and_gradients(parameters, X, Y, hidden="relu", output="sigmoid"
     -----
     .. math:: J = \\frac{1}{m}\\sum_j \\ell(a_j, y_j) + \\frac{\\lambda}{2m}\\sum_l \\|W_l\\|^2,\\qquad
               \\ell = \\begin{cases} -y\\ln a-(1-y)\\ln(1-a) & \\text{sigmoid}\\\\
-              -\\sum_k y_k \\ln a_k & \\text{softmax}\\\\ \\tfrac12\\|a-y\\|^2 & \\text{linear}\\end{cases}
+              -\\sum_k y_k \\ln a_k & \\text{softmax}\\\\ \\tfrac12\\|a-y\\|^2 & \\text{linear}\\\\
+              \\sum_k y_k \\ln(y_k/a_k) - y_k + a_k & \\text{poisson}\\end{cases}
     """
     L = len(parameters) // 2
     m = X.shape[1]
@@ -1249,6 +1251,12 @@ def network_cost_and_gradients(parameters, X, Y, hidden="relu", output="sigmoid"
         log_p = log_p - np.log(np.exp(log_p).sum(axis=0, keepdims=True))
         cost = float(-np.sum(Y * log_p)) / m
         dZ = (np.exp(log_p) - Y) / m
+    elif output == "poisson":
+        # Exponential means and the halved Poisson deviance (y ln y is 0 at y = 0).
+        mu = np.exp(Z)
+        y_log_y = np.where(Y > 0, Y * np.log(np.where(Y > 0, Y, 1.0)), 0.0)
+        cost = float(np.sum(y_log_y - Y * Z - Y + mu)) / m
+        dZ = (mu - Y) / m
     else:
         cost = 0.5 * float(np.sum((Z - Y) ** 2)) / m
         dZ = (Z - Y) / m

@@ -519,3 +519,21 @@ def test_warm_start_restarts_the_optimizer_and_a_shared_random_state_moves_as_sc
         sk_again = SkClassifier(random_state=theirs_rs, **options).fit(X, y)
     np.testing.assert_allclose(again.coefs_[0], sk_again.coefs_[0], rtol=1e-9, atol=1e-12)
     assert ours_rs.randint(1 << 30) == theirs_rs.randint(1 << 30)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_poisson_regressor_with_one_identity_unit_is_the_poisson_glm(seed):
+    from sklearn.linear_model import PoissonRegressor
+
+    rng = np.random.default_rng(seed)
+    X = np.linspace(0, 1, 100).reshape(-1, 1)
+    y = rng.poisson(np.exp(X[:, 0] + 1))
+    glm = PoissonRegressor(alpha=0, tol=1e-7).fit(X, y)
+    mlp = MLPRegressor(loss="poisson", hidden_layer_sizes=(1,), activation="identity", alpha=0, solver="lbfgs",
+                       tol=1e-7, random_state=np.random.RandomState(seed + 1)).fit(X, y)
+    assert mlp.out_activation_ == "exp"
+    np.testing.assert_allclose(mlp.predict(X), glm.predict(X), rtol=1e-4)
+    with pytest.raises(ValueError, match="negative which is not allowed for Poisson"):
+        MLPRegressor(loss="poisson").fit(X, y - 5.0)
+    with pytest.raises(ValueError, match="loss"):
+        MLPRegressor(loss="huber").fit(X, y)

@@ -9,7 +9,7 @@ onnx = pytest.importorskip("onnx", reason="ONNX export needs the onnx package (t
 ort = pytest.importorskip("onnxruntime", reason="the exported files are checked with onnxruntime")
 
 HIDDEN = ["relu", "tanh", "sigmoid", "leaky_relu", "linear"]
-OUTPUTS = [("sigmoid", 1), ("sigmoid", 3), ("softmax", 4), ("linear", 2)]
+OUTPUTS = [("sigmoid", 1), ("sigmoid", 3), ("softmax", 4), ("linear", 2), ("poisson", 2)]
 
 
 def _run(path, X):

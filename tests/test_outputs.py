@@ -21,6 +21,8 @@ def targets(rng, name, k, m, dtype):
         return (rng.random((k, m)) > 0.5).astype(dtype)
     if name == "softmax":
         return np.eye(k, dtype=dtype)[:, rng.integers(0, k, m)]
+    if name == "poisson":
+        return rng.poisson(2.0, (k, m)).astype(dtype)  # counts, zeros among them
     return rng.standard_normal((k, m)).astype(dtype)
 
 
@@ -35,6 +37,10 @@ def plain_numpy(name, Z, Y, scale):
         E = np.exp(Z - Z.max(axis=0))
         A = E / E.sum(axis=0)
         cost = -np.sum(Y * np.log(A)) / m
+    elif name == "poisson":
+        A = np.exp(Z)
+        y_log_y = np.where(Y > 0, Y * np.log(np.where(Y > 0, Y, 1.0)), 0.0)
+        cost = np.sum(y_log_y - Y * Z - Y + A) / m
     else:
         A = Z
         cost = 0.5 * np.sum((Z - Y) ** 2) / m
@@ -78,10 +84,12 @@ def test_predictions_come_from_the_registry(name, rng):
     elif name == "softmax":
         np.testing.assert_allclose(P.sum(axis=0), 1.0, rtol=1e-12)
         assert np.array_equal(labels, P.argmax(axis=0))
+    elif name == "poisson":
+        assert np.all(P > 0) and np.array_equal(labels, P)
     else:
         assert np.array_equal(labels, P)
     scores = net.evaluate(X, targets(rng, name, k, 11, np.float64))
-    assert ("accuracy" in scores) == (name != "linear") == OUTPUTS[name].counts
+    assert ("accuracy" in scores) == (name in ("sigmoid", "softmax")) == OUTPUTS[name].counts
 
 
 class StepsItsOwnWay(optimizers.Momentum):

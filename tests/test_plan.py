@@ -45,6 +45,8 @@ def make_problem(rng, dims, output, m, dtype):
         Y = (rng.random((k, m)) > 0.5).astype(dtype)
     elif output == "softmax":
         Y = np.eye(k, dtype=dtype)[:, rng.integers(0, k, m)]
+    elif output == "poisson":
+        Y = rng.poisson(1.5, (k, m)).astype(dtype)
     else:
         Y = rng.standard_normal((k, m)).astype(dtype)
     return X, Y

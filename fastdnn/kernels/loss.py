@@ -600,6 +600,50 @@ def squared_error(Z, Y, scale, dZ, out):
 SIGMOID_OUTPUT = 0
 SOFTMAX_OUTPUT = 1
 LINEAR_OUTPUT = 2
+POISSON_OUTPUT = 3
+
+
+@njit(**config.JIT)
+def _poisson_term(z, y):
+    # y log(y / mu) - y + mu with mu = e^z: the Poisson deviance's half, 0 at mu = y (y log y is 0 at y = 0).
+    mu = math.exp(z)
+    return (y * math.log(y) if y > 0.0 else 0.0) - y * z - y + mu, mu
+
+
+@njit(**config.JIT)
+def poisson_deviance(Z, Y, scale, A, dZ, out):
+    """Exponential outputs with the Poisson deviance (halved), from the log-means ``Z``.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (n, m)
+        Log-means (the last layer's pre-activations).
+    Y : ndarray of shape (n, m)
+        Counts or rates, non-negative.
+    scale : float
+    A : ndarray of shape (n, m)
+        Written with the means :math:`\\mu = e^z` (may be ``Z``).
+    dZ : ndarray of shape (n, m)
+        Written with ``scale * (mu - Y)``.
+    out : ndarray of shape (1,)
+        Written with the mean cost over the ``m`` columns.
+
+    Notes
+    -----
+    .. math:: J = \\frac{1}{m}\\sum_{ij} y_{ij}\\ln\\frac{y_{ij}}{\\mu_{ij}} - y_{ij} + \\mu_{ij},
+              \\qquad \\mu = e^{z}, \\quad dZ = s\\,(\\mu - Y)
+
+    scikit-learn's ``MLPRegressor(loss="poisson")`` loss, whose gradient in
+    ``z`` is the same ``mu - y`` as the other outputs'.
+    """
+    total = 0.0
+    for i in range(Z.shape[0]):
+        for j in range(Z.shape[1]):
+            term, mu = _poisson_term(np.float64(Z[i, j]), np.float64(Y[i, j]))
+            total += term
+            A[i, j] = mu
+            dZ[i, j] = scale * (mu - Y[i, j])
+    out[0] = total / Z.shape[1]
 
 
 @njit(**config.JIT)
@@ -615,6 +659,8 @@ def output_serial(code, Z, Y, scale, dZ, out, shift, norm, native32):
                                       native32)
     elif code == SIGMOID_OUTPUT:
         sigmoid_cross_entropy(Z, Y, scale, Z, dZ, out)
+    elif code == POISSON_OUTPUT:
+        poisson_deviance(Z, Y, scale, Z, dZ, out)
     else:
         squared_error(Z, Y, scale, dZ, out)
 
@@ -663,6 +709,9 @@ def weighted_output_cost(code, Z, Y, w, w_start):
             for i in range(k):
                 z = np.float64(Z[i, j])
                 cost += (z if z > 0.0 else 0.0) - z * np.float64(Y[i, j]) + math.log1p(math.exp(-abs(z)))
+        elif code == POISSON_OUTPUT:
+            for i in range(k):
+                cost += _poisson_term(np.float64(Z[i, j]), np.float64(Y[i, j]))[0]
         else:
             for i in range(k):
                 d = np.float64(Z[i, j]) - np.float64(Y[i, j])
