@@ -243,6 +243,8 @@ class _MLP:
     @property
     def coefs_(self):
         """Weights per layer, shape ``(n_in, n_out)``: transposed views of the network's."""
+        if not hasattr(self, "network_") and "_initial_coefs_" in self.__dict__:
+            return self._initial_coefs_
         self._check_fitted()
         parameters = self.network_.parameters
         return _Layers(self, "coefs_", [parameters[f"W{l}"].T for l in range(1, self.network_.n_layers + 1)])
@@ -255,6 +257,8 @@ class _MLP:
     @property
     def intercepts_(self):
         """Biases per layer, shape ``(n_out,)``: views of the network's."""
+        if not hasattr(self, "network_") and "_initial_intercepts_" in self.__dict__:
+            return self._initial_intercepts_
         self._check_fitted()
         parameters = self.network_.parameters
         biases = [parameters[f"b{l}"].reshape(-1) for l in range(1, self.network_.n_layers + 1)]
@@ -286,6 +290,11 @@ class _MLP:
         return model
 
     def _set_layers(self, name, arrays, prefix, to_network):
+        if not hasattr(self, "network_"):
+            # Before any fit, as scikit-learn allows: the weights the first fit starts from (kept as given,
+            # so that the caller may still fill the list in).
+            self.__dict__[f"_initial_{name}"] = arrays
+            return
         self._check_fitted()
         parameters = self.network_.parameters
         L = self.network_.n_layers
@@ -420,7 +429,10 @@ class _MLP:
         seed = self._seed()
         if first:
             self._build(params, X.shape[1], seed, X.dtype)
-            self._glorot_uniform(random_state)
+            if "_initial_coefs_" in self.__dict__ or "_initial_intercepts_" in self.__dict__:
+                self._start_from_given_weights()  # no draws for them, as scikit-learn makes none
+            else:
+                self._glorot_uniform(random_state)
         network = self.network_
         optimizer, lr_factor = self._optimizer(params)
 
@@ -619,6 +631,15 @@ class _MLP:
         if rs is None:
             return None
         return 0  # a placeholder until _draw_seed
+
+    def _start_from_given_weights(self):
+        """The first fit starts from the ``coefs_`` and ``intercepts_`` assigned before it (both needed)."""
+        coefs = self.__dict__.pop("_initial_coefs_", None)
+        intercepts = self.__dict__.pop("_initial_intercepts_", None)
+        if coefs is None or intercepts is None:
+            raise ValueError("coefs_ and intercepts_ assigned before the first fit must both be given")
+        self._set_layers("coefs_", coefs, "W", lambda array: array.T)
+        self._set_layers("intercepts_", intercepts, "b", lambda array: array.reshape(-1, 1))
 
     def _glorot_uniform(self, random_state):
         """scikit-learn's initial weights: Glorot's uniform bound (factor 2 for logistic units, else 6),

@@ -537,3 +537,30 @@ def test_poisson_regressor_with_one_identity_unit_is_the_poisson_glm(seed):
         MLPRegressor(loss="poisson").fit(X, y - 5.0)
     with pytest.raises(ValueError, match="loss"):
         MLPRegressor(loss="huber").fit(X, y)
+
+
+def test_weights_assigned_before_the_first_fit_are_where_it_starts():
+    from sklearn.neural_network import MLPClassifier as SkClassifier
+
+    X = np.array([[0.6, 0.8, 0.7]])
+    y = np.array([0])
+    weights = [np.array([[0.1, 0.2], [0.3, 0.1], [0.5, 0.0]]), np.array([[0.1], [0.2]])]
+    biases = [np.array([0.1, 0.1]), np.array([1.0])]
+    results = []
+    for cls in (MLPClassifier, SkClassifier):
+        clf = cls(solver="sgd", learning_rate_init=0.1, alpha=0.1, activation="logistic", momentum=0,
+                  hidden_layer_sizes=2, max_iter=1, random_state=1)
+        clf.coefs_ = [0] * 2  # filled in afterwards, as scikit-learn's own test does
+        clf.intercepts_ = [w.copy() for w in biases]
+        clf.coefs_[0], clf.coefs_[1] = weights[0].copy(), weights[1].copy()
+        if cls is SkClassifier:  # what scikit-learn's private state needs to start from them
+            clf.n_outputs_, clf.n_layers_, clf.out_activation_, clf.t_, clf.n_iter_ = 1, 3, "logistic", 0, 0
+            clf.n_features_in_, clf.best_loss_, clf.loss_curve_, clf._no_improvement_count = 3, np.inf, [], 0
+        clf.partial_fit(X, y, classes=[0, 1])
+        results.append([c.copy() for c in clf.coefs_ + clf.intercepts_])
+    for mine, theirs in zip(*results):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-12)
+    with pytest.raises(ValueError, match=r"coefs_\[0\] must have shape \(3, 2\)"):
+        bad = MLPClassifier(hidden_layer_sizes=2)
+        bad.coefs_, bad.intercepts_ = [np.zeros((4, 2)), np.zeros((2, 1))], biases
+        bad.fit(np.ones((4, 3)), [0, 1, 0, 1])
