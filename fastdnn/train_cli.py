@@ -95,7 +95,16 @@ def _train_arguments(parser):
     g.add_argument("--batch-size", default="256", metavar="N|full",
                    help="examples per step, or 'full' for full-batch gradient descent (default: 256)")
     g.add_argument("--optimizer", default="adam", choices=["sgd", "momentum", "adam", "adamw"],
-                   help="adamw: Adam with decoupled weight decay 0.01 (default: adam)")
+                   help="adamw: Adam with decoupled weight decay (--weight-decay) (default: adam)")
+    g.add_argument("--weight-decay", type=float, default=0.01, metavar="W",
+                   help="adamw's decoupled weight decay (default: 0.01)")
+    g.add_argument("--clip-norm", type=float, metavar="C",
+                   help="scale each step's gradient down to this global L2 norm when it is longer")
+    g.add_argument("--clip-value", type=float, metavar="V",
+                   help="clip each entry of each step's gradient to [-V, V]")
+    g.add_argument("--early-stopping", type=int, metavar="PATIENCE",
+                   help="stop when the validation cost (or, without validation data, the training cost) has not "
+                        "improved for PATIENCE epochs, and keep the best epoch's weights")
     g.add_argument("--lr", type=float, default=1e-3, help="learning rate (default: 1e-3)")
     g.add_argument("--l2", type=float, default=0.0, help="L2 regularization strength lambda (default: 0)")
     g.add_argument("--dropout", type=float, default=0.0, help="probability of dropping a hidden unit (default: 0)")
@@ -333,6 +342,13 @@ def _batch_size(args):
         raise CommandError(f"--l2 must be a non-negative number, got {args.l2}")
     if not 0.0 <= args.dropout < 1.0:
         raise CommandError(f"--dropout must lie in [0, 1), got {args.dropout}")
+    for flag, value in (("--clip-norm", args.clip_norm), ("--clip-value", args.clip_value)):
+        if value is not None and not (np.isfinite(value) and value > 0):
+            raise CommandError(f"{flag} must be a positive number, got {value}")
+    if not (np.isfinite(args.weight_decay) and args.weight_decay >= 0):
+        raise CommandError(f"--weight-decay must be a non-negative number, got {args.weight_decay}")
+    if args.early_stopping is not None and args.early_stopping < 1:
+        raise CommandError(f"--early-stopping must be a patience of at least 1 epoch, got {args.early_stopping}")
     if not 0.0 <= args.validation_split < 1.0:
         raise CommandError(f"--validation-split must lie in [0, 1), got {args.validation_split}")
     if args.resume and not args.checkpoint:
@@ -381,6 +397,7 @@ def _summary(history, n_train, seconds, compile_seconds):
 
 def _train(args):
     from . import validation as v
+    from . import optimizers
     from .fitting import FitSettings
     from .network import Network
 
@@ -424,9 +441,13 @@ def _train(args):
               f"{n_train} examples of {args.data}", file=sys.stderr)
     started = time.perf_counter()
     compiled_before = compiling.seconds()
-    settings = FitSettings(epochs=args.epochs, batch_size=batch_size, optimizer=args.optimizer, learning_rate=args.lr,
+    optimizer = optimizers.AdamW(weight_decay=args.weight_decay) if args.optimizer == "adamw" else args.optimizer
+    if args.early_stopping is not None and args.distributed:
+        raise CommandError("--early-stopping is not available with --distributed")
+    settings = FitSettings(epochs=args.epochs, batch_size=batch_size, optimizer=optimizer, learning_rate=args.lr,
                            l2=args.l2, dropout=args.dropout, progress=not args.no_progress, indices=train_indices,
-                           checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every, resume=args.resume)
+                           checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every, resume=args.resume,
+                           clip_norm=args.clip_norm, clip_value=args.clip_value, early_stopping=args.early_stopping)
     if args.distributed:
         history = distributed.train(net, data, settings, validation_data, comm)
     else:
@@ -442,6 +463,11 @@ def _train(args):
         print(f"saved {args.out}")
         return 0
     print(_summary(history, n_train, seconds, compile_seconds))
+    stopper = settings.early_stopping
+    if stopper is not None and stopper.stopped_epoch is not None:
+        kept = f"kept epoch {stopper.best_epoch}'s weights" if stopper.restored else "the last epoch was the best"
+        print(f"early stopping: {stopper.watching} did not improve for {stopper.patience} epochs; {kept} "
+              f"({stopper.watching} {stopper.best:.6g})")
     print(f"saved {args.out}")
     return 0
 

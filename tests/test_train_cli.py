@@ -266,3 +266,18 @@ def test_standardize_is_saved_and_applied(blobs, tmp_path, capsys):
     assert code == 0 and float(out.split("accuracy: ")[1].split()[0]) > 0.9
     code, out, _ = run_cli(["predict", model, tmp_path / "shifted.npz"], capsys)
     assert code == 0 and np.mean(np.array(out.split()) == names) > 0.9
+
+
+def test_adamw_clipping_and_early_stopping_from_the_command_line(blobs, tmp_path, capsys):
+    path, X, names = blobs
+    model = tmp_path / "model.npz"
+    code, out, err = run_cli(["train", path, "--layers", "8", "--epochs", "200", "--batch-size", "32",
+                              "--optimizer", "adamw", "--weight-decay", "0.05", "--clip-norm", "1.0",
+                              "--clip-value", "0.5", "--early-stopping", "2", "--validation-split", "0.2", "--lr", "0.3",
+                              "--out", model, "--no-progress"], capsys)
+    assert code == 0, err
+    assert "early stopping: val_cost did not improve for 2 epochs; kept epoch" in out
+    assert int(out.split("epochs ")[1].split(";")[0]) < 200
+    code, _, err = run_cli(["train", path, "--layers", "8", "--clip-norm", "0", "--out", model, "--no-progress"],
+                           capsys)
+    assert_one_line_error(code, err, "--clip-norm must be a positive number")
