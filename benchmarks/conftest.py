@@ -19,7 +19,7 @@ from fastdnn import bench
 
 FULL = os.environ.get("FASTDNN_BENCH_FULL") == "1"
 DTYPES = ("float64", "float32")
-DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+DATA_DIR = Path(os.environ.get("FASTDNN_DATA") or Path(__file__).resolve().parents[1].parent / "shared" / "data")
 TORCH_REASON = "PyTorch is not installed (pip install 'fastdnn[torch]' adds the PyTorch peer)"
 
 

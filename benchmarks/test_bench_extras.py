@@ -12,6 +12,7 @@ costs are checked against the course's figures so the timed work is the
 right work.
 """
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ import pytest
 
 from fastdnn import logistic, planar, reference
 
-DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+DATA_DIR = Path(os.environ.get("FASTDNN_DATA") or Path(__file__).resolve().parents[1].parent / "shared" / "data")
 IMPLEMENTATIONS = ("reference", "fastdnn")
 MODULES = {
     "logistic": {"reference": reference.logistic, "fastdnn": logistic},

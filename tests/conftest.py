@@ -7,14 +7,15 @@ relative one times the largest magnitude involved, so a tiny entry of a
 large array is judged on the array's scale, not its own.
 """
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 
-#: The shared data folder, beside the project (never inside it).
-DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+#: The real data: $FASTDNN_DATA, else the shared folder beside the project (never inside it).
+DATA_DIR = Path(os.environ.get("FASTDNN_DATA") or Path(__file__).resolve().parents[1].parent / "shared" / "data")
 
 RTOL = {np.dtype(np.float64): 1e-12, np.dtype(np.float32): 1e-5}
 
