@@ -16,7 +16,7 @@ timed and reported on its own), then times them in turns, rotating the
 order every round so that a noisy neighbour hurts them all alike, and
 reports the median time per step.  One table comes out; ``--json`` saves it
 with the machine's description, ``--compare`` checks a run against a saved
-one, ``--plot`` draws it.
+one, ``--plot`` draws it (``--plot FILE --from JSON`` draws a saved run).
 
 The step builders (:func:`make_batch`, :func:`reference_step`,
 :func:`fastdnn_step`) are shared with the pytest-benchmark suite in
@@ -712,6 +712,8 @@ def add_arguments(parser):
                              "than %d%%%%" % round(REGRESSION_TOLERANCE * 100))  # argparse %-formats help once more
     parser.add_argument("--plot", default=None, metavar="FILE.png",
                         help="draw the speedups as a bar chart (needs matplotlib: pip install 'fastdnn[plot]')")
+    parser.add_argument("--from", dest="from_json", default=None, metavar="FILE",
+                        help="with --plot: draw a run saved by --json instead of running the benchmark")
     parser.add_argument("--no-torch", dest="torch", action="store_false",
                         help="leave PyTorch out even when it is installed")
     parser.add_argument("--course", action="store_true",
@@ -759,6 +761,8 @@ def run(args):
         from . import bench_cold
 
         return bench_cold.run(_cases(args), args.json)
+    if getattr(args, "from_json", None):
+        return plot_saved(args.from_json, args.plot)
     sample = cpu_sample()
     time.sleep(0.2)
     run_sample = cpu_sample()
@@ -823,6 +827,22 @@ def run(args):
         print(f"saved {args.plot}")
     if saved is not None:
         return report_comparison(rows, saved, args.compare, machine)
+    return 0
+
+
+def plot_saved(path, out):
+    """``--plot OUT --from PATH``: draw a saved run without running anything; returns the exit status."""
+    if not out:
+        _err("fastdnn bench: --from draws a saved run: give --plot FILE.png too")
+        return 2
+    try:
+        _require_matplotlib()
+        doc = load_json(path)
+    except (ImportError, OSError, ValueError) as exc:
+        _err(f"fastdnn bench: {exc}")
+        return 2
+    plot(doc["rows"], out, doc.get("machine"))
+    print(f"saved {out} (from {path}, run {doc.get('created', 'at an unknown time')})")
     return 0
 
 

@@ -108,6 +108,22 @@ def test_plot_writes_a_png(tmp_path, capsys):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_plot_draws_a_saved_run_without_running(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("matplotlib", reason="--plot needs matplotlib (the plot extra)")
+    saved, path = tmp_path / "run.json", tmp_path / "again.png"
+    assert main(TINY + ["--dtype", "float64", "--json", str(saved)]) == 0
+    capsys.readouterr()
+    monkeypatch.setattr(bench, "run_case", lambda *a: pytest.fail("--from must not run the benchmark"))
+    assert main(["bench", "--plot", str(path), "--from", str(saved)]) == 0
+    assert f"from {saved}" in capsys.readouterr().out
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert main(["bench", "--from", str(saved)]) == 2
+    assert "give --plot FILE.png too" in capsys.readouterr().err
+    (tmp_path / "other.json").write_text("{}")
+    assert main(["bench", "--plot", str(path), "--from", str(tmp_path / "other.json")]) == 2
+    assert "was not written by 'fastdnn bench --json'" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("argv", [["--shapes", "8,x,1"], ["--shapes", "8"], ["--m", "0"], ["--dtype", "float16"],
                                   ["--repeats", "0"], ["--quick", "--full"]])
 def test_bad_options_are_usage_errors(argv, capsys):
