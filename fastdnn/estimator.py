@@ -322,8 +322,14 @@ class _MLP:
 
     def _validate_X(self, X):
         if HAVE_SKLEARN:
-            return _sk_validate_data(self, X, dtype=(np.float64, np.float32), accept_sparse=("csr", "csc"), reset=False)
+            return self._sklearn_data(X, reset=False)
         return self._checked_X(X, reset=False)
+
+    def _sklearn_data(self, *arrays, reset, **options):
+        """scikit-learn's ``validate_data`` with what both estimators take: float64 or float32 (others
+        converted), dense or CSR/CSC ``X``."""
+        return _sk_validate_data(self, *arrays, dtype=(np.float64, np.float32), accept_sparse=("csr", "csc"),
+                                 reset=reset, **options)
 
     def _checked_X(self, X, reset):
         """``X`` checked without scikit-learn: 2-D, float32 or float64 (else converted), finite, dense or
@@ -335,16 +341,15 @@ class _MLP:
                 raise ValueError(f"X must be 2-D, got shape {X.shape}")
             if X.dtype not in v.FLOAT_DTYPES:
                 X = X.astype(np.float64)
-            if not sparse_input.SparseInputs(X.T.tocsr()).all_finite():
+            if not sparse_input.stored_values_finite(X):
                 raise ValueError("X contains NaN or infinity among its stored values")
         else:
             X = v.as_array("X", X, ndim=2)
             if X.dtype not in v.FLOAT_DTYPES:
                 X = X.astype(np.float64)
+            v.check_finite("X", X if X.flags.c_contiguous else X.T)
         if X.shape[0] < 1 or X.shape[1] < 1:
             raise ValueError(f"X must have at least one sample and one feature, got shape {X.shape}")
-        if not sparse_input.is_sparse(X):
-            v.check_finite("X", X if X.flags.c_contiguous else X.T)
         self._check_n_features(X, reset)
         return X
 
@@ -846,7 +851,7 @@ class MLPClassifier(*((_BASES[0], _MLP, _BASES[1]) if HAVE_SKLEARN else (_MLP, _
         if _is_indicator_matrix(y):
             # Multilabel: one 0/1 column per label, as scikit-learn's MLPClassifier takes it.
             if HAVE_SKLEARN:
-                X, y = _sk_validate_data(self, X, y, dtype=(np.float64, np.float32), accept_sparse=("csr", "csc"), reset=reset, multi_output=True)
+                X, y = self._sklearn_data(X, y, reset=reset, multi_output=True)
             else:
                 X = self._checked_X(X, reset)
                 y = np.asarray(y)
@@ -854,7 +859,7 @@ class MLPClassifier(*((_BASES[0], _MLP, _BASES[1]) if HAVE_SKLEARN else (_MLP, _
                     raise ValueError(f"X has {X.shape[0]} samples but y has {len(y)}")
             return X, (y.toarray() if hasattr(y, "toarray") else np.asarray(y))
         if HAVE_SKLEARN:
-            X, y = _sk_validate_data(self, X, y, dtype=(np.float64, np.float32), accept_sparse=("csr", "csc"), reset=reset)
+            X, y = self._sklearn_data(X, y, reset=reset)
             check_classification_targets(y)
             return X, y
         X = self._checked_X(X, reset)
@@ -1070,8 +1075,7 @@ class MLPRegressor(*((_REGRESSOR_BASES[0], _MLP, _REGRESSOR_BASES[1]) if HAVE_SK
 
     def _validate_X_y(self, X, y, reset):
         if HAVE_SKLEARN:
-            X, y = _sk_validate_data(self, X, y, dtype=(np.float64, np.float32), accept_sparse=("csr", "csc"), reset=reset, multi_output=True,
-                                     y_numeric=True)
+            X, y = self._sklearn_data(X, y, reset=reset, multi_output=True, y_numeric=True)
         else:
             X = self._checked_X(X, reset)
             y = v.as_array("y", y)

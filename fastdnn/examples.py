@@ -39,12 +39,16 @@ class Examples:
         # The name of X while its values are still to be checked for NaN and
         # inf: the gather of a fit's first epoch does it as it copies them.
         self.unchecked = unchecked
-        # A row-per-example array seen transposed: batches are gathered row by
-        # row (one contiguous copy per example) and read through their transpose.
-        self.rows = X.T if X.flags.f_contiguous and not X.flags.c_contiguous else None
-        # A file map: its pages are released every few batches, so that an
-        # epoch over a data set larger than memory keeps the resident set small.
-        self.pages = mapped.budget_for(X)
+        self.rows, self.pages = self._layout(X)
+
+    @staticmethod
+    def _layout(X):
+        """``(rows, pages)``: a row-per-example array seen transposed (batches are gathered row by row, one
+        contiguous copy per example, and read through their transpose), and a file map's page budget (its
+        pages are released every few batches, so that an epoch over a data set larger than memory keeps the
+        resident set small); ``None`` when ``X`` is neither."""
+        rows = X.T if X.flags.f_contiguous and not X.flags.c_contiguous else None
+        return rows, mapped.budget_for(X)
 
     #: Whether ``X`` is sparse (:class:`SparseExamples`).
     sparse = False
@@ -116,6 +120,18 @@ class Examples:
     def finite_examples(self, examples):
         """Whether each of these examples' inputs is finite (a failure path's check: it copies them)."""
         return np.isfinite(np.asarray(self.X[:, examples])).all(axis=0)
+
+    def chunk_X(self, start, b, ws, positions, direct):
+        """Columns ``start:start + b`` as a product reads them (:func:`fastdnn.inference.chunks`): ``X``'s
+        slice in place when ``direct``, else gathered into ``ws`` (``positions``: ``0 .. b - 1``)."""
+        X_part = self.X[:, start:start + b]
+        if direct:
+            return X_part  # a product reads a slice of a C or F array in place
+        if self.rows is not None:
+            gather_mod.gather_rows(X_part.T, positions, 0, ws.X_rows)
+            return ws.X_rows_T
+        gather_mod.gather(X_part, positions, 0, ws.X)
+        return ws.X
 
     def check_fits(self, layer_dims, output):
         """Raise ``ValueError`` unless these examples were prepared for a network of this shape and output."""
@@ -253,20 +269,18 @@ class SparseExamples(Examples):
 
     sparse = True
 
-    def __init__(self, X, Y=None, labels=None, unchecked=None, prepared_for=None):
-        self.X, self.Y, self.labels = X, Y, labels
-        self.weights = None
-        self.prepared_for = prepared_for
-        self.m = X.shape[1]
-        self.unchecked = unchecked
-        self.rows = None
-        self.pages = None
+    #: Why native blocks cannot read these data.
+    PROBLEM = "X is sparse: its products run on the plain route"
+
+    @staticmethod
+    def _layout(X):
+        return None, None
 
     def session_problem(self, dtype):
-        return "X is sparse: its products run on the plain route"
+        return self.PROBLEM
 
     def batch_problem(self):
-        return "X is sparse: its products run on the plain route"
+        return self.PROBLEM
 
     def direct_X(self, dtype):
         return False
@@ -285,6 +299,9 @@ class SparseExamples(Examples):
 
     def gather_all_X(self, indices, dtype):
         return self.X.columns(indices)
+
+    def chunk_X(self, start, b, ws, positions, direct):
+        return self.X.columns(np.arange(start, start + b))  # the first layer reads the nonzeros in place
 
     def check_X(self):
         if self.unchecked is not None and not self.X.all_finite():

@@ -56,13 +56,6 @@ def _indices(name, value):
     return indices
 
 
-def _positive_float(name, value):
-    value = v.finite_float(name, value, minimum=0.0)
-    if value == 0.0:
-        raise ValueError(f"{name} must be > 0, got 0.0")
-    return value
-
-
 def _early_stopping(name, value):
     if isinstance(value, EarlyStopping):
         return value
@@ -90,8 +83,8 @@ RULES = {
     "progress": lambda name, value: bool(value),
     "schedule": _callable("epoch -> learning rate"),
     "step_schedule": _callable("step -> learning rate"),
-    "clip_norm": _optional(_positive_float),
-    "clip_value": _optional(_positive_float),
+    "clip_norm": _optional(v.positive_float),
+    "clip_value": _optional(v.positive_float),
     "early_stopping": _optional(_early_stopping),
     "callback": _callable("(epoch, record) -> stop"),
     "checkpoint": _optional(_path),

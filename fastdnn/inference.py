@@ -32,17 +32,7 @@ def chunks(state, data, with_targets):
     for start in range(0, m, chunk):
         b = min(chunk, m - start)
         ws = state.workspace(b, cache=(b == chunk))
-        X_part = None if data.sparse else data.X[:, start:start + b]
-        if data.sparse:
-            X_chunk = data.X.columns(np.arange(start, start + b))  # the first layer reads the nonzeros in place
-        elif direct:
-            X_chunk = X_part  # a product reads a slice of a C or F array in place
-        elif data.rows is not None:
-            gather_mod.gather_rows(X_part.T, positions, 0, ws.X_rows)
-            X_chunk = ws.X_rows_T
-        else:
-            gather_mod.gather(X_part, positions, 0, ws.X)
-            X_chunk = ws.X
+        X_chunk = data.chunk_X(start, b, ws, positions, direct)
         Y_chunk = None
         if with_targets:
             if data.labels is not None:

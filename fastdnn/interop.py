@@ -263,6 +263,9 @@ def to_torch(net):
     so that ``model(X.T)`` gives ``net.predict_proba(X).T``; drop the last
     module to train it on logits.
     """
+    if net.output == "poisson":
+        raise ValueError("PyTorch has no exponential module for a poisson output: build the Sequential from "
+                         "to_torch_state_dict and take torch.exp of its output")
     try:
         import torch
         from torch import nn
@@ -274,9 +277,6 @@ def to_torch(net):
         if l < net.n_layers - 1 and TORCH_MODULES[net.hidden_layers[l]] is not None:
             kind = TORCH_MODULES[net.hidden_layers[l]]
             modules.append(nn.LeakyReLU(net.leaky_slope) if kind == "LeakyReLU" else getattr(nn, kind)())
-    if net.output == "poisson":
-        raise ValueError("PyTorch has no exponential module for a poisson output: build the Sequential from "
-                         "to_torch_state_dict and take torch.exp of its output")
     if net.output == "sigmoid":
         modules.append(nn.Sigmoid())
     elif net.output == "softmax":

@@ -75,15 +75,10 @@ class TrainLoop:
         self.count = settings.track_accuracy and state.head.counts
         self.answers = m * state.head.answers_per_example(net.layer_dims[-1]) if self.count else None
         self.evaluate = evaluate
-        self.early_stopping = settings.early_stopping
-        if self.early_stopping is not None:
-            if reducer is not None:
-                raise ValueError("early_stopping is not available over MPI: stop from the callback, which the "
-                                 "leading process's decides for all")
-            keys = {"epoch", "cost", "learning_rate", "seconds"} | ({"accuracy"} if self.count else set())
-            if evaluate is not None:
-                keys |= {"val_cost", "val_accuracy"} if state.head.counts else {"val_cost"}
-            self.early_stopping.start(keys)
+        if settings.early_stopping is not None and reducer is not None:
+            raise ValueError("early_stopping is not available over MPI: stop from the callback, which the "
+                             "leading process's decides for all")
+        self._start_early_stopping()
         self._weigh(data, indices, whole)
         # The batch sizes in order, so that the smaller batch's workspace shares the larger one's buffers.
         self.workspaces = {}
@@ -93,6 +88,16 @@ class TrainLoop:
         self.checkpoints = fitting.Checkpoints(settings, state, net, m, self.batch, indices,
                                                writer=reducer is None or reducer.leads)
         self.first_epoch, self.first_step, self.resumed_sums, self.history = 0, 0, (0.0, 0.0), {}
+
+    def _start_early_stopping(self):
+        """Tell the fit's early stopping (if any) which keys its records will hold."""
+        self.early_stopping = self.settings.early_stopping
+        if self.early_stopping is None:
+            return
+        keys = {"epoch", "cost", "learning_rate", "seconds"} | ({"accuracy"} if self.count else set())
+        if self.evaluate is not None:
+            keys |= {"val_cost", "val_accuracy"} if self.state.head.counts else {"val_cost"}
+        self.early_stopping.start(keys)
 
     def _weigh(self, data, indices, whole):
         """Make room for the sample weights of each batch (``batch_weights``), normalised to a mean of 1.
@@ -163,9 +168,7 @@ class TrainLoop:
             with compiling.listening(_compile_note(bar)):
                 self.epochs(executors, bar, running.plan.route)
             if self.first_epoch < settings.epochs:
-                self.after_last_epoch(self._epoch)  # the epoch the loop ended on
-                if self.early_stopping is not None:
-                    self.early_stopping.finish(self.state, self.net.history["epoch"][-1])
+                self.finish()
         except BaseException as error:
             if reducer is not None:
                 reducer.failed(error)
@@ -233,27 +236,28 @@ class TrainLoop:
         """The last update is not followed by a cost: check it here (:func:`fastdnn.fitting.check_last_update`)."""
         fitting.check_last_update(self.state, epoch)
 
+    def finish(self):
+        """After the epoch the loop ended on: the last update's check, and early stopping's best epoch back."""
+        self.after_last_epoch(self._epoch)
+        if self.early_stopping is not None:
+            self.early_stopping.finish(self.state, self.net.history["epoch"][-1])
+
     def step(self, executor, start, b, ws, lr):
         """The step on ``indices[start:start + b]`` (the whole batch in a full-batch fit); returns its cost."""
         settings, reducer = self.settings, self.reducer
+        lo, hi = start, start + b  # this process's columns of the batch
         if self.whole is not None:
             batch = Batch(self.whole[0], self.whole[1], 0, b)
-            if self.weights is not None:
-                weights, total = self.weights_of(start, b)
-                batch = batch._replace(weights=weights, weight_sum=total)
         elif reducer is None:
             batch = executor.take(self.data, self.indices, start, b, ws)
-            if self.weights is not None:
-                weights, total = self.weights_of(start, b)
-                batch = batch._replace(weights=weights, weight_sum=total)
         else:
             lo, hi = reducer.shard(start, b)
             batch = executor.take(self.data, self.indices, lo, hi - lo, ws) if hi > lo else Batch(None, None, lo, 0)
             batch = batch._replace(offset=lo - start, total=b)
-            if self.weights is not None:
-                # Every process holds the whole batch's weights: each normalises by the same sum.
-                weights, total = self.weights_of(start, b, lo - start, hi - start)
-                batch = batch._replace(weights=weights, weight_sum=total)
+        if self.weights is not None:
+            # (Over MPI every process holds the whole batch's weights: each normalises by the same sum.)
+            weights, total = self.weights_of(start, b, lo - start, hi - start)
+            batch = batch._replace(weights=weights, weight_sum=total)
         return executor.train(batch, ws, lr, settings.l2, settings.keep_prob, self.count, reducer)
 
     def diverged(self, cost, where, lr, start, b):
@@ -406,15 +410,10 @@ class StreamLoop(TrainLoop):
         self.batches, self.layout, self.evaluate = batches, layout, evaluate
         self.reducer, self.whole, self.data = None, None, None
         self.count = settings.track_accuracy and state.head.counts
-        self.early_stopping = settings.early_stopping
-        if self.early_stopping is not None:
-            keys = {"epoch", "cost", "learning_rate", "seconds"} | ({"accuracy"} if self.count else set())
-            if evaluate is not None:
-                keys |= {"val_cost", "val_accuracy"} if state.head.counts else {"val_cost"}
-            self.early_stopping.start(keys)
+        self._start_early_stopping()
         self.first_epoch, self.history, self.n_steps = 0, {}, 0
         self.checkpoints = _NoCheckpoints()  # the stream's position is not the loop's to keep
-        self.opt_kind = "clipped" if settings.clip is not None else plan_mod.optimizer_kind(state.optimizer)
+        self.opt_kind = plan_mod.optimizer_kind(state.optimizer, settings.clip is not None)
 
     def run(self, executors=None):
         """Train every epoch; returns this call's records."""
@@ -423,9 +422,7 @@ class StreamLoop(TrainLoop):
         try:
             with compiling.listening(_compile_note(bar)):
                 self.epochs(None, bar, "stream")
-            self.after_last_epoch(self._epoch)
-            if self.early_stopping is not None:
-                self.early_stopping.finish(self.state, self.net.history["epoch"][-1])
+            self.finish()
         finally:
             if bar is not None:
                 bar.close()
@@ -450,8 +447,7 @@ class StreamLoop(TrainLoop):
             executor = self.schedule.executor(self.schedule.plan_for(case))
             batch = Batch(X, Y, 0, b)
             if data.weights is not None:
-                weights = np.empty(b, dtype=np.float64)
-                batch = batch._replace(weights=weights, weight_sum=loss.normalise_weights(data.weights, weights))
+                batch = batch.weighed(data.weights)
             ws = state.workspace(b)
             cost = executor.train(batch, ws, lr, settings.l2, settings.keep_prob, self.count)
             if not math.isfinite(cost):

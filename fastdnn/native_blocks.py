@@ -738,10 +738,7 @@ class Session:
         if self.optimizer.code == ADAM_CODE:
             self.fctl[_CORRECTION1], self.fctl[_CORRECTION2] = update.adam_corrections(
                 self.optimizer.beta1, self.optimizer.beta2, state.t + 1)
-        if l2_count is None:
-            l2_count = b
-        elif l2_count <= 0.0:
-            l2, l2_count = 0.0, 1.0  # a batch of zero total weight: no L2 to divide
+        l2, l2_count = reg.l2_divisor(l2, b if l2_count is None else l2_count)
         self.fctl[_LR] = learning_rate
         self.fctl[_DECAY] = l2 / l2_count
         # _finish_step divides the cost's L2 term by b.

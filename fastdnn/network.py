@@ -293,9 +293,7 @@ class Network:
         m = None if m is None else v.positive_int("m", m)
         # The checks fit's settings make of the same arguments.
         dropout = fitting.RULES["dropout"]("dropout", dropout) > 0.0
-        kind = plan_mod.optimizer_kind(fitting.RULES["optimizer"]("optimizer", optimizer))
-        if clip:
-            kind = "clipped"  # as the fit plans it (fastdnn.schedule.Schedule.fit_plans)
+        kind = plan_mod.optimizer_kind(fitting.RULES["optimizer"]("optimizer", optimizer), clip)
         decay = fitting.RULES["l2"]("l2", l2) > 0.0
         return self._schedule.plan_for(plan_mod.case_of(batch_size, m, kind, decay, dropout, course))
 
@@ -572,10 +570,7 @@ class Network:
     def _train(self, data, settings, validation_data, reducer=None):
         model, schedule = self._model, self._schedule
         bound = model.snapshot(values=False)
-        if settings.optimizer != model.optimizer:
-            model.bind(settings.optimizer)
-        model.backup_valid = False
-        evaluate = None if validation_data is None else functools.partial(self._evaluate, validation_data)
+        evaluate = self._begin_fit(settings, validation_data)
         try:
             indices = settings.example_order(data.m)
             full_batch = reducer is None and (settings.batch_size is None or settings.batch_size >= indices.size)
@@ -590,19 +585,18 @@ class Network:
             if reducer is not None:
                 reducer.failed(error)  # over MPI, a rank failing alone ends the job rather than hang it
             raise
-        outer_clip, model.clip = model.clip, settings.clip  # (a fit from a callback of a fit puts it back)
         opened = {}
         try:
-            try:
-                loop.resume()
-                runners = schedule.fit_executors(plans, loop, opened)
-            except BaseException as error:
-                if reducer is not None:
-                    reducer.failed(error)
-                raise
-            return loop.run(runners)
+            with model.clipping(settings.clip):
+                try:
+                    loop.resume()
+                    runners = schedule.fit_executors(plans, loop, opened)
+                except BaseException as error:
+                    if reducer is not None:
+                        reducer.failed(error)
+                    raise
+                return loop.run(runners)
         finally:
-            model.clip = outer_clip
             for executor in opened.values():
                 executor.close()
             if full_batch:
@@ -629,17 +623,19 @@ class Network:
 
     @_one_at_a_time
     def _train_stream(self, batches, settings, validation_data, layout):
+        evaluate = self._begin_fit(settings, validation_data)
+        loop = StreamLoop(self, self._schedule, settings, batches, layout, evaluate)
+        with self._model.clipping(settings.clip):
+            return loop.run()
+
+    def _begin_fit(self, settings, validation_data):
+        """Bind the fit's optimizer (unless it is the one bound), drop the rollback copy; returns the
+        validation's ``evaluate`` (``None`` without validation data)."""
         model = self._model
         if settings.optimizer != model.optimizer:
             model.bind(settings.optimizer)
         model.backup_valid = False
-        evaluate = None if validation_data is None else functools.partial(self._evaluate, validation_data)
-        loop = StreamLoop(self, self._schedule, settings, batches, layout, evaluate)
-        outer_clip, model.clip = model.clip, settings.clip
-        try:
-            return loop.run()
-        finally:
-            model.clip = outer_clip
+        return None if validation_data is None else functools.partial(self._evaluate, validation_data)
 
     @_one_at_a_time
     def fit_course(self, X, Y, learning_rate=0.0075, num_iterations=3000, print_cost=False, dual="auto"):

@@ -187,9 +187,7 @@ class Adam(Optimizer):
     def __init__(self, beta1=0.9, beta2=0.999, eps=1e-8):
         self.beta1 = _fraction("beta1", beta1)
         self.beta2 = _fraction("beta2", beta2)
-        self.eps = v.finite_float("eps", eps, minimum=0.0)
-        if self.eps == 0.0:
-            raise ValueError("eps must be > 0, got 0.0")
+        self.eps = v.positive_float("eps", eps)
 
     def get_config(self):
         return {"beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}

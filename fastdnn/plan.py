@@ -409,10 +409,13 @@ def needs_c_order(strategy):
     return strategy == "native"
 
 
-def optimizer_kind(optimizer):
-    """``"sgd"``, ``"native"`` or ``"python"`` (see :data:`OPTIMIZER_KINDS`) of an optimizer object."""
+def optimizer_kind(optimizer, clipped=False):
+    """``"sgd"``, ``"native"``, ``"python"`` or ``"clipped"`` (see :data:`OPTIMIZER_KINDS`) of an optimizer
+    object, in a fit that clips its gradients or not."""
     from . import optimizers
 
+    if clipped:
+        return "clipped"  # any optimizer: the gradient must be whole before the step
     form = optimizer.native_form()
     if form is None:
         return "python"

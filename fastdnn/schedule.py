@@ -111,8 +111,7 @@ class Schedule:
         process's shard of each size, gathered and reduced.
         """
         settings = loop.settings
-        # A clipped step needs the whole gradient before the update: the optimizer steps in Python.
-        opt_kind = "clipped" if settings.clip is not None else plan_mod.optimizer_kind(self.state.optimizer)
+        opt_kind = plan_mod.optimizer_kind(self.state.optimizer, settings.clip is not None)
         dropout, l2 = settings.keep_prob < 1.0, settings.l2 > 0.0
         if whole is not None:
             return {loop.m: self.plan_for(self.whole_batch_case(whole[0], whole[1], settings.keep_prob, opt_kind,

@@ -13,7 +13,6 @@ import math
 import numpy as np
 
 from .executors.base import Batch
-from .kernels import loss
 from .kernels import regularization as reg
 
 
@@ -54,28 +53,23 @@ class FullBatchObjective:
         m = indices.size
         self.batch = Batch(self.X, self.Y, 0, m)
         if data.weights is not None:
-            weights = np.empty(m, dtype=np.float64)
-            total = loss.normalise_weights(np.take(data.weights, indices), weights)
-            self.batch = self.batch._replace(weights=weights, weight_sum=total)
+            self.batch = self.batch.weighed(np.take(data.weights, indices))
         self.l2, self.scale = float(l2), float(scale)
         # No optimizer steps inside the pass: the gradient must come out whole.
         case = schedule.whole_batch_case(self.X, self.Y, 1.0, "python", self.l2)
         self.executor = schedule.executor(schedule.plan_for(case))
         self.ws = self.state.workspace(m)
         self.grad = np.empty(self.state.params.size, dtype=np.float64)
-        self.n_calls = 0
 
     def __call__(self, theta):
         state, n_weights = self.state, self.state.n_weights
         state.params[...] = theta
-        self.n_calls += 1
         cost = self.executor.gradient(self.batch, self.ws) * self.scale
         np.multiply(state.grads, self.scale, out=self.grad)
-        count = self.batch.l2_count
-        if self.l2 and count > 0:
-            reg.sum_of_squares(state.params, n_weights, state.partials, self.ws.square_sum)
-            cost += self.l2 / (2.0 * count) * float(self.ws.square_sum[0])
-            self.grad[:n_weights] += (self.l2 / count) * state.params[:n_weights]
+        l2, count = reg.l2_divisor(self.l2, self.batch.l2_count)
+        if l2:
+            cost = self.state.regularized_cost(cost, self.ws, l2, count)
+            self.grad[:n_weights] += (l2 / count) * state.params[:n_weights]
         return (float(cost) if math.isfinite(cost) else math.inf), self.grad
 
     def close(self):

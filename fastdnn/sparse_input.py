@@ -22,6 +22,11 @@ def is_sparse(X):
     return module is not None and module.issparse(X)
 
 
+def stored_values_finite(X):
+    """Whether every value a scipy.sparse ``X`` stores is finite (its implicit zeros are)."""
+    return bool(kernels.all_finite(X.data))
+
+
 class SparseInputs:
     """``X`` of shape ``(n_x, m)`` as CSR rows of examples (``rows``: ``(m, n_x)``)."""
 
@@ -47,15 +52,11 @@ class SparseInputs:
         return cls(rows)
 
     def all_finite(self):
-        return bool(kernels.all_finite(self.values))
+        return stored_values_finite(self.rows)
 
     def columns(self, examples):
         """The batch of these examples (int64 indices), as the first layer's products read it."""
         return SparseColumns(self, np.asarray(examples, dtype=np.int64))
-
-    @property
-    def nbytes(self):
-        return self.values.nbytes + self.indices.nbytes + self.indptr.nbytes
 
 
 class SparseColumns:

@@ -13,6 +13,7 @@ routes that run steps (:mod:`fastdnn.native_blocks`, the worker blocks) and
 public records (history, metadata, evaluation).
 """
 
+import contextlib
 import threading
 
 import numpy as np
@@ -285,6 +286,16 @@ class ModelState:
         self.executor_cache = {}
         self.lock = threading.RLock()
         self.bind(opt_mod.SGD())
+
+    @contextlib.contextmanager
+    def clipping(self, clip):
+        """The fit's gradient clipping (:attr:`fastdnn.fitting.FitSettings.clip`) in force for a ``with``
+        block, then the one before it again (a fit from a callback of a fit puts the outer one back)."""
+        outer, self.clip = self.clip, clip
+        try:
+            yield
+        finally:
+            self.clip = outer
 
     def reseed(self, seed):
         """Seed the randomness of training: the shuffling generator and the dropout masks' key."""

@@ -323,6 +323,14 @@ def finite_float(name, value, minimum=None):
     return value
 
 
+def positive_float(name, value):
+    """``value`` as a finite float ``> 0``."""
+    value = finite_float(name, value, minimum=0.0)
+    if value == 0.0:
+        raise ValueError(f"{name} must be > 0, got 0.0")
+    return value
+
+
 def network_dtype(name, value):
     """``value`` as a NumPy dtype, float32 or float64, else ``TypeError`` naming ``name``."""
     try:

@@ -3,6 +3,9 @@
 import math
 from typing import NamedTuple
 
+import numpy as np
+
+from ..kernels import loss
 from ..kernels import regularization as reg
 from ..kernels import update
 
@@ -42,6 +45,11 @@ class Batch(NamedTuple):
     def l2_count(self):
         """What the L2 term divides by: the batch's examples, or its sum of weights (scikit-learn's)."""
         return self.columns if self.weights is None else self.weight_sum
+
+    def weighed(self, weights):
+        """This batch with the sample ``weights`` of its columns: a normalised copy and their sum."""
+        normalised = np.empty(len(weights), dtype=np.float64)
+        return self._replace(weights=normalised, weight_sum=loss.normalise_weights(weights, normalised))
 
     @property
     def shard(self):
@@ -145,8 +153,7 @@ class Executor:
         (``m``: the batch's sum of sample weights when it has them.)
         """
         state = self.state
-        if m <= 0.0:
-            l2, m = 0.0, 1.0  # a batch of zero total weight: no L2 to divide (and l2 / m must not be 0 / 0)
+        l2, m = reg.l2_divisor(l2, m)
         if math.isfinite(cost):
             cost = state.regularized_cost(cost, ws, l2, m)
         if math.isfinite(cost):

@@ -160,6 +160,15 @@ def dropout_backward(dA, A, mask, keep_prob, parallel=True):
 SUM_BLOCK = 1 << 14
 
 
+def l2_divisor(l2, count):
+    """``(l2, count)`` of a batch's L2 term, ``count`` its examples or its sum of sample weights.
+
+    A batch of zero total weight has no L2 term to divide (and ``l2 / count``
+    must not be ``0 / 0``): ``(0.0, 1.0)``.
+    """
+    return (0.0, 1.0) if count <= 0.0 else (l2, count)
+
+
 def n_sum_blocks(size):
     """Length of the ``partials`` buffer :func:`sum_of_squares` needs for ``size`` elements."""
     return max(1, (size + SUM_BLOCK - 1) // SUM_BLOCK)
