@@ -48,6 +48,8 @@ import numpy as np
 from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
+from numba.core.imputils import impl_ret_borrowed
+from numba.np import arrayobj
 from numba.extending import intrinsic
 
 from . import blas, config
@@ -79,7 +81,6 @@ class Model(NamedTuple):
     hidden_code: int
     output_code: int
     slope: float
-    native32: bool
 
 
 class Batches(NamedTuple):
@@ -224,9 +225,31 @@ YIELD_AFTER = 256
 # ---------------------------------------------------------------- the block pass
 
 
-@njit(**config.JIT)
-def _view(flat, offset, rows, cols):
-    return flat[offset:offset + rows * cols].reshape((rows, cols))
+@intrinsic
+def _view(typingctx, flat, offset, rows, cols):
+    """``flat[offset:offset + rows * cols]`` as a C-ordered ``(rows, cols)`` array (1-D C-ordered ``flat``).
+
+    What a slice and ``reshape`` give, without ``reshape``'s checks: their
+    error path (the message with the shapes) compiled for 5 s in every new
+    environment, and the planner sizes every buffer this reads.
+    """
+    if not (isinstance(flat, types.Array) and flat.ndim == 1 and flat.layout == "C"):
+        return None
+    view_type = types.Array(flat.dtype, 2, "C")
+
+    def codegen(context, builder, signature, args):
+        flat_type = signature.args[0]
+        source = context.make_array(flat_type)(context, builder, args[0])
+        offset, rows, cols = (context.cast(builder, value, kind, types.intp)
+                              for value, kind in zip(args[1:], signature.args[1:]))
+        itemsize = context.get_constant(types.intp, context.get_abi_sizeof(context.get_data_type(flat_type.dtype)))
+        view = context.make_array(view_type)(context, builder)
+        arrayobj.populate_array(view, data=builder.gep(source.data, [offset]), shape=[rows, cols],
+                                strides=[builder.mul(cols, itemsize), itemsize], itemsize=itemsize,
+                                meminfo=source.meminfo, parent=source.parent)
+        return impl_ret_borrowed(context, builder, view_type, view._getvalue())
+
+    return view_type(flat, offset, rows, cols), codegen
 
 
 @njit(**config.JIT)
@@ -269,7 +292,7 @@ def _chunk_pass(model, data, start, c0, c1, scale, block, accumulate):
     cost summed over its columns to ``result[0]`` and, with ``count``, its
     number of correct answers to ``result[1]``.
     """
-    gemm, params, w_off, b_off, dims, hidden_code, output_code, slope, native32 = model
+    gemm, params, w_off, b_off, dims, hidden_code, output_code, slope = model
     rows_data, direct, X, labels, Y, indices, count, weights = data
     ws, ws64, a_off, grads, result = block
     c = c1 - c0
@@ -291,7 +314,9 @@ def _chunk_pass(model, data, start, c0, c1, scale, block, accumulate):
     offset += k * c
     if direct:
         Xb = X[:, c0:c1]
-        Yb[:, :] = Y[:, c0:c1]
+        for i in range(k):  # a loop, not a slice assignment: its shape check's message compiled for seconds
+            for j in range(c):
+                Yb[i, j] = Y[i, c0 + j]
     else:
         # Their own names for the gathered buffers: the kernels writing them
         # see C-contiguous arrays (Xb also takes a block of X, any layout).
@@ -328,7 +353,7 @@ def _chunk_pass(model, data, start, c0, c1, scale, block, accumulate):
     if weighted:
         # Read from the logits, before the output kernel makes them outputs.
         weighted_cost = loss.weighted_output_cost(output_code, Z, Yb, weights, c0)
-    loss.output_serial(output_code, Z, Yb, scale, dZ, out, ws64[:c], ws64[c:2 * c], native32)
+    loss.output_serial(output_code, Z, Yb, scale, dZ, out, ws64[:c], ws64[c:2 * c])
     if weighted and scalar.is_finite(result[0]):
         loss.weigh_columns(dZ, weights, c0)
         result[0] = weighted_cost
@@ -677,7 +702,7 @@ class Session:
         self.results = np.zeros((n_blocks, 2), dtype=np.float64)
         self.result = np.zeros(2, dtype=np.float64)
         self.model = tuple(Model(gemm, state.params, w_off, b_off, dims, state.hidden_code, state.head.code,
-                                 float(state.leaky_slope), dtype == np.float32))
+                                 float(state.leaky_slope)))
         self.weights = weights
         self.data = tuple(Batches(rows_data, direct, X, labels, Y, indices, self.count, weights))
         self.fctl = np.zeros(_L2 + 1, dtype=np.float64)

@@ -66,7 +66,7 @@ def test_each_output_against_plain_numpy_and_its_native_code(name, m, dtype, rng
     # The native blocks' kernel for this output code gives the same numbers on one thread.
     A_native, dZ_native, out = Z.copy(), np.empty_like(Z), np.zeros(1)
     scratch = np.zeros(2 * m)
-    loss.output_serial(head.code, A_native, Y, 1.0 / m, dZ_native, out, scratch[:m], scratch[m:], dtype == np.float32)
+    loss.output_serial(head.code, A_native, Y, 1.0 / m, dZ_native, out, scratch[:m], scratch[m:])
     np.testing.assert_allclose(A_native, A, rtol=tol, atol=0)
     np.testing.assert_allclose(dZ_native, dZ, rtol=tol, atol=0)
     assert out[0] == pytest.approx(cost, rel=tol)

@@ -9,7 +9,8 @@ import math
 import threading
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
+from numba.extending import overload
 
 from .. import config
 from . import scalar
@@ -303,30 +304,29 @@ def softmax_cross_entropy(Z, Y, scale, P, dZ, out, shift, norm):
     # Strided rows of Y are staged through dZ (when dZ is a separate buffer).
     stage_y = not Y.flags.c_contiguous and dZ.flags.c_contiguous and dZ is not Y
     # float32 data keeps its per-column values in float32, in norm's bytes.
-    native32 = Z.dtype == np.float32
-    kernel(Z, Y, scale, P, dZ, out, shift, norm, norm.view(np.float32), P is Z, stage_y, native32)
+    kernel(Z, Y, scale, P, dZ, out, shift, norm, norm.view(np.float32), P is Z, stage_y)
 
 
 @njit(**config.JIT)
-def _softmax_cross_entropy_serial(Z, Y, scale, P, dZ, out, shift, norm, norm32, in_place, stage_y, native32):
+def _softmax_cross_entropy_serial(Z, Y, scale, P, dZ, out, shift, norm, norm32, in_place, stage_y):
     m = Z.shape[1]
     total = 0.0
     for start in range(0, m, SOFTMAX_BLOCK_COLUMNS):
         stop = min(start + SOFTMAX_BLOCK_COLUMNS, m)
         total += _softmax_cross_entropy_block(Z, Y, scale, P, dZ, shift, norm, norm32, (start, stop), in_place,
-                                              stage_y, native32)
+                                              stage_y)
     out[0] = total / m
 
 
 @njit(**config.JIT_PARALLEL)
-def _softmax_cross_entropy_parallel(Z, Y, scale, P, dZ, out, shift, norm, norm32, in_place, stage_y, native32):
+def _softmax_cross_entropy_parallel(Z, Y, scale, P, dZ, out, shift, norm, norm32, in_place, stage_y):
     m = Z.shape[1]
     n_blocks = (m + SOFTMAX_BLOCK_COLUMNS - 1) // SOFTMAX_BLOCK_COLUMNS
     for b in prange(n_blocks):
         start = b * SOFTMAX_BLOCK_COLUMNS
         stop = min(start + SOFTMAX_BLOCK_COLUMNS, m)
         cost = _softmax_cross_entropy_block(Z, Y, scale, P, dZ, shift, norm, norm32, (start, stop), in_place,
-                                            stage_y, native32)
+                                            stage_y)
         # The block is done with norm: its first slot keeps the block's cost.
         norm[start] = cost
     total = 0.0
@@ -335,20 +335,31 @@ def _softmax_cross_entropy_parallel(Z, Y, scale, P, dZ, out, shift, norm, norm32
     out[0] = total / m
 
 
-@njit(**config.JIT)
-def _softmax_cross_entropy_block(Z, Y, scale, P, dZ, shift, norm, norm32, cols, in_place, stage_y, native32):
-    # Columns cols = (start, stop).  Returns the block's -sum y log p.
+def _softmax_cross_entropy_block(Z, Y, scale, P, dZ, shift, norm, norm32, cols, in_place, stage_y):
+    """The columns ``cols = (start, stop)`` of a softmax: returns the block's :math:`-\\sum y \\ln p` (kernels only).
+
+    Chosen by ``Z``'s dtype when the calling kernel compiles
+    (:func:`_softmax_block_for_dtype`): each dtype compiles only its own way
+    of keeping the per-column values.
+    """
+    raise TypeError("_softmax_cross_entropy_block runs inside compiled kernels only")
+
+
+def _softmax_block_float32(Z, Y, scale, P, dZ, shift, norm, norm32, cols, in_place, stage_y):
+    # norm[start:stop] as 2 * (stop - start) float32 slots: the column
+    # maxima, then the sums.  Only this block touches them.
     start, stop = cols
-    if native32:
-        # norm[start:stop] as 2 * (stop - start) float32 slots: the column
-        # maxima, then the sums.  Only this block touches them.
-        width = stop - start
-        c = norm32[2 * start:2 * start + width]
-        s = norm32[2 * start + width:2 * stop]
-        if stage_y:
-            _stage_rows(Y, dZ, start, stop)
-            return _softmax_cross_entropy_block_core(Z, dZ, scale, P, dZ, shift, c, s, cols, in_place, True, True)
-        return _softmax_cross_entropy_block_core(Z, Y, scale, P, dZ, shift, c, s, cols, in_place, False, True)
+    width = stop - start
+    c = norm32[2 * start:2 * start + width]
+    s = norm32[2 * start + width:2 * stop]
+    if stage_y:
+        _stage_rows(Y, dZ, start, stop)
+        return _softmax_cross_entropy_block_core(Z, dZ, scale, P, dZ, shift, c, s, cols, in_place, True, True)
+    return _softmax_cross_entropy_block_core(Z, Y, scale, P, dZ, shift, c, s, cols, in_place, False, True)
+
+
+def _softmax_block_float64(Z, Y, scale, P, dZ, shift, norm, norm32, cols, in_place, stage_y):
+    start, stop = cols
     c = shift[start:stop]
     s = norm[start:stop]
     if stage_y:
@@ -358,6 +369,13 @@ def _softmax_cross_entropy_block(Z, Y, scale, P, dZ, shift, norm, norm32, cols, 
         _stage_rows(Y, dZ, start, stop)
         return _softmax_cross_entropy_block_core(Z, dZ, scale, P, dZ, shift, c, s, cols, in_place, True, False)
     return _softmax_cross_entropy_block_core(Z, Y, scale, P, dZ, shift, c, s, cols, in_place, False, False)
+
+
+@overload(_softmax_cross_entropy_block, jit_options=config.JIT)
+def _softmax_block_for_dtype(Z, Y, scale, P, dZ, shift, norm, norm32, cols, in_place, stage_y):
+    # A run-time flag would type (and compile) the float32 slots' variants
+    # for float64 data too: 2 of the 4 compiles, 4 s of a first fit.
+    return _softmax_block_float32 if Z.dtype == types.float32 else _softmax_block_float64
 
 
 @njit(**config.JIT_ROW)
@@ -647,16 +665,15 @@ def poisson_deviance(Z, Y, scale, A, dZ, out):
 
 
 @njit(**config.JIT)
-def output_serial(code, Z, Y, scale, dZ, out, shift, norm, native32):
+def output_serial(code, Z, Y, scale, dZ, out, shift, norm):
     """The output layer of ``code`` on one thread: ``Z`` becomes the outputs, ``dZ`` their gradient, ``out[0]`` the mean cost.
 
     The kernels :data:`fastdnn.outputs.OUTPUTS` runs on whole batches, for
     the native column blocks (``shift``/``norm``: the softmax's float64
-    scratch of ``m`` columns; ``native32``: float32 data).
+    scratch of ``m`` columns).
     """
     if code == SOFTMAX_OUTPUT:
-        _softmax_cross_entropy_serial(Z, Y, scale, Z, dZ, out, shift, norm, norm.view(np.float32), True, False,
-                                      native32)
+        _softmax_cross_entropy_serial(Z, Y, scale, Z, dZ, out, shift, norm, norm.view(np.float32), True, False)
     elif code == SIGMOID_OUTPUT:
         sigmoid_cross_entropy(Z, Y, scale, Z, dZ, out)
     elif code == POISSON_OUTPUT:
