@@ -19,6 +19,12 @@ Scenarios:
   scikit-learn's ``MLPClassifier`` on the same data, for the ratio.
 * ``spec`` -- the first two ``train_step`` calls of each SPEC shape (as
   ``fastdnn bench`` builds them), float64 then float32, each timed.
+* ``grid1``, ``grid2`` -- ``GridSearchCV(fastdnn.MLPClassifier(max_iter=20),
+  4 candidates, cv=3)`` on the digits with ``n_jobs=1`` and ``n_jobs=2``:
+  wall time and the CPU time of every process (the workers included), for
+  the criterion "two workers from a cold cache cost at most 1.3x the CPU of
+  one" (they share one cache folder and compile each kernel once between
+  them, :func:`fastdnn.caching.share_compiles`).
 """
 
 import argparse
@@ -70,6 +76,33 @@ SCRIPTS = {
     """),
 }
 
+GRID = textwrap.dedent("""
+    import json, resource, time, warnings
+    import numpy as np
+    import fastdnn
+    from fastdnn import compiling
+    from joblib.externals.loky import get_reusable_executor
+    from sklearn.datasets import load_digits
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.model_selection import GridSearchCV
+    warnings.simplefilter("ignore", ConvergenceWarning)
+    X, y = load_digits(return_X_y=True)
+    X = X / 16.0
+    t = time.perf_counter()
+    search = GridSearchCV(fastdnn.MLPClassifier(max_iter=20, random_state=0),
+                          {"alpha": [1e-4, 1e-3], "hidden_layer_sizes": [(32,), (64,)]}, cv=3, n_jobs=N_JOBS)
+    search.fit(X, y)
+    wall = time.perf_counter() - t
+    get_reusable_executor().shutdown(wait=True)  # its workers' CPU then counts as our children's
+    usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    cpu = sum(u.ru_utime + u.ru_stime for u in usage)
+    rows = {f"GridSearchCV n_jobs=N_JOBS wall": wall, f"GridSearchCV n_jobs=N_JOBS CPU, all processes": cpu}
+    print(json.dumps({"rows": rows, "compile_s": compiling.seconds(), "kernels": compiling.compiled()}))
+""")
+SCRIPTS["grid1"] = GRID.replace("N_JOBS", "1")
+SCRIPTS["grid2"] = GRID.replace("N_JOBS", "2")
+DEFAULT_SCENARIOS = "digits,spec"
+
 
 def run(script, cache):
     env = dict(os.environ, NUMBA_CACHE_DIR=cache)
@@ -83,7 +116,7 @@ def run(script, cache):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scenarios", default=",".join(SCRIPTS))
+    parser.add_argument("--scenarios", default=DEFAULT_SCENARIOS, help=f"of {', '.join(SCRIPTS)}")
     parser.add_argument("--top", type=int, default=8, help="kernels listed per scenario (longest compiles)")
     parser.add_argument("--json", help="save the results")
     args = parser.parse_args(argv)

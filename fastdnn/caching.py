@@ -16,12 +16,26 @@ is still Numba's choice (``NUMBA_CACHE_DIR`` if set, else ``__pycache__``
 beside the sources, else the user's cache folder).  A user who sets
 ``NUMBA_CACHE_LOCATOR_CLASSES`` chooses the locators, and this keying with
 them.
+
+Processes that share a cache compile each kernel once between them
+(:func:`share_compiles`): the first to miss a kernel compiles it under a lock
+file in the kernel's cache folder, the others wait and load what it wrote.
 """
 
 import hashlib
+import logging
 import os
+import threading
 
 from numba.core import caching as _numba_caching
+from numba.core import event
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; each process compiles for itself
+    fcntl = None
+
+log = logging.getLogger("fastdnn")
 
 _digests = {}
 
@@ -106,3 +120,138 @@ def key_caches_by_package(root):
     if not locators or locators[0] is not _LOCATORS[0]:
         locators[:0] = _LOCATORS  # in place: every cache implementation shares the list
     return digest
+
+
+# ---------------------------------------------------------------- one compile at a time across processes
+#
+# Processes that start together on an empty cache (joblib's workers in a grid
+# search, MPI ranks) would each compile the same kernels: the same machine code
+# built two or more times over, for minutes of CPU.  A fastdnn kernel that
+# misses the cache takes an exclusive lock on a file of its cache folder before
+# it compiles; a process that finds the lock taken waits, then looks in the
+# cache again and loads what the other one wrote.  Only the outermost miss of a
+# compile takes the lock (the kernels it calls compile inside it), so a process
+# holds at most one such lock and never waits while holding it.  The counting
+# runs under Numba's compiler lock: one thread of a process compiles at a time.
+
+#: The lock file in a cache folder.
+LOCK_NAME = "fastdnn-compile.lock"
+
+
+class _CompileLock:
+    """How deep the process is in cache misses of fastdnn's kernels, and the lock its outermost one holds."""
+
+    def __init__(self):
+        self.depth = 0
+        self.handle = None
+
+
+_lock = _CompileLock()
+
+
+def _package_folder(cache):
+    """The cache folder of ``cache`` (a Numba ``Cache``) when it holds a keyed package's kernel, else ``None``."""
+    locator = getattr(getattr(cache, "_impl", None), "locator", None)
+    if getattr(locator, "_package_root", None) is None:
+        return None
+    return locator.get_cache_path()
+
+
+def _say_waiting(folder):
+    # From a thread of its own: never log inside Numba's compiler lock.
+    timer = threading.Timer(0.0, log.warning, ("fastdnn: another process is compiling the same kernels; "
+                                               "waiting to load them from the cache (%s)", folder))
+    timer.daemon = True
+    timer.start()
+
+
+def _acquire(folder):
+    """An open file of ``folder``'s lock, locked exclusively; ``None`` where files cannot be locked."""
+    if fcntl is None:
+        return None
+    try:
+        os.makedirs(folder, exist_ok=True)
+        handle = open(os.path.join(folder, LOCK_NAME), "a")
+    except OSError:
+        return None  # a folder we cannot write: then Numba cannot save there either
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        _say_waiting(folder)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        except OSError:
+            handle.close()
+            return None
+    return handle
+
+
+def _leave_miss():
+    _lock.depth -= 1
+    if _lock.depth == 0 and _lock.handle is not None:
+        handle, _lock.handle = _lock.handle, None
+        handle.close()  # closing the file gives the lock back
+
+
+def _load_overload(self, sig, target_context):
+    data = _numba_load_overload(self, sig, target_context)
+    if data is not None:
+        return data
+    folder = _package_folder(self)
+    if folder is None:
+        return None
+    if _lock.depth == 0:
+        handle = _acquire(folder)
+        if handle is not None:
+            # While we waited, another process may have compiled and saved it.
+            data = _numba_load_overload(self, sig, target_context)
+            if data is not None:
+                handle.close()
+                return data
+        _lock.handle = handle
+    _lock.depth += 1  # a compile follows; its save (or its failure) ends the miss
+    return None
+
+
+def _save_overload(self, sig, data):
+    try:
+        _numba_save_overload(self, sig, data)
+    finally:
+        if _lock.depth > 0 and _package_folder(self) is not None:
+            _leave_miss()
+
+
+class _FailedCompiles(event.Listener):
+    """A compile that raises never saves: its miss ends with the ``numba:compile`` event."""
+
+    def on_start(self, ev):
+        pass
+
+    def on_end(self, ev):
+        if getattr(ev, "_exc_details", None) is None or _lock.depth == 0:
+            return
+        cache = getattr(ev.data.get("dispatcher"), "_cache", None)
+        if _package_folder(cache) is not None:
+            _leave_miss()
+
+
+_numba_load_overload = _numba_caching.Cache.load_overload
+_numba_save_overload = _numba_caching.Cache.save_overload
+_sharing = False
+
+
+def share_compiles():
+    """Let processes sharing a cache folder compile each of fastdnn's kernels once (idempotent).
+
+    Wraps the load and save of Numba's file caches; kernels of other
+    packages go through them unchanged.  ``import fastdnn`` calls it.
+    """
+    global _sharing
+    if _sharing:
+        return
+    _numba_caching.Cache.load_overload = _load_overload
+    _numba_caching.Cache.save_overload = _save_overload
+    event.register("numba:compile", _FailedCompiles())
+    # A child forked in the middle of a compile holds neither its lock nor its depth.
+    os.register_at_fork(after_in_child=_lock.__init__)
+    _sharing = True

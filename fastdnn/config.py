@@ -179,3 +179,4 @@ FUSED_UPDATE_MIN_WEIGHTS = _FROM_ENVIRONMENT["fused_update_min_weights"]
 from . import caching  # noqa: E402
 
 caching.key_caches_by_package(os.path.dirname(os.path.abspath(__file__)))
+caching.share_compiles()

@@ -214,3 +214,58 @@ def test_the_progress_bar_says_it_is_compiling(monkeypatch, capsys, rng):
     monkeypatch.setattr(loop_mod.TrainLoop, "epochs", epochs)
     fastdnn.Network([3, 2, 1]).fit(rng.standard_normal((3, 20)), rng.integers(0, 2, 20), epochs=1, progress=True)
     assert "compiling kernels for this machine" in capsys.readouterr().err
+
+
+SHARED_COMPILE = textwrap.dedent("""
+    import sys, time
+    import numpy as np
+    from fastdnn import caching, compiling
+    from fastdnn.kernels import activation
+    start = float(sys.argv[1])
+    while time.time() < start:  # both processes miss the cache at the same moment
+        time.sleep(0.001)
+    A = np.ones((3, 4)); b = np.ones((3, 1))
+    activation.bias_activation_serial(A, b, activation.RELU, 0.0, A, True)
+    names = [name for name, _ in compiling.compiled() if "bias_activation_serial" in name]
+    assert caching._lock.depth == 0 and caching._lock.handle is None
+    print("compiled", len(names))
+""")
+
+
+def test_processes_starting_together_compile_a_kernel_once(tmp_path):
+    # Two processes on one empty cache call the same kernel at once: one compiles it, the other waits for the
+    # lock and loads it (joblib's workers, MPI ranks).
+    start = str(time.time() + 8.0)  # after both have imported fastdnn
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    runs = [subprocess.Popen([sys.executable, "-c", SHARED_COMPILE, start], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [run.communicate(timeout=600) for run in runs]
+    for run, (out, err) in zip(runs, outputs):
+        assert run.returncode == 0, err
+    counts = sorted(int(out.split()[-1]) for out, _ in outputs)
+    assert counts == [0, 1], outputs
+    waited = [err for _, err in outputs if "another process is compiling" in err]
+    assert len(waited) <= 1
+
+
+FAILED_COMPILE = textwrap.dedent("""
+    import numpy as np
+    from numba.core.errors import TypingError
+    from fastdnn import caching
+    from fastdnn.kernels import activation
+    try:
+        activation.bias_activation_serial("not an array", 1.0, 0, 0.0, None, True)
+    except TypingError:
+        pass
+    assert caching._lock.depth == 0 and caching._lock.handle is None, (caching._lock.depth, caching._lock.handle)
+    A = np.ones((3, 4)); b = np.ones((3, 1))
+    activation.bias_activation_serial(A, b, activation.RELU, 0.0, A, True)
+    assert caching._lock.depth == 0 and caching._lock.handle is None
+    print("ok")
+""")
+
+
+def test_a_failed_compile_gives_the_lock_back(tmp_path):
+    run = _run(["-c", FAILED_COMPILE], tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "ok"
