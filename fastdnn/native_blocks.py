@@ -529,7 +529,8 @@ def _finish_step(ctl, fctl, gen, limit, n_blocks, results, result, b, penalty, a
     ctl[_PHASE] = _UPDATE if go else _NO_UPDATE
     _store(ctl, _GEN, gen)
     if go:
-        _update_run(0, n_blocks, fctl, arenas, opt)
+        # The main thread's run, block 0 (an int64, not the literal 0: one compile serves both callers).
+        _update_run(np.int64(0), n_blocks, fctl, arenas, opt)
     return _wait_all(ctl, gen, limit, n_blocks, True)
 
 

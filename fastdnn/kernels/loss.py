@@ -374,8 +374,27 @@ def _softmax_block_float64(Z, Y, scale, P, dZ, shift, norm, norm32, cols, in_pla
 @overload(_softmax_cross_entropy_block, jit_options=config.JIT)
 def _softmax_block_for_dtype(Z, Y, scale, P, dZ, shift, norm, norm32, cols, in_place, stage_y):
     # A run-time flag would type (and compile) the float32 slots' variants
-    # for float64 data too: 2 of the 4 compiles, 4 s of a first fit.
-    return _softmax_block_float32 if Z.dtype == types.float32 else _softmax_block_float64
+    # for float64 data too: 2 of the 4 compiles, 4 s of a first fit.  A
+    # caller that never stages passes stage_y=None (the native pass: its
+    # targets are contiguous) and does not compile the staged variant either.
+    unstaged = isinstance(stage_y, types.NoneType)
+    if Z.dtype == types.float32:
+        return _softmax_block_float32_unstaged if unstaged else _softmax_block_float32
+    return _softmax_block_float64_unstaged if unstaged else _softmax_block_float64
+
+
+def _softmax_block_float32_unstaged(Z, Y, scale, P, dZ, shift, norm, norm32, cols, in_place, stage_y):
+    start, stop = cols
+    width = stop - start
+    c = norm32[2 * start:2 * start + width]
+    s = norm32[2 * start + width:2 * stop]
+    return _softmax_cross_entropy_block_core(Z, Y, scale, P, dZ, shift, c, s, cols, in_place, False, True)
+
+
+def _softmax_block_float64_unstaged(Z, Y, scale, P, dZ, shift, norm, norm32, cols, in_place, stage_y):
+    start, stop = cols
+    return _softmax_cross_entropy_block_core(Z, Y, scale, P, dZ, shift, shift[start:stop], norm[start:stop], cols,
+                                             in_place, False, False)
 
 
 @njit(**config.JIT_ROW)
@@ -673,7 +692,7 @@ def output_serial(code, Z, Y, scale, dZ, out, shift, norm):
     scratch of ``m`` columns).
     """
     if code == SOFTMAX_OUTPUT:
-        _softmax_cross_entropy_serial(Z, Y, scale, Z, dZ, out, shift, norm, norm.view(np.float32), True, False)
+        _softmax_cross_entropy_serial(Z, Y, scale, Z, dZ, out, shift, norm, norm.view(np.float32), True, None)
     elif code == SIGMOID_OUTPUT:
         sigmoid_cross_entropy(Z, Y, scale, Z, dZ, out)
     elif code == POISSON_OUTPUT:
