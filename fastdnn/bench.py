@@ -719,6 +719,9 @@ def add_arguments(parser):
     parser.add_argument("--course", action="store_true",
                         help="instead: the course's own loops (L-layer, two-layer, week 2, week 3) as students "
                              "write them, on fastdnn's helpers and on the reference's")
+    parser.add_argument("--short", action="store_true",
+                        help="with --course: short runs of 20 iterations amid NumPy work (a product of the "
+                             "student's size between every two iterations, no pause), as in a notebook")
     parser.add_argument("--cold", action="store_true",
                         help="instead: each case's first step in a fresh process from an empty Numba cache, "
                              "then on the cache it filled (what a new user's first call costs)")

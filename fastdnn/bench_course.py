@@ -22,6 +22,8 @@ data set's size, as the data is not distributed).
 """
 
 import os
+import statistics
+import time
 from pathlib import Path
 
 import numpy as np
@@ -32,20 +34,20 @@ from .reference import load_planar_dataset
 
 #: name -> (helpers, iterations per timed call, loop call, what it runs)
 LOOPS = {
-    "L-layer": ("deep", 10, lambda h, d, n: student_loops.L_layer_loop(h, d["X"], d["Y"], [12288, 20, 7, 5, 1],
-                                                                       num_iterations=n)[1],
+    "L-layer": ("deep", 10, lambda h, d, n, between=None: student_loops.L_layer_loop(
+        h, d["X"], d["Y"], [12288, 20, 7, 5, 1], num_iterations=n, between=between)[1],
                 "L_layer_model [12288,20,7,5,1]: L_model_forward, compute_cost, L_model_backward, update"),
-    "two-layer": ("deep", 10, lambda h, d, n: student_loops.two_layer_loop(h, d["X"], d["Y"], (12288, 7, 1),
-                                                                           num_iterations=n)[1],
+    "two-layer": ("deep", 10, lambda h, d, n, between=None: student_loops.two_layer_loop(
+        h, d["X"], d["Y"], (12288, 7, 1), num_iterations=n, between=between)[1],
                   "two_layer_model (12288,7,1): linear_activation_forward/_backward, compute_cost, update"),
-    "week 2": ("logistic", 50, lambda h, d, n: student_loops.optimize_loop(
-        h, np.zeros((d["X"].shape[0], 1)), 0.0, d["X"], d["Y"], num_iterations=n)[2],
+    "week 2": ("logistic", 50, lambda h, d, n, between=None: student_loops.optimize_loop(
+        h, np.zeros((d["X"].shape[0], 1)), 0.0, d["X"], d["Y"], num_iterations=n, between=between)[2],
         "optimize: propagate, then w and b stepped by the student"),
-    "week 3": ("planar", 200, lambda h, d, n: student_loops.planar_loop(h, d["Xp"], d["Yp"], 4,
-                                                                        num_iterations=n)[1],
+    "week 3": ("planar", 200, lambda h, d, n, between=None: student_loops.planar_loop(
+        h, d["Xp"], d["Yp"], 4, num_iterations=n, between=between)[1],
                "nn_model, n_h=4, planar flower (2 x 400): forward/backward_propagation, compute_cost, update"),
-    "Adam (student)": ("optimization", 5, lambda h, d, n: student_loops.adam_loop(h, d["Xm"], d["Ym"], [2, 5, 2, 1],
-                                                                              num_epochs=n)[1],
+    "Adam (student)": ("optimization", 5, lambda h, d, n, between=None: student_loops.adam_loop(
+        h, d["Xm"], d["Ym"], [2, 5, 2, 1], num_epochs=n, between=between)[1],
                        "the optimization notebook's model as a student writes it with the helpers: per epoch"),
     "Adam (model)": ("optimization", 20, lambda h, d, n: h.model(d["Xm"], d["Ym"], [2, 5, 2, 1], "adam", num_epochs=n,
                                                                  print_cost=False, return_costs=True)[1],
@@ -58,6 +60,14 @@ LOOPS = {
                                                                        return_costs=True)[1],
                         "the regularization model [2,20,3,1], keep_prob=0.86, 2 x 211 stand-in data: per iteration"),
 }
+
+
+#: The student's own product between two iterations of a short run: the first
+#: layer's weights (rows) against the loop's inputs (``data`` key).
+STUDENT_PRODUCTS = {"L-layer": (20, "X"), "two-layer": (7, "X"), "week 2": (1, "X"), "week 3": (4, "Xp"),
+                    "Adam (student)": (5, "Xm")}
+#: Iterations (epochs for Adam) in a short run.
+SHORT_ITERATIONS = 20
 
 
 def course_data(directory=None):
@@ -116,6 +126,65 @@ def run_loop(name, data, repeats):
             "cost_difference": difference, "first_call_s": info["fastdnn"]["first_call"]}
 
 
+def run_short(name, data, repeats):
+    """Time ``name`` in short runs amid NumPy work, as a notebook runs it; returns the table row (a dict).
+
+    Each run is :data:`SHORT_ITERATIONS` iterations, right after a NumPy
+    product of the student's size (:data:`STUDENT_PRODUCTS`), with another
+    such product between every two iterations and no pause anywhere: BLAS's
+    threads are awake and spinning when a helper starts, as in a notebook
+    full of NumPy.  A run's time leaves the products out.  The two sets of
+    helpers take turns, run after run.
+    """
+    kind, _, call, _ = LOOPS[name]
+    helpers = student_loops.HELPERS[kind]
+    rows, key = STUDENT_PRODUCTS[name]
+    X = data[key]
+    W = np.random.default_rng(0).standard_normal((rows, X.shape[0])) * 0.01
+    spent = [0.0]
+
+    def student_product():
+        start = time.perf_counter()
+        np.dot(W, X)
+        spent[0] += time.perf_counter() - start
+
+    samples = {"reference": [], "fastdnn": []}
+    call(helpers["fastdnn"], data, 2)  # compiled or loaded: a first call is not a short run's business
+    for r in range(repeats):
+        for impl in (("reference", "fastdnn") if r % 2 == 0 else ("fastdnn", "reference")):
+            student_product()
+            spent[0] = 0.0
+            start = time.perf_counter()
+            call(helpers[impl], data, SHORT_ITERATIONS, student_product)
+            samples[impl].append((time.perf_counter() - start - spent[0]) / SHORT_ITERATIONS)
+    reference_s = statistics.median(samples["reference"])
+    fastdnn_s = statistics.median(samples["fastdnn"])
+    ratios = [a / b for a, b in zip(samples["reference"], samples["fastdnn"])]
+    return {"loop": name, "reference_s": reference_s, "fastdnn_s": fastdnn_s, "speedup": reference_s / fastdnn_s,
+            "lowest": min(ratios), "highest": max(ratios)}
+
+
+def run_short_table(args, data, source):
+    """``fastdnn bench --course --short``."""
+    repeats = args.repeats or SHORT_REPEATS
+    names = [name for name in STUDENT_PRODUCTS if STUDENT_PRODUCTS[name][1] in data]
+    rows = []
+    for k, name in enumerate(names, start=1):
+        bench._err(f"[{k}/{len(names)}] short runs of the {name} loop ...")
+        rows.append(run_short(name, data, repeats))
+    print(bench.machine_line(bench.machine_info()))
+    print(f"the students' loops in short runs of {SHORT_ITERATIONS} iterations amid NumPy work (a product of the "
+          f"student's size before each run and between every two iterations, no pause), X from {source}; "
+          f"median ms per iteration over {repeats} runs each, taking turns; speedup = reference / fastdnn")
+    cells = [[r["loop"], bench._ms(r["reference_s"]), bench._ms(r["fastdnn_s"]), f"{r['speedup']:.2f}x",
+              f"{r['lowest']:.2f}x..{r['highest']:.2f}x"] for r in rows]
+    print(bench.format_table(["loop", "reference ms", "fastdnn ms", "speedup", "run by run"], cells))
+    return 0
+
+
+#: Short runs per set of helpers in ``--short``.
+SHORT_REPEATS = 15
+
 COLUMNS = ["loop", "reference ms", "fastdnn ms", "speedup", "costs differ by", "first call s"]
 
 
@@ -127,6 +196,8 @@ def table_cells(row):
 def run(args):
     """``fastdnn bench --course``; returns the exit status."""
     data, source = course_data(args.data)
+    if getattr(args, "short", False):
+        return run_short_table(args, data, source)
     repeats = args.repeats or bench.QUICK_REPEATS
     rows = []
     names = [name for name in LOOPS if not name.startswith("Adam") or "Xm" in data]

@@ -14,13 +14,21 @@ it -- fresh dictionaries every iteration, NumPy for the student's own
 lines -- against a *helpers* object holding those names, so the same loop
 runs on fastdnn's helpers and on :mod:`fastdnn.reference`'s.  The
 benchmarks (``benchmarks/test_bench_student_loops.py``) and
-``fastdnn bench --course`` time them side by side.
+``fastdnn bench --course`` time them side by side.  Each loop takes
+``between``: a callable run between every two iterations (the student's
+own NumPy work, for ``fastdnn bench --course --short``).
 """
 
 import numpy as np
 
 from . import course, logistic, planar, reference
 from .improving import optimization, regularization
+
+def _between(between, i):
+    # The student's own NumPy work between two iterations (a benchmark's stand-in for a notebook's).
+    if between is not None and i > 0:
+        between()
+
 
 #: The helpers of each loop: fastdnn's and the plain-NumPy reference's.
 HELPERS = {
@@ -32,7 +40,7 @@ HELPERS = {
 }
 
 
-def L_layer_loop(h, X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000, print_cost=False):
+def L_layer_loop(h, X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000, print_cost=False, between=None):
     """The application's ``L_layer_model``, with the helpers of ``h``.
 
     Returns
@@ -44,6 +52,7 @@ def L_layer_loop(h, X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000
     costs = []
     parameters = h.initialize_parameters_deep(layers_dims)
     for i in range(num_iterations):
+        _between(between, i)
         AL, caches = h.L_model_forward(X, parameters)
         cost = h.compute_cost(AL, Y)
         grads = h.L_model_backward(AL, Y, caches)
@@ -55,7 +64,8 @@ def L_layer_loop(h, X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000
     return parameters, costs
 
 
-def two_layer_loop(h, X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000, print_cost=False):
+def two_layer_loop(h, X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000, print_cost=False,
+                   between=None):
     """The application's ``two_layer_model``: the student's own ``dA2`` and the layer helpers of ``h``."""
     grads = {}
     costs = []
@@ -66,6 +76,7 @@ def two_layer_loop(h, X, Y, layers_dims, learning_rate=0.0075, num_iterations=30
     W2 = parameters["W2"]
     b2 = parameters["b2"]
     for i in range(num_iterations):
+        _between(between, i)
         A1, cache1 = h.linear_activation_forward(X, W1, b1, "relu")
         A2, cache2 = h.linear_activation_forward(A1, W2, b2, "sigmoid")
         cost = h.compute_cost(A2, Y)
@@ -88,10 +99,11 @@ def two_layer_loop(h, X, Y, layers_dims, learning_rate=0.0075, num_iterations=30
     return parameters, costs
 
 
-def optimize_loop(h, w, b, X, Y, num_iterations=100, learning_rate=0.009, print_cost=False):
+def optimize_loop(h, w, b, X, Y, num_iterations=100, learning_rate=0.009, print_cost=False, between=None):
     """Week 2's ``optimize``: gradient descent written around ``h.propagate``."""
     costs = []
     for i in range(num_iterations):
+        _between(between, i)
         grads, cost = h.propagate(w, b, X, Y)
         dw = grads["dw"]
         db = grads["db"]
@@ -104,7 +116,7 @@ def optimize_loop(h, w, b, X, Y, num_iterations=100, learning_rate=0.009, print_
     return {"w": w, "b": b}, {"dw": dw, "db": db}, costs
 
 
-def planar_loop(h, X, Y, n_h, num_iterations=10000, print_cost=False):
+def planar_loop(h, X, Y, n_h, num_iterations=10000, print_cost=False, between=None):
     """Week 3's ``nn_model``: the planar helpers of ``h`` in the student's loop."""
     np.random.seed(3)
     n_x = X.shape[0]
@@ -112,6 +124,7 @@ def planar_loop(h, X, Y, n_h, num_iterations=10000, print_cost=False):
     parameters = h.initialize_parameters(n_x, n_h, n_y)
     costs = []
     for i in range(num_iterations):
+        _between(between, i)
         A2, cache = h.forward_propagation(X, parameters)
         cost = h.compute_cost(A2, Y)
         grads = h.backward_propagation(parameters, cache, X, Y)
@@ -123,13 +136,15 @@ def planar_loop(h, X, Y, n_h, num_iterations=10000, print_cost=False):
     return parameters, costs
 
 
-def adam_loop(h, X, Y, layers_dims, learning_rate=0.0007, mini_batch_size=64, num_epochs=5000, print_cost=False):
+def adam_loop(h, X, Y, layers_dims, learning_rate=0.0007, mini_batch_size=64, num_epochs=5000, print_cost=False,
+              between=None):
     """The optimization notebook's ``model`` with Adam: the helpers of ``h`` in the student's epochs."""
     parameters = h.initialize_parameters(layers_dims)
     v, s = h.initialize_adam(parameters)
     m = X.shape[1]
     t, seed, costs = 0, 10, []
     for i in range(num_epochs):
+        _between(between, i)
         seed = seed + 1
         cost_total = 0
         for minibatch_X, minibatch_Y in h.random_mini_batches(X, Y, mini_batch_size, seed):

@@ -207,6 +207,35 @@ def test_course_loops_table(tmp_path, capsys, monkeypatch):
         assert float(cells[-2]) < 1e-9  # the two loops recorded the same costs
 
 
+def test_course_short_runs_table(tmp_path, capsys, monkeypatch):
+    from fastdnn import bench_course
+
+    monkeypatch.setattr(bench_course, "SHORT_ITERATIONS", 3)
+    status = main(["bench", "--course", "--short", "--repeats", "2", "--data", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "short runs of 3 iterations amid NumPy work" in out
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("loop "))
+    rows = lines[start + 2:]
+    assert [r.split()[0] for r in rows] == ["L-layer", "two-layer", "week", "week", "Adam"]
+    for row in rows:
+        low, high = row.split()[-1].split("..")
+        assert 0 < float(low[:-1]) <= float(row.split()[-2][:-1]) <= float(high[:-1])
+
+
+@pytest.mark.parametrize("name", ["L-layer", "two-layer", "week 2", "week 3", "Adam (student)"])
+def test_a_student_loop_runs_the_work_between_every_two_iterations(name):
+    from fastdnn import bench_course, student_loops
+
+    data, _ = bench_course.course_data("/nonexistent")
+    kind, _, call, _ = bench_course.LOOPS[name]
+    helpers = student_loops.HELPERS[kind]["reference"]
+    calls = []
+    call(helpers, data, 3, lambda: calls.append(1))
+    assert len(calls) == 2  # between every two of the 3 iterations, not before the first
+
+
 def test_cold_runs_each_case_from_an_empty_cache(tmp_path, capsys):
     # A shape small enough for the plain route (cheap to compile): the point is the two fresh processes.
     out = tmp_path / "cold.json"
