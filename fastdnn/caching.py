@@ -26,9 +26,13 @@ import hashlib
 import logging
 import os
 import threading
+import time
 
 from numba.core import caching as _numba_caching
-from numba.core import event
+from numba.core.compiler_lock import global_compiler_lock
+from numba.core.dispatcher import Dispatcher
+
+from . import compiling
 
 try:
     import fcntl
@@ -126,20 +130,25 @@ def key_caches_by_package(root):
 #
 # Processes that start together on an empty cache (joblib's workers in a grid
 # search, MPI ranks) would each compile the same kernels: the same machine code
-# built two or more times over, for minutes of CPU.  A fastdnn kernel that
-# misses the cache takes an exclusive lock on a file of its cache folder before
-# it compiles; a process that finds the lock taken waits, then looks in the
-# cache again and loads what the other one wrote.  Only the outermost miss of a
-# compile takes the lock (the kernels it calls compile inside it), so a process
-# holds at most one such lock and never waits while holding it.  The counting
-# runs under Numba's compiler lock: one thread of a process compiles at a time.
+# built two or more times over, for minutes of CPU.  When a compile (Numba's
+# Dispatcher.compile) misses the cache for one of a keyed package's kernels, it
+# takes an exclusive lock on one file for the whole package
+# (:func:`lock_folder`) before compiling; a process that finds the lock taken
+# waits, then looks in the cache again and loads what the other one wrote.
+# The lock is given back when the outermost compile of the process ends, saved
+# or failed (the kernels it calls compile inside it).  So a process holds at
+# most one lock and never waits while holding it.  Everything here runs under
+# Numba's compiler lock: one thread of a process compiles at a time.
 
-#: The lock file in a cache folder.
+#: The lock file, in the package's cache folder.
 LOCK_NAME = "fastdnn-compile.lock"
+#: Seconds a process waits for another's compile before compiling itself
+#: (a stopped or hung holder must not stall every other process for good).
+LOCK_PATIENCE = 900.0
 
 
 class _CompileLock:
-    """How deep the process is in cache misses of fastdnn's kernels, and the lock its outermost one holds."""
+    """How deep the process is in Numba compiles, and the lock it holds (at most one)."""
 
     def __init__(self):
         self.depth = 0
@@ -149,24 +158,37 @@ class _CompileLock:
 _lock = _CompileLock()
 
 
-def _package_folder(cache):
-    """The cache folder of ``cache`` (a Numba ``Cache``) when it holds a keyed package's kernel, else ``None``."""
+def lock_folder(cache):
+    """The folder of the compile lock for ``cache``'s kernel (a Numba ``Cache``): ``None`` if not a keyed package's.
+
+    One folder per package: the cache folder its ``__init__.py`` would have
+    under the locator its kernels use (``NUMBA_CACHE_DIR``, ``__pycache__``
+    or the user's cache), whichever subpackage the kernel lives in.
+    """
     locator = getattr(getattr(cache, "_impl", None), "locator", None)
-    if getattr(locator, "_package_root", None) is None:
+    root = getattr(locator, "_package_root", None)
+    if root is None:
         return None
-    return locator.get_cache_path()
+    key = (type(locator), root)
+    folder = _lock_folders.get(key)
+    if folder is None:
+        # A locator reads only the line number of the function it is given.
+        folder = _lock_folders[key] = type(locator)(lock_folder, os.path.join(root, "__init__.py")).get_cache_path()
+    return folder
 
 
-def _say_waiting(folder):
+_lock_folders = {}
+
+
+def _log_later(message, *args):
     # From a thread of its own: never log inside Numba's compiler lock.
-    timer = threading.Timer(0.0, log.warning, ("fastdnn: another process is compiling the same kernels; "
-                                               "waiting to load them from the cache (%s)", folder))
+    timer = threading.Timer(0.0, log.warning, (message,) + args)
     timer.daemon = True
     timer.start()
 
 
 def _acquire(folder):
-    """An open file of ``folder``'s lock, locked exclusively; ``None`` where files cannot be locked."""
+    """An open file of ``folder``'s lock, locked exclusively; ``None`` where it cannot be locked (then compile)."""
     if fcntl is None:
         return None
     try:
@@ -174,84 +196,96 @@ def _acquire(folder):
         handle = open(os.path.join(folder, LOCK_NAME), "a")
     except OSError:
         return None  # a folder we cannot write: then Numba cannot save there either
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        _say_waiting(folder)
+    started = time.perf_counter()
+    said = False
+    while True:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            pass  # another process holds it
         except OSError:
-            handle.close()
+            handle.close()  # no locks on this file system
             return None
+        if not said:
+            _log_later("fastdnn: another process is compiling the same kernels; waiting to load them from the "
+                       "cache (%s)", folder)
+            said = True
+        if time.perf_counter() - started > LOCK_PATIENCE:
+            handle.close()
+            _log_later("fastdnn: gave up waiting for another process's compile after %.0f s; compiling here",
+                      LOCK_PATIENCE)
+            return None
+        time.sleep(0.05)
+    # The wait was for a compile: the records leave it out of throughput as they leave compiling out.
+    compiling.add_seconds(time.perf_counter() - started)
     return handle
 
 
-def _leave_miss():
-    _lock.depth -= 1
-    if _lock.depth == 0 and _lock.handle is not None:
-        handle, _lock.handle = _lock.handle, None
-        handle.close()  # closing the file gives the lock back
+def _release():
+    handle, _lock.handle = _lock.handle, None
+    if handle is not None:
+        handle.close()  # closing the file gives its lock back
 
 
 def _load_overload(self, sig, target_context):
     data = _numba_load_overload(self, sig, target_context)
-    if data is not None:
-        return data
-    folder = _package_folder(self)
+    if data is not None or _lock.depth == 0 or _lock.handle is not None:
+        return data  # a hit, a load outside a Dispatcher compile (cfunc, vectorize), or the lock already held
+    folder = lock_folder(self)
     if folder is None:
         return None
-    if _lock.depth == 0:
-        handle = _acquire(folder)
-        if handle is not None:
-            # While we waited, another process may have compiled and saved it.
-            data = _numba_load_overload(self, sig, target_context)
-            if data is not None:
-                handle.close()
-                return data
-        _lock.handle = handle
-    _lock.depth += 1  # a compile follows; its save (or its failure) ends the miss
+    handle = _acquire(folder)
+    if handle is None:
+        return None
+    try:
+        # While we waited, another process may have compiled and saved it.
+        data = _numba_load_overload(self, sig, target_context)
+    except BaseException:
+        handle.close()
+        raise
+    if data is not None:
+        handle.close()
+        return data
+    _lock.handle = handle  # held until the outermost compile ends
     return None
 
 
-def _save_overload(self, sig, data):
-    try:
-        _numba_save_overload(self, sig, data)
-    finally:
-        if _lock.depth > 0 and _package_folder(self) is not None:
-            _leave_miss()
+def _compile(self, sig):
+    with global_compiler_lock:
+        _lock.depth += 1
+        try:
+            return _numba_compile(self, sig)
+        finally:
+            _lock.depth -= 1
+            if _lock.depth == 0:
+                _release()
 
 
-class _FailedCompiles(event.Listener):
-    """A compile that raises never saves: its miss ends with the ``numba:compile`` event."""
-
-    def on_start(self, ev):
-        pass
-
-    def on_end(self, ev):
-        if getattr(ev, "_exc_details", None) is None or _lock.depth == 0:
-            return
-        cache = getattr(ev.data.get("dispatcher"), "_cache", None)
-        if _package_folder(cache) is not None:
-            _leave_miss()
+def _original(function):
+    # A reloaded module must wrap Numba's own method, not its previous wrapper.
+    return getattr(function, "__wrapped__", function)
 
 
-_numba_load_overload = _numba_caching.Cache.load_overload
-_numba_save_overload = _numba_caching.Cache.save_overload
+_numba_load_overload = _original(_numba_caching.Cache.load_overload)
+_numba_compile = _original(Dispatcher.compile)
+_load_overload.__wrapped__ = _numba_load_overload
+_compile.__wrapped__ = _numba_compile
 _sharing = False
 
 
 def share_compiles():
     """Let processes sharing a cache folder compile each of fastdnn's kernels once (idempotent).
 
-    Wraps the load and save of Numba's file caches; kernels of other
-    packages go through them unchanged.  ``import fastdnn`` calls it.
+    Wraps Numba's ``Dispatcher.compile`` (to know the outermost compile) and
+    the load of its file caches; kernels of other packages go through them
+    unchanged.  ``import fastdnn`` calls it.
     """
     global _sharing
     if _sharing:
         return
+    Dispatcher.compile = _compile
     _numba_caching.Cache.load_overload = _load_overload
-    _numba_caching.Cache.save_overload = _save_overload
-    event.register("numba:compile", _FailedCompiles())
     # A child forked in the middle of a compile holds neither its lock nor its depth.
     os.register_at_fork(after_in_child=_lock.__init__)
     _sharing = True

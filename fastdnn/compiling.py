@@ -238,8 +238,14 @@ def settle():
 
 
 def seconds():
-    """Seconds this process has spent compiling fastdnn's kernels."""
+    """Seconds this process has spent compiling fastdnn's kernels (or waiting for another process's compile)."""
     return _watch.seconds
+
+
+def add_seconds(waited):
+    """Count ``waited`` seconds as compiling (:mod:`fastdnn.caching`'s wait for another process's compile)."""
+    with _watch.lock:
+        _watch.seconds += waited
 
 
 def kernels():

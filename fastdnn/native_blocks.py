@@ -233,9 +233,10 @@ def _view(typingctx, flat, offset, rows, cols):
     error path (the message with the shapes) compiled for 5 s in every new
     environment, and the planner sizes every buffer this reads.
     """
-    if not (isinstance(flat, types.Array) and flat.ndim == 1 and flat.layout == "C"):
+    if not (isinstance(flat, types.Array) and flat.ndim == 1 and flat.layout == "C"
+            and all(isinstance(size, types.Integer) for size in (offset, rows, cols))):
         return None
-    view_type = types.Array(flat.dtype, 2, "C")
+    view_type = flat.copy(ndim=2, layout="C")  # keeps flat's flags (read-only stays read-only)
 
     def codegen(context, builder, signature, args):
         flat_type = signature.args[0]

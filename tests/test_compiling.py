@@ -269,3 +269,37 @@ def test_a_failed_compile_gives_the_lock_back(tmp_path):
     run = _run(["-c", FAILED_COMPILE], tmp_path)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "ok"
+
+
+HOLD_LOCK = textwrap.dedent("""
+    import time
+    from fastdnn import caching
+    from fastdnn.kernels import activation
+    handle = caching._acquire(caching.lock_folder(activation.bias_activation_serial._cache))
+    assert handle is not None
+    print("locked", flush=True)
+    time.sleep(3.0)
+""")
+
+
+def test_a_process_waits_for_the_lock_and_says_so(tmp_path):
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        waiter = _run(["-c", SHARED_COMPILE, "0"], tmp_path)
+    finally:
+        holder.wait(timeout=60)
+    assert waiter.returncode == 0, waiter.stderr
+    assert "another process is compiling the same kernels" in waiter.stderr
+    assert waiter.stdout.split()[-1] == "1"  # the holder saved nothing: the waiter compiled it itself
+
+
+def test_one_lock_serves_every_folder_of_the_package():
+    from fastdnn import caching, native_blocks
+    from fastdnn.kernels import activation
+
+    folders = {caching.lock_folder(kernel._cache) for kernel in (native_blocks._worker_loop,
+                                                                 activation.bias_activation_serial)}
+    assert len(folders) == 1 and None not in folders
+    assert caching.lock_folder(probe_kernel()._cache) is None  # not a keyed package's kernel
