@@ -345,13 +345,17 @@ def _softmax_cross_entropy_block(Z, Y, scale, P, dZ, shift, norm, norm32, cols, 
     raise TypeError("_softmax_cross_entropy_block runs inside compiled kernels only")
 
 
-def _softmax_block_float32(Z, Y, scale, P, dZ, shift, norm, norm32, cols, in_place, stage_y):
+@njit(**config.JIT_ROW)
+def _float32_slots(norm32, start, stop):
     # norm[start:stop] as 2 * (stop - start) float32 slots: the column
     # maxima, then the sums.  Only this block touches them.
-    start, stop = cols
     width = stop - start
-    c = norm32[2 * start:2 * start + width]
-    s = norm32[2 * start + width:2 * stop]
+    return norm32[2 * start:2 * start + width], norm32[2 * start + width:2 * stop]
+
+
+def _softmax_block_float32(Z, Y, scale, P, dZ, shift, norm, norm32, cols, in_place, stage_y):
+    start, stop = cols
+    c, s = _float32_slots(norm32, start, stop)
     if stage_y:
         _stage_rows(Y, dZ, start, stop)
         return _softmax_cross_entropy_block_core(Z, dZ, scale, P, dZ, shift, c, s, cols, in_place, True, True)
@@ -385,9 +389,7 @@ def _softmax_block_for_dtype(Z, Y, scale, P, dZ, shift, norm, norm32, cols, in_p
 
 def _softmax_block_float32_unstaged(Z, Y, scale, P, dZ, shift, norm, norm32, cols, in_place, stage_y):
     start, stop = cols
-    width = stop - start
-    c = norm32[2 * start:2 * start + width]
-    s = norm32[2 * start + width:2 * stop]
+    c, s = _float32_slots(norm32, start, stop)
     return _softmax_cross_entropy_block_core(Z, Y, scale, P, dZ, shift, c, s, cols, in_place, False, True)
 
 
