@@ -32,6 +32,7 @@ def architecture(net):
         "seed": net.seed,
         "leaky_slope": net.leaky_slope,
         "strategy": net.strategy,
+        "precision": net.precision,
         "layout": "weights-then-biases",
         "n_parameters": int(net.params.size),
         "metadata": net.metadata,

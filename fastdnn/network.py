@@ -19,6 +19,7 @@ from . import fitting
 from . import inference
 from . import model_io
 from . import plan as plan_mod
+from . import precision as precision_mod
 from .examples import Examples
 from .executors import Batch
 from .fitting import FitSettings
@@ -121,6 +122,8 @@ class Network:
 
     strategy : {"auto", "plain", "threads", "native", "dual"}, default "auto"
         See :attr:`strategy`.
+    precision : {"float", "bf16", "auto"}, default "float"
+        See :attr:`precision`.
 
     Notes
     -----
@@ -128,9 +131,12 @@ class Network:
     """
 
     def __init__(self, layer_dims, hidden="relu", output="sigmoid", dtype=np.float64, init="scaled", seed=1,
-                 leaky_slope=0.01, strategy="auto"):
+                 leaky_slope=0.01, strategy="auto", precision="float"):
         self._setup(layer_dims, hidden, output, dtype, init, seed, leaky_slope)
         self.strategy = strategy
+        self.precision = precision
+        if self.precision == "bf16":
+            precision_mod.choose("bf16", self.dtype)  # a missing MKL or a float64 network says so now
         self._initialize()
 
     def _setup(self, layer_dims, hidden, output, dtype, init, seed, leaky_slope):
@@ -213,7 +219,8 @@ class Network:
 
     def __repr__(self):
         return (f"Network({self.layer_dims}, hidden={self.hidden!r}, output={self.output!r}, "
-                f"dtype={self.dtype.name}, init={self.init!r}, seed={self.seed})")
+                f"dtype={self.dtype.name}, init={self.init!r}, seed={self.seed}"
+                + (f", precision={self.precision!r})" if self.precision != "float" else ")"))
 
     # ------------------------------------------------------------ the plan
 
@@ -237,6 +244,26 @@ class Network:
     @strategy.setter
     def strategy(self, value):
         self._schedule.hold_to(v.choice("strategy", value, plan_mod.STRATEGIES))
+
+    @property
+    def precision(self):
+        """What the training steps' matrix products multiply: one of :data:`fastdnn.precision.PRECISIONS`.
+
+        ``"float"`` (the default): the network's dtype.  ``"bf16"`` (float32
+        networks): bfloat16 copies of the weights, activations and ``dZ``,
+        summed in float32 by MKL's ``cblas_gemm_bf16bf16f32`` (``pip install
+        "fastdnn[mkl]"``); the parameters, the optimizer's state, costs,
+        sums and the update stay float32, and :meth:`predict` multiplies in
+        float32.  ``"auto"``: bf16 where the CPU has AMX or AVX512_BF16 and
+        MKL's bf16 product measured faster than float32's, else float
+        (:func:`fastdnn.precision.choose`).  :meth:`plan` tells which ran and
+        why (``plan.precision``).
+        """
+        return self._schedule.precision
+
+    @precision.setter
+    def precision(self, value):
+        self._schedule.hold_precision(v.choice("precision", value, precision_mod.PRECISIONS))
 
     @property
     def column_blocks(self):
@@ -765,6 +792,8 @@ class Network:
         self.metadata = dict(arch.get("metadata") or {})
         # Files written before strategies existed leave the choice to fastdnn.
         self.strategy = arch.get("strategy", "auto")
+        # (A missing MKL is said at the first bf16 step: the model still loads and predicts.)
+        self.precision = arch.get("precision", "float")
 
     def to_onnx(self, path, dtype=np.float32):
         """Write the network as an ONNX file, rows as examples (see :func:`fastdnn.interop.to_onnx`)."""

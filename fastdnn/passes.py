@@ -14,7 +14,9 @@ import numpy as np
 
 from . import config
 from . import layers
+from . import precision
 from .kernels import activation as act
+from .kernels import bfloat16
 from .kernels import loss
 from .kernels import regularization as reg
 
@@ -108,6 +110,80 @@ def backward(state, X, ws, keep_prob=1.0, grad_layers=None, parallel=True, last=
             reg.dropout_backward(dA, A[l], ws.masks[l], keep_prob, layer_parallel)
         layers.dense_backward(dA, A[l], False, state.hidden_codes[l - 1], state.leaky_slope, A_prev, W, 1.0,
                               dZs[l], dW, db, dA_prev, layer_parallel, rate)
+
+
+def forward_bf16(state, X, ws, keep_prob=1.0, key=0, parallel=True, col_offset=0, total_cols=None):
+    """:func:`forward` with bfloat16 products: ``Z = W16 A16_prev`` summed in float32; returns ``(A[L], W16, X16)``.
+
+    Each hidden layer's epilogue writes its float32 activation and, row by
+    row while in cache, its bfloat16 copy (:mod:`fastdnn.kernels.bfloat16`);
+    with dropout the copy is taken after the mask.
+    """
+    A, A16 = ws.A, ws.A16
+    W16 = state.weights16()
+    A16_prev = X16 = ws.X16(X)
+    L = state.n_layers
+    cut_over = config.STEP_PARALLEL_MIN_ELEMENTS
+    for l in range(1, L + 1):
+        b = state.layers[l - 1][1]
+        A_l = A[l]
+        precision.product(W16[l - 1], A16_prev, A_l)
+        layer_parallel = parallel and A_l.size >= cut_over
+        if l == L:
+            act.bias_activation_forward(A_l, b, act.LINEAR, state.leaky_slope, A_l, layer_parallel)
+        elif keep_prob < 1.0:
+            act.bias_activation_forward(A_l, b, state.hidden_codes[l - 1], state.leaky_slope, A_l, layer_parallel)
+            reg.dropout_forward(A_l, reg.mix_key(key, l), keep_prob, ws.masks[l], col_offset, total_cols,
+                                layer_parallel)
+            bfloat16.round_into(A_l, A16[l], layer_parallel)
+        else:
+            bfloat16.bias_activation_forward(A_l, b, state.hidden_codes[l - 1], state.leaky_slope, A16[l],
+                                             layer_parallel)
+        A16_prev = A16[l] if l < L else None
+    return A[L], W16, X16
+
+
+def backward_bf16(state, X16, W16, ws, keep_prob=1.0, parallel=True):
+    """:func:`backward` with bfloat16 products: ``dW = dZ16 A16_prev^T``, ``dA_prev = W16^T dZ16``, float32 sums."""
+    L = state.n_layers
+    A, A16, dAs, dZ16 = ws.A, ws.A16, ws.dA, ws.dZ16
+    cut_over = config.STEP_PARALLEL_MIN_ELEMENTS
+    dZ = ws.dZ[L]
+    db = state.grad_layers[L - 1][1]
+    act.row_sums(dZ, 1.0, db, parallel and dZ.size >= cut_over)
+    bfloat16.round_into(dZ, dZ16[L], False)  # the output layer's few rows
+    for l in range(L, 0, -1):
+        dW = state.grad_layers[l - 1][0]
+        A16_prev = A16[l - 1] if l > 1 else X16
+        precision.product(dZ16[l], A16_prev.T, dW)
+        if l == 1:
+            break
+        dA = dAs[l - 1]
+        precision.product(W16[l - 1].T, dZ16[l], dA)
+        layer_parallel = parallel and dA.size >= cut_over
+        if keep_prob < 1.0:
+            reg.dropout_backward(dA, A[l - 1], ws.masks[l - 1], keep_prob, layer_parallel)
+        # dA becomes dZ in place; its bf16 copy takes the layer's dZ16 (dZ16[l] is read no more).
+        bfloat16.activation_backward(dA, A[l - 1], state.hidden_codes[l - 2], state.leaky_slope,
+                                     state.grad_layers[l - 2][1], dZ16[l - 1], layer_parallel)
+
+
+def gradient_bf16(state, X, Y, ws, scale, dropout=NO_DROPOUT, columns=None, parallel=True, count=False, weights=None):
+    """:func:`gradient` of a bf16 step (:mod:`fastdnn.precision`): the same math, bfloat16 operands.
+
+    Parameters, costs, sums and gradients stay float32; only the operands of
+    the three products of each layer are rounded to bfloat16.
+    """
+    keep_prob, key = dropout
+    offset, total = (0, None) if columns is None else columns
+    _, W16, X16 = forward_bf16(state, X, ws, keep_prob, key, parallel, offset, total)
+    cost = output_and_cost(state, Y, ws, scale, weights)
+    if not math.isfinite(cost):
+        return cost
+    if count and state.head.counts:
+        state.head.count_correct(ws.A[state.n_layers], Y, ws.count)
+    backward_bf16(state, X16, W16, ws, keep_prob, parallel)
+    return cost
 
 
 def gradient(state, X, Y, ws, scale, dropout=NO_DROPOUT, columns=None, span=(1, 1), grad_layers=None,

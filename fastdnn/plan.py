@@ -79,6 +79,8 @@ class Case(NamedTuple):
     dual: object = "auto"
     reduced: bool = False
     sparse: bool = False
+    precision: str = "float"
+    precision_why: str = ""
 
 
 class Machine(NamedTuple):
@@ -122,6 +124,10 @@ class Plan(NamedTuple):
         The BLAS library and how many threads each of its products runs.
     case : Case
         The case the plan was decided for.
+    precision : str
+        ``"bf16"`` when the products take bfloat16 operands (MKL's product,
+        :mod:`fastdnn.precision`), ``"float"`` when they run in the
+        network's dtype.
     """
 
     strategy: str
@@ -133,11 +139,16 @@ class Plan(NamedTuple):
     threads: int
     blas: str
     case: Case = None
+    precision: str = "float"
 
     def __str__(self):
         split = f", {self.blocks} blocks" if self.blocks > 1 else ""
         chunk = f" of {self.chunk}-column chunks" if self.chunk else ""
         return f"{self.route} (batch {self.batch}{split}{chunk}; {self.blas}): {self.reason}"
+
+
+#: What the products of a bf16 step run on, for :attr:`Plan.blas`.
+BF16_PRODUCTS = "MKL's bf16 gemm"
 
 
 def machine(dtype):
@@ -252,9 +263,24 @@ def decide(layer_dims, dtype, strategy, case, facts):
         # threads themselves; the column blocks and native sessions read dense columns only.
         if strategy not in ("auto", "plain"):
             _refuse(strategy, "sparse inputs take the plain route")
-        return _plain(layer_dims, case, facts, False, "sparse inputs: the first layer's products read the "
-                                                      "nonzeros in place")._replace(case=case)
+        why = "sparse inputs: the first layer's products read the nonzeros in place"
+        if case.precision == "bf16":
+            why += "; they multiply in float32 (bf16 products read dense inputs)"
+        return _plain(layer_dims, case, facts, False, why)._replace(case=case)
+    if case.precision == "bf16":
+        return _bf16(strategy, case, facts)._replace(case=case)
     return _decide(layer_dims, dtype, strategy, case, facts)._replace(case=case)
+
+
+def _bf16(strategy, case, facts):
+    # MKL threads each bf16 product over the cores itself: the step runs whole on the calling thread.
+    if strategy not in ("auto", "plain"):
+        _refuse(strategy, "bf16 products run on the plain route (MKL threads each product)")
+    if case.kind == "course" and case.dual is True:
+        _refuse("dual", "the dual form multiplies in float; bf16 products run on the plain route")
+    threads = facts.cores
+    return Plan("plain", "plain", f"{case.precision_why}; MKL threads each product", case.batch, 1, 0, 1,
+                f"{BF16_PRODUCTS}, {threads} thread{'s' if threads != 1 else ''}", precision="bf16")
 
 
 #: Why a step whose plan chose native blocks runs another way: its threads are taken.
@@ -270,6 +296,8 @@ def when_busy(layer_dims, dtype, strategy, case, facts):
     mini-batches are then gathered one by one).  Never the route
     ``plain-sgd-in-products``: the step is already under way without it.
     """
+    if case.precision == "bf16":
+        return decide(layer_dims, dtype, strategy, case, facts)  # no native threads to wait for
     busy = case._replace(kind="whole", data=BUSY, batch_data=BUSY)
     if strategy == "auto":
         plan = _decide(layer_dims, dtype, "auto", busy, facts)

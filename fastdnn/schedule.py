@@ -17,6 +17,7 @@ import numpy as np
 from . import config
 from . import executors
 from . import plan as plan_mod
+from . import precision as precision_mod
 
 #: Why a network with a different activation per hidden layer gets no native blocks.
 MIXED_HIDDEN = "its hidden layers have different activations (native blocks run one)"
@@ -35,6 +36,8 @@ class Schedule:
     def __init__(self, state):
         self.state = state
         self.strategy = "auto"
+        self.precision = "float"
+        self._precision_choice = None
         self.last_plan = None
         self.steps_by_route = {}
         self.calls = 0  # calls of the network under way (see Network's one-at-a-time lock)
@@ -53,6 +56,22 @@ class Schedule:
                 self._plans.clear()
                 self.retire()
 
+    def hold_precision(self, precision):
+        """Take the products in ``precision`` (checked by the caller) from the next call on."""
+        if precision != self.precision:
+            with self.state.lock:
+                self.precision = precision
+                self._precision_choice = None
+                self._plans.clear()
+                self.retire()
+
+    def precision_choice(self):
+        """``(precision, why)`` that the steps run (:func:`fastdnn.precision.choose`), decided on first use."""
+        choice = self._precision_choice
+        if choice is None:
+            choice = self._precision_choice = precision_mod.choose(self.precision, self.state.dtype)
+        return choice
+
     def ran(self, plan):
         """What ran, said where users and tests look (``last_plan``, ``steps_by_route``)."""
         self.last_plan = plan
@@ -67,6 +86,9 @@ class Schedule:
         # Keyed by the strategy read once: a plan decided while another thread
         # changes the strategy is filed under the one it was decided for.
         strategy = self.strategy
+        if self.precision != "float":
+            precision, why = self.precision_choice()
+            case = case._replace(precision=precision, precision_why=why)
         if self.state.mixed_hidden:
             # Native blocks run one hidden activation for every layer.
             case = case._replace(data=case.data or MIXED_HIDDEN, batch_data=case.batch_data or MIXED_HIDDEN)

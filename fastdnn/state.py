@@ -22,6 +22,7 @@ from . import optimizers as opt_mod
 from . import plan as plan_mod
 from .outputs import OUTPUTS
 from .kernels import activation as act
+from .kernels import bfloat16
 from .kernels import regularization as reg
 from .kernels import update
 
@@ -114,6 +115,7 @@ class Workspace:
         self.count = np.zeros(1, dtype=np.float64)
         self.square_sum = np.zeros(1, dtype=np.float64)
         self._X = self._Y = self._masks = self._X_rows = self._X_c = None
+        self._A16 = self._dZ16 = None
 
     # The layer buffers are made on first use: a batch split into column
     # blocks never touches its whole-batch ones.
@@ -178,6 +180,39 @@ class Workspace:
         if self._Y is None:
             self._Y = self._buffers.get("Y", self._dims[-1], self.m, self.dtype)
         return self._Y
+
+    # bfloat16 copies of a bf16 step (fastdnn.precision): the products' operands.
+    @property
+    def A16(self):
+        """``A16[l]``: the bfloat16 bits of hidden layer ``l``'s activation, ``(n_l, m)`` uint16."""
+        if self._A16 is None:
+            dims, m = self._dims, self.m
+            self._A16 = [None] + [self._buffers.get(f"A16_{l}", dims[l], m, np.uint16)
+                                  for l in range(1, len(dims) - 1)]
+        return self._A16
+
+    @property
+    def dZ16(self):
+        """``dZ16[l]``: the bfloat16 bits of layer ``l``'s ``dZ``, ``(n_l, m)`` uint16 (one buffer for all)."""
+        if self._dZ16 is None:
+            dims, m = self._dims, self.m
+            flat = self._buffers.get("dZ16", max(dims[1:]), m, np.uint16).reshape(-1)
+            self._dZ16 = [None] + [flat[: dims[l] * m].reshape(dims[l], m) for l in range(1, len(dims))]
+        return self._dZ16
+
+    def X16(self, X):
+        """The bfloat16 bits of the batch's inputs ``X``, ``(n_x, m)``: C-ordered, or the transpose of C-ordered rows."""
+        n_x, m = self._dims[0], self.m
+        if X.dtype == np.float32 and X.flags.f_contiguous and not X.flags.c_contiguous:
+            rows = self._buffers.get("X16", m, n_x, np.uint16)
+            bfloat16.round_into(X.T, rows)
+            return rows.T
+        if X.dtype != np.float32 or not X.flags.c_contiguous:
+            np.copyto(self.X, X)  # (a strided or float64 batch: once into the batch buffer, in float32)
+            X = self.X
+        out = self._buffers.get("X16", n_x, m, np.uint16)
+        bfloat16.round_into(X, out)
+        return out
 
     @property
     def masks(self):
@@ -280,6 +315,7 @@ class ModelState:
         # The values at the start of a fit (see Network.fit's deferred check of X), reused call to call.
         self._saved_values = np.empty(0, dtype=self.dtype)
         self._fused = None
+        self._params16 = self._layers16 = None
         self.direct_session = None
         # What executors keep between calls, by key: worker threads, column-block buffers
         # (fastdnn.executors.threads); they live as long as this state.
@@ -432,6 +468,19 @@ class ModelState:
             self.keep_layers = [self.keep[:p][w].reshape(shape) for w, shape, _, _ in self.layout]
             plan = self._fused = (flags, rest, self.keep)
         return plan[0], plan[1]
+
+    def weights16(self):
+        """Every layer's ``W`` rounded to bfloat16 (uint16 bits) now, for a bf16 step: ``[W16_1, W16_2, ...]``.
+
+        One pass over the weights a step, before its forward pass, so that
+        the copy is never stale, whatever moved the parameters (the
+        optimizer, a rollback, a load, a user's assignment).
+        """
+        if self._params16 is None:
+            self._params16 = np.empty(self.n_weights, dtype=np.uint16)
+            self._layers16 = [self._params16[w].reshape(shape) for w, shape, _, _ in self.layout]
+        bfloat16.round_into(self.params[:self.n_weights], self._params16)
+        return self._layers16
 
     def regularized_cost(self, cost, ws, l2, m):
         """``cost`` plus the L2 term :math:`\\frac{\\lambda}{2m}\\sum W^2` (``ws.square_sum`` gets the sum)."""

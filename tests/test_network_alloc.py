@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 from fastdnn import compiling
+from fastdnn import precision
 from fastdnn import executors
 from fastdnn.network import Network
 
@@ -110,6 +111,33 @@ def test_mini_batch_step_allocates_nothing(optimizer, l2, dropout, rng, numba_st
         assert np.isfinite(cost)
 
     assert_no_allocation(step, dims[-1] * batch * 8, numba_stats)
+
+
+@pytest.mark.skipif(not precision.available(), reason="no bfloat16 product installed (pip install \"fastdnn[mkl]\")")
+@pytest.mark.parametrize("optimizer, dropout", [("sgd", 0.0), ("adam", 0.2)])
+def test_bf16_step_allocates_nothing(optimizer, dropout, rng, numba_stats):
+    dims = [40, 64, 48, 10]
+    batch = 512
+    m = 3 * batch
+    net = Network(dims, output="softmax", dtype=np.float32, precision="bf16", seed=0)
+    X = rng.standard_normal((m, dims[0])).astype(np.float32).T  # rows of examples, seen transposed
+    y = rng.integers(0, 10, m)
+    net.fit(X, y, epochs=1, batch_size=batch, optimizer=optimizer, learning_rate=0.01, dropout=dropout,
+            progress=False)
+    plan = net.last_plan
+    assert plan.route == "plain" and plan.precision == "bf16"
+    data = net.prepare(X, y)
+    indices = np.random.default_rng(0).permutation(m)
+    ws = net.model_state.workspace(batch)
+    executor = executors.open_executor(plan, net.model_state)
+    starts = iter(range(10 ** 6))
+
+    def step():
+        start = (next(starts) % 3) * batch
+        cost = executor.train(executor.take(data, indices, start, batch, ws), ws, 0.01, 0.0, 1.0 - dropout, True)
+        assert np.isfinite(cost)
+
+    assert_no_allocation(step, dims[-1] * batch * 2, numba_stats)
 
 
 @pytest.mark.parametrize("output", ["sigmoid", "linear"])

@@ -8,7 +8,7 @@ from .base import Executor
 
 
 class PlainExecutor(Executor):
-    """Routes ``plain`` and ``plain-sgd-in-products`` (:mod:`fastdnn.plan`).
+    """Routes ``plain`` and ``plain-sgd-in-products`` (:mod:`fastdnn.plan`), in float or with bf16 products.
 
     The second takes plain SGD's step of the large weights inside their
     ``dW`` products (:meth:`fastdnn.state.ModelState.fused_plan`), the same
@@ -22,6 +22,10 @@ class PlainExecutor(Executor):
 
     def gradient(self, batch, ws, dropout=(1.0, 0), count=False, fused_rate=None, keep=False):
         self.report(self.plan)
+        if self.plan.precision == "bf16":
+            # (The plan never puts a bf16 step's update inside its products: fused_rate is None.)
+            return passes.gradient_bf16(self.state, batch.X, batch.Y, ws, 1.0 / batch.columns, dropout,
+                                        batch.shard, count=count, weights=batch.weights)
         return passes.gradient(self.state, batch.X, batch.Y, ws, 1.0 / batch.columns, dropout, batch.shard,
                                count=count, fused_rate=fused_rate, keep=keep, weights=batch.weights)
 
