@@ -64,7 +64,7 @@ def _check_batch(name, arr, shape, dtype):
 
 
 def torch_step(layer_dims, m, dtype, output="sigmoid", *, hidden="relu", X=None, Y=None, learning_rate=0.0075,
-               seed=0):
+               seed=0, autocast=False):
     """One training step of the network in PyTorch, as a PyTorch user writes it.
 
     Parameters
@@ -87,6 +87,10 @@ def torch_step(layer_dims, m, dtype, output="sigmoid", *, hidden="relu", X=None,
     learning_rate : float, default 0.0075
     seed : int, default 0
         Seeds the generated data and PyTorch's weight initialisation.
+    autocast : bool, default False
+        Run the forward pass and the loss under
+        ``torch.autocast("cpu", dtype=torch.bfloat16)``, as a PyTorch user
+        asks for bfloat16 products (``dtype`` float32).
 
     Returns
     -------
@@ -146,7 +150,11 @@ def torch_step(layer_dims, m, dtype, output="sigmoid", *, hidden="relu", X=None,
 
     def step():
         optimizer.zero_grad(set_to_none=True)
-        loss = loss_fn(model(inputs), targets)
+        if autocast:
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                loss = loss_fn(model(inputs), targets)
+        else:
+            loss = loss_fn(model(inputs), targets)
         loss.backward()
         optimizer.step()
         return loss.item()
@@ -209,5 +217,38 @@ def matmul_bound_step(layer_dims, m, dtype, seed=0):
             np.matmul(dZ[l], A[l - 1].T, out=dW[l])
             if l > 1:
                 np.matmul(W[l].T, dZ[l], out=dZ[l - 1])
+
+    return step
+
+
+def bf16_bound_step(layer_dims, m, seed=0):
+    """The matrix products of one bf16 training step alone: :func:`matmul_bound_step` through MKL's bf16 gemm.
+
+    The operands are bfloat16 copies made here once (:mod:`fastdnn.precision`),
+    the results float32; the bound of ``Network(precision="bf16")``'s step.
+    Needs MKL (``pip install "fastdnn[mkl]"``).
+    """
+    from . import precision
+    from .kernels import bfloat16
+
+    dims = v.layer_dims("layer_dims", layer_dims)
+    m = v.positive_int("m", m)
+    precision.mkl()
+    rng = np.random.default_rng(seed)
+    L = len(dims) - 1
+    W = [None] + [bfloat16.rounded(rng.standard_normal((dims[l], dims[l - 1])) / np.sqrt(dims[l - 1]))
+                  for l in range(1, L + 1)]
+    A16 = [bfloat16.rounded(rng.standard_normal((dims[l], m))) for l in range(L)]
+    dZ16 = [None] + [bfloat16.rounded(rng.standard_normal((dims[l], m)) / m) for l in range(1, L + 1)]
+    out = [None] + [np.empty((dims[l], m), dtype=np.float32) for l in range(1, L + 1)]
+    dW = [None] + [np.empty((dims[l], dims[l - 1]), dtype=np.float32) for l in range(1, L + 1)]
+
+    def step():
+        for l in range(1, L + 1):
+            precision.product(W[l], A16[l - 1], out[l])
+        for l in range(L, 0, -1):
+            precision.product(dZ16[l], A16[l - 1].T, dW[l])
+            if l > 1:
+                precision.product(W[l].T, dZ16[l], out[l - 1])
 
     return step

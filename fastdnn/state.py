@@ -204,7 +204,7 @@ class Workspace:
         """The bfloat16 bits of the batch's inputs ``X``, ``(n_x, m)``: C-ordered, or the transpose of C-ordered rows."""
         n_x, m = self._dims[0], self.m
         if X.dtype == np.float32 and X.flags.f_contiguous and not X.flags.c_contiguous:
-            rows = self._buffers.get("X16", m, n_x, np.uint16)
+            rows = self._buffers.get("X16", n_x, m, np.uint16).reshape(m, n_x)
             bfloat16.round_into(X.T, rows)
             return rows.T
         if X.dtype != np.float32 or not X.flags.c_contiguous:

@@ -8,6 +8,7 @@ steps that need MKL's product skip, saying why, where it is not installed
 """
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -207,16 +208,35 @@ def test_gradient_pass_matches_the_emulation(output, k, hidden, m):
 
 
 @needs_mkl
-@pytest.mark.parametrize("layout", ["C", "F", "float64"])
-def test_inputs_in_any_layout_give_one_gradient(layout):
+@pytest.mark.parametrize("layout", ["C", "F", "float64", "strided"])
+@pytest.mark.parametrize("n_x,m", [(11, 40), (50, 7)])
+def test_inputs_in_any_layout_give_one_gradient(layout, n_x, m):
     rng = np.random.default_rng(1)
-    X, Y = _data("sigmoid", 11, 1, 40, rng)
+    X, Y = _data("sigmoid", n_x, 1, m, rng)
+    other = {"C": X, "F": np.asfortranarray(X), "float64": X.astype(np.float64),
+             "strided": np.repeat(X, 2, axis=1)[:, ::2]}[layout]
     grads = []
-    for given in (X, np.asfortranarray(X) if layout == "F" else X.astype(np.float64) if layout == "float64" else X):
-        net = Network([11, 6, 1], dtype=np.float32, precision="bf16", seed=2)
+    for given in (X, other):
+        net = Network([n_x, 6, 1], dtype=np.float32, precision="bf16", seed=2)
         net.train_step(given, Y, 0.0)
         grads.append(net.grads.copy())
     np.testing.assert_array_equal(grads[0], grads[1])
+
+
+@needs_mkl
+def test_estimator_takes_the_precision():
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((300, 30)).astype(np.float32)  # more features than a last batch has examples
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    from fastdnn import MLPClassifier
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (whether 100 iterations converge is not what is tested)
+        model = MLPClassifier((16,), max_iter=100, batch_size=64, random_state=0, precision="bf16").fit(X, y)
+    assert model.network_.precision == "bf16" and model.network_.dtype == np.float32
+    assert model.network_.last_plan.precision == "bf16"
+    assert model.score(X, y) > 0.95
+    assert model.get_params()["precision"] == "bf16"
 
 
 @needs_mkl
