@@ -135,6 +135,10 @@ def block_workers():
 #: (1.1e9 flops) 1.06x the matrix-product bound with blocks vs 1.09-1.19x.
 BLOCKED_MIN_FLOPS = _FROM_ENVIRONMENT["blocked_min_flops"]
 
+#: ``precision="auto"`` takes bf16 products only from this many forward flops an example
+#: (:func:`fastdnn.plan.decide`; the measurement is in :data:`fastdnn.tuning.OPTIONS`).
+BF16_MIN_FLOPS = _FROM_ENVIRONMENT["bf16_min_flops"]
+
 #: ... and every block gets at least this many columns.
 BLOCK_MIN_COLUMNS = _FROM_ENVIRONMENT["block_min_columns"]
 

@@ -267,6 +267,12 @@ def decide(layer_dims, dtype, strategy, case, facts):
         if case.precision == "bf16":
             why += "; they multiply in float32 (bf16 products read dense inputs)"
         return _plain(layer_dims, case, facts, False, why)._replace(case=case)
+    if case.precision == "bf16" and case.precision_why.startswith("auto") and \
+            flops_per_example(layer_dims) < config.BF16_MIN_FLOPS:
+        plan = _decide(layer_dims, dtype, strategy, case._replace(precision="float"), facts)
+        why = (f"auto: products too small for bf16 ({flops_per_example(layer_dims):.3g} flops an example < "
+               f"config.BF16_MIN_FLOPS {config.BF16_MIN_FLOPS:.3g})")
+        return plan._replace(reason=f"{plan.reason}; {why}", case=case)
     if case.precision == "bf16":
         return _bf16(strategy, case, facts)._replace(case=case)
     return _decide(layer_dims, dtype, strategy, case, facts)._replace(case=case)
@@ -297,7 +303,10 @@ def when_busy(layer_dims, dtype, strategy, case, facts):
     ``plain-sgd-in-products``: the step is already under way without it.
     """
     if case.precision == "bf16":
-        return decide(layer_dims, dtype, strategy, case, facts)  # no native threads to wait for
+        plan = decide(layer_dims, dtype, strategy, case, facts)
+        if plan.precision == "bf16":
+            return plan  # no native threads to wait for
+        case = case._replace(precision="float")
     busy = case._replace(kind="whole", data=BUSY, batch_data=BUSY)
     if strategy == "auto":
         plan = _decide(layer_dims, dtype, "auto", busy, facts)

@@ -82,6 +82,10 @@ OPTIONS = {option.name: option for option in (
            "whose dispatch costs more than the arithmetic"),
     Option("block_workers", int, 0,
            "column blocks: at most this many, one per core; 0 counts the cores this process may run on"),
+    Option("bf16_min_flops", float, 1e5,
+           "precision='auto' multiplies a network in bf16 only from this many forward flops an example: measured "
+           "on the 2-core Xeon with AMX (benchmarks/bf16_step.py), bf16 steps took 1.37x float32's at "
+           "[64, 64, 64, 1] (1.7e4), 0.93x at [128, 128, 128, 1] (6.6e4), 0.60x at [256, 256, 256, 1] (2.6e5)"),
     Option("blocked_min_flops", float, 3e8,
            "a step is split into worker column blocks only with at least this many flops: below it the "
            "plain path was as fast (cat model 3.8 ms either way)"),

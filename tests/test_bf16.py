@@ -13,8 +13,8 @@ import warnings
 import numpy as np
 import pytest
 
+import fastdnn
 from fastdnn import Network, precision
-from fastdnn.kernels import activation as act
 from fastdnn.kernels import bfloat16
 from fastdnn.state import Workspace
 
@@ -288,6 +288,20 @@ def test_plan_of_bf16_steps():
     net.strategy = "auto"
     net.precision = "float"
     assert net.plan(512).precision == "float"
+
+
+@needs_mkl
+def test_auto_keeps_small_networks_in_float():
+    chosen, why = precision.choose("auto", np.float32)
+    small = Network([64, 64, 64, 1], dtype=np.float32, precision="auto").plan(8192)
+    large = Network([784, 256, 256, 1], dtype=np.float32, precision="auto").plan(8192)
+    assert small.precision == "float"
+    assert large.precision == chosen and why in large.reason
+    if chosen == "bf16":
+        assert "too small for bf16" in small.reason
+    with fastdnn.options(bf16_min_flops=1e3):
+        again = Network([64, 64, 64, 1], dtype=np.float32, precision="auto").plan(8192)
+        assert again.precision == chosen
 
 
 def test_precision_arguments():
