@@ -59,6 +59,8 @@ THREAD_ENV = (
 SLOW_BLAS_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 #: How closely the first costs of the reference and fastdnn must agree.
 COST_RTOL = {"float64": 1e-9, "float32": 1e-4}
+#: ... and with bfloat16 products (``--precision bf16``), whose operands keep 8 significant bits.
+BF16_COST_RTOL = 3e-2
 JSON_FORMAT = "fastdnn-bench/1"
 
 PLOT_HINT = "--plot needs matplotlib, an optional dependency: pip install 'fastdnn[plot]'"
@@ -90,7 +92,7 @@ def make_batch(layer_dims, m, dtype, seed=0):
     return X, Y
 
 
-def fastdnn_step(layer_dims, X, Y, learning_rate=LEARNING_RATE):
+def fastdnn_step(layer_dims, X, Y, learning_rate=LEARNING_RATE, precision="float"):
     """One :meth:`fastdnn.Network.train_step` on ``(X, Y)`` per call.
 
     Parameters
@@ -100,6 +102,8 @@ def fastdnn_step(layer_dims, X, Y, learning_rate=LEARNING_RATE):
         C-contiguous; its dtype is the network's.
     Y : ndarray of shape (n_L, m)
     learning_rate : float
+    precision : {"float", "bf16", "auto"}
+        The network's :attr:`fastdnn.Network.precision`.
 
     Returns
     -------
@@ -110,7 +114,7 @@ def fastdnn_step(layer_dims, X, Y, learning_rate=LEARNING_RATE):
     """
     from .network import Network
 
-    net = Network(list(layer_dims), dtype=X.dtype, seed=1)
+    net = Network(list(layer_dims), dtype=X.dtype, seed=1, precision=precision)
 
     def step():
         return net.train_step(X, Y, learning_rate)
@@ -229,8 +233,12 @@ def measure(steps, repeats, sample_seconds=SAMPLE_SECONDS):
     return info
 
 
-def run_case(layer_dims, m, dtype, repeats, with_torch, sample_seconds=SAMPLE_SECONDS, seed=0):
+def run_case(layer_dims, m, dtype, repeats, with_torch, sample_seconds=SAMPLE_SECONDS, seed=0, precision="float"):
     """Build every implementation for one shape, batch and dtype, time them, and return the table row.
+
+    With ``precision="bf16"`` (or ``"auto"`` where it takes bf16) fastdnn's
+    network multiplies bfloat16 operands, PyTorch runs under
+    ``torch.autocast(bfloat16)`` and the bound is the bf16 products alone.
 
     Returns
     -------
@@ -247,14 +255,17 @@ def run_case(layer_dims, m, dtype, repeats, with_torch, sample_seconds=SAMPLE_SE
 
     dtype = np.dtype(dtype)
     X, Y = make_batch(layer_dims, m, dtype, seed)
+    fast = fastdnn_step(layer_dims, X, Y, precision=precision)
+    bf16 = fast.network.plan(m).precision == "bf16"
     steps = {
         "reference": reference_step(layer_dims, X, Y),
-        "fastdnn": fastdnn_step(layer_dims, X, Y),
-        "bound": peers.matmul_bound_step(layer_dims, m, dtype, seed=seed),
+        "fastdnn": fast,
+        "bound": peers.bf16_bound_step(layer_dims, m, seed=seed) if bf16 else
+        peers.matmul_bound_step(layer_dims, m, dtype, seed=seed),
     }
     if with_torch:
         steps["torch"] = peers.torch_step(layer_dims, m, dtype, "sigmoid", X=X, Y=Y, learning_rate=LEARNING_RATE,
-                                          seed=seed)
+                                          seed=seed, autocast=bf16)
     timings = measure(steps, repeats, sample_seconds)
     # Both start from the same weights on the same batch, so their first
     # costs must agree: a cheap check that they do the same work.
@@ -275,13 +286,15 @@ def run_case(layer_dims, m, dtype, repeats, with_torch, sample_seconds=SAMPLE_SE
         "fastdnn_s": fast,
         "speedup": ref / fast,
         "route": plan.route if plan is not None else None,
+        "precision": "bf16" if bf16 else "float",
         "torch_s": torch_s,
         "bound_s": bound,
         "fastdnn_over_torch": fast / torch_s if torch_s else None,
         "fastdnn_over_bound": fast / bound,
         "first_call_s": timings["fastdnn"]["first_call"],
         "first_cost": {"reference": ref_cost, "fastdnn": fast_cost},
-        "costs_agree": bool(np.isclose(fast_cost, ref_cost, rtol=COST_RTOL[dtype.name], atol=0.0)),
+        "costs_agree": bool(np.isclose(fast_cost, ref_cost, rtol=BF16_COST_RTOL if bf16 else COST_RTOL[dtype.name],
+                                       atol=0.0)),
         "timings": timings,
     }
 
@@ -490,7 +503,8 @@ def table_columns(with_torch):
 
 def table_cells(row, with_torch):
     """The cells of one row, as strings, in the order of :func:`table_columns`."""
-    cells = [",".join(str(n) for n in row["shape"]), row["dtype"], str(row["m"]), _ms(row["reference_s"]),
+    dtype = row["dtype"] + ("+bf16" if row.get("precision") == "bf16" else "")
+    cells = [",".join(str(n) for n in row["shape"]), dtype, str(row["m"]), _ms(row["reference_s"]),
              _ms(row["fastdnn_s"]), _ratio(row["speedup"], "x"), row.get("route") or "-"]
     if with_torch:
         cells += [_ms(row["torch_s"])]
@@ -553,7 +567,7 @@ def load_json(path):
 
 
 def _row_key(row):
-    return (tuple(row["shape"]), row["dtype"], int(row["m"]))
+    return (tuple(row["shape"]), row["dtype"], int(row["m"]), row.get("precision", "float"))
 
 
 def compare_rows(rows, saved_rows, tolerance=REGRESSION_TOLERANCE):
@@ -703,6 +717,10 @@ def add_arguments(parser):
                         help="batch size(s) for every shape (default: see --quick / --full)")
     parser.add_argument("--dtype", type=_parse_dtypes, default=["float64", "float32"], metavar="DTYPES",
                         help="float64, float32 or both, comma-separated (default: float64,float32)")
+    parser.add_argument("--precision", choices=("float", "bf16", "auto"), default="float",
+                        help="fastdnn's products: bf16 multiplies bfloat16 operands (float32 networks, needs "
+                             "pip install 'fastdnn[mkl]'); PyTorch then runs under autocast(bfloat16) and the "
+                             "bound is the bf16 products alone (default: float)")
     parser.add_argument("--repeats", type=_positive_int, default=None, metavar="N",
                         help="timed samples per implementation (default: %d quick, %d full)" %
                              (QUICK_REPEATS, FULL_REPEATS))
@@ -787,6 +805,20 @@ def run(args):
             _err(f"fastdnn bench: --compare: {exc}")
             return 2
 
+    precision = getattr(args, "precision", "float")
+    if precision != "float":
+        from . import precision as precision_mod
+
+        if precision == "bf16" and "float64" in args.dtype:
+            if args.dtype != ["float64", "float32"]:  # asked for, not the default
+                _err("fastdnn bench: --precision bf16 keeps float32 networks: leave out --dtype float64")
+                return 2
+            args.dtype = ["float32"]
+        try:
+            precision_mod.choose(precision, np.float32)
+        except ImportError as exc:
+            _err(f"fastdnn bench: {exc}")
+            return 2
     torch_module = None
     if args.torch:
         try:
@@ -803,7 +835,7 @@ def run(args):
     for k, (shape, m, dtype) in enumerate(cases, start=1):
         _err(f"[{k}/{len(cases)}] timing {','.join(map(str, shape))} {dtype} m={m} ...")
         case_sample = cpu_sample()
-        row = run_case(shape, m, dtype, repeats, with_torch)
+        row = run_case(shape, m, dtype, repeats, with_torch, precision=precision)
         row["other_cores_busy"] = other_cores_busy(case_sample, cpu_sample())
         if not row["costs_agree"]:
             _err(f"warning: first-step costs differ: reference {row['first_cost']['reference']!r}, "
@@ -821,7 +853,8 @@ def run(args):
 
     settings = {"mode": "full" if args.full else "quick", "repeats": repeats, "sample_seconds": SAMPLE_SECONDS,
                 "learning_rate": LEARNING_RATE, "torch": with_torch, "dtypes": list(args.dtype),
-                "shapes": [list(s) for s in args.shapes] if args.shapes else None, "m": args.m}
+                "shapes": [list(s) for s in args.shapes] if args.shapes else None, "m": args.m,
+                "precision": precision}
     if args.json:
         save_json(args.json, rows, machine, settings, with_torch)
         print(f"saved {args.json}")
@@ -861,6 +894,9 @@ def print_report(rows, machine, repeats, with_torch, elapsed):
         summary += f"; fastdnn/torch: {geometric_mean([r['fastdnn_over_torch'] for r in rows]):.2f}"
     summary += f"; fastdnn/bound: {geometric_mean([r['fastdnn_over_bound'] for r in rows]):.2f}"
     print(summary)
+    if any(r.get("precision") == "bf16" for r in rows):
+        print("+bf16: fastdnn multiplies bfloat16 operands (sums in float32), PyTorch runs under "
+              "autocast(bfloat16), and the bound is the bf16 products alone (MKL's)")
     print(f"first call (compile) s: fastdnn's first step of the row, which includes Numba's compile (or its cache "
           f"load) the first time a dtype is used; others busy: cores other processes used while the row was timed "
           f"('!': half a core or more, so that row is noisy); whole run {elapsed:.1f} s")

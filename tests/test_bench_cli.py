@@ -256,3 +256,19 @@ def test_version(capsys):
     with pytest.raises(SystemExit) as stop:
         main(["--version"])
     assert stop.value.code == 0 and capsys.readouterr().out.strip() == f"fastdnn {fastdnn.__version__}"
+
+
+@pytest.mark.skipif(not __import__("fastdnn.precision").precision.available(),
+                    reason="no bfloat16 product installed (pip install \"fastdnn[mkl]\")")
+def test_bf16_rows_use_bf16_peers(tmp_path, capsys):
+    path = tmp_path / "bf16.json"
+    assert main(TINY + ["--precision", "bf16", "--json", str(path)]) == 0
+    out = capsys.readouterr().out
+    _, rows = _table(out)
+    assert [r[:3] for r in rows] == [["8,4,1", "float32+bf16", "16"]]  # float64 left out: bf16 is float32's
+    (row,) = bench.load_json(str(path))["rows"]
+    assert row["precision"] == "bf16" and row["costs_agree"], row["first_cost"]
+    # A bf16 row is compared with bf16 rows only.
+    assert bench.compare_rows([row], [dict(row, precision="float", fastdnn_s=row["fastdnn_s"] / 10)]) == []
+    assert main(TINY + ["--precision", "bf16", "--dtype", "float64"]) == 2
+    assert "float32" in capsys.readouterr().err

@@ -323,3 +323,24 @@ def test_precision_survives_save_and_load(tmp_path):
     assert again.precision == "bf16"
     X = np.ones((6, 3), np.float32)
     np.testing.assert_array_equal(again.predict_proba(X), net.predict_proba(X))
+
+
+@needs_mkl
+def test_the_command_line_trains_in_bf16(tmp_path, capsys):
+    from fastdnn.cli import main
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((400, 6))
+    y = np.where(X[:, 0] - X[:, 1] > 0, "yes", "no")
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    model = tmp_path / "m.npz"
+    code = main(["train", str(tmp_path / "d.npz"), "--layers", "16", "--epochs", "30", "--precision", "bf16",
+                 "--out", str(model), "--no-progress"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    net = Network.load(model)
+    assert net.precision == "bf16" and net.last_plan is None
+    code = main(["train", str(tmp_path / "d.npz"), "--precision", "bf16", "--dtype", "float64", "--out",
+                 str(model), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--dtype float32" in err and "Traceback" not in err
