@@ -408,6 +408,9 @@ class _MLP:
         if self.dtype is not None and np.dtype(self.dtype) not in v.FLOAT_DTYPES:
             raise TypeError(f"dtype must be None, np.float32 or np.float64, got {self.dtype!r}")
         v.choice("precision", self.precision, precision_mod.PRECISIONS)
+        if self.precision == "bf16" and self.dtype is not None and np.dtype(self.dtype) != np.float32:
+            raise ValueError(f"precision='bf16' keeps float32 parameters: it needs dtype=None or np.float32, "
+                             f"not {np.dtype(self.dtype)}")
         return params
 
     def _optimizer(self, params):
@@ -442,6 +445,8 @@ class _MLP:
             else:
                 self._glorot_uniform(random_state)
         network = self.network_
+        if network.precision != self.precision:
+            network.precision = self.precision  # a warm start or partial_fit takes the precision now set
         optimizer, lr_factor = self._optimizer(params)
 
         batch_size = self._batch_size = self._clipped_batch_size(n_samples)
@@ -624,8 +629,11 @@ class _MLP:
             init = "he" if hidden in ("relu", "leaky_relu") else "xavier"
         dtype = self.dtype
         if dtype is None:
-            # bf16 products keep float32 parameters: precision="bf16" implies float32.
-            dtype = np.float32 if data_dtype == np.float32 or self.precision == "bf16" else np.float64
+            # bf16 products keep float32 parameters: precision="bf16" implies float32, and "auto" takes
+            # float32 where it would multiply in bf16.
+            bf16 = self.precision == "bf16" or (
+                self.precision == "auto" and precision_mod.choose("auto", np.float32)[0] == "bf16")
+            dtype = np.float32 if data_dtype == np.float32 or bf16 else np.float64
         self.network_ = Network([n_features, *params["sizes"], n_outputs], hidden=hidden, output=output, dtype=dtype,
                                 init=init, seed=seed, precision=self.precision)
         self.n_outputs_ = n_outputs

@@ -135,8 +135,6 @@ class Network:
         self._setup(layer_dims, hidden, output, dtype, init, seed, leaky_slope)
         self.strategy = strategy
         self.precision = precision
-        if self.precision == "bf16":
-            precision_mod.choose("bf16", self.dtype)  # a missing MKL or a float64 network says so now
         self._initialize()
 
     def _setup(self, layer_dims, hidden, output, dtype, init, seed, leaky_slope):
@@ -263,7 +261,10 @@ class Network:
 
     @precision.setter
     def precision(self, value):
-        self._schedule.hold_precision(v.choice("precision", value, precision_mod.PRECISIONS))
+        value = v.choice("precision", value, precision_mod.PRECISIONS)
+        if value == "bf16":
+            precision_mod.choose("bf16", self.dtype)  # a missing MKL or a float64 network says so now
+        self._schedule.hold_precision(value)
 
     @property
     def column_blocks(self):
@@ -792,8 +793,10 @@ class Network:
         self.metadata = dict(arch.get("metadata") or {})
         # Files written before strategies existed leave the choice to fastdnn.
         self.strategy = arch.get("strategy", "auto")
-        # (A missing MKL is said at the first bf16 step: the model still loads and predicts.)
-        self.precision = arch.get("precision", "float")
+        # Unchecked: a model trained in bf16 still loads and predicts where MKL is missing (its
+        # first bf16 step says what is missing).
+        self._schedule.hold_precision(v.choice("precision", arch.get("precision", "float"),
+                                               precision_mod.PRECISIONS))
 
     def to_onnx(self, path, dtype=np.float32):
         """Write the network as an ONNX file, rows as examples (see :func:`fastdnn.interop.to_onnx`)."""

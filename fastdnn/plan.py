@@ -267,12 +267,19 @@ def decide(layer_dims, dtype, strategy, case, facts):
         if case.precision == "bf16":
             why += "; they multiply in float32 (bf16 products read dense inputs)"
         return _plain(layer_dims, case, facts, False, why)._replace(case=case)
-    if case.precision == "bf16" and case.precision_why.startswith("auto") and \
-            flops_per_example(layer_dims) < config.BF16_MIN_FLOPS:
-        plan = _decide(layer_dims, dtype, strategy, case._replace(precision="float"), facts)
-        why = (f"auto: products too small for bf16 ({flops_per_example(layer_dims):.3g} flops an example < "
-               f"config.BF16_MIN_FLOPS {config.BF16_MIN_FLOPS:.3g})")
-        return plan._replace(reason=f"{plan.reason}; {why}", case=case)
+    if case.precision == "bf16" and case.precision_why.startswith("auto"):
+        # "auto" is a preference: a step bf16 cannot serve (or would not speed up) multiplies in float.
+        why = ""
+        if flops_per_example(layer_dims) < config.BF16_MIN_FLOPS:
+            why = (f"auto: products too small for bf16 ({flops_per_example(layer_dims):.3g} flops an example < "
+                   f"config.BF16_MIN_FLOPS {config.BF16_MIN_FLOPS:.3g})")
+        elif strategy not in ("auto", "plain"):
+            why = f"auto: strategy {strategy!r} multiplies in float (bf16 products run on the plain route)"
+        elif case.kind == "course" and case.dual is True:
+            why = "auto: the dual form multiplies in float"
+        if why:
+            plan = _decide(layer_dims, dtype, strategy, case._replace(precision="float"), facts)
+            return plan._replace(reason=f"{plan.reason}; {why}", case=case)
     if case.precision == "bf16":
         return _bf16(strategy, case, facts)._replace(case=case)
     return _decide(layer_dims, dtype, strategy, case, facts)._replace(case=case)

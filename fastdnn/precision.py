@@ -33,6 +33,7 @@ _NO_TRANS = 111
 _TRANS = 112
 
 _lock = threading.Lock()
+_measuring = threading.Lock()
 _library = {}
 _choices = {}
 
@@ -201,7 +202,8 @@ AUTO_MIN_SPEEDUP = 1.3
 def measure(n=1024, k=1024, p=2048):
     """Seconds of one float32 product (NumPy's BLAS) and one bf16 product (MKL's), of ``(n, k) @ (k, p)``.
 
-    Medians of 5 calls after one warm call each, measured side by side.
+    Medians of 5 calls after one warm call each; the bf16 calls first, then
+    (after a pause for MKL's threads to go idle) the float32 calls.
     """
     rng = np.random.default_rng(0)
     A = rng.standard_normal((n, k), dtype=np.float32)
@@ -210,10 +212,13 @@ def measure(n=1024, k=1024, p=2048):
     from .kernels import bfloat16
 
     A16, B16 = bfloat16.rounded(A), bfloat16.rounded(B)
-    np.matmul(A, B, out=C)
+    # Each library's threads keep spinning a moment after its product and would tax the other's:
+    # one library's calls together, a pause, then the other's.
     product(A16, B16, C)
-    float32 = _median_seconds(lambda: np.matmul(A, B, out=C))
     bf16 = _median_seconds(lambda: product(A16, B16, C))
+    time.sleep(0.1)
+    np.matmul(A, B, out=C)
+    float32 = _median_seconds(lambda: np.matmul(A, B, out=C))
     return float32, bf16
 
 
@@ -243,18 +248,17 @@ def choose(precision, dtype):
         return "float", "auto: this CPU has no bfloat16 instructions"
     if not available():
         return "float", "auto: no bfloat16 product installed (pip install \"fastdnn[mkl]\")"
-    with _lock:
+    with _measuring:
+        # Once a process; a thread asking meanwhile waits for the answer rather than take a guess.
         if "speed" not in _choices:
-            _choices["speed"] = None
-            measuring = True
-        else:
-            measuring = False
-    if measuring:
-        float32, bf16 = measure()
-        _choices["speed"] = float32 / bf16
-    speed = _choices["speed"]
-    if speed is None:  # another thread is measuring: stay in float32 until it knows
-        return "float", "auto: the bf16 product is being measured"
+            try:
+                float32, bf16 = measure()
+                _choices["speed"] = float32 / bf16
+            except Exception as exc:  # an MKL that fails here would fail in every step: stay in float
+                _choices["speed"] = exc
+        speed = _choices["speed"]
+    if isinstance(speed, Exception):
+        return "float", f"auto: MKL's bf16 product failed when measured ({speed})"
     if speed >= AUTO_MIN_SPEEDUP:
         return "bf16", f"auto: MKL's bf16 product measured {speed:.1f}x NumPy's float32 product on {machine.upper()}"
     return "float", f"auto: MKL's bf16 product measured only {speed:.2f}x NumPy's float32 product here"

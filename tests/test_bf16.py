@@ -344,3 +344,54 @@ def test_the_command_line_trains_in_bf16(tmp_path, capsys):
                  str(model), "--no-progress"])
     err = capsys.readouterr().err
     assert code == 2 and "--dtype float32" in err and "Traceback" not in err
+
+
+@needs_mkl
+def test_plan_says_when_bf16_is_emulated(monkeypatch):
+    # On a CPU without AMX or AVX512_BF16 MKL still multiplies bf16 operands (emulated); "auto" stays in float.
+    monkeypatch.setattr(precision, "hardware", lambda: "")
+    plan = Network([30, 20, 1], dtype=np.float32, precision="bf16").plan(256)
+    assert plan.precision == "bf16" and "emulated" in plan.reason
+    auto = Network([784, 256, 1], dtype=np.float32, precision="auto").plan(256)
+    assert auto.precision == "float" and "no bfloat16 instructions" in auto.case.precision_why
+
+
+@needs_mkl
+def test_auto_is_a_preference_and_never_refuses():
+    chosen, _ = precision.choose("auto", np.float32)
+    for strategy in ("threads", "native", "dual"):
+        net = Network([784, 512, 512, 1], dtype=np.float32, precision="auto", strategy=strategy)
+        plan = net.plan(4096, course=strategy == "dual")
+        assert plan.precision == "float"
+        if chosen == "bf16":
+            assert "auto: " in plan.reason
+    net = Network([784, 512, 512, 1], dtype=np.float32, precision="auto")
+    assert net.plan(100, course=True).precision == chosen
+    with pytest.raises(ValueError, match="plain route"):
+        Network([784, 512, 512, 1], dtype=np.float32, precision="bf16", strategy="threads").plan(4096)
+
+
+@needs_mkl
+def test_estimator_warm_start_takes_a_new_precision():
+    from fastdnn import MLPClassifier
+
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((200, 8)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = MLPClassifier((8,), max_iter=3, random_state=0).fit(X, y)
+        model.set_params(precision="bf16", warm_start=True).fit(X, y)
+    assert model.network_.precision == "bf16" and model.network_.last_plan.precision == "bf16"
+    with pytest.raises(ValueError, match="float32"):
+        MLPClassifier((8,), dtype=np.float64, precision="bf16").fit(X, y)
+    with pytest.raises(ValueError, match="float32"):
+        Network([4, 3, 1], dtype=np.float64).precision = "bf16"
+
+
+@pytest.mark.parametrize("size", [1, 4095, 4096, 3 * 4096 + 17, 100_003])
+def test_long_vectors_round_in_rows(size):
+    x = np.random.default_rng(size).standard_normal(size).astype(np.float32)
+    out = np.empty(size, np.uint16)
+    bfloat16.round_into(x, out)
+    np.testing.assert_array_equal(out, nearest_even_reference(x))

@@ -52,15 +52,24 @@ def _rows(X):
     return X.reshape(1, -1) if X.ndim == 1 else X
 
 
+#: A long 1-D array (the weights) is rounded as rows of this many elements, so that they split over the threads.
+_ROW = 4096
+
+
 def round_into(X, out, parallel=True):
     """Write the bfloat16 bits of float32 ``X`` into ``out`` (uint16, the same shape, both C-contiguous)."""
     if X.dtype != np.float32 or out.dtype != np.uint16:
         raise TypeError(f"round_into: X must be float32 and out uint16, got {X.dtype} and {out.dtype}")
     if X.shape != out.shape or not X.flags.c_contiguous or not out.flags.c_contiguous:
         raise ValueError(f"round_into: X {X.shape} and out {out.shape} must be C-contiguous and of one shape")
+    parallel = parallel and X.size >= config.PARALLEL_MIN_ELEMENTS
+    if X.ndim == 1 and parallel and X.size >= 2 * _ROW:
+        whole = X.size - X.size % _ROW
+        _round_parallel(X[:whole].reshape(-1, _ROW).view(np.uint32), out[:whole].reshape(-1, _ROW))
+        X, out = X[whole:], out[whole:]
+        parallel = False
     bits, out = _rows(X).view(np.uint32), _rows(out)
-    kernel = _round_parallel if parallel and X.size >= config.PARALLEL_MIN_ELEMENTS and bits.shape[0] > 1 \
-        else _round_serial
+    kernel = _round_parallel if parallel and bits.shape[0] > 1 else _round_serial
     kernel(bits, out)
 
 
