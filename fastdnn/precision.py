@@ -25,6 +25,8 @@ import time
 
 import numpy as np
 
+from .blas import _address
+
 #: The precisions a network can take; ``"auto"`` measures (:func:`choose`).
 PRECISIONS = ("float", "bf16", "auto")
 
@@ -171,8 +173,9 @@ def product(A, B, C, alpha=1.0, beta=0.0):
         raise ValueError(f"bf16 product: {A.shape} @ {B.shape} is too large for this MKL's 32-bit interface")
     trans_a, lda = _operand(A)
     trans_b, ldb = _operand(B)
-    library.fastdnn_gemm(_ROW_MAJOR, trans_a, trans_b, n, p, k, alpha, A.ctypes.data, lda, B.ctypes.data, ldb,
-                         beta, C.ctypes.data, p)
+    # (Addresses through the array interface: X.ctypes leaves reference-cycle garbage at every call.)
+    library.fastdnn_gemm(_ROW_MAJOR, trans_a, trans_b, n, p, k, alpha, _address(A), lda, _address(B), ldb, beta,
+                         _address(C), p)
 
 
 def product_reference(A, B):
