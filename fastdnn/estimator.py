@@ -413,6 +413,18 @@ class _MLP:
                              f"not {np.dtype(self.dtype)}")
         return params
 
+    def _network_for_fit(self, first, params, X, seed, random_state):
+        """The network a fit trains: built and initialised on a first fit, else the one a warm start goes on with."""
+        if first:
+            self._build(params, X.shape[1], seed, X.dtype)
+            if "_initial_coefs_" in self.__dict__ or "_initial_intercepts_" in self.__dict__:
+                self._start_from_given_weights()  # no draws for them, as scikit-learn makes none
+            else:
+                self._glorot_uniform(random_state)
+        if self.network_.precision != self.precision:
+            self.network_.precision = self.precision  # a warm start or partial_fit takes the precision now set
+        return self.network_
+
     def _optimizer(self, params):
         if params["solver"] == "adam":
             return optimizers.Adam(self.beta_1, self.beta_2, self.epsilon), 1.0
@@ -438,15 +450,7 @@ class _MLP:
         # scikit-learn's draws, in its order: the initial weights, then the early-stopping split.
         random_state = self._random_state = _check_random_state(self.random_state)
         seed = self._seed()
-        if first:
-            self._build(params, X.shape[1], seed, X.dtype)
-            if "_initial_coefs_" in self.__dict__ or "_initial_intercepts_" in self.__dict__:
-                self._start_from_given_weights()  # no draws for them, as scikit-learn makes none
-            else:
-                self._glorot_uniform(random_state)
-        network = self.network_
-        if network.precision != self.precision:
-            network.precision = self.precision  # a warm start or partial_fit takes the precision now set
+        network = self._network_for_fit(first, params, X, seed, random_state)
         optimizer, lr_factor = self._optimizer(params)
 
         batch_size = self._batch_size = self._clipped_batch_size(n_samples)

@@ -157,6 +157,17 @@ _blas_switches = None
 _blas_parkers = None
 
 
+def _numpy_uses_mkl():
+    """Whether NumPy itself was built on MKL (a conda NumPy), rather than MKL loaded beside it."""
+    try:
+        import numpy as np
+
+        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        return "mkl" in str(blas.get("name", "")).lower()
+    except Exception:  # an older NumPy without mode="dicts": assume the usual OpenBLAS wheel
+        return False
+
+
 def _blas_thread_switches():
     """``(get, set)`` thread-count functions of every BLAS library NumPy loaded (cached).
 
@@ -170,8 +181,11 @@ def _blas_thread_switches():
         tpc = _threadpoolctl()
         switches, parkers = [], []
         if tpc is not None:
+            skip_mkl = not _numpy_uses_mkl()
             for lib in tpc.ThreadpoolController().lib_controllers:
-                if lib.user_api != "blas":
+                if lib.user_api != "blas" or (skip_mkl and lib.internal_api == "mkl"):
+                    # (MKL loaded for bf16 products only, fastdnn.precision: no pinned block calls it, and
+                    # its thread count is per OpenMP thread, so a pin from one thread cannot hold it.)
                     continue
                 get = set_ = None
                 if lib.internal_api == "openblas" and getattr(lib, "threading_layer", "") != "openmp":
