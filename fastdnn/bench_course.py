@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import bench, student_loops
+from . import bench, machine_choices, student_loops
 from .improving import optimization
 from .reference import load_planar_dataset
 
@@ -179,6 +179,7 @@ def run_short_table(args, data, source):
     cells = [[r["loop"], bench._ms(r["reference_s"]), bench._ms(r["fastdnn_s"]), f"{r['speedup']:.2f}x",
               f"{r['lowest']:.2f}x..{r['highest']:.2f}x"] for r in rows]
     print(bench.format_table(["loop", "reference ms", "fastdnn ms", "speedup", "run by run"], cells))
+    print(machine_choices.describe())
     return 0
 
 
@@ -214,4 +215,5 @@ def run(args):
         print("  (the Adam rows need scikit-learn for the course's moons: pip install \"fastdnn[sklearn]\")")
     print("costs differ by: the largest relative difference between the costs the two loops recorded; "
           "first call: fastdnn's first timed call, which includes Numba's compile or cache load")
+    print(machine_choices.describe())
     return 0

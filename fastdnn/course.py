@@ -9,6 +9,8 @@ Arrays keep their float dtype (float32 stays float32); integer and boolean
 inputs are computed in float64, as NumPy would.
 """
 
+import sys
+
 import numpy as np
 
 from . import config, layers
@@ -200,9 +202,49 @@ def _non_finite(x):
 
 
 def _skinny(W, A):
-    """Whether ``W @ A`` is a narrow layer over an F-ordered input (:mod:`fastdnn.kernels.skinny`)."""
+    """Whether ``W @ A`` is a narrow layer over an F-ordered input (:mod:`fastdnn.kernels.skinny`) that pays here."""
     return (W.shape[0] <= config.SKINNY_MAX_ROWS and W.shape[1] >= config.SKINNY_MIN_DEPTH
-            and A.flags.f_contiguous and W.flags.c_contiguous)
+            and A.flags.f_contiguous and W.flags.c_contiguous and skinny_pays())
+
+
+def _default_skinny_thresholds():
+    from .tuning import OPTIONS
+
+    return (config.SKINNY_MAX_ROWS == OPTIONS["skinny_max_rows"].default
+            and config.SKINNY_MIN_DEPTH == OPTIONS["skinny_min_depth"].default)
+
+
+def skinny_pays():
+    """Whether the skinny kernels beat BLAS for a narrow layer over the course's ``X`` on this machine.
+
+    Measured once a machine (:func:`fastdnn.machine_choices.prefer`): the
+    forward product and both gradients of the two-layer model's first layer
+    (7 units over 12288 x 209, F-ordered), skinny against BLAS.  Thresholds
+    set by the user (``FASTDNN_SKINNY_*``, :data:`fastdnn.options`) are
+    taken as they are, without measuring.
+    """
+    if not _default_skinny_thresholds():
+        return True
+    from . import machine_choices
+
+    return machine_choices.prefer("skinny_layer", _measure_skinny_layer)
+
+
+def _measure_skinny_layer():
+    # The loop itself, not the layer alone: alone, BLAS won here (4.3 against 6.4 ms on the Xeon), while in
+    # the student's two-layer loop the skinny layer won (4.5-4.8 against 5.9-6.3 ms an iteration): the
+    # loop's other calls and the threads they leave spinning decide, so they are part of what is timed.
+    from . import machine_choices, student_loops
+
+    rng = np.random.default_rng(0)
+    X = rng.random((209, 12288)).T  # the course's layout: F-ordered
+    Y = (rng.random((1, 209)) < 0.5).astype(np.float64)
+
+    def loop(skinny_on):
+        with machine_choices.assumed("skinny_layer", skinny_on):
+            student_loops.two_layer_loop(sys.modules[__name__], X, Y, (12288, 7, 1), num_iterations=8)
+
+    return machine_choices.time_side_by_side(lambda: loop(True), lambda: loop(False), rounds=2, calls=3)
 
 
 def _fast_layer_backward(dA, H, A_prev, W, code, with_dA_prev, from_pre_activation=True, scale=None):

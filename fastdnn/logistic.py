@@ -28,6 +28,7 @@ Layout is the course's: ``X`` of shape ``(n_x, m)``, ``w`` of shape
 """
 
 import numbers
+import sys
 
 import numpy as np
 
@@ -222,6 +223,37 @@ def _fast_propagate(w, b, X, Y):
     return _propagate_arrays(w.reshape(1, n_x), b, X, Yc)
 
 
+def one_pass_pays():
+    """Whether week 2's one-pass kernel beats two BLAS products over the course's ``X`` on this machine.
+
+    Measured once a machine (:func:`fastdnn.machine_choices.prefer`):
+    :func:`fastdnn.kernels.skinny.logistic_pass` against the two
+    matrix-vector products it replaces, over 12288 x 209 F-ordered.  A
+    ``FASTDNN_SKINNY_MIN_DEPTH`` set by the user is taken as it is.
+    """
+    if not course._default_skinny_thresholds():
+        return True
+    from . import machine_choices
+
+    return machine_choices.prefer("logistic_one_pass", _measure_one_pass)
+
+
+def _measure_one_pass():
+    # Week 2's loop itself (see course._measure_skinny_layer for why not the kernel alone).
+    from . import machine_choices, student_loops
+
+    rng = np.random.default_rng(0)
+    X = rng.random((209, 12288)).T  # the course's layout: F-ordered
+    Y = (rng.random((1, 209)) < 0.5).astype(np.float64)
+    w = np.zeros((12288, 1))
+
+    def loop(one_pass):
+        with machine_choices.assumed("logistic_one_pass", one_pass):
+            student_loops.optimize_loop(sys.modules[__name__], w, 0.0, X, Y, num_iterations=20)
+
+    return machine_choices.time_side_by_side(lambda: loop(True), lambda: loop(False), rounds=2, calls=3)
+
+
 def _propagate_arrays(W, b, X, Y, labels_checked=False):
     """The computation of :func:`propagate` on prepared arrays; None when a logit or ``dw`` is not finite.
 
@@ -233,7 +265,7 @@ def _propagate_arrays(W, b, X, Y, labels_checked=False):
     A = np.empty((1, m), dtype)
     dz = np.empty_like(A)
     dW = np.empty((1, n_x), dtype)
-    if X.flags.f_contiguous and n_x >= config.SKINNY_MIN_DEPTH:
+    if X.flags.f_contiguous and n_x >= config.SKINNY_MIN_DEPTH and one_pass_pays():
         # The course's X: one pass over it for both products (docs/course_helpers.md).
         tasks = max(1, min(m, config.BLOCK_WORKERS))
         partial = np.empty((tasks, n_x), dtype)

@@ -19,6 +19,10 @@ DATA_DIR = Path(os.environ.get("FASTDNN_DATA") or Path(__file__).resolve().paren
 
 RTOL = {np.dtype(np.float64): 1e-12, np.dtype(np.float32): 1e-5}
 
+# The routes fastdnn measures once a machine (fastdnn.machine_choices) keep their defaults here, so
+# that the tests take the same routes on every CPU; tests/test_machine_choices.py tests the measuring.
+os.environ.setdefault("FASTDNN_MACHINE_CHOICES", "off")
+
 # Numba compiles on the first call of each signature, so a deadline per
 # example would fail the example that happens to compile.
 settings.register_profile(

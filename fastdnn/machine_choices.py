@@ -1,0 +1,225 @@
+"""Choices between two ways to compute the same thing, measured once on this machine and kept on disk.
+
+Some routes win on one CPU and lose on another.  The course's narrow first
+layer over its F-ordered ``X`` is the case in point: the one-pass skinny
+kernels (:mod:`fastdnn.kernels.skinny`) ran 1.4-1.8x BLAS on an Intel Xeon,
+whose 2 MB L2 holds a column of ``X`` between its two products, and lost on an
+AMD EPYC (week 2: 0.92x against 1.14x with BLAS), whose 32 MB L3 holds all of
+``X`` and lets OpenBLAS stream it at 120 GB/s (docs/course_helpers.md).  No
+threshold serves both, so :func:`prefer` times the two ways side by side the
+first time it is asked and writes the answer next to Numba's cache, under a
+key naming the CPU, its core count and the BLAS.  Every later process on that
+machine reads it: the route, and so the rounding of the results, is then the
+same from run to run.
+
+``FASTDNN_MACHINE_CHOICES=measure`` measures again (and rewrites the file);
+a path there moves the file; ``off`` keeps every choice at its default
+without measuring (the first way).
+"""
+
+import contextlib
+import json
+import os
+import platform
+import statistics
+import tempfile
+import threading
+import time
+
+#: The file's name, in the folder of Numba's cache of fastdnn's kernels.
+FILE_NAME = "fastdnn-machine-choices.json"
+FORMAT = "fastdnn-machine-choices/1"
+
+#: The first way is kept unless the second measured at least this much faster.  Noise is not a reason
+#: to move: the same loops measured 1.12x apart one way in one process and 1.18x the other way in the next.
+MARGIN = 1.25
+
+#: The choices fastdnn measures: name -> (the first way, the second way), as reports name them.
+WAYS = {
+    "skinny_layer": ("the skinny kernels", "BLAS"),
+    "logistic_one_pass": ("the one-pass kernel", "two BLAS products"),
+}
+
+_lock = threading.Lock()
+_answers = {}
+
+
+def _cpu():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def _caches():
+    # The sizes of the caches (Linux): what decides between one pass over X and two.
+    sizes = []
+    for index in range(4):
+        folder = f"/sys/devices/system/cpu/cpu0/cache/index{index}"
+        try:
+            with open(os.path.join(folder, "level")) as f:
+                level = f.read().strip()
+            with open(os.path.join(folder, "size")) as f:
+                size = f.read().strip()
+            with open(os.path.join(folder, "type")) as f:
+                kind = f.read().strip()
+        except OSError:
+            continue
+        if kind != "Instruction":
+            sizes.append(f"L{level} {size}")
+    return ", ".join(sizes) or "caches unknown"
+
+
+def machine_key():
+    """What a measured choice depends on: the CPU model and its caches, the cores this process may use, NumPy's BLAS."""
+    import numpy as np
+
+    from . import config
+
+    blas = "unknown BLAS"
+    try:  # NumPy's own BLAS (threadpoolctl lists every BLAS loaded, in an order that varies)
+        build = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        blas = f"{build.get('name', '?')} {build.get('version', '?')}"
+    except Exception:
+        pass
+    return f"{_cpu()} ({_caches()}) | {config.cores_available()} cores | numpy {np.__version__} | {blas}"
+
+
+def path():
+    """The file the choices are kept in (``FASTDNN_MACHINE_CHOICES`` may name another)."""
+    setting = os.environ.get("FASTDNN_MACHINE_CHOICES", "")
+    if setting not in ("", "measure", "off"):
+        return setting
+    from .warmup import cache_location
+
+    folder = cache_location()
+    if folder == "unknown" or not os.path.isdir(folder):
+        folder = os.path.join(os.path.expanduser("~"), ".cache", "fastdnn")
+    return os.path.join(folder, FILE_NAME)
+
+
+def _read(file):
+    try:
+        with open(file) as f:
+            doc = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT or not isinstance(doc.get("machines"), dict):
+        return {}
+    return doc["machines"]
+
+
+def _write(file, machines):
+    # Atomically, so that a process reading at the same moment sees the old file or the new one.
+    doc = {"format": FORMAT, "machines": machines}
+    folder = os.path.dirname(file) or "."
+    try:
+        os.makedirs(folder, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=".choices-", dir=folder)
+        with os.fdopen(handle, "w") as f:
+            json.dump(doc, f, indent=1, sort_keys=True)
+        os.replace(temporary, file)
+    except OSError:
+        pass  # a read-only cache: the choice holds for this process, and is measured again in the next
+
+
+def time_side_by_side(first, second, rounds=4, calls=6):
+    """Median seconds of ``first()`` and ``second()``: runs of ``calls`` calls of one way, then of the other.
+
+    Each way is timed as a loop runs it, after calls of itself: one BLAS
+    call's threads keep spinning after it returns and would tax a kernel that
+    followed it right away, which no loop of that kernel sees.  The first call
+    of each run is not counted; the order of the two ways alternates.
+    """
+    times = ([], [])
+    ways = [(first, times[0]), (second, times[1])]
+    for r in range(rounds):
+        for way, samples in (ways if r % 2 == 0 else ways[::-1]):
+            way()
+            for _ in range(calls):
+                start = time.perf_counter()
+                way()
+                samples.append(time.perf_counter() - start)
+    return statistics.median(times[0]), statistics.median(times[1])
+
+
+def prefer(name, measure):
+    """Whether the first of two ways is the one to take here: ``True`` (the default) or ``False``.
+
+    Parameters
+    ----------
+    name : str
+        What is chosen (a key of the file, e.g. ``"skinny_forward"``).
+    measure : callable
+        ``measure()`` returns ``(seconds_first, seconds_second)``, timed side
+        by side on this machine (:func:`time_side_by_side`).
+
+    Returns
+    -------
+    bool
+        ``False`` only when the second way measured at least :data:`MARGIN`
+        times faster.  Read from the file when this machine measured it
+        before; measured and written otherwise (once a process at most).
+    """
+    setting = os.environ.get("FASTDNN_MACHINE_CHOICES", "")
+    if setting == "off":
+        return True
+    answer = _answers.get(name)
+    if answer is not None:
+        return answer
+    with _lock:
+        answer = _answers.get(name)
+        if answer is not None:
+            return answer
+        key = machine_key()
+        file = path()
+        machines = _read(file)
+        known = machines.get(key, {}).get(name)
+        if known is None or setting == "measure":
+            first, second = measure()
+            known = {"first_s": first, "second_s": second, "first": first <= second * MARGIN,
+                     "measured": time.strftime("%Y-%m-%d %H:%M:%S")}
+            machines = _read(file)  # another process may have written meanwhile
+            machines.setdefault(key, {})[name] = known
+            _write(file, machines)
+        answer = _answers[name] = bool(known["first"])
+    return answer
+
+
+@contextlib.contextmanager
+def assumed(name, first):
+    """Within the block, :func:`prefer` answers ``first`` for ``name`` (for a ``measure`` that times each way)."""
+    before = _answers.get(name)
+    _answers[name] = bool(first)
+    try:
+        yield
+    finally:
+        if before is None:
+            _answers.pop(name, None)
+        else:
+            _answers[name] = before
+
+
+def forget():
+    """Drop the answers this process holds (the file stays); the next :func:`prefer` reads it again."""
+    with _lock:
+        _answers.clear()
+
+
+def describe():
+    """One line: the choices this machine measured (from the file), for reports such as ``fastdnn bench``."""
+    known = _read(path()).get(machine_key(), {})
+    if os.environ.get("FASTDNN_MACHINE_CHOICES", "") == "off":
+        return "routes measured on this machine: none (FASTDNN_MACHINE_CHOICES=off)"
+    if not known:
+        return "routes measured on this machine: none yet"
+    parts = []
+    for name, c in sorted(known.items()):
+        first, second = WAYS.get(name, ("the first way", "the second way"))
+        taken = first if c["first"] else second
+        parts.append(f"{name}: {taken} ({first} {1e3 * c['first_s']:.3g} ms, {second} {1e3 * c['second_s']:.3g} ms)")
+    return f"routes measured on this machine ({path()}): " + "; ".join(parts)
