@@ -228,8 +228,10 @@ def one_pass_pays():
 
     Measured once a machine (:func:`fastdnn.machine_choices.prefer`):
     :func:`fastdnn.kernels.skinny.logistic_pass` against the two
-    matrix-vector products it replaces, over 12288 x 209 F-ordered.  A
-    ``FASTDNN_SKINNY_MIN_DEPTH`` set by the user is taken as it is.
+    matrix-vector products it replaces, over 12288 x 209 F-ordered.
+    Skinny thresholds set by the user (``FASTDNN_SKINNY_MIN_DEPTH``,
+    ``FASTDNN_SKINNY_MAX_ROWS``, :data:`fastdnn.options`) are taken as they
+    are, without measuring.
     """
     if not course._default_skinny_thresholds():
         return True

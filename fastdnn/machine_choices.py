@@ -42,6 +42,28 @@ WAYS = {
 
 _lock = threading.Lock()
 _answers = {}
+# The answers a measurement assumes while it times each way: this thread's only.
+_assumed = threading.local()
+
+
+def _after_fork_in_child():
+    # A child forked while a thread measured would wait for its lock forever.
+    global _lock, _assumed
+    _lock = threading.Lock()
+    _assumed = threading.local()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _setting():
+    value = os.environ.get("FASTDNN_MACHINE_CHOICES", "").strip()
+    if value.lower() in ("off", "0", "no", "false"):
+        return "off"
+    if value.lower() == "measure":
+        return "measure"
+    return value
 
 
 def _cpu():
@@ -91,7 +113,7 @@ def machine_key():
 
 def path():
     """The file the choices are kept in (``FASTDNN_MACHINE_CHOICES`` may name another)."""
-    setting = os.environ.get("FASTDNN_MACHINE_CHOICES", "")
+    setting = _setting()
     if setting not in ("", "measure", "off"):
         return setting
     from .warmup import cache_location
@@ -110,21 +132,42 @@ def _read(file):
         return {}
     if not isinstance(doc, dict) or doc.get("format") != FORMAT or not isinstance(doc.get("machines"), dict):
         return {}
-    return doc["machines"]
+    # Only well-formed entries: anything else is measured again (and written over).
+    machines = {}
+    for key, choices in doc["machines"].items():
+        if isinstance(choices, dict):
+            machines[key] = {name: c for name, c in choices.items() if _well_formed(c)}
+    return machines
+
+
+def _well_formed(choice):
+    return (isinstance(choice, dict) and isinstance(choice.get("first"), bool)
+            and all(isinstance(choice.get(k), (int, float)) for k in ("first_s", "second_s")))
 
 
 def _write(file, machines):
     # Atomically, so that a process reading at the same moment sees the old file or the new one.
     doc = {"format": FORMAT, "machines": machines}
     folder = os.path.dirname(file) or "."
+    temporary = None
     try:
         os.makedirs(folder, exist_ok=True)
         handle, temporary = tempfile.mkstemp(prefix=".choices-", dir=folder)
         with os.fdopen(handle, "w") as f:
             json.dump(doc, f, indent=1, sort_keys=True)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # readable by the others who share the cache, as Numba's files are
         os.replace(temporary, file)
+        temporary = None
     except OSError:
         pass  # a read-only cache: the choice holds for this process, and is measured again in the next
+    finally:
+        if temporary is not None:
+            try:
+                os.remove(temporary)
+            except OSError:
+                pass
 
 
 def time_side_by_side(first, second, rounds=4, calls=6):
@@ -165,7 +208,10 @@ def prefer(name, measure):
         times faster.  Read from the file when this machine measured it
         before; measured and written otherwise (once a process at most).
     """
-    setting = os.environ.get("FASTDNN_MACHINE_CHOICES", "")
+    answer = getattr(_assumed, "answers", {}).get(name)
+    if answer is not None:
+        return answer  # a measurement under way on this thread times this way
+    setting = _setting()
     if setting == "off":
         return True
     answer = _answers.get(name)
@@ -180,7 +226,15 @@ def prefer(name, measure):
         machines = _read(file)
         known = machines.get(key, {}).get(name)
         if known is None or setting == "measure":
-            first, second = measure()
+            import numpy as np
+
+            # The course's loops seed NumPy's global generator (initialize_parameters): the user's stream
+            # must not depend on whether this process measured.
+            random_state = np.random.get_state()
+            try:
+                first, second = measure()
+            finally:
+                np.random.set_state(random_state)
             known = {"first_s": first, "second_s": second, "first": first <= second * MARGIN,
                      "measured": time.strftime("%Y-%m-%d %H:%M:%S")}
             machines = _read(file)  # another process may have written meanwhile
@@ -193,15 +247,18 @@ def prefer(name, measure):
 @contextlib.contextmanager
 def assumed(name, first):
     """Within the block, :func:`prefer` answers ``first`` for ``name`` (for a ``measure`` that times each way)."""
-    before = _answers.get(name)
-    _answers[name] = bool(first)
+    answers = getattr(_assumed, "answers", None)
+    if answers is None:
+        answers = _assumed.answers = {}
+    before = answers.get(name)
+    answers[name] = bool(first)
     try:
         yield
     finally:
         if before is None:
-            _answers.pop(name, None)
+            answers.pop(name, None)
         else:
-            _answers[name] = before
+            answers[name] = before
 
 
 def forget():
@@ -213,7 +270,7 @@ def forget():
 def describe():
     """One line: the choices this machine measured (from the file), for reports such as ``fastdnn bench``."""
     known = _read(path()).get(machine_key(), {})
-    if os.environ.get("FASTDNN_MACHINE_CHOICES", "") == "off":
+    if _setting() == "off":
         return "routes measured on this machine: none (FASTDNN_MACHINE_CHOICES=off)"
     if not known:
         return "routes measured on this machine: none yet"

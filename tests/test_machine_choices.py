@@ -104,3 +104,48 @@ def test_the_measurements_time_both_ways(choices_file):
     for measure in (course._measure_skinny_layer, logistic._measure_one_pass):
         first, second = measure()
         assert first > 0 and second > 0
+
+
+def test_measuring_leaves_numpy_global_generator_alone(choices_file):
+    def measure():
+        np.random.seed(1)  # as the course's initialize_parameters does inside the timed loops
+        return 1.0, 1.0
+
+    np.random.seed(0)
+    expected = np.random.rand()
+    np.random.seed(0)
+    machine_choices.prefer("example", measure)
+    assert np.random.rand() == expected
+
+
+@pytest.mark.parametrize("entry", [{}, True, [], {"first": "false", "first_s": 1.0, "second_s": 2.0},
+                                   {"first": True, "first_s": "x", "second_s": 1.0}])
+def test_malformed_entries_are_measured_again(choices_file, entry):
+    key = machine_choices.machine_key()
+    choices_file.write_text(json.dumps({"format": machine_choices.FORMAT, "machines": {key: {"example": entry}}}))
+    assert machine_choices.prefer("example", lambda: (3.0, 1.0)) is False
+    assert "example" in machine_choices.describe()
+    choices_file.write_text(json.dumps({"format": machine_choices.FORMAT, "machines": {key: ["not", "a", "dict"]}}))
+    machine_choices.forget()
+    assert machine_choices.prefer("example", lambda: (1.0, 3.0)) is True
+
+
+def test_answers_assumed_while_measuring_are_the_measuring_thread_s_own(choices_file):
+    import threading
+
+    seen = []
+    with machine_choices.assumed("example", False):
+        assert machine_choices.prefer("example", lambda: pytest.fail("assumed, not measured")) is False
+        other = threading.Thread(target=lambda: seen.append(machine_choices.prefer("example", lambda: (1.0, 3.0))))
+        other.start()
+        other.join(10)
+    assert seen == [True]  # the other thread measured (or read) the real answer, not the assumed one
+
+
+@pytest.mark.parametrize("value", ["OFF", "0", "false"])
+def test_off_spelled_any_way(monkeypatch, tmp_path, value):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FASTDNN_MACHINE_CHOICES", value)
+    machine_choices.forget()
+    assert machine_choices.prefer("example", lambda: pytest.fail("measured while off")) is True
+    assert list(tmp_path.iterdir()) == []
