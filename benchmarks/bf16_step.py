@@ -13,27 +13,16 @@ them (they slow NumPy's BLAS).
 """
 
 import argparse
-import platform
 import statistics
 import time
 
 import numpy as np
 
 from fastdnn import Network, peers, precision
+from fastdnn.machine_choices import cpu_model
 
 SHAPES = [([784, 1024, 1024, 1], 8192, "sigmoid"), ([784, 256, 256, 1], 8192, "sigmoid"),
           ([784, 256, 256, 10], 4096, "softmax"), ([64, 64, 64, 1], 65536, "sigmoid")]
-
-
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def fastdnn_step(dims, m, output, prec):
@@ -54,7 +43,7 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--shapes", choices=("all", "quick"), default="all")
     args = parser.parse_args(argv)
-    print(f"CPU: {cpu_name()}; bf16 instructions: {precision.hardware() or 'none'}")
+    print(f"CPU: {cpu_model()}; bf16 instructions: {precision.hardware() or 'none'}")
     shapes = SHAPES if args.shapes == "all" else SHAPES[1:3]
     header = "| shape | m | fastdnn f32 | fastdnn bf16 | bf16/f32 | torch f32 | torch bf16 | bf16/torch bf16 | bound |"
     print(header)

@@ -303,14 +303,9 @@ def run_case(layer_dims, m, dtype, repeats, with_torch, sample_seconds=SAMPLE_SE
 
 
 def _cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown CPU"
+    from .machine_choices import cpu_model
+
+    return cpu_model()
 
 
 def _blas_libraries():

@@ -236,15 +236,9 @@ def _measure_skinny_layer():
     # loop's other calls and the threads they leave spinning decide, so they are part of what is timed.
     from . import machine_choices, student_loops
 
-    rng = np.random.default_rng(0)
-    X = rng.random((209, 12288)).T  # the course's layout: F-ordered
-    Y = (rng.random((1, 209)) < 0.5).astype(np.float64)
-
-    def loop(skinny_on):
-        with machine_choices.assumed("skinny_layer", skinny_on):
-            student_loops.two_layer_loop(sys.modules[__name__], X, Y, (12288, 7, 1), num_iterations=8)
-
-    return machine_choices.time_side_by_side(lambda: loop(True), lambda: loop(False), rounds=2, calls=3)
+    X, Y = machine_choices.course_cat_batch()
+    return machine_choices.time_loop_both_ways("skinny_layer", lambda: student_loops.two_layer_loop(
+        sys.modules[__name__], X, Y, (12288, 7, 1), num_iterations=8))
 
 
 def _fast_layer_backward(dA, H, A_prev, W, code, with_dA_prev, from_pre_activation=True, scale=None):

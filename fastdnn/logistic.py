@@ -244,16 +244,9 @@ def _measure_one_pass():
     # Week 2's loop itself (see course._measure_skinny_layer for why not the kernel alone).
     from . import machine_choices, student_loops
 
-    rng = np.random.default_rng(0)
-    X = rng.random((209, 12288)).T  # the course's layout: F-ordered
-    Y = (rng.random((1, 209)) < 0.5).astype(np.float64)
-    w = np.zeros((12288, 1))
-
-    def loop(one_pass):
-        with machine_choices.assumed("logistic_one_pass", one_pass):
-            student_loops.optimize_loop(sys.modules[__name__], w, 0.0, X, Y, num_iterations=20)
-
-    return machine_choices.time_side_by_side(lambda: loop(True), lambda: loop(False), rounds=2, calls=3)
+    X, Y = machine_choices.course_cat_batch()
+    return machine_choices.time_loop_both_ways("logistic_one_pass", lambda: student_loops.optimize_loop(
+        sys.modules[__name__], np.zeros((12288, 1)), 0.0, X, Y, num_iterations=20))
 
 
 def _propagate_arrays(W, b, X, Y, labels_checked=False):

@@ -66,7 +66,8 @@ def _setting():
     return value
 
 
-def _cpu():
+def cpu_model():
+    """The CPU's model name (Linux's ``/proc/cpuinfo``, else what ``platform`` knows)."""
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
@@ -108,7 +109,7 @@ def machine_key():
         blas = f"{build.get('name', '?')} {build.get('version', '?')}"
     except Exception:
         pass
-    return f"{_cpu()} ({_caches()}) | {config.cores_available()} cores | numpy {np.__version__} | {blas}"
+    return f"{cpu_model()} ({_caches()}) | {config.cores_available()} cores | numpy {np.__version__} | {blas}"
 
 
 def path():
@@ -188,6 +189,23 @@ def time_side_by_side(first, second, rounds=4, calls=6):
                 way()
                 samples.append(time.perf_counter() - start)
     return statistics.median(times[0]), statistics.median(times[1])
+
+
+def course_cat_batch():
+    """``(X, Y)`` of the course's cat images' size and layout (12288 x 209, F-ordered; labels 0/1), made up."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    return rng.random((209, 12288)).T, (rng.random((1, 209)) < 0.5).astype(np.float64)
+
+
+def time_loop_both_ways(name, loop):
+    """:func:`time_side_by_side` of ``loop()`` with ``name``'s first way assumed, then its second."""
+    def way(first):
+        with assumed(name, first):
+            loop()
+
+    return time_side_by_side(lambda: way(True), lambda: way(False), rounds=2, calls=3)
 
 
 def prefer(name, measure):

@@ -82,19 +82,11 @@ def assert_no_allocation(step, smallest_buffer_bytes, numba_stats, python_budget
     assert numba_after.mi_alloc - numba_before.mi_alloc == numba_after.mi_free - numba_before.mi_free
 
 
-@pytest.mark.parametrize(
-    "optimizer, l2, dropout",
-    [("sgd", 0.0, 0.0), ("sgd", 0.01, 0.0), ("momentum", 0.01, 0.2), ("adam", 0.01, 0.2)],
-)
-def test_mini_batch_step_allocates_nothing(optimizer, l2, dropout, rng, numba_stats):
-    dims = [40, 64, 48, 10]
-    batch = 512
+def mini_batch_step(net, rng, optimizer, l2, dropout, batch=512):
+    """A step of a fit's mini-batches on ``net``'s plan after one epoch (which binds and sizes everything)."""
     m = 3 * batch
-    net = Network(dims, output="softmax", seed=0)
-    net.column_blocks = False  # the blocked step has its own test below
-    X = rng.standard_normal((m, dims[0])).T  # a row-per-example array seen transposed
-    y = rng.integers(0, 10, m)
-    # One epoch binds the optimizer and sizes everything.
+    X = rng.standard_normal((m, net.layer_dims[0])).astype(net.dtype).T  # a row-per-example array seen transposed
+    y = rng.integers(0, net.layer_dims[-1], m)
     net.fit(X, y, epochs=1, batch_size=batch, optimizer=optimizer, learning_rate=0.01, l2=l2, dropout=dropout,
             progress=False)
     plan = net.last_plan
@@ -110,34 +102,27 @@ def test_mini_batch_step_allocates_nothing(optimizer, l2, dropout, rng, numba_st
         cost = executor.train(executor.take(data, indices, start, batch, ws), ws, 0.01, l2, 1.0 - dropout, True)
         assert np.isfinite(cost)
 
-    assert_no_allocation(step, dims[-1] * batch * 8, numba_stats)
+    return step, plan
+
+
+@pytest.mark.parametrize(
+    "optimizer, l2, dropout",
+    [("sgd", 0.0, 0.0), ("sgd", 0.01, 0.0), ("momentum", 0.01, 0.2), ("adam", 0.01, 0.2)],
+)
+def test_mini_batch_step_allocates_nothing(optimizer, l2, dropout, rng, numba_stats):
+    net = Network([40, 64, 48, 10], output="softmax", seed=0)
+    net.column_blocks = False  # the blocked step has its own test below
+    step, _ = mini_batch_step(net, rng, optimizer, l2, dropout)
+    assert_no_allocation(step, 10 * 512 * 8, numba_stats)
 
 
 @pytest.mark.skipif(not precision.available(), reason="no bfloat16 product installed (pip install \"fastdnn[mkl]\")")
 @pytest.mark.parametrize("optimizer, dropout", [("sgd", 0.0), ("adam", 0.2)])
 def test_bf16_step_allocates_nothing(optimizer, dropout, rng, numba_stats):
-    dims = [40, 64, 48, 10]
-    batch = 512
-    m = 3 * batch
-    net = Network(dims, output="softmax", dtype=np.float32, precision="bf16", seed=0)
-    X = rng.standard_normal((m, dims[0])).astype(np.float32).T  # rows of examples, seen transposed
-    y = rng.integers(0, 10, m)
-    net.fit(X, y, epochs=1, batch_size=batch, optimizer=optimizer, learning_rate=0.01, dropout=dropout,
-            progress=False)
-    plan = net.last_plan
-    assert plan.route == "plain" and plan.precision == "bf16"
-    data = net.prepare(X, y)
-    indices = np.random.default_rng(0).permutation(m)
-    ws = net.model_state.workspace(batch)
-    executor = executors.open_executor(plan, net.model_state)
-    starts = iter(range(10 ** 6))
-
-    def step():
-        start = (next(starts) % 3) * batch
-        cost = executor.train(executor.take(data, indices, start, batch, ws), ws, 0.01, 0.0, 1.0 - dropout, True)
-        assert np.isfinite(cost)
-
-    assert_no_allocation(step, dims[-1] * batch * 2, numba_stats)
+    net = Network([40, 64, 48, 10], output="softmax", dtype=np.float32, precision="bf16", seed=0)
+    step, plan = mini_batch_step(net, rng, optimizer, 0.0, dropout)
+    assert plan.precision == "bf16"
+    assert_no_allocation(step, 10 * 512 * 2, numba_stats)
 
 
 @pytest.mark.parametrize("output", ["sigmoid", "linear"])
