@@ -42,6 +42,8 @@ def _targets(rng, output, k, m, dtype):
         return rng.integers(0, k, m)
     if output == "sigmoid":
         return (rng.random((k, m)) > 0.5).astype(dtype)
+    if output == "poisson":
+        return rng.poisson(2.0, (k, m)).astype(dtype)  # counts: a poisson output refuses negative targets
     return rng.standard_normal((k, m)).astype(dtype)
 
 

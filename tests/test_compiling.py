@@ -303,3 +303,16 @@ def test_one_lock_serves_every_folder_of_the_package():
                                                                  activation.bias_activation_serial)}
     assert len(folders) == 1 and None not in folders
     assert caching.lock_folder(probe_kernel()._cache) is None  # not a keyed package's kernel
+
+
+@pytest.mark.parametrize("output", sorted(__import__("fastdnn.outputs", fromlist=["OUTPUTS"]).OUTPUTS))
+def test_warmup_all_makes_targets_every_output_accepts(output):
+    # fastdnn warmup --all fits every output; its made-up targets must be ones the output takes.
+    from fastdnn import warmup
+    from fastdnn.outputs import OUTPUTS
+
+    rng = np.random.default_rng(0)
+    Y = warmup._targets(rng, output, 3, 16, np.float64)
+    if output == "softmax":
+        Y = np.eye(3)[:, Y]
+    OUTPUTS[output].check_targets("Y", Y)
