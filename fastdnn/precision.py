@@ -25,14 +25,10 @@ import time
 
 import numpy as np
 
-from .blas import _address
+from .blas import _ROW_MAJOR, _address, _operand
 
 #: The precisions a network can take; ``"auto"`` measures (:func:`choose`).
 PRECISIONS = ("float", "bf16", "auto")
-
-_ROW_MAJOR = 101
-_NO_TRANS = 111
-_TRANS = 112
 
 _lock = threading.Lock()
 _measuring = threading.Lock()
@@ -128,15 +124,6 @@ def available():
     return True
 
 
-def _operand(X):
-    # (transpose flag, leading dimension) of a row-major view of the 2-D uint16 array X.
-    if X.flags.c_contiguous:
-        return _NO_TRANS, max(X.shape[1], 1)
-    if X.flags.f_contiguous:
-        return _TRANS, max(X.shape[0], 1)
-    raise ValueError(f"bf16 product: an operand of shape {X.shape} and strides {X.strides} is not contiguous")
-
-
 def product(A, B, C, alpha=1.0, beta=0.0):
     """``C <- alpha A B + beta C`` with bfloat16 operands and float32 sums.
 
@@ -171,8 +158,11 @@ def product(A, B, C, alpha=1.0, beta=0.0):
         return
     if max(n, p, k, A.size, B.size, C.size) > library.fastdnn_limit:
         raise ValueError(f"bf16 product: {A.shape} @ {B.shape} is too large for this MKL's 32-bit interface")
-    trans_a, lda = _operand(A)
-    trans_b, ldb = _operand(B)
+    a, b = _operand(A), _operand(B)
+    for X, layout in ((A, a), (B, b)):
+        if layout is None:
+            raise ValueError(f"bf16 product: an operand of shape {X.shape} and strides {X.strides} is not contiguous")
+    (trans_a, lda), (trans_b, ldb) = a, b
     # (Addresses through the array interface: X.ctypes leaves reference-cycle garbage at every call.)
     library.fastdnn_gemm(_ROW_MAJOR, trans_a, trans_b, n, p, k, alpha, _address(A), lda, _address(B), ldb, beta,
                          _address(C), p)
