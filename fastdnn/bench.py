@@ -302,12 +302,6 @@ def run_case(layer_dims, m, dtype, repeats, with_torch, sample_seconds=SAMPLE_SE
 # ---------------------------------------------------------------- the machine
 
 
-def _cpu_model():
-    from .machine_choices import cpu_model
-
-    return cpu_model()
-
-
 def _blas_libraries():
     """The BLAS (and OpenMP) libraries loaded in this process, as threadpoolctl sees them."""
     try:
@@ -322,15 +316,6 @@ def _blas_libraries():
         entry["location"] = os.path.basename(os.path.dirname(d.get("filepath") or ""))
         libraries.append(entry)
     return libraries
-
-
-def _numpy_blas_build():
-    """NumPy's BLAS as its build configuration names it (when threadpoolctl is missing)."""
-    try:
-        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
-        return f"{blas.get('name')} {blas.get('version')}"
-    except Exception:  # the layout of show_config is not a stable API
-        return None
 
 
 def machine_info(torch_module=None):
@@ -348,7 +333,8 @@ def machine_info(torch_module=None):
     """
     import numba
 
-    from .threads import numba_wait_policy
+    from .machine_choices import cpu_model
+    from .threads import numba_wait_policy, numpy_blas_build
 
     threads = numba.get_num_threads()  # also starts the pool, so its layer is known
     try:
@@ -357,7 +343,7 @@ def machine_info(torch_module=None):
         layer = None
     nproc = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {
-        "cpu_model": _cpu_model(),
+        "cpu_model": cpu_model(),
         "cores": os.cpu_count(),
         "nproc": nproc,
         "platform": platform.platform(),
@@ -367,7 +353,7 @@ def machine_info(torch_module=None):
         "numba_threads": threads,
         "numba_threading_layer": layer,
         "blas": _blas_libraries(),
-        "numpy_blas_build": _numpy_blas_build(),
+        "numpy_blas_build": numpy_blas_build(),  # (for when threadpoolctl is missing)
         "torch": torch_module.__version__ if torch_module is not None else None,
         "torch_threads": torch_module.get_num_threads() if torch_module is not None else None,
         "env": {k: os.environ[k] for k in THREAD_ENV if k in os.environ},

@@ -101,14 +101,10 @@ def machine_key():
     """What a measured choice depends on: the CPU model and its caches, the cores this process may use, NumPy's BLAS."""
     import numpy as np
 
-    from . import config
+    from . import config, threads
 
-    blas = "unknown BLAS"
-    try:  # NumPy's own BLAS (threadpoolctl lists every BLAS loaded, in an order that varies)
-        build = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
-        blas = f"{build.get('name', '?')} {build.get('version', '?')}"
-    except Exception:
-        pass
+    # NumPy's own BLAS (threadpoolctl lists every BLAS loaded, in an order that varies).
+    blas = threads.numpy_blas_build() or "unknown BLAS"
     return f"{cpu_model()} ({_caches()}) | {config.cores_available()} cores | numpy {np.__version__} | {blas}"
 
 

@@ -157,15 +157,20 @@ _blas_switches = None
 _blas_parkers = None
 
 
-def _numpy_uses_mkl():
-    """Whether NumPy itself was built on MKL (a conda NumPy), rather than MKL loaded beside it."""
+def numpy_blas_build():
+    """NumPy's own BLAS as its build configuration names it (``"name version"``), or ``None`` where it does not say."""
     try:
         import numpy as np
 
         blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
-        return "mkl" in str(blas.get("name", "")).lower()
-    except Exception:  # an older NumPy without mode="dicts": assume the usual OpenBLAS wheel
-        return False
+        return f"{blas.get('name')} {blas.get('version')}"
+    except Exception:  # an older NumPy without mode="dicts"; the layout is not a stable API
+        return None
+
+
+def _numpy_uses_mkl():
+    """Whether NumPy itself was built on MKL (a conda NumPy), rather than MKL loaded beside it."""
+    return "mkl" in (numpy_blas_build() or "").lower()
 
 
 def _blas_thread_switches():
