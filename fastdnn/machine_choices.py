@@ -8,7 +8,7 @@ AMD EPYC (week 2: 0.92x against 1.14x with BLAS), whose 32 MB L3 holds all of
 ``X`` and lets OpenBLAS stream it at 120 GB/s (docs/course_helpers.md).  No
 threshold serves both, so :func:`prefer` times the two ways side by side the
 first time it is asked and writes the answer next to Numba's cache, under a
-key naming the CPU, its core count and the BLAS.  Every later process on that
+key naming the CPU, its caches, its core count and NumPy's BLAS.  Every later process on that
 machine reads it: the route, and so the rounding of the results, is then the
 same from run to run.
 
@@ -22,7 +22,6 @@ import json
 import os
 import platform
 import statistics
-import tempfile
 import threading
 import time
 
@@ -143,28 +142,16 @@ def _well_formed(choice):
 
 
 def _write(file, machines):
-    # Atomically, so that a process reading at the same moment sees the old file or the new one.
-    doc = {"format": FORMAT, "machines": machines}
-    folder = os.path.dirname(file) or "."
-    temporary = None
+    # Atomically (fastdnn.checkpoint's writer), so that a process reading at that moment sees the old file or
+    # the new one; readable by the others who share the cache, as Numba's files are.
+    from .checkpoint import atomic_write
+
+    text = json.dumps({"format": FORMAT, "machines": machines}, indent=1, sort_keys=True).encode()
     try:
-        os.makedirs(folder, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=".choices-", dir=folder)
-        with os.fdopen(handle, "w") as f:
-            json.dump(doc, f, indent=1, sort_keys=True)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # readable by the others who share the cache, as Numba's files are
-        os.replace(temporary, file)
-        temporary = None
+        os.makedirs(os.path.dirname(os.path.abspath(file)), exist_ok=True)
+        atomic_write(file, lambda f: f.write(text))
     except OSError:
         pass  # a read-only cache: the choice holds for this process, and is measured again in the next
-    finally:
-        if temporary is not None:
-            try:
-                os.remove(temporary)
-            except OSError:
-                pass
 
 
 def time_side_by_side(first, second, rounds=4, calls=6):
@@ -210,7 +197,7 @@ def prefer(name, measure):
     Parameters
     ----------
     name : str
-        What is chosen (a key of the file, e.g. ``"skinny_forward"``).
+        What is chosen (a key of the file and of :data:`WAYS`, e.g. ``"skinny_layer"``).
     measure : callable
         ``measure()`` returns ``(seconds_first, seconds_second)``, timed side
         by side on this machine (:func:`time_side_by_side`).
@@ -283,9 +270,9 @@ def forget():
 
 def describe():
     """One line: the choices this machine measured (from the file), for reports such as ``fastdnn bench``."""
-    known = _read(path()).get(machine_key(), {})
     if _setting() == "off":
         return "routes measured on this machine: none (FASTDNN_MACHINE_CHOICES=off)"
+    known = _read(path()).get(machine_key(), {})
     if not known:
         return "routes measured on this machine: none yet"
     parts = []
