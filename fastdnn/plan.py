@@ -66,7 +66,11 @@ class Case(NamedTuple):
     before the optimizer's step (:class:`fastdnn.distributed.Reducer`);
     ``batch`` is then this rank's shard.  ``sparse``: ``X`` is a
     scipy.sparse matrix (:mod:`fastdnn.sparse_input`), which only the plain
-    route reads.
+    route reads.  ``precision``: ``"bf16"`` when the network's products
+    take bfloat16 operands (:func:`fastdnn.precision.choose`, which gives
+    ``precision_why``), else ``"float"``; ``precision_auto``: the network
+    asked for ``"auto"``, a preference (a step bf16 cannot serve, or would
+    not speed up, multiplies in float instead of being refused).
     """
 
     kind: str
@@ -81,6 +85,7 @@ class Case(NamedTuple):
     sparse: bool = False
     precision: str = "float"
     precision_why: str = ""
+    precision_auto: bool = False
 
 
 class Machine(NamedTuple):
@@ -267,30 +272,32 @@ def decide(layer_dims, dtype, strategy, case, facts):
         if case.precision == "bf16":
             why += "; they multiply in float32 (bf16 products read dense inputs)"
         return _plain(layer_dims, case, facts, False, why)._replace(case=case)
-    if case.precision == "bf16" and case.precision_why.startswith("auto"):
-        # "auto" is a preference: a step bf16 cannot serve (or would not speed up) multiplies in float.
-        why = ""
-        if flops_per_example(layer_dims) < config.BF16_MIN_FLOPS:
-            why = (f"auto: products too small for bf16 ({flops_per_example(layer_dims):.3g} flops an example < "
-                   f"config.BF16_MIN_FLOPS {config.BF16_MIN_FLOPS:.3g})")
-        elif strategy not in ("auto", "plain"):
-            why = f"auto: strategy {strategy!r} multiplies in float (bf16 products run on the plain route)"
-        elif case.kind == "course" and case.dual is True:
-            why = "auto: the dual form multiplies in float"
-        if why:
-            plan = _decide(layer_dims, dtype, strategy, case._replace(precision="float"), facts)
-            return plan._replace(reason=f"{plan.reason}; {why}", case=case)
     if case.precision == "bf16":
-        return _bf16(strategy, case, facts)._replace(case=case)
+        why_not = _why_not_bf16(strategy, case)
+        if case.precision_auto:
+            if not why_not and flops_per_example(layer_dims) < config.BF16_MIN_FLOPS:
+                why_not = (f"products too small for bf16 ({flops_per_example(layer_dims):.3g} flops an example < "
+                           f"config.BF16_MIN_FLOPS {config.BF16_MIN_FLOPS:.3g})")
+            if why_not:
+                plan = _decide(layer_dims, dtype, strategy, case._replace(precision="float"), facts)
+                return plan._replace(reason=f"{plan.reason}; auto: {why_not}", case=case)
+        elif why_not:
+            _refuse(strategy if strategy not in ("auto", "plain") else "dual", why_not)
+        return _bf16(case, facts)._replace(case=case)
     return _decide(layer_dims, dtype, strategy, case, facts)._replace(case=case)
 
 
-def _bf16(strategy, case, facts):
-    # MKL threads each bf16 product over the cores itself: the step runs whole on the calling thread.
+def _why_not_bf16(strategy, case):
+    """Why a step held to ``strategy`` cannot take bf16 products ("" when it can)."""
     if strategy not in ("auto", "plain"):
-        _refuse(strategy, "bf16 products run on the plain route (MKL threads each product)")
+        return "bf16 products run on the plain route (MKL threads each product)"
     if case.kind == "course" and case.dual is True:
-        _refuse("dual", "the dual form multiplies in float; bf16 products run on the plain route")
+        return "the dual form multiplies in float; bf16 products run on the plain route"
+    return ""
+
+
+def _bf16(case, facts):
+    # MKL threads each bf16 product over the cores itself: the step runs whole on the calling thread.
     threads = facts.cores
     return Plan("plain", "plain", f"{case.precision_why}; MKL threads each product", case.batch, 1, 0, 1,
                 f"{BF16_PRODUCTS}, {threads} thread{'s' if threads != 1 else ''}", precision="bf16")

@@ -88,7 +88,7 @@ class Schedule:
         strategy = self.strategy
         if self.precision != "float":
             precision, why = self.precision_choice()
-            case = case._replace(precision=precision, precision_why=why)
+            case = case._replace(precision=precision, precision_why=why, precision_auto=self.precision == "auto")
         if self.state.mixed_hidden:
             # Native blocks run one hidden activation for every layer.
             case = case._replace(data=case.data or MIXED_HIDDEN, batch_data=case.batch_data or MIXED_HIDDEN)
