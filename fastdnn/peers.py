@@ -209,14 +209,24 @@ def matmul_bound_step(layer_dims, m, dtype, seed=0):
     dZ = [None] + [np.empty((dims[l], m), dtype=dt) for l in range(1, L + 1)]
     dZ[L][...] = rng.standard_normal((dims[L], m)) / m
     dW = [None] + [np.empty_like(W[l]) for l in range(1, L + 1)]
+    return _products_step(lambda a, b, c: np.matmul(a, b, out=c), W, A, dZ, A, dW, dZ)
+
+
+def _products_step(product, W, A, dZ, Z, dW, dA):
+    """``step()`` running a training step's products through ``product(a, b, out)``; lists indexed by layer.
+
+    Forward ``Z[l] = W[l] A[l-1]``, then for every layer ``dW[l] = dZ[l] A[l-1]^T``
+    and, but for the first, ``dA[l-1] = W[l]^T dZ[l]``.
+    """
+    L = len(W) - 1
 
     def step():
         for l in range(1, L + 1):
-            np.matmul(W[l], A[l - 1], out=A[l])
+            product(W[l], A[l - 1], Z[l])
         for l in range(L, 0, -1):
-            np.matmul(dZ[l], A[l - 1].T, out=dW[l])
+            product(dZ[l], A[l - 1].T, dW[l])
             if l > 1:
-                np.matmul(W[l].T, dZ[l], out=dZ[l - 1])
+                product(W[l].T, dZ[l], dA[l - 1])
 
     return step
 
@@ -242,13 +252,4 @@ def bf16_bound_step(layer_dims, m, seed=0):
     dZ16 = [None] + [bfloat16.rounded(rng.standard_normal((dims[l], m)) / m) for l in range(1, L + 1)]
     out = [None] + [np.empty((dims[l], m), dtype=np.float32) for l in range(1, L + 1)]
     dW = [None] + [np.empty((dims[l], dims[l - 1]), dtype=np.float32) for l in range(1, L + 1)]
-
-    def step():
-        for l in range(1, L + 1):
-            precision.product(W[l], A16[l - 1], out[l])
-        for l in range(L, 0, -1):
-            precision.product(dZ16[l], A16[l - 1].T, dW[l])
-            if l > 1:
-                precision.product(W[l].T, dZ16[l], out[l - 1])
-
-    return step
+    return _products_step(precision.product, W, A16, dZ16, out, dW, out)
