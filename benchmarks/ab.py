@@ -75,8 +75,11 @@ JSON_FORMAT = "fastdnn-ab/1"
 # each tree, so it may use only the public API both trees have; it prints one
 # JSON object per line: {"file": ...} first, then {"row", "seconds", "check"}.
 GROUP_SCRIPT = r'''
-import json, math, statistics, sys, time, warnings
+import json, math, os, statistics, sys, time, warnings
 import numpy as np
+# Timed steps are the compiled routes', also on a cold cache (not a first use's NumPy steps, fastdnn.plan.first_use).
+os.environ.setdefault("FASTDNN_FIRST_USE_SECONDS", "0")
+
 import fastdnn
 
 print(json.dumps({"file": fastdnn.__file__}), flush=True)

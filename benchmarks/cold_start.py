@@ -17,6 +17,9 @@ Scenarios:
 * ``digits`` -- ``fastdnn.MLPClassifier(max_iter=20)`` on scikit-learn's
   digits (float64), then the same on float32 data (a second dtype);
   scikit-learn's ``MLPClassifier`` on the same data, for the ratio.
+* ``default`` -- the issue's criterion: ``fastdnn.MLPClassifier()`` (200
+  iterations) on the digits, float64 then float32, then ``score``, and
+  scikit-learn's ``MLPClassifier()`` on the same data; the routes taken.
 * ``spec`` -- the first two ``train_step`` calls of each SPEC shape (as
   ``fastdnn bench`` builds them), float64 then float32, each timed.
 * ``grid1``, ``grid2`` -- ``GridSearchCV(fastdnn.MLPClassifier(max_iter=20),
@@ -56,6 +59,32 @@ SCRIPTS = {
         t = time.perf_counter()
         MLPClassifier(max_iter=20, random_state=0).fit(X, y)
         rows["scikit-learn's MLPClassifier fit (peer)"] = time.perf_counter() - t
+        print(json.dumps({"rows": rows, "compile_s": compiling.seconds(), "kernels": compiling.compiled()}))
+    """),
+    "default": textwrap.dedent("""
+        import json, time, warnings
+        t0 = time.perf_counter()
+        import numpy as np
+        import fastdnn
+        from fastdnn import compiling
+        from sklearn.datasets import load_digits
+        from sklearn.exceptions import ConvergenceWarning
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        X, y = load_digits(return_X_y=True)
+        X = X / 16.0
+        rows = {"import fastdnn, scikit-learn": time.perf_counter() - t0}
+        for name, data in (("first MLPClassifier().fit, float64", X), ("then float32 data", X.astype(np.float32))):
+            t = time.perf_counter()
+            clf = fastdnn.MLPClassifier(random_state=0).fit(data, y)
+            rows[name] = time.perf_counter() - t
+            rows[name + ": route"] = sorted(clf.network_.steps_by_route)
+        t = time.perf_counter()
+        clf.score(X, y)
+        rows["then score"] = time.perf_counter() - t
+        from sklearn.neural_network import MLPClassifier
+        t = time.perf_counter()
+        MLPClassifier(random_state=0).fit(X, y)
+        rows["scikit-learn's MLPClassifier().fit (peer)"] = time.perf_counter() - t
         print(json.dumps({"rows": rows, "compile_s": compiling.seconds(), "kernels": compiling.compiled()}))
     """),
     "spec": textwrap.dedent("""
@@ -101,7 +130,7 @@ GRID = textwrap.dedent("""
 """)
 SCRIPTS["grid1"] = GRID.replace("N_JOBS", "1")
 SCRIPTS["grid2"] = GRID.replace("N_JOBS", "2")
-DEFAULT_SCENARIOS = "digits,spec"
+DEFAULT_SCENARIOS = "default,digits,spec"
 
 
 def run(script, cache):
@@ -135,6 +164,9 @@ def main(argv=None):
         width = max(len(row) for row in cold["rows"])
         print(f"  {'':{width}}  cold s   warm s")
         for row, seconds in cold["rows"].items():
+            if isinstance(seconds, list):  # the routes that ran
+                print(f"  {row:{width}}  {', '.join(seconds)} / {', '.join(warm['rows'][row])}")
+                continue
             print(f"  {row:{width}}  {seconds:6.2f}   {warm['rows'][row]:6.2f}")
         print("  longest compiles:")
         for kernel, seconds in sorted(cold["kernels"], key=lambda k: -k[1])[:args.top]:

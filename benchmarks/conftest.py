@@ -15,6 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+# Timed steps are the compiled routes', also on a cold cache (not a first use's NumPy steps, fastdnn.plan.first_use).
+os.environ.setdefault("FASTDNN_FIRST_USE_SECONDS", "0")
+
 from fastdnn import bench
 
 FULL = os.environ.get("FASTDNN_BENCH_FULL") == "1"

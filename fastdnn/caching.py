@@ -28,6 +28,8 @@ import os
 import threading
 import time
 
+import numpy as np
+
 from numba.core import caching as _numba_caching
 from numba.core.compiler_lock import global_compiler_lock
 from numba.core.dispatcher import Dispatcher
@@ -289,3 +291,33 @@ def share_compiles():
     # A child forked in the middle of a compile holds neither its lock nor its depth.
     os.register_at_fork(after_in_child=_lock.__init__)
     _sharing = True
+
+
+def _holds_float32(signature):
+    # A float32 network's kernels take float32 arrays; a float64 network's take none.
+    return "float32" in str(signature)
+
+
+def compiled_for(dispatcher, dtype):
+    """Whether ``dispatcher`` has machine code for a network of ``dtype`` without compiling.
+
+    Compiled in this process, or in its cache file for this CPU and this
+    version of the package (the index Numba reads before it compiles).
+    Any specialization for the dtype counts: it says the machine's cache
+    has been filled for it (``fastdnn warmup``, an earlier fit), not that
+    every layout is there.  Reading the index costs a file open, no compile.
+    """
+    float32 = np.dtype(dtype) == np.float32
+    if any(_holds_float32(types) == float32 for types in list(dispatcher.overloads)):
+        return True
+    cache = getattr(dispatcher, "_cache", None)
+    index_file = getattr(cache, "_cache_file", None)
+    if index_file is None:
+        return False
+    try:
+        index = index_file._load_index()
+        magic = dispatcher.targetctx.codegen().magic_tuple()
+    except Exception:  # an unreadable or foreign index: as if empty (the compile will say so)
+        return False
+    return any(isinstance(key, tuple) and len(key) > 1 and key[1] == magic and _holds_float32(key[0]) == float32
+               for key in index)

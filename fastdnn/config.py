@@ -139,6 +139,10 @@ BLOCKED_MIN_FLOPS = _FROM_ENVIRONMENT["blocked_min_flops"]
 #: (:func:`fastdnn.plan.decide`; the measurement is in :data:`fastdnn.tuning.OPTIONS`).
 BF16_MIN_FLOPS = _FROM_ENVIRONMENT["bf16_min_flops"]
 
+#: A step whose route is not compiled yet runs in NumPy calls while the process's NumPy steps stay under
+#: this many seconds (:func:`fastdnn.plan.first_use`).
+FIRST_USE_SECONDS = _FROM_ENVIRONMENT["first_use_seconds"]
+
 #: ... and every block gets at least this many columns.
 BLOCK_MIN_COLUMNS = _FROM_ENVIRONMENT["block_min_columns"]
 

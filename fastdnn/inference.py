@@ -9,6 +9,7 @@ workspace of its size.
 import numpy as np
 
 from . import passes
+from .executors import numpy_route
 from .kernels import gather as gather_mod
 
 #: Elements of the widest layer's activations a chunk may take (its columns: this over the widest layer).
@@ -43,12 +44,31 @@ def chunks(state, data, with_targets):
         yield start, b, ws, X_chunk, Y_chunk
 
 
+def _in_numpy(state):
+    """Whether the forward pass runs in NumPy calls: while the plain route's kernels are not compiled.
+
+    (A first use, :func:`fastdnn.plan.first_use`: inference is the
+    products and one pass over each layer, as fast in NumPy, and a first
+    ``predict`` should not wait for a compile.)
+    """
+    from . import config, schedule
+
+    return config.FIRST_USE_SECONDS > 0 and not schedule.route_compiled("plain", state.dtype)
+
+
 def evaluate(state, data):
     """The mean cost of ``data`` (and ``accuracy`` when the output counts right answers), without dropout or L2."""
     head = state.head
     total = 0.0
     correct = 0.0
+    in_numpy = _in_numpy(state)
     for start, b, ws, X_chunk, Y_chunk in chunks(state, data, True):
+        if in_numpy:
+            Z = numpy_route.forward(state, X_chunk, ws)
+            total += head.numpy_cost_and_gradient(Z, Y_chunk, 1.0 / b, ws.dZ[state.n_layers]) * b
+            if head.counts:
+                correct += head.numpy_count_correct(Z, Y_chunk)
+            continue
         passes.forward(state, X_chunk, ws)
         total += float(passes.output_and_cost(state, Y_chunk, ws, 1.0 / b)) * b
         if head.counts:
@@ -63,8 +83,14 @@ def evaluate(state, data):
 def predict_proba(state, data):
     """The network's outputs on ``data``: an ``(n_L, m)`` array of its dtype."""
     out = np.empty((state.layer_dims[-1], data.m), dtype=state.dtype)
+    in_numpy = _in_numpy(state)
     for start, b, ws, X_chunk, _ in chunks(state, data, False):
-        Z = passes.forward(state, X_chunk, ws)
-        state.head.to_outputs(Z)
+        if in_numpy:
+            Z = numpy_route.forward(state, X_chunk, ws)
+            with np.errstate(all="ignore"):  # inf and NaN pass through silently, as in the kernels
+                state.head.numpy_to_outputs(Z)
+        else:
+            Z = passes.forward(state, X_chunk, ws)
+            state.head.to_outputs(Z)
         np.copyto(out[:, start:start + b], Z)
     return out

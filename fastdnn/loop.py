@@ -142,6 +142,11 @@ class TrainLoop:
         """The learning rate of ``epoch`` (the settings' schedule)."""
         return self.settings.rate(epoch)
 
+    def steps_left(self):
+        """The steps this fit asks for (before a callback or early stopping ends it sooner)."""
+        per_epoch = (self.m + self.batch - 1) // self.batch
+        return max(0, self.settings.epochs - self.first_epoch) * per_epoch - self.first_step
+
     def sizes(self):
         """The sizes of the fit's batches: the batch size, then the last batch's if smaller."""
         return [b for b in (self.batch, self.m % self.batch) if b]
@@ -444,7 +449,7 @@ class StreamLoop(TrainLoop):
             b = data.m
             X, Y = self.schedule.whole_batch(data, np.arange(b, dtype=np.int64), True)
             case = self.schedule.whole_batch_case(X, Y, settings.keep_prob, self.opt_kind, settings.l2)
-            executor = self.schedule.executor(self.schedule.plan_for(case))
+            executor = self.schedule.executor(self.schedule.plan_for(case, steps=1))
             batch = Batch(X, Y, 0, b)
             if data.weights is not None:
                 batch = batch.weighed(data.weights)

@@ -350,7 +350,7 @@ class Network:
         """
         schedule = self._schedule
         m = X.shape[1]
-        executor = schedule.executor(schedule.plan_for(schedule.whole_batch_case(X, Y)))
+        executor = schedule.executor(schedule.plan_for(schedule.whole_batch_case(X, Y), steps=1))
         return executor.descend(Batch(X, Y, 0, m), self._model.workspace(m), learning_rate)
 
     # ------------------------------------------------------------ data

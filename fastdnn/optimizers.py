@@ -12,6 +12,8 @@ hyper-parameters, or a name (``"sgd"``, ``"momentum"``, ``"adam"``,
 
 from typing import NamedTuple
 
+import numpy as np
+
 from . import validation as v
 from .kernels import update
 
@@ -64,6 +66,18 @@ class Optimizer:
         of the class it came from unless it describes its own.
         """
         return None
+
+    def numpy_form(self):
+        """Whether :meth:`numpy_step` runs this update (the route ``numpy``, which compiles nothing).
+
+        As with :meth:`native_form`, a subclass that changes :meth:`step`
+        loses the NumPy step of the class it came from.
+        """
+        return False
+
+    def numpy_step(self, params, grads, slots, learning_rate, decay, n_decay, t):
+        """:meth:`step` in NumPy calls, without ``keep`` (the caller copies the old values first)."""
+        raise NotImplementedError
 
     def _steps_as(self, cls):
         # The form of cls holds only while step is cls's own.
@@ -126,6 +140,12 @@ class SGD(Optimizer):
             # With decay 0 the same bits: g + 0 * p is g.
             update.sgd_l2(params, grads, learning_rate, decay, n_decay, keep)
 
+    def numpy_form(self):
+        return self._steps_as(SGD)
+
+    def numpy_step(self, params, grads, slots, learning_rate, decay, n_decay, t):
+        params -= learning_rate * _decayed(params, grads, decay, n_decay)
+
 
 class Momentum(Optimizer):
     """Gradient descent with momentum, in the course's form.
@@ -164,6 +184,19 @@ class Momentum(Optimizer):
     def step(self, params, grads, slots, learning_rate, decay, n_decay, t, keep=None):
         update.momentum(params, grads, slots[0], learning_rate, self.beta, self.nesterov, decay, n_decay, keep)
 
+    def numpy_form(self):
+        return self._steps_as(Momentum)
+
+    def numpy_step(self, params, grads, slots, learning_rate, decay, n_decay, t):
+        g = _decayed(params, grads, decay, n_decay)
+        velocity = slots[0]
+        velocity *= self.beta
+        velocity += (1.0 - self.beta) * g
+        if self.nesterov:
+            params -= learning_rate * (self.beta * velocity + (1.0 - self.beta) * g)
+        else:
+            params -= learning_rate * velocity
+
 
 class Adam(Optimizer):
     """Adam with bias correction, in the course's form.
@@ -200,6 +233,19 @@ class Adam(Optimizer):
     def step(self, params, grads, slots, learning_rate, decay, n_decay, t, keep=None):
         update.adam(params, grads, slots[0], slots[1], learning_rate, self.beta1, self.beta2, self.eps, t,
                     decay, n_decay, keep)
+
+    def numpy_form(self):
+        return self._steps_as(Adam)
+
+    def numpy_step(self, params, grads, slots, learning_rate, decay, n_decay, t):
+        g = _decayed(params, grads, decay, n_decay)
+        first, second = slots
+        first *= self.beta1
+        first += (1.0 - self.beta1) * g
+        second *= self.beta2
+        second += (1.0 - self.beta2) * (g * g)
+        correction1, correction2 = update.adam_corrections(self.beta1, self.beta2, t)
+        params -= learning_rate * (first * correction1) / (np.sqrt(second * correction2) + self.eps)
 
 
 class AdamW(Adam):
@@ -254,6 +300,14 @@ class AdamW(Adam):
             # keep holds the parameters the step started from.
             update.decoupled_decay(params, keep, rate, n)
 
+    def numpy_form(self):
+        return self._steps_as(AdamW)
+
+    def numpy_step(self, params, grads, slots, learning_rate, decay, n_decay, t):
+        n = params.size if self.decay_biases else n_decay
+        params[:n] -= (learning_rate * self.weight_decay) * params[:n]
+        super().numpy_step(params, grads, slots, learning_rate, decay, n_decay, t)
+
 
 #: Optimizer classes by name.
 OPTIMIZERS = {cls.name: cls for cls in (SGD, Momentum, Adam, AdamW)}
@@ -283,6 +337,15 @@ def get_optimizer(optimizer):
 def from_config(name, config):
     """Rebuild an optimizer saved as ``(name, get_config())``."""
     return OPTIMIZERS[v.choice("optimizer", name, tuple(OPTIMIZERS))](**config)
+
+
+def _decayed(params, grads, decay, n_decay):
+    """The gradient with the L2 term ``decay * W`` on the leading ``n_decay`` entries (a copy when it has one)."""
+    if decay == 0.0:
+        return grads
+    g = grads.copy()
+    g[:n_decay] += decay * params[:n_decay]
+    return g
 
 
 def _fraction(name, value):

@@ -48,6 +48,36 @@ class Output:
         """
         raise NotImplementedError
 
+    def numpy_cost_and_gradient(self, Z, Y, scale, dZ, weights=None):
+        """:meth:`cost_and_gradient` in NumPy calls (the route ``numpy``, :mod:`fastdnn.executors.numpy_route`).
+
+        ``weights``: the columns' normalised sample weights, or ``None``;
+        the cost is then their weighted mean and each column of ``dZ`` is
+        scaled by its weight.  Returns the mean cost (a Python float).
+        """
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            columns = self._numpy_columns(Z, Y)
+            self.numpy_to_outputs(Z)
+            np.subtract(Z, Y, out=dZ)
+            dZ *= scale
+        if weights is not None:
+            dZ *= weights.astype(dZ.dtype)
+            return float(np.dot(columns, weights)) / Z.shape[1]
+        return float(np.sum(columns)) / Z.shape[1]
+
+    def _numpy_columns(self, Z, Y):
+        """Each column's cost from the logits ``Z`` (unchanged), float64, ``(m,)``."""
+        raise NotImplementedError
+
+    def numpy_to_outputs(self, Z):
+        """:meth:`to_outputs` in NumPy calls."""
+
+    def numpy_count_correct(self, P, Y):
+        """:meth:`count_correct` in NumPy: the number of right answers."""
+        if self.multiclass:
+            return int(np.count_nonzero(np.argmax(P, axis=0) == np.argmax(Y, axis=0)))
+        return int(np.count_nonzero((P > 0.5) == (Y > 0.5)))
+
     def to_outputs(self, Z):
         """Turn logits into the outputs (probabilities or values), in place."""
 
@@ -89,6 +119,17 @@ class Sigmoid(Output):
         loss.sigmoid_cross_entropy(Z, Y, scale, Z, dZ, ws.cost)
         return ws.cost[0]
 
+    def _numpy_columns(self, Z, Y):
+        Z64 = Z.astype(np.float64, copy=False)
+        return np.sum(np.maximum(Z64, 0) - Z64 * Y + np.log1p(np.exp(-np.abs(Z64))), axis=0)
+
+    def numpy_to_outputs(self, Z):
+        with np.errstate(over="ignore"):  # e^{-z} overflows to inf for z < -710: the sigmoid is then 0
+            np.negative(Z, out=Z)
+            np.exp(Z, out=Z)
+            Z += 1
+            np.reciprocal(Z, out=Z)
+
     def to_outputs(self, Z):
         act.activation_forward(Z, act.SIGMOID, 0.0, Z)
 
@@ -114,6 +155,17 @@ class Softmax(Output):
         loss.softmax_cross_entropy(Z, Y, scale, Z, dZ, ws.cost, ws.softmax_shift, ws.softmax_norm)
         return ws.cost[0]
 
+    def _numpy_columns(self, Z, Y):
+        log_p = Z.astype(np.float64, copy=True)
+        log_p -= log_p.max(axis=0)
+        log_p -= np.log(np.sum(np.exp(log_p), axis=0))
+        return -np.sum(Y * log_p, axis=0)
+
+    def numpy_to_outputs(self, Z):
+        Z -= Z.max(axis=0)
+        np.exp(Z, out=Z)
+        Z /= Z.sum(axis=0)
+
     def to_outputs(self, Z):
         metrics.softmax_columns(Z, Z)
 
@@ -135,6 +187,10 @@ class Linear(Output):
         loss.squared_error(Z, Y, scale, dZ, ws.cost)
         return ws.cost[0]
 
+    def _numpy_columns(self, Z, Y):
+        d = Z.astype(np.float64) - Y
+        return 0.5 * np.sum(d * d, axis=0)
+
 
 class Poisson(Output):
     """Exponential units with the Poisson deviance: counts and rates (scikit-learn's ``loss="poisson"``).
@@ -150,6 +206,15 @@ class Poisson(Output):
     def cost_and_gradient(self, Z, Y, scale, dZ, ws):
         loss.poisson_deviance(Z, Y, scale, Z, dZ, ws.cost)
         return ws.cost[0]
+
+    def _numpy_columns(self, Z, Y):
+        Z64 = Z.astype(np.float64)
+        Y64 = Y.astype(np.float64, copy=False)
+        y_log_y = np.where(Y64 > 0, Y64 * np.log(np.where(Y64 > 0, Y64, 1.0)), 0.0)  # 0 at y = 0
+        return np.sum(y_log_y - Y64 * Z64 - Y64 + np.exp(Z64), axis=0)
+
+    def numpy_to_outputs(self, Z):
+        np.exp(Z, out=Z)
 
     def to_outputs(self, Z):
         np.exp(Z, out=Z)

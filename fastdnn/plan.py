@@ -36,11 +36,11 @@ import numpy as np
 from . import config
 
 #: The strategies a network can be held to; ``"auto"`` lets :func:`decide` choose.
-STRATEGIES = ("auto", "plain", "threads", "native", "dual")
+STRATEGIES = ("auto", "plain", "threads", "native", "dual", "numpy")
 
 #: The route each strategy's steps take, by kind of step.
 ROUTES = ("plain", "plain-sgd-in-products", "threads", "native-update", "native-gradient", "native-whole-batch",
-          "dual")
+          "dual", "numpy")
 
 #: Kinds of step: a batch given whole (``train_step``, full-batch ``fit``),
 #: mini-batches of a ``fit`` (the batch size of its steps), and the course's
@@ -71,6 +71,9 @@ class Case(NamedTuple):
     ``precision_why``), else ``"float"``; ``precision_auto``: the network
     asked for ``"auto"``, a preference (a step bf16 cannot serve, or would
     not speed up, multiplies in float instead of being refused).
+    ``numpy_optimizer``: the fit's optimizer has a NumPy step
+    (:meth:`fastdnn.optimizers.Optimizer.numpy_form`), which the route
+    ``numpy`` needs.
     """
 
     kind: str
@@ -86,6 +89,7 @@ class Case(NamedTuple):
     precision: str = "float"
     precision_why: str = ""
     precision_auto: bool = False
+    numpy_optimizer: bool = True
 
 
 class Machine(NamedTuple):
@@ -332,6 +336,11 @@ def when_busy(layer_dims, dtype, strategy, case, facts):
 
 
 def _decide(layer_dims, dtype, strategy, case, facts):
+    if strategy == "numpy" and not (case.kind == "course" and case.dual is True):
+        why = numpy_unavailable(case)
+        if why:
+            _refuse(strategy, why)
+        return _numpy(case, facts, "strategy 'numpy'")
     if case.kind == "course":
         # The dual form runs on the calling thread like the plain route: "plain" keeps it where
         # it pays; "threads" and "native" ask for their blocks instead, unless dual=True says otherwise.
@@ -437,6 +446,65 @@ def _plain(layer_dims, case, facts, in_products, why):
     in_products = in_products and _sgd_in_products(layer_dims, case)
     return Plan("plain", "plain-sgd-in-products" if in_products else "plain", why, case.batch, 1, 0, 1,
                 _blas(facts, False))
+
+
+def numpy_unavailable(case):
+    """Why the route ``numpy`` cannot run a step of ``case`` ("" when it can)."""
+    if case.dropout:
+        return "the numpy route has no dropout (its masks are the kernels')"
+    if case.reduced:
+        return "the numpy route takes no MPI shards"
+    if case.sparse:
+        return "sparse inputs take the plain route"
+    if case.precision == "bf16":
+        return "bf16 products run on the plain route"
+    if not case.numpy_optimizer:
+        return "the optimizer has no NumPy step (Optimizer.numpy_form)"
+    return ""
+
+
+def _numpy(case, facts, why):
+    return Plan("numpy", "numpy", why, case.batch, 1, 0, 1, _blas(facts, False))
+
+
+#: What a step on the route ``numpy`` costs, for :func:`first_use`: seconds a step and a layer of its
+#: calls, and flops a second of its products.  Measured on the 2-core Xeon (a fit's steps with Adam;
+#: docs/cold_start.md): [64, 100, 10] at a batch of 200, 0.53 ms (the compiled route 0.17 ms);
+#: [784, 256, 256, 10] at 200, 8.6 ms; at 4096, 73 ms.  The estimate errs long (compiling sooner).
+NUMPY_SECONDS_A_STEP = 300e-6
+NUMPY_SECONDS_A_LAYER = 40e-6
+NUMPY_FLOPS_A_SECOND = 3e10
+
+
+def numpy_seconds(layer_dims, batch, steps):
+    """About how long ``steps`` steps of ``batch`` examples take on the route ``numpy`` (forward and backward)."""
+    per_step = NUMPY_SECONDS_A_STEP + NUMPY_SECONDS_A_LAYER * (len(layer_dims) - 1) + \
+        3 * batch * flops_per_example(layer_dims) / NUMPY_FLOPS_A_SECOND
+    return steps * per_step
+
+
+def first_use(plan, layer_dims, case, facts, steps, compiled, spent):
+    """``plan``, or the route ``numpy`` while ``plan``'s kernels are not compiled and few steps are asked.
+
+    A new environment compiles a route's kernels on its first step: seconds
+    for the plain route, tens of seconds for native blocks.  Steps that all
+    together take less than that in NumPy calls run there instead
+    (:mod:`fastdnn.executors.numpy_route`), nothing compiled: while the
+    process's NumPy steps (``spent`` seconds so far, estimated) and these
+    ``steps`` stay under ``config.FIRST_USE_SECONDS``.  Past it, or once
+    the route is ``compiled`` (in this process, or in the cache for this
+    CPU), ``plan`` runs.  Only for ``"auto"`` plans (the caller's check).
+    """
+    if compiled or plan.route in ("numpy", "dual") or numpy_unavailable(case):
+        return plan
+    estimate = numpy_seconds(layer_dims, case.batch, steps)
+    if spent + estimate > config.FIRST_USE_SECONDS:
+        return plan
+    # (No figures of this fit in the reason: the plan of a case is the same from call to call.)
+    return _numpy(case, facts, (
+        f"first use: the {plan.route} route is not compiled for this machine yet; its steps run in NumPy calls "
+        f"while the process's take under config.FIRST_USE_SECONDS ({config.FIRST_USE_SECONDS:g} s)"
+    ))._replace(case=case)
 
 
 def case_of(batch, m=None, optimizer="sgd", l2=False, dropout=False, course=False):

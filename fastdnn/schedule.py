@@ -14,6 +14,7 @@ import logging
 
 import numpy as np
 
+from . import caching
 from . import config
 from . import executors
 from . import plan as plan_mod
@@ -23,6 +24,34 @@ from . import precision as precision_mod
 MIXED_HIDDEN = "its hidden layers have different activations (native blocks run one)"
 
 log = logging.getLogger("fastdnn")
+
+
+#: Seconds of steps this process gave the route ``numpy`` (estimated, :func:`fastdnn.plan.first_use`).
+_first_use_spent = [0.0]
+#: ``(strategy, dtype)`` of the routes found compiled (they stay so).
+_compiled_routes = set()
+
+
+def _route_kernels(strategy):
+    """The kernels whose compile stands for a strategy's: its longest (docs/cold_start.md)."""
+    if strategy == "native":
+        from . import native_blocks
+
+        return (native_blocks._worker_loop,)
+    from .kernels import activation
+
+    return (activation.bias_activation_serial, activation.activation_backward_serial)
+
+
+def route_compiled(strategy, dtype):
+    """Whether the kernels of ``strategy``'s steps in ``dtype`` are compiled here or cached for this CPU."""
+    key = (strategy, np.dtype(dtype).name)
+    if key in _compiled_routes:
+        return True
+    if all(caching.compiled_for(kernel, dtype) for kernel in _route_kernels(strategy)):
+        _compiled_routes.add(key)
+        return True
+    return False
 
 
 class Schedule:
@@ -77,11 +106,14 @@ class Schedule:
         self.last_plan = plan
         self.steps_by_route[plan.route] = self.steps_by_route.get(plan.route, 0) + 1
 
-    def plan_for(self, case, busy=False):
+    def plan_for(self, case, busy=False, steps=None):
         """The plan of ``case`` (a :class:`fastdnn.plan.Case`), decided on first use and kept.
 
         ``busy``: the plan while another fit holds the native blocks' threads
-        (:func:`fastdnn.plan.when_busy`).
+        (:func:`fastdnn.plan.when_busy`).  ``steps``: how many steps of the
+        case the caller is about to run, when it may run them on the route
+        ``numpy`` while the plan's kernels are not compiled
+        (:func:`fastdnn.plan.first_use`); ``None`` never does.
         """
         # Keyed by the strategy read once: a plan decided while another thread
         # changes the strategy is filed under the one it was decided for.
@@ -108,7 +140,22 @@ class Schedule:
             log.debug("fastdnn plan for %s %s, %s step of %d: %s", state.layer_dims, state.dtype.name, case.kind,
                       case.batch, plan)
             self._plans[key] = plan
+        if steps is not None and not busy and strategy == "auto":
+            plan = self._first_use(plan, case, steps)
         return plan
+
+    def _first_use(self, plan, case, steps):
+        """``plan``, or the route ``numpy`` for ``steps`` steps while ``plan``'s kernels are not compiled."""
+        state = self.state
+        if config.FIRST_USE_SECONDS <= 0 or plan.route in ("numpy", "dual"):
+            return plan
+        choice = plan_mod.first_use(plan, state.layer_dims, case, plan_mod.machine(state.dtype), steps,
+                                    route_compiled(plan.strategy, state.dtype), _first_use_spent[0])
+        if choice is not plan:
+            _first_use_spent[0] += plan_mod.numpy_seconds(state.layer_dims, case.batch, steps)
+            log.debug("fastdnn plan for %s %s, %d steps of %d: %s", state.layer_dims, state.dtype.name, steps,
+                      case.batch, choice)
+        return choice
 
     def whole_batch_case(self, X, Y, keep_prob=1.0, optimizer="sgd", l2=0.0):
         """The :class:`fastdnn.plan.Case` of a step on the whole batch ``(X, Y)`` as given (with ``fit``'s options)."""
@@ -134,19 +181,23 @@ class Schedule:
         """
         settings = loop.settings
         opt_kind = plan_mod.optimizer_kind(self.state.optimizer, settings.clip is not None)
+        numpy_optimizer = bool(self.state.optimizer.numpy_form())
         dropout, l2 = settings.keep_prob < 1.0, settings.l2 > 0.0
         if whole is not None:
-            return {loop.m: self.plan_for(self.whole_batch_case(whole[0], whole[1], settings.keep_prob, opt_kind,
-                                                                settings.l2))}
+            case = self.whole_batch_case(whole[0], whole[1], settings.keep_prob, opt_kind, settings.l2)
+            return {loop.m: self.plan_for(case._replace(numpy_optimizer=numpy_optimizer), steps=loop.steps_left())}
         sizes = loop.sizes()
         if loop.reducer is not None:
             # Planned for the widest shard, so that every rank decides (or refuses) alike; each shard is
             # gathered in the order its route reads (native blocks: C order).
             return {b: self.plan_for(plan_mod.Case("whole", loop.reducer.widest(b), dropout, opt_kind, l2,
-                                                   reduced=True)) for b in sizes}
+                                                   reduced=True, numpy_optimizer=numpy_optimizer)) for b in sizes}
         case = plan_mod.Case("mini-batches", loop.batch, dropout, opt_kind, l2, data.session_problem(self.state.dtype),
-                             data.batch_problem(), sparse=data.sparse)
-        plan = self.plan_for(case)
+                             data.batch_problem(), sparse=data.sparse, numpy_optimizer=numpy_optimizer)
+        plan = self.plan_for(case, steps=loop.steps_left())
+        if plan.route == "numpy":
+            # (The first use of a route: every size of batch on the numpy route.)
+            return {b: plan._replace(batch=b) for b in sizes}
         if executors.EXECUTORS[plan.route].gathers:
             return {b: plan for b in sizes}
         return {b: self.plan_for(case._replace(kind="whole", batch=b, data=case.batch_data)) for b in sizes}

@@ -489,16 +489,22 @@ class ModelState:
         reg.sum_of_squares(self.params, self.n_weights, self.partials, ws.square_sum)
         return cost + (l2 / (2.0 * m)) * ws.square_sum[0]
 
-    def update(self, grads, learning_rate, decay, in_products=False):
+    def update(self, grads, learning_rate, decay, in_products=False, numpy=False):
         """The optimizer's step, keeping the old parameters and state for :meth:`rollback`.
 
         ``in_products``: plain SGD whose large weights already stepped inside
         their products (:func:`fastdnn.passes.backward`); only the rest of
-        the arena is left.
+        the arena is left.  ``numpy``: the optimizer's step in NumPy calls
+        (:meth:`fastdnn.optimizers.Optimizer.numpy_step`, the route ``numpy``).
         """
         self.backup_t = self.t
         self.t += 1
-        if in_products:
+        if numpy:
+            p = self.params.size
+            np.copyto(self.keep[:p], self.params)
+            np.copyto(self.keep[p:], self.state)
+            self.optimizer.numpy_step(self.params, grads, self.slots, learning_rate, decay, self.n_weights, self.t)
+        elif in_products:
             for params, rest_grads, keep in self.fused_plan()[1]:
                 update.sgd_l2(params, rest_grads, learning_rate, 0.0, 0, keep)
         elif self.optimizer.takes_keep:

@@ -82,6 +82,11 @@ OPTIONS = {option.name: option for option in (
            "whose dispatch costs more than the arithmetic"),
     Option("block_workers", int, 0,
            "column blocks: at most this many, one per core; 0 counts the cores this process may run on"),
+    Option("first_use_seconds", float, 5.0,
+           "a step whose route's kernels are not compiled yet runs in NumPy calls (route 'numpy') while the "
+           "process's NumPy steps so far and the fit's would take at most this many seconds: the compile they "
+           "spare took 7-9 s for the plain route and 15-27 s for native blocks (docs/cold_start.md); 0 "
+           "compiles at once"),
     Option("bf16_min_flops", float, 1e5,
            "precision='auto' multiplies a network in bf16 only from this many forward flops an example: measured "
            "on the 2-core Xeon with AMX (benchmarks/bf16_step.py), bf16 steps took 1.37x float32's at "

@@ -22,6 +22,9 @@ RTOL = {np.dtype(np.float64): 1e-12, np.dtype(np.float32): 1e-5}
 # The routes fastdnn measures once a machine (fastdnn.machine_choices) keep their defaults here, so
 # that the tests take the same routes on every CPU; tests/test_machine_choices.py tests the measuring.
 os.environ.setdefault("FASTDNN_MACHINE_CHOICES", "off")
+# Nor do the steps of a fit take the numpy route while the cache is cold (fastdnn.plan.first_use): a clean
+# CI run would otherwise plan its first fits differently from the next ones; tests/test_first_use.py turns it on.
+os.environ.setdefault("FASTDNN_FIRST_USE_SECONDS", "0")
 
 # Numba compiles on the first call of each signature, so a deadline per
 # example would fail the example that happens to compile.

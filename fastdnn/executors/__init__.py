@@ -31,6 +31,7 @@ route                     executor                               holds
 ``native-update``         :class:`~.native.NativeBatches`        threads, BLAS pin, session lock
 ``native-gradient``       :class:`~.native.NativeBatches`        threads, BLAS pin, session lock
 ``dual``                  :class:`~.dual.DualExecutor`           the first layer's dual form
+``numpy``                 :class:`~.numpy_route.NumPyExecutor`   nothing (NumPy calls only)
 ========================  =====================================  ==========================
 """
 
@@ -39,6 +40,7 @@ from . import threads as threads_executor
 from .base import Batch, Executor
 from .dual import DualExecutor
 from .native import NativeBatches, NativeWholeBatch
+from .numpy_route import NumPyExecutor
 from .plain import PlainExecutor
 from .threads import ThreadsExecutor
 
@@ -51,6 +53,7 @@ EXECUTORS = {
     "native-update": NativeBatches,
     "native-gradient": NativeBatches,
     "dual": DualExecutor,
+    "numpy": NumPyExecutor,
 }
 
 
