@@ -307,8 +307,11 @@ def compiled_for(dispatcher, dtype):
     has been filled for it (``fastdnn warmup``, an earlier fit), not that
     every layout is there.  Reading the index costs a file open, no compile.
     """
+    overloads = getattr(dispatcher, "overloads", None)
+    if overloads is None:
+        return True  # not a dispatcher: NUMBA_DISABLE_JIT runs the Python functions, nothing to compile
     float32 = np.dtype(dtype) == np.float32
-    if any(_holds_float32(types) == float32 for types in list(dispatcher.overloads)):
+    if any(_holds_float32(types) == float32 for types in list(overloads)):
         return True
     cache = getattr(dispatcher, "_cache", None)
     index_file = getattr(cache, "_cache_file", None)

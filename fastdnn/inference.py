@@ -44,8 +44,8 @@ def chunks(state, data, with_targets):
         yield start, b, ws, X_chunk, Y_chunk
 
 
-def _in_numpy(state):
-    """Whether the forward pass runs in NumPy calls: while the plain route's kernels are not compiled.
+def _in_numpy(state, data):
+    """Whether the forward pass over ``data`` runs in NumPy calls: while the plain route's kernels are not compiled.
 
     (A first use, :func:`fastdnn.plan.first_use`: inference is the
     products and one pass over each layer, as fast in NumPy, and a first
@@ -53,7 +53,8 @@ def _in_numpy(state):
     """
     from . import config, schedule
 
-    return config.FIRST_USE_SECONDS > 0 and not schedule.route_compiled("plain", state.dtype)
+    # (Sparse inputs: their first layer's products are the sparse kernels'.)
+    return config.FIRST_USE_SECONDS > 0 and not data.sparse and not schedule.route_compiled("plain", state.dtype)
 
 
 def evaluate(state, data):
@@ -61,7 +62,7 @@ def evaluate(state, data):
     head = state.head
     total = 0.0
     correct = 0.0
-    in_numpy = _in_numpy(state)
+    in_numpy = _in_numpy(state, data)
     for start, b, ws, X_chunk, Y_chunk in chunks(state, data, True):
         if in_numpy:
             Z = numpy_route.forward(state, X_chunk, ws)
@@ -83,7 +84,7 @@ def evaluate(state, data):
 def predict_proba(state, data):
     """The network's outputs on ``data``: an ``(n_L, m)`` array of its dtype."""
     out = np.empty((state.layer_dims[-1], data.m), dtype=state.dtype)
-    in_numpy = _in_numpy(state)
+    in_numpy = _in_numpy(state, data)
     for start, b, ws, X_chunk, _ in chunks(state, data, False):
         if in_numpy:
             Z = numpy_route.forward(state, X_chunk, ws)

@@ -304,9 +304,12 @@ class AdamW(Adam):
         return self._steps_as(AdamW)
 
     def numpy_step(self, params, grads, slots, learning_rate, decay, n_decay, t):
+        # As step with keep (how a fit calls it): Adam's L2 term and the decay both read the weights the
+        # step started from.
         n = params.size if self.decay_biases else n_decay
-        params[:n] -= (learning_rate * self.weight_decay) * params[:n]
+        start = params[:n].copy()
         super().numpy_step(params, grads, slots, learning_rate, decay, n_decay, t)
+        params[:n] -= (learning_rate * self.weight_decay) * start
 
 
 #: Optimizer classes by name.

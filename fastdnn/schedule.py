@@ -11,10 +11,12 @@ loop (:mod:`fastdnn.loop`) drives them.
 
 import functools
 import logging
+import time
 
 import numpy as np
 
 from . import caching
+from . import compiling
 from . import config
 from . import executors
 from . import plan as plan_mod
@@ -30,17 +32,28 @@ log = logging.getLogger("fastdnn")
 _first_use_spent = [0.0]
 #: ``(strategy, dtype)`` of the routes found compiled (they stay so).
 _compiled_routes = set()
+#: ``{(strategy, dtype): (kernels compiled by this process, time)}`` of the routes last found not compiled.
+_not_compiled = {}
+#: How long a route found not compiled is taken as such without reading the cache's index again
+#: (unless this process compiles meanwhile): another process may fill the cache.
+NOT_COMPILED_SECONDS = 10.0
 
 
 def _route_kernels(strategy):
-    """The kernels whose compile stands for a strategy's: its longest (docs/cold_start.md)."""
+    """Groups of kernels whose compile stands for a strategy's (its longest, docs/cold_start.md).
+
+    The route counts as compiled when a kernel of each group is: a serial
+    kernel and its parallel twin serve the same steps (which one runs
+    depends on the sizes).
+    """
     if strategy == "native":
         from . import native_blocks
 
-        return (native_blocks._worker_loop,)
+        return ((native_blocks._worker_loop,),)
     from .kernels import activation
 
-    return (activation.bias_activation_serial, activation.activation_backward_serial)
+    return ((activation.bias_activation_serial, activation._bias_activation_parallel),
+            (activation.activation_backward_serial, activation._activation_backward_parallel))
 
 
 def route_compiled(strategy, dtype):
@@ -48,9 +61,15 @@ def route_compiled(strategy, dtype):
     key = (strategy, np.dtype(dtype).name)
     if key in _compiled_routes:
         return True
-    if all(caching.compiled_for(kernel, dtype) for kernel in _route_kernels(strategy)):
+    seen = _not_compiled.get(key)
+    now = time.monotonic()
+    if seen is not None and seen[0] == compiling.kernels() and now - seen[1] < NOT_COMPILED_SECONDS:
+        return False
+    if all(any(caching.compiled_for(kernel, dtype) for kernel in group) for group in _route_kernels(strategy)):
         _compiled_routes.add(key)
+        _not_compiled.pop(key, None)
         return True
+    _not_compiled[key] = (compiling.kernels(), now)
     return False
 
 

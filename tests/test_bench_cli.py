@@ -237,18 +237,24 @@ def test_a_student_loop_runs_the_work_between_every_two_iterations(name):
     assert len(calls) == 2  # between every two of the 3 iterations, not before the first
 
 
-def test_cold_runs_each_case_from_an_empty_cache(tmp_path, capsys):
-    # A shape small enough for the plain route (cheap to compile): the point is the two fresh processes.
+@pytest.mark.parametrize("first_use", ["0", "5"])
+def test_cold_runs_each_case_from_an_empty_cache(first_use, tmp_path, capsys, monkeypatch):
+    # A shape small enough for the plain route (cheap to compile): the point is the fresh processes.
+    monkeypatch.setenv("FASTDNN_FIRST_USE_SECONDS", first_use)  # what the children inherit
     out = tmp_path / "cold.json"
     assert main(["bench", "--cold", "--shapes", "8,4,1", "--m", "4", "--dtype", "float64", "--json", str(out)]) == 0
     text = capsys.readouterr().out
     assert "cold first step s" in text and "warm first step s" in text and "8,4,1" in text
     (case,) = json.loads(out.read_text())
     assert case["shape"] == [8, 4, 1] and case["m"] == 4 and case["dtype"] == "float64"
-    cold, warm = case["cold"], case["warm"]
-    assert cold["route"] == warm["route"] == "plain"
-    # The empty cache compiled, the filled one did not.
-    assert cold["kernels"] > 0 and cold["compile_s"] > 0 and warm["kernels"] == 0
+    cold, compiled, warm = case["cold"], case["compiled"], case["warm"]
+    # A new user's first step: the numpy route of a first use compiles nothing (when it is on).
+    assert cold["route"] == ("numpy" if first_use != "0" else "plain")
+    if first_use != "0":
+        assert cold["kernels"] == 0
+    # The route's own compile, then its cache: the empty cache compiled, the filled one did not.
+    assert compiled["route"] == warm["route"] == "plain"
+    assert compiled["kernels"] > 0 and compiled["compile_s"] > 0 and warm["kernels"] == 0
 
 
 def test_version(capsys):

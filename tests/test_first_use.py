@@ -109,7 +109,9 @@ def test_each_numpy_step_is_its_kernel(optimizer, decay, dtype, rng):
     grads = rng.standard_normal(p).astype(dtype)
     expected, expected_slots = params.copy(), [s.copy() for s in slots]
     assert optimizer.numpy_form()
-    optimizer.step(expected, grads, expected_slots, 0.01, decay, n_decay, 3)
+    # With a rollback copy, as a fit steps (AdamW's decay then reads the weights the step started from).
+    keep = np.empty((1 + optimizer.n_slots) * p, dtype=dtype)
+    optimizer.step(expected, grads, expected_slots, 0.01, decay, n_decay, 3, keep=keep)
     optimizer.numpy_step(params, grads, slots, 0.01, decay, n_decay, 3)
     tol = TOL[dtype]
     np.testing.assert_allclose(params, expected, rtol=tol, atol=tol)
@@ -157,8 +159,9 @@ def _fit_both(rng, dtype=np.float64, **options):
     {"optimizer": "momentum", "learning_rate": 0.05, "l2": 0.1},
     {"optimizer": "sgd", "learning_rate": 0.1, "clip_norm": 0.5},
     {"optimizer": "adamw", "learning_rate": 1e-2, "weights": True},
+    {"optimizer": AdamW(weight_decay=0.5), "learning_rate": 1e-2, "l2": 1.0},
     {"optimizer": "sgd", "learning_rate": 0.1, "l2": 0.2, "batch_size": None},
-], ids=lambda o: ",".join(o))
+], ids=lambda o: ",".join(f"{k}={v}" if k == "optimizer" else k for k, v in o.items()))
 def test_a_fit_on_the_numpy_route_is_the_plain_routes(options, rng):
     if options.get("batch_size", 1) is None:
         options = {k: v for k, v in options.items() if k != "batch_size"}
@@ -311,6 +314,46 @@ def test_inference_on_a_cold_cache_is_the_compiled_inference(output, monkeypatch
     assert got[1].keys() == expected[1].keys()
     for key in got[1]:
         assert got[1][key] == pytest.approx(expected[1][key], rel=1e-12)
+
+
+@pytest.mark.parametrize("strategy", ["auto", "numpy"])
+def test_a_streamed_fit_with_a_custom_optimizer_never_takes_its_parents_numpy_step(cold, strategy, rng):
+    class Doubled(SGD):
+        def step(self, params, grads, slots, learning_rate, decay, n_decay, t, keep=None):
+            super().step(params, grads, slots, 2 * learning_rate, decay, n_decay, t, keep)
+
+    X, Y = _problem(rng, [6, 8, 1], 40, "sigmoid", np.float64)
+    batches = [(X[:, k:k + 10], Y[:, k:k + 10]) for k in range(0, 40, 10)]
+    net = Network([6, 8, 1], seed=0, strategy=strategy)
+    if strategy == "numpy":
+        with pytest.raises(plan_mod.StrategyRefused, match="no NumPy step"):
+            net.fit(batches, epochs=1, optimizer=Doubled(), progress=False)
+        return
+    net.fit(batches, epochs=1, optimizer=Doubled(), progress=False)
+    assert "numpy" not in net.steps_by_route
+
+
+def test_sparse_inference_on_a_cold_cache_keeps_the_sparse_products(monkeypatch, rng):
+    sparse = pytest.importorskip("scipy.sparse")
+    net = Network([30, 8, 1], seed=0)
+    X = sparse.random(30, 50, density=0.2, format="csc", random_state=0)
+    expected = net.predict_proba(X)
+    monkeypatch.setattr(schedule_mod, "route_compiled", lambda strategy, dtype: False)
+    with fastdnn.options(first_use_seconds=5.0):
+        np.testing.assert_allclose(net.predict_proba(X), expected, rtol=1e-12)
+
+
+def test_either_twin_of_a_kernel_counts_as_the_route_compiled(monkeypatch):
+    from fastdnn.kernels import activation
+
+    compiled = {activation._bias_activation_parallel, activation.activation_backward_serial}
+    monkeypatch.setattr(caching, "compiled_for", lambda kernel, dtype: kernel in compiled)
+    monkeypatch.setattr(schedule_mod, "_compiled_routes", set())
+    monkeypatch.setattr(schedule_mod, "_not_compiled", {})
+    assert schedule_mod.route_compiled("plain", np.float64)
+    compiled.discard(activation.activation_backward_serial)
+    monkeypatch.setattr(schedule_mod, "_compiled_routes", set())
+    assert not schedule_mod.route_compiled("plain", np.float64)
 
 
 # ---------------------------------------------------------------- the compile probe
