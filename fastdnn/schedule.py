@@ -171,6 +171,10 @@ class Schedule:
         choice = plan_mod.first_use(plan, state.layer_dims, case, plan_mod.machine(state.dtype), steps,
                                     route_compiled(plan.strategy, state.dtype), _first_use_spent[0])
         if choice is not plan:
+            if not _first_use_spent[0]:
+                # Once a process: what runs, and how to have the compiled route from the first call on.
+                log.warning("fastdnn: the %s route is not compiled for this machine yet; short runs take NumPy "
+                            "calls meanwhile (`fastdnn warmup` compiles every route once)", plan.route)
             _first_use_spent[0] += plan_mod.numpy_seconds(state.layer_dims, case.batch, steps)
             log.debug("fastdnn plan for %s %s, %d steps of %d: %s", state.layer_dims, state.dtype.name, steps,
                       case.batch, choice)

@@ -223,13 +223,18 @@ def cold(monkeypatch):
         yield
 
 
-def test_a_short_fit_on_a_cold_cache_takes_the_numpy_route(cold, rng):
+def test_a_short_fit_on_a_cold_cache_takes_the_numpy_route(cold, rng, caplog):
     net = Network([10, 16, 4], output="softmax", seed=0)
     X, Y = _problem(rng, [10, 16, 4], 100, "softmax", np.float64)
-    net.fit(X, Y, epochs=2, batch_size=25, progress=False)
+    with caplog.at_level("WARNING", logger="fastdnn"):
+        net.fit(X, Y, epochs=2, batch_size=25, progress=False)
+        net.fit(X, Y, epochs=2, batch_size=25, progress=False)
     assert set(net.steps_by_route) == {"numpy"}
     assert net.last_plan.reason.startswith("first use: the ")
     assert "not compiled" in net.last_plan.reason
+    # Said once a process, with the way out.
+    said = [r.getMessage() for r in caplog.records if "not compiled for this machine yet" in r.getMessage()]
+    assert len(said) == 1 and "fastdnn warmup" in said[0]
 
 
 def test_a_warm_cache_keeps_the_compiled_route(monkeypatch, rng):
