@@ -120,7 +120,7 @@ class Network:
         Free JSON-serialisable information saved with the model (the command
         line keeps the class names and the input scaling there).
 
-    strategy : {"auto", "plain", "threads", "native", "dual"}, default "auto"
+    strategy : {"auto", "plain", "threads", "native", "dual", "numpy"}, default "auto"
         See :attr:`strategy`.
     precision : {"float", "bf16", "auto"}, default "float"
         See :attr:`precision`.
@@ -228,8 +228,10 @@ class Network:
 
         ``"auto"`` (the default) lets :func:`fastdnn.plan.decide` choose per
         step; ``"plain"``, ``"threads"`` (worker column blocks),
-        ``"native"`` (native column blocks) and ``"dual"`` (``fit_course``'s
-        dual form) hold every step to one, and a step it cannot serve raises
+        ``"native"`` (native column blocks), ``"dual"`` (``fit_course``'s
+        dual form) and ``"numpy"`` (NumPy calls only, nothing compiled: the
+        route of a first use, :func:`fastdnn.plan.first_use`) hold every
+        step to one, and a step it cannot serve raises
         :class:`ValueError` saying why, before any step of the call.
         ``"plain"`` keeps ``fit_course``'s dual form where ``"auto"`` would
         take it; ``"threads"`` and ``"native"`` leave it to ``dual=True``.
@@ -309,7 +311,10 @@ class Network:
         Returns
         -------
         fastdnn.plan.Plan
-            Route, reason, blocks, chunk, threads, BLAS.
+            Route, reason, blocks, chunk, threads, BLAS.  The route once
+            compiled: on a machine where it is not yet, a short fit's steps
+            run on the route ``numpy`` meanwhile (:func:`fastdnn.plan.first_use`;
+            :attr:`last_plan` says what ran).
 
         Raises
         ------
