@@ -183,7 +183,7 @@ class Options:
 
 
 def table():
-    """The options as a Markdown table (variable, default, why): the README's list."""
+    """The options as a Markdown table (variable, default, why): the list in docs/guide/options.md."""
     rows = ["| variable | default | why |", "|---|---|---|"]
     for option in OPTIONS.values():
         default = option.default if option.kind is int else f"{option.default:g}"
