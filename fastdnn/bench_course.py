@@ -33,7 +33,7 @@ from .improving import optimization
 from .reference import load_planar_dataset
 
 #: name -> (helpers, iterations per timed call, loop call, what it runs)
-LOOPS = {
+LOOPS: dict = {
     "L-layer": ("deep", 10, lambda h, d, n, between=None: student_loops.L_layer_loop(
         h, d["X"], d["Y"], [12288, 20, 7, 5, 1], num_iterations=n, between=between)[1],
                 "L_layer_model [12288,20,7,5,1]: L_model_forward, compute_cost, L_model_backward, update"),

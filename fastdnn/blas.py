@@ -36,7 +36,7 @@ _NAMES = {
     np.dtype(np.float32): ("scipy_cblas_sgemm64_", "cblas_sgemm64_"),
 }
 
-_found = {}
+_found: dict = {}
 
 
 def _gemm(dtype):

@@ -39,11 +39,11 @@ from . import compiling
 try:
     import fcntl
 except ImportError:  # Windows: no advisory locks; each process compiles for itself
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]
 
 log = logging.getLogger("fastdnn")
 
-_digests = {}
+_digests: dict = {}
 
 
 def _package_digest(root):
@@ -179,7 +179,7 @@ def lock_folder(cache):
     return folder
 
 
-_lock_folders = {}
+_lock_folders: dict = {}
 
 
 def _log_later(message, *args):
@@ -271,8 +271,8 @@ def _original(function):
 
 _numba_load_overload = _original(_numba_caching.Cache.load_overload)
 _numba_compile = _original(Dispatcher.compile)
-_load_overload.__wrapped__ = _numba_load_overload
-_compile.__wrapped__ = _numba_compile
+_load_overload.__wrapped__ = _numba_load_overload  # type: ignore[attr-defined]
+_compile.__wrapped__ = _numba_compile  # type: ignore[attr-defined]
 _sharing = False
 
 

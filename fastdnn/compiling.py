@@ -146,7 +146,7 @@ def _describe(dispatcher, event):
     return f"{func.__module__}.{func.__qualname__}{tuple(event.data.get('args', ()))}"
 
 
-_timers = set()
+_timers: set = set()
 
 
 def _start_timer(delay, function, *args):
@@ -199,7 +199,7 @@ def end_run():
         _tell(False)
 
 
-_listeners = []
+_listeners: list = []
 
 
 def _tell(compiling_now):

@@ -5,6 +5,7 @@ and the parallel cut-over are decided in one place.
 """
 
 import os
+from typing import Any
 
 from . import tuning
 
@@ -27,7 +28,7 @@ def cores_available():
 FASTMATH = {"nsz", "arcp", "contract", "reassoc"}
 
 #: Flags of a serial kernel.
-JIT = {"cache": True, "nogil": True, "fastmath": FASTMATH, "error_model": "numpy"}
+JIT: Any = {"cache": True, "nogil": True, "fastmath": FASTMATH, "error_model": "numpy"}
 
 #: Flags of a row (or block) routine shared by a serial and a parallel twin:
 #: Numba inlines it into each twin before compiling.  Such routines take the
@@ -35,16 +36,16 @@ JIT = {"cache": True, "nogil": True, "fastmath": FASTMATH, "error_model": "numpy
 #: reference counting of a view cost ~60 ns a row (the relu gradient of a
 #: 100 x 200 layer: 8.4 us with a view per row, 3.7 us over a row range;
 #: 73 vs 3.9 us at 1000 x 20).
-JIT_ROW = dict(JIT, inline="always")
+JIT_ROW: Any = dict(JIT, inline="always")
 
 #: Flags of a kernel that splits its rows over Numba's threads.
-JIT_PARALLEL = dict(JIT, parallel=True)
+JIT_PARALLEL: Any = dict(JIT, parallel=True)
 
 #: Flags of the scalar math helpers (exp, sigmoid, tanh).  These allow only
 #: fused multiply-add: their range reduction relies on the exact order of the
 #: operations, which reassociation would destroy.  LLVM still inlines them
 #: into the kernels, where they vectorise.
-JIT_EXACT = {"cache": True, "nogil": True, "fastmath": {"contract"}, "error_model": "numpy"}
+JIT_EXACT: Any = {"cache": True, "nogil": True, "fastmath": {"contract"}, "error_model": "numpy"}
 
 #: Below this many elements an elementwise kernel runs on the calling thread:
 #: waking the thread pool costs more than the work.

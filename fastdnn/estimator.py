@@ -42,10 +42,10 @@ try:  # scikit-learn is an optional extra ('fastdnn[sklearn]')
 except ImportError:
     HAVE_SKLEARN = False
 
-    class NotFittedError(ValueError, AttributeError):
+    class NotFittedError(ValueError, AttributeError):  # type: ignore[no-redef]
         """The estimator is used before :meth:`fit`."""
 
-    class ConvergenceWarning(UserWarning):
+    class ConvergenceWarning(UserWarning):  # type: ignore[no-redef]
         """Training stopped at ``max_iter`` before it converged."""
 
     class _FallbackBase:
@@ -674,7 +674,7 @@ class _MLP:
             b[...] = random_state.uniform(-bound, bound, fan_out).reshape(b.shape)
 
 
-class MLPClassifier(*((_BASES[0], _MLP, _BASES[1]) if HAVE_SKLEARN else (_MLP, _FallbackBase))):
+class MLPClassifier(*((_BASES[0], _MLP, _BASES[1]) if HAVE_SKLEARN else (_MLP, _FallbackBase))):  # type: ignore[misc]
     """Multi-layer perceptron classifier, trained by fastdnn's fused kernels.
 
     Parameters are scikit-learn's ``MLPClassifier``'s, plus ``dropout`` and
@@ -986,7 +986,7 @@ class MLPClassifier(*((_BASES[0], _MLP, _BASES[1]) if HAVE_SKLEARN else (_MLP, _
                                    None if self._multilabel else codes)
 
 
-class MLPRegressor(*((_REGRESSOR_BASES[0], _MLP, _REGRESSOR_BASES[1]) if HAVE_SKLEARN else (_MLP, _FallbackBase))):
+class MLPRegressor(*((_REGRESSOR_BASES[0], _MLP, _REGRESSOR_BASES[1]) if HAVE_SKLEARN else (_MLP, _FallbackBase))):  # type: ignore[misc]
     """Multi-layer perceptron regressor, trained by fastdnn's fused kernels.
 
     scikit-learn's ``MLPRegressor``: linear output units, the squared error,

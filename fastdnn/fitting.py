@@ -120,7 +120,7 @@ class FitSettings:
     progress: bool = True
     schedule: Optional[Callable] = None
     callback: Optional[Callable] = None
-    checkpoint: Optional[str] = None
+    checkpoint: "Optional[str | os.PathLike]" = None
     checkpoint_every: Optional[int] = None
     resume: bool = False
     verbose: bool = False

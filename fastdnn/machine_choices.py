@@ -40,7 +40,7 @@ WAYS = {
 }
 
 _lock = threading.Lock()
-_answers = {}
+_answers: dict = {}
 # The answers a measurement assumes while it times each way: this thread's only.
 _assumed = threading.local()
 

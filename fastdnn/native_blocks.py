@@ -96,7 +96,7 @@ class Batches(NamedTuple):
     labels: np.ndarray
     Y: np.ndarray
     indices: np.ndarray
-    count: bool
+    count: bool  # type: ignore[assignment]  # a field, where tuple has a method of the name
     weights: np.ndarray
 
 
@@ -612,7 +612,7 @@ class _Worker:
             del session  # asleep, the thread holds no session (nor its arrays)
 
 
-_workers = []
+_workers: list = []
 _workers_lock = threading.Lock()
 _session_lock = threading.Lock()
 _attached = None  # the session the workers serve

@@ -8,11 +8,17 @@ training step -- gather the batch, forward, cost, backward, update -- only
 runs kernels over that memory: it allocates nothing.
 """
 
+from __future__ import annotations
+
 import collections.abc
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
 import functools
 import operator
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from . import examples as examples_mod
 from . import fitting
@@ -130,8 +136,9 @@ class Network:
     What the network holds in memory: see :class:`fastdnn.state.ModelState`.
     """
 
-    def __init__(self, layer_dims, hidden="relu", output="sigmoid", dtype=np.float64, init="scaled", seed=1,
-                 leaky_slope=0.01, strategy="auto", precision="float"):
+    def __init__(self, layer_dims: Sequence[int], hidden: str | Sequence[str] = "relu", output: str = "sigmoid",
+                 dtype: DTypeLike = np.float64, init: str = "scaled", seed: int | None = 1, leaky_slope: float = 0.01,
+                 strategy: str = "auto", precision: str = "float") -> None:
         self._setup(layer_dims, hidden, output, dtype, init, seed, leaky_slope)
         self.strategy = strategy
         self.precision = precision
@@ -289,7 +296,8 @@ class Network:
         """How many training steps (gradient passes) each route has run in this process: ``{route: steps}``."""
         return dict(self._schedule.steps_by_route)
 
-    def plan(self, batch_size, m=None, optimizer="sgd", l2=0.0, dropout=0.0, course=False, clip=False):
+    def plan(self, batch_size: int, m: int | None = None, optimizer: Any = "sgd", l2: float = 0.0,
+             dropout: float = 0.0, course: bool = False, clip: bool = False) -> plan_mod.Plan:
         """How a training step on ``batch_size`` examples would run, and why.
 
         Parameters
@@ -331,7 +339,7 @@ class Network:
         return self._schedule.plan_for(plan_mod.case_of(batch_size, m, kind, decay, dropout, course))
 
     @_one_at_a_time
-    def train_step(self, X, Y, learning_rate):
+    def train_step(self, X: np.ndarray, Y: np.ndarray, learning_rate: float) -> float:
         """One gradient-descent step on the batch ``(X, Y)``.
 
         Parameters
@@ -388,10 +396,14 @@ class Network:
 
     # ------------------------------------------------------------ training
 
-    def fit(self, X, Y=None, epochs=1, batch_size=None, optimizer="sgd", learning_rate=0.0075, l2=0.0, dropout=0.0,
-            shuffle=True, validation=None, progress=True, schedule=None, callback=None, checkpoint=None,
-            checkpoint_every=None, resume=False, verbose=False, sample_weight=None, step_schedule=None,
-            clip_norm=None, clip_value=None, early_stopping=None, layout="columns"):
+    def fit(self, X: Any, Y: ArrayLike | None = None, epochs: int = 1, batch_size: int | None = None,
+            optimizer: Any = "sgd", learning_rate: float = 0.0075, l2: float = 0.0, dropout: float = 0.0,
+            shuffle: bool = True, validation: Any = None, progress: bool = True,
+            schedule: Callable[[int], float] | None = None, callback: Callable[[int, dict], Any] | None = None,
+            checkpoint: str | os.PathLike | None = None, checkpoint_every: int | None = None, resume: bool = False,
+            verbose: bool = False, sample_weight: ArrayLike | None = None,
+            step_schedule: Callable[[int], float] | None = None, clip_norm: float | None = None,
+            clip_value: float | None = None, early_stopping: Any = None, layout: str = "columns") -> dict[str, list]:
         """Train the network.
 
         Parameters
@@ -671,7 +683,8 @@ class Network:
         return None if validation_data is None else functools.partial(self._evaluate, validation_data)
 
     @_one_at_a_time
-    def fit_course(self, X, Y, learning_rate=0.0075, num_iterations=3000, print_cost=False, dual="auto"):
+    def fit_course(self, X: np.ndarray, Y: np.ndarray, learning_rate: float = 0.0075, num_iterations: int = 3000,
+                   print_cost: bool = False, dual: bool | str = "auto") -> list[float]:
         """Full-batch gradient descent exactly as the course's ``L_layer_model`` runs it.
 
         Parameters
@@ -716,7 +729,7 @@ class Network:
         with self._model.lock:
             return inference.evaluate(self._model, data)
 
-    def evaluate(self, X, Y=None):
+    def evaluate(self, X: Any, Y: ArrayLike | None = None) -> dict[str, float]:
         """Cost and accuracy on ``(X, Y)``, without dropout and without the L2 term.
 
         Parameters
@@ -743,7 +756,7 @@ class Network:
             raise TypeError("evaluate needs Y, the targets of X")
         return self._evaluate(self.prepare(X, Y))
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: Any) -> np.ndarray:
         """Output of the network: probabilities (sigmoid, softmax) or values (linear).
 
         Parameters
@@ -760,7 +773,7 @@ class Network:
         with self._model.lock:
             return inference.predict_proba(self._model, data)
 
-    def predict(self, X):
+    def predict(self, X: Any) -> np.ndarray:
         """Predicted labels: 0/1 for sigmoid, class index for softmax, values for linear.
 
         Parameters
@@ -809,7 +822,7 @@ class Network:
 
         return to_onnx(self, path, dtype)
 
-    def save(self, path, include_optimizer=False):
+    def save(self, path: str | os.PathLike, include_optimizer: bool = False) -> None:
         """Write the network to one ``.npz`` file, atomically.
 
         The file holds the architecture (a small JSON record) and the
@@ -834,7 +847,7 @@ class Network:
         model_io.save(self, path, include_optimizer)
 
     @classmethod
-    def load(cls, path):
+    def load(cls, path: str | os.PathLike) -> Network:
         """Read a network written by :meth:`save`.
 
         Returns a network of the same architecture, parameters (bit for

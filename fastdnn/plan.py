@@ -147,7 +147,7 @@ class Plan(NamedTuple):
     chunk: int
     threads: int
     blas: str
-    case: Case = None
+    case: "Case | None" = None
     precision: str = "float"
 
     def __str__(self):

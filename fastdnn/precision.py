@@ -32,8 +32,8 @@ PRECISIONS = ("float", "bf16", "auto")
 
 _lock = threading.Lock()
 _measuring = threading.Lock()
-_library = {}
-_choices = {}
+_library: dict = {}
+_choices: dict = {}
 
 
 def hardware():

@@ -31,9 +31,9 @@ log = logging.getLogger("fastdnn")
 #: Seconds of steps this process gave the route ``numpy`` (estimated, :func:`fastdnn.plan.first_use`).
 _first_use_spent = [0.0]
 #: ``(strategy, dtype)`` of the routes found compiled (they stay so).
-_compiled_routes = set()
+_compiled_routes: set = set()
 #: ``{(strategy, dtype): (kernels compiled by this process, time)}`` of the routes last found not compiled.
-_not_compiled = {}
+_not_compiled: dict = {}
 #: How long a route found not compiled is taken as such without reading the cache's index again
 #: (unless this process compiles meanwhile): another process may fill the cache.
 NOT_COMPILED_SECONDS = 10.0

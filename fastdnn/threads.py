@@ -259,7 +259,7 @@ def can_pin_blas():
 
 _pin_lock = threading.Lock()
 _pins = 0
-_pinned_from = []
+_pinned_from: list = []
 
 
 def _reset_pins_after_fork():

@@ -84,9 +84,9 @@ class BlockWorkers:
         for k in range(1, self.n):
             self._done[k].wait()
         self._task = None
-        for exc in self._errors:
-            if exc is not None:
-                raise exc
+        for error in self._errors:
+            if error is not None:
+                raise error
 
     def close(self, wait=True):
         """End the worker threads; :meth:`run` starts new ones.

@@ -6,9 +6,9 @@ from ._week4_cases import *  # noqa: F401,F403
 __all__ = list(_cases.__all__)
 
 
-def compute_cost_test_case():
+def compute_cost_test_case():  # type: ignore[no-redef]
     return _cases.compute_cost_test_case(newest=False)
 
 
-def linear_backward_test_case():
+def linear_backward_test_case():  # type: ignore[no-redef]
     return _cases.linear_backward_test_case(newest=False)

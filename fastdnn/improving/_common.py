@@ -460,7 +460,7 @@ def unpacked_count():
 
 
 #: (code object, instruction offset) -> what :func:`unpacked_count` found there (disassembling costs ~50 us).
-_UNPACKED = {}
+_UNPACKED: dict = {}
 
 
 def gather_batch(X, order, start, size, dtype):
