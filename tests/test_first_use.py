@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import fastdnn
-from fastdnn import caching, executors, passes, schedule as schedule_mod
+from fastdnn import caching, passes, schedule as schedule_mod
 from fastdnn import plan as plan_mod
 from fastdnn.executors import numpy_route
 from fastdnn.kernels import activation as act
