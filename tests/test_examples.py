@@ -74,3 +74,15 @@ def test_mpi_data_parallel(tmp_path):
         pytest.skip("no mpirun on the PATH or beside this Python")
     out = run("mpi_data_parallel.py", "--epochs", "2", cwd=tmp_path, launcher=(mpirun, "-n", "2"))
     assert out.startswith("2 ranks; cost per epoch")
+
+
+def test_bfloat16(tmp_path):
+    pytest.importorskip("sklearn", reason="the example's data come from scikit-learn")
+    from fastdnn import precision
+
+    try:
+        precision.choose("bf16", "float32")
+    except ImportError as missing:
+        pytest.skip(f"no bf16 product here: {missing}")
+    out = run("bfloat16.py", "--max-iter", "3", cwd=tmp_path)
+    assert out.count("test accuracy") == 2 and "bf16 products" in out
