@@ -13,12 +13,15 @@ scikit-learn's own helpers; without it, a small built-in base provides
 ``get_params``/``set_params``/``score`` and plain NumPy checks.
 """
 
+from __future__ import annotations
+
 import copy
 import inspect
 import numbers
 import warnings
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import optimizers
 from . import precision as precision_mod
@@ -765,7 +768,7 @@ class MLPClassifier(*((_BASES[0], _MLP, _BASES[1]) if HAVE_SKLEARN else (_MLP, _
 
     _multilabel = False  # (a model fitted before multilabel targets existed)
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> MLPClassifier:
         """Train on ``(X, y)`` for up to ``max_iter`` epochs.
 
         Parameters
@@ -789,7 +792,8 @@ class MLPClassifier(*((_BASES[0], _MLP, _BASES[1]) if HAVE_SKLEARN else (_MLP, _
         return self._fit(X, y, incremental=False, sample_weight=sample_weight)
 
     @_StochasticOnly
-    def partial_fit(self, X, y, sample_weight=None, classes=None):
+    def partial_fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None,
+                    classes: ArrayLike | None = None) -> MLPClassifier:
         """One epoch over ``(X, y)``, continuing from the current network.
 
         Parameters
@@ -814,7 +818,7 @@ class MLPClassifier(*((_BASES[0], _MLP, _BASES[1]) if HAVE_SKLEARN else (_MLP, _
                              f"partial_fit, which was {self.classes_!r}")
         return self._fit(X, y, incremental=True, classes=classes, sample_weight=sample_weight)
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """Class probabilities.
 
         Parameters
@@ -826,14 +830,14 @@ class MLPClassifier(*((_BASES[0], _MLP, _BASES[1]) if HAVE_SKLEARN else (_MLP, _
         ndarray of shape (n_samples, n_classes)
         """
         self._check_fitted()
-        X = self._validate_X(X)
-        P = self.network_.predict_proba(X.T)
+        rows = self._validate_X(X)
+        P = self.network_.predict_proba(rows.T)
         if self.n_outputs_ == 1 and not self._multilabel:
             p = P[0]
             return np.column_stack([1.0 - p, p])
         return P.T
 
-    def predict_log_proba(self, X):
+    def predict_log_proba(self, X: ArrayLike) -> np.ndarray:
         """Logarithm of :meth:`predict_proba`.
 
         Returns
@@ -843,7 +847,7 @@ class MLPClassifier(*((_BASES[0], _MLP, _BASES[1]) if HAVE_SKLEARN else (_MLP, _
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Predicted class of each sample.
 
         Parameters
@@ -856,8 +860,8 @@ class MLPClassifier(*((_BASES[0], _MLP, _BASES[1]) if HAVE_SKLEARN else (_MLP, _
             Labels from :attr:`classes_`.
         """
         self._check_fitted()
-        X = self._validate_X(X)
-        P = self.network_.predict_proba(X.T)
+        rows = self._validate_X(X)
+        P = self.network_.predict_proba(rows.T)
         if self._multilabel:
             return (P.T > 0.5).astype(np.int64)  # the indicator matrix, as scikit-learn gives it
         index = (P[0] > 0.5).astype(np.intp) if self.n_outputs_ == 1 else np.argmax(P, axis=0)
@@ -1046,7 +1050,7 @@ class MLPRegressor(*((_REGRESSOR_BASES[0], _MLP, _REGRESSOR_BASES[1]) if HAVE_SK
                          dropout=dropout, dtype=dtype, precision=precision)
         self.loss = loss
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> MLPRegressor:
         """Train on ``(X, y)`` for up to ``max_iter`` epochs.
 
         Parameters
@@ -1066,7 +1070,7 @@ class MLPRegressor(*((_REGRESSOR_BASES[0], _MLP, _REGRESSOR_BASES[1]) if HAVE_SK
         return self._fit(X, y, incremental=False, sample_weight=sample_weight)
 
     @_StochasticOnly
-    def partial_fit(self, X, y, sample_weight=None):
+    def partial_fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> MLPRegressor:
         """One epoch over ``(X, y)``, continuing from the current network.
 
         Returns
@@ -1075,7 +1079,7 @@ class MLPRegressor(*((_REGRESSOR_BASES[0], _MLP, _REGRESSOR_BASES[1]) if HAVE_SK
         """
         return self._fit(X, y, incremental=True, sample_weight=sample_weight)
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Predicted values.
 
         Parameters
@@ -1088,8 +1092,8 @@ class MLPRegressor(*((_REGRESSOR_BASES[0], _MLP, _REGRESSOR_BASES[1]) if HAVE_SK
             1-D for one output, as scikit-learn's.
         """
         self._check_fitted()
-        X = self._validate_X(X)
-        values = self.network_.predict_proba(X.T).T
+        rows = self._validate_X(X)
+        values = self.network_.predict_proba(rows.T).T
         return values[:, 0] if self.n_outputs_ == 1 else values
 
     def __sklearn_tags__(self):
