@@ -38,55 +38,38 @@ import sys
 import tempfile
 import textwrap
 
+#: The digits classifier's first fits (float64, then float32 data), then score, and scikit-learn's fit of
+#: the same model: ``ARGS`` are both estimators' arguments, ``CALL`` how the rows name the fit.
+DIGITS = textwrap.dedent("""
+    import json, time, warnings
+    t0 = time.perf_counter()
+    import numpy as np
+    import fastdnn
+    from fastdnn import compiling
+    from sklearn.datasets import load_digits
+    from sklearn.exceptions import ConvergenceWarning
+    warnings.simplefilter("ignore", ConvergenceWarning)
+    X, y = load_digits(return_X_y=True)
+    X = X / 16.0
+    rows = {"import fastdnn, scikit-learn": time.perf_counter() - t0}
+    for name, data in (("first MLPClassifierCALL, float64", X), ("then float32 data", X.astype(np.float32))):
+        t = time.perf_counter()
+        clf = fastdnn.MLPClassifier(ARGS).fit(data, y)
+        rows[name] = time.perf_counter() - t
+        rows[name + ": route"] = sorted(clf.network_.steps_by_route)
+    t = time.perf_counter()
+    clf.score(X, y)
+    rows["then score"] = time.perf_counter() - t
+    from sklearn.neural_network import MLPClassifier
+    t = time.perf_counter()
+    MLPClassifier(ARGS).fit(X, y)
+    rows["scikit-learn's MLPClassifierCALL (peer)"] = time.perf_counter() - t
+    print(json.dumps({"rows": rows, "compile_s": compiling.seconds(), "kernels": compiling.compiled()}))
+""")
+
 SCRIPTS = {
-    "digits": textwrap.dedent("""
-        import json, time, warnings
-        t0 = time.perf_counter()
-        import numpy as np
-        import fastdnn
-        from fastdnn import compiling
-        from sklearn.datasets import load_digits
-        from sklearn.exceptions import ConvergenceWarning
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        X, y = load_digits(return_X_y=True)
-        X = X / 16.0
-        rows = {"import fastdnn, scikit-learn": time.perf_counter() - t0}
-        for name, data in (("first MLPClassifier fit, float64", X), ("then float32 data", X.astype(np.float32))):
-            t = time.perf_counter()
-            fastdnn.MLPClassifier(max_iter=20, random_state=0).fit(data, y)
-            rows[name] = time.perf_counter() - t
-        from sklearn.neural_network import MLPClassifier
-        t = time.perf_counter()
-        MLPClassifier(max_iter=20, random_state=0).fit(X, y)
-        rows["scikit-learn's MLPClassifier fit (peer)"] = time.perf_counter() - t
-        print(json.dumps({"rows": rows, "compile_s": compiling.seconds(), "kernels": compiling.compiled()}))
-    """),
-    "default": textwrap.dedent("""
-        import json, time, warnings
-        t0 = time.perf_counter()
-        import numpy as np
-        import fastdnn
-        from fastdnn import compiling
-        from sklearn.datasets import load_digits
-        from sklearn.exceptions import ConvergenceWarning
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        X, y = load_digits(return_X_y=True)
-        X = X / 16.0
-        rows = {"import fastdnn, scikit-learn": time.perf_counter() - t0}
-        for name, data in (("first MLPClassifier().fit, float64", X), ("then float32 data", X.astype(np.float32))):
-            t = time.perf_counter()
-            clf = fastdnn.MLPClassifier(random_state=0).fit(data, y)
-            rows[name] = time.perf_counter() - t
-            rows[name + ": route"] = sorted(clf.network_.steps_by_route)
-        t = time.perf_counter()
-        clf.score(X, y)
-        rows["then score"] = time.perf_counter() - t
-        from sklearn.neural_network import MLPClassifier
-        t = time.perf_counter()
-        MLPClassifier(random_state=0).fit(X, y)
-        rows["scikit-learn's MLPClassifier().fit (peer)"] = time.perf_counter() - t
-        print(json.dumps({"rows": rows, "compile_s": compiling.seconds(), "kernels": compiling.compiled()}))
-    """),
+    "digits": DIGITS.replace("ARGS", "max_iter=20, random_state=0").replace("CALL", " fit"),
+    "default": DIGITS.replace("ARGS", "random_state=0").replace("CALL", "().fit"),
     "spec": textwrap.dedent("""
         import json, time
         import numpy as np
