@@ -724,7 +724,11 @@ class MLPClassifier(*((_BASES[0], _MLP, _BASES[1]) if HAVE_SKLEARN else (_MLP, _
         Hold out ``validation_fraction`` of the data and stop when its
         accuracy stops improving; the best network is kept.
     validation_fraction : float, default 0.1
-    beta_1, beta_2, epsilon : float
+    beta_1 : float, default 0.9
+        Adam's.
+    beta_2 : float, default 0.999
+        Adam's.
+    epsilon : float, default 1e-8
         Adam's.
     n_iter_no_change : int, default 10
     max_fun : int, default 15000
@@ -1024,7 +1028,9 @@ class MLPRegressor(*((_REGRESSOR_BASES[0], _MLP, _REGRESSOR_BASES[1]) if HAVE_SK
     nesterovs_momentum : bool, default True
     early_stopping : bool, default False
     validation_fraction : float, default 0.1
-    beta_1, beta_2, epsilon : float
+    beta_1 : float, default 0.9
+    beta_2 : float, default 0.999
+    epsilon : float, default 1e-8
     n_iter_no_change : int, default 10
     max_fun : int, default 15000
     dropout : float, default 0.0

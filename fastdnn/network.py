@@ -106,6 +106,10 @@ class Network:
         masks: the same seed gives bit-identical training.
     leaky_slope : float, default 0.01
         Negative-side slope of leaky relu.
+    strategy : {"auto", "plain", "threads", "native", "dual", "numpy"}, default "auto"
+        See :attr:`strategy`.
+    precision : {"float", "bf16", "auto"}, default "float"
+        See :attr:`precision`.
 
     Attributes
     ----------
@@ -126,10 +130,6 @@ class Network:
         Free JSON-serialisable information saved with the model (the command
         line keeps the class names and the input scaling there).
 
-    strategy : {"auto", "plain", "threads", "native", "dual", "numpy"}, default "auto"
-        See :attr:`strategy`.
-    precision : {"float", "bf16", "auto"}, default "float"
-        See :attr:`precision`.
 
     Notes
     -----
@@ -309,8 +309,12 @@ class Network:
             (mini-batches, read from C-ordered data in memory in the
             network's dtype); by default the batch is given whole
             (:meth:`train_step`, a full-batch :meth:`fit`).
-        optimizer, l2, dropout :
+        optimizer : str or fastdnn.optimizers.Optimizer, default "sgd"
             As :meth:`fit`'s.
+        l2 : float, default 0.0
+            As :meth:`fit`'s (only whether it is 0 matters).
+        dropout : float, default 0.0
+            As :meth:`fit`'s (only whether it is 0 matters).
         course : bool, default False
             The step of :meth:`fit_course` (whose dual form is one route).
         clip : bool, default False

@@ -225,7 +225,7 @@ def test_cli_distributed_equals_single_process(tmp_path):
 
 
 def test_import_fastdnn_alone_reaches_distributed_and_the_estimator():
-    # A fresh interpreter: the README writes fastdnn.distributed.fit after a bare import fastdnn.
+    # A fresh interpreter: the trainer guide writes fastdnn.distributed.fit after a bare import fastdnn.
     script = textwrap.dedent(
         """
         import sys
