@@ -9,9 +9,13 @@ Arrays keep their float dtype (float32 stays float32); integer and boolean
 inputs are computed in float64, as NumPy would.
 """
 
+from __future__ import annotations
+
 import sys
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import config, layers
 from .initializers import INITS, scale_initial_weights
@@ -323,7 +327,7 @@ def _fast_layer_backward(dA, H, A_prev, W, code, with_dA_prev, from_pre_activati
 # ---------------------------------------------------------------- activations
 
 
-def sigmoid(Z):
+def sigmoid(Z: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Logistic sigmoid, element-wise.
 
     Parameters
@@ -343,7 +347,7 @@ def sigmoid(Z):
     return _elementwise_forward("Z", Z, act.SIGMOID)
 
 
-def relu(Z):
+def relu(Z: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Rectified linear unit, element-wise: ``max(0, Z)``.
 
     Parameters
@@ -362,7 +366,7 @@ def relu(Z):
     return _elementwise_forward("Z", Z, act.RELU)
 
 
-def tanh(Z):
+def tanh(Z: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Hyperbolic tangent, element-wise.
 
     Parameters
@@ -377,7 +381,7 @@ def tanh(Z):
     return _elementwise_forward("Z", Z, act.TANH)
 
 
-def sigmoid_backward(dA, cache):
+def sigmoid_backward(dA: ArrayLike, cache: Any) -> np.ndarray:
     """Gradient through a sigmoid.
 
     Parameters
@@ -397,7 +401,7 @@ def sigmoid_backward(dA, cache):
     return _elementwise_backward(dA, cache, act.SIGMOID)
 
 
-def relu_backward(dA, cache):
+def relu_backward(dA: ArrayLike, cache: Any) -> np.ndarray:
     """Gradient through a relu: ``dA`` where ``Z > 0``, else 0.
 
     Parameters
@@ -419,7 +423,7 @@ def relu_backward(dA, cache):
     return _elementwise_backward(dA, cache, act.RELU)
 
 
-def tanh_backward(dA, cache):
+def tanh_backward(dA: ArrayLike, cache: Any) -> np.ndarray:
     """Gradient through a tanh.
 
     Parameters
@@ -438,7 +442,7 @@ def tanh_backward(dA, cache):
     return _elementwise_backward(dA, cache, act.TANH)
 
 
-def softmax(x):
+def softmax(x: ArrayLike) -> np.ndarray:
     """Softmax of each row, stable for large inputs.
 
     Parameters
@@ -465,7 +469,7 @@ def softmax(x):
     return out
 
 
-def normalize_rows(x):
+def normalize_rows(x: ArrayLike) -> np.ndarray:
     """Each row divided by its Euclidean norm; all-zero rows stay zero.
 
     Parameters
@@ -494,7 +498,7 @@ def _check_seed(seed):
     return v.non_negative_int("seed", seed)
 
 
-def initialize_parameters(n_x, n_h, n_y, seed=1):
+def initialize_parameters(n_x: int, n_h: int, n_y: int, seed: int | None = 1) -> dict[str, np.ndarray]:
     """Parameters of the course's two-layer network, small random weights.
 
     Parameters
@@ -514,7 +518,7 @@ def initialize_parameters(n_x, n_h, n_y, seed=1):
     return initialize_parameters_deep(dims, init="small", seed=seed)
 
 
-def initialize_parameters_deep(layer_dims, init="scaled", seed=1):
+def initialize_parameters_deep(layer_dims: Any, init: str = "scaled", seed: int | None = 1) -> dict[str, np.ndarray]:
     """Parameters of an L-layer network.
 
     Parameters
@@ -587,7 +591,7 @@ def _forward(A, W, b, code):
     return Z, out
 
 
-def linear_forward(A, W, b):
+def linear_forward(A: ArrayLike, W: ArrayLike, b: ArrayLike) -> tuple[np.ndarray, Any]:
     """Linear part of a layer's forward pass.
 
     Parameters
@@ -614,7 +618,7 @@ def linear_forward(A, W, b):
     return Z, (A, W, b)
 
 
-def linear_activation_forward(A_prev, W, b, activation):
+def linear_activation_forward(A_prev: ArrayLike, W: ArrayLike, b: ArrayLike, activation: str) -> tuple[np.ndarray, Any]:
     """One layer's forward pass: linear, then ``activation``.
 
     Parameters
@@ -673,7 +677,7 @@ def _check_parameters(parameters, X_shape=None):
     return pairs
 
 
-def L_model_forward(X, parameters):
+def L_model_forward(X: ArrayLike, parameters: dict[str, Any]) -> tuple[np.ndarray, list]:
     """Forward pass of ``[LINEAR->RELU]*(L-1) -> LINEAR->SIGMOID``.
 
     Parameters
@@ -773,7 +777,7 @@ def _check_output_and_labels(AL, Y, probabilities=True):
     return AL_c, Y_c
 
 
-def compute_cost(AL, Y):
+def compute_cost(AL: ArrayLike, Y: ArrayLike) -> Any:
     """Cross-entropy cost of predictions ``AL`` for labels ``Y``.
 
     Parameters
@@ -797,7 +801,8 @@ def compute_cost(AL, Y):
     ``0 * log(0)`` counts as 0, so a saturated correct prediction costs
     nothing instead of NaN; a saturated wrong one costs ``inf``.
     """
-    if _common_float(AL) is not None and AL.ndim == 2 and AL.shape[1] and AL.flags.c_contiguous:
+    if _common_float(AL) is not None and isinstance(AL, np.ndarray) and AL.ndim == 2 and AL.shape[1] and \
+            AL.flags.c_contiguous:
         Y_c = _labels_like(Y, AL)
         if Y_c is not None:
             out = np.empty(1, dtype=np.float64)
@@ -860,7 +865,7 @@ def _check_backward_inputs(dname, d, cache, layer=""):
     return d_c, v.prepare(A_c, dtype), v.prepare(W_c, dtype), dtype
 
 
-def linear_backward(dZ, cache):
+def linear_backward(dZ: ArrayLike, cache: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Linear part of a layer's backward pass.
 
     Parameters
@@ -898,7 +903,7 @@ def _linear_backward(dZ, cache, layer=""):
     return dA_prev, dW, db
 
 
-def linear_activation_backward(dA, cache, activation):
+def linear_activation_backward(dA: ArrayLike, cache: Any, activation: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One layer's backward pass: through ``activation``, then linear.
 
     Parameters
@@ -945,7 +950,7 @@ def _linear_activation_backward(dA, cache, code, layer=""):
     return dA_prev, dW, db
 
 
-def L_model_backward(AL, Y, caches):
+def L_model_backward(AL: ArrayLike, Y: ArrayLike, caches: Any) -> dict[str, np.ndarray]:
     """Backward pass of ``[LINEAR->RELU]*(L-1) -> LINEAR->SIGMOID``.
 
     Parameters
@@ -1147,7 +1152,7 @@ class Gradients(dict):
 # ---------------------------------------------------------------- update
 
 
-def update_parameters(parameters, grads, learning_rate):
+def update_parameters(parameters: dict[str, Any], grads: dict[str, Any], learning_rate: float) -> dict[str, np.ndarray]:
     """One gradient-descent step.
 
     Parameters
@@ -1218,7 +1223,7 @@ def _fast_update(parameters, grads, learning_rate):
 # ---------------------------------------------------------------- predict
 
 
-def predict(X, y, parameters, verbose=True):
+def predict(X: ArrayLike, y: ArrayLike, parameters: dict[str, Any], verbose: bool = True) -> np.ndarray:
     """0/1 predictions of an L-layer network, printing the accuracy like the course.
 
     Parameters
@@ -1269,8 +1274,9 @@ def _course_training(X, Y, layers_dims, init, learning_rate, num_iterations, pri
     return (parameters, costs) if return_costs else parameters
 
 
-def two_layer_model(X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000, print_cost=False,
-                    return_costs=False, dual="auto"):
+def two_layer_model(X: ArrayLike, Y: ArrayLike, layers_dims: Any, learning_rate: float = 0.0075,
+                    num_iterations: int = 3000, print_cost: bool = False, return_costs: bool = False,
+                    dual: bool | str = "auto") -> Any:
     """The course's two-layer model, ``LINEAR->RELU->LINEAR->SIGMOID``, trained by gradient descent.
 
     Parameters
@@ -1301,8 +1307,9 @@ def two_layer_model(X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000
                             dual)
 
 
-def L_layer_model(X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000, print_cost=False,
-                  return_costs=False, dual="auto"):
+def L_layer_model(X: ArrayLike, Y: ArrayLike, layers_dims: Any, learning_rate: float = 0.0075,
+                  num_iterations: int = 3000, print_cost: bool = False, return_costs: bool = False,
+                  dual: bool | str = "auto") -> Any:
     """The course's L-layer model, ``[LINEAR->RELU]*(L-1) -> LINEAR->SIGMOID``.
 
     Parameters
