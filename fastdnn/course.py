@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from . import config, layers
+from . import config, layers, threads
 from .initializers import INITS, scale_initial_weights
 from . import validation as v
 from .kernels import activation as act
@@ -186,6 +186,7 @@ def _fast_layer_forward(A, W, b, code):
         return (Z, out) if small.dense_forward(A, W, b, code, Z, out, False) else None
     out = Z if code == act.LINEAR else np.empty((n, m), dtype)
     if k >= config.SKINNY_MIN_DEPTH and _skinny(W, A):  # the depth first: a shallow layer skips the call
+        threads.park_spinning_blas()  # the kernel takes both cores
         skinny.forward(W, A.T, skinny.forward_chunk(n, W.itemsize), config.BLOCK_WORKERS, Z)
     else:
         # np.dot into a C-contiguous out is 10-30% cheaper per call than np.matmul.
@@ -302,6 +303,7 @@ def _fast_layer_backward(dA, H, A_prev, W, code, with_dA_prev, from_pre_activati
         return None
     narrow = _skinny(W, A_prev)
     if narrow:
+        threads.park_spinning_blas()
         skinny.weight_gradient(dZ, A_prev.T, scale, skinny.GRADIENT_CHUNK, dW)
     else:
         np.dot(dZ, A_prev.T, out=dW)

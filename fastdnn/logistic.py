@@ -35,6 +35,7 @@ import numpy as np
 from . import config
 from . import course
 from . import layers
+from . import threads
 from . import validation as v
 from .kernels import activation as act
 from .kernels import loss
@@ -265,6 +266,7 @@ def _propagate_arrays(W, b, X, Y, labels_checked=False):
         tasks = max(1, min(m, config.BLOCK_WORKERS))
         partial = np.empty((tasks, n_x), dtype)
         Z = np.empty((1, m), dtype)
+        threads.park_spinning_blas()  # the kernel takes both cores
         skinny.logistic_pass(X.T, W[0], float(b), Y[0], 1.0 / m, partial, Z[0], A[0], dz[0], dW[0])
         if course._non_finite(Z[0]):
             return None

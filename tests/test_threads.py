@@ -322,3 +322,23 @@ def test_leaving_an_options_block_keeps_block_workers_unset():
     assert not config.BLOCK_WORKERS_SET
     with threads.limit(numba_threads=1):
         assert config.block_workers() == 1  # Numba's limit counts again
+
+
+def test_a_started_blas_server_is_parked_before_a_kernel_that_takes_every_core():
+    """threads.park_spinning_blas: after a multi-threaded product OpenBLAS's workers exist; parked, they do not."""
+    threads._blas_thread_switches()
+    servers = threads._blas_servers
+    if not servers:
+        pytest.skip("no OpenBLAS with a thread server here (another BLAS, or no threadpoolctl)")
+    a = np.ones((512, 512))
+    a @ a
+    if not any(server.value for server in servers):
+        pytest.skip("OpenBLAS ran that product on one thread here: no workers to park")
+    parked = threads.park_spinning_blas()
+    if not parked:
+        # Another thread of the process may be inside BLAS: then nothing is parked.
+        assert any(server.value for server in servers)
+        return
+    assert not any(server.value for server in servers)
+    assert threads.park_spinning_blas() is False  # nothing left to park: one read per library
+    np.testing.assert_allclose(a @ a, 512.0)  # the next product starts them again and is right
