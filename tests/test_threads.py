@@ -342,3 +342,16 @@ def test_a_started_blas_server_is_parked_before_a_kernel_that_takes_every_core()
     assert not any(server.value for server in servers)
     assert threads.park_spinning_blas() is False  # nothing left to park: one read per library
     np.testing.assert_allclose(a @ a, 512.0)  # the next product starts them again and is right
+
+
+def test_a_notebook_kernels_own_threads_do_not_keep_blas_from_parking():
+    """ipykernel's service threads mark themselves; IPython's history and pyzmq's collector are known by class."""
+    class HistorySavingThread(threading.Thread):
+        pass
+
+    service = [threading.Thread(name="IOPub"), HistorySavingThread()]
+    service[0].is_pydev_daemon_thread = True
+    for thread in service:
+        assert threads._never_in_blas(thread)
+    # A thread of the user's, which may be inside a product, still keeps the workers.
+    assert not threads._never_in_blas(threading.Thread(name="Thread-7", target=np.dot))
