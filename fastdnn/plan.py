@@ -492,13 +492,14 @@ def first_use(plan, layer_dims, case, facts, steps, compiled, spent):
     (:mod:`fastdnn.executors.numpy_route`), nothing compiled: while the
     process's NumPy steps (``spent`` seconds so far, estimated) and these
     ``steps`` stay under ``config.FIRST_USE_SECONDS``.  Past it, or once
-    the route is ``compiled`` (in this process, or in the cache for this
-    CPU), ``plan`` runs.  Only for ``"auto"`` plans (the caller's check).
+    the route is compiled (in this process, or in the cache for this CPU:
+    ``compiled()``, asked last, as it may read the cache's index), ``plan``
+    runs.  Only for ``"auto"`` plans (the caller's check).
     """
-    if compiled or plan.route in ("numpy", "dual") or numpy_unavailable(case):
+    if config.FIRST_USE_SECONDS <= 0 or plan.route in ("numpy", "dual") or numpy_unavailable(case):
         return plan
     estimate = numpy_seconds(layer_dims, case.batch, steps)
-    if spent + estimate > config.FIRST_USE_SECONDS:
+    if spent + estimate > config.FIRST_USE_SECONDS or compiled():
         return plan
     # (No figures of this fit in the reason: the plan of a case is the same from call to call.)
     return _numpy(case, facts, (

@@ -166,10 +166,8 @@ class Schedule:
     def _first_use(self, plan, case, steps):
         """``plan``, or the route ``numpy`` for ``steps`` steps while ``plan``'s kernels are not compiled."""
         state = self.state
-        if config.FIRST_USE_SECONDS <= 0 or plan.route in ("numpy", "dual"):
-            return plan
         choice = plan_mod.first_use(plan, state.layer_dims, case, plan_mod.machine(state.dtype), steps,
-                                    route_compiled(plan.strategy, state.dtype), _first_use_spent[0])
+                                    lambda: route_compiled(plan.strategy, state.dtype), _first_use_spent[0])
         if choice is not plan:
             if not _first_use_spent[0]:
                 # Once a process: what runs, and how to have the compiled route from the first call on.

@@ -12,9 +12,9 @@ route's kernels are compiled (``fastdnn warmup``, a larger fit, another
 process on the same cache), the plans take them again.
 
 The batch is gathered as every whole-batch route gathers it (small kernels,
-compiled in a fraction of a second), and the gradient's L2 cost and clipping
-are the shared kernels too; what compiles for seconds (the layer epilogues,
-the output kernels, the optimizers' fused updates) is replaced here.
+compiled in a fraction of a second); the rest of a step -- the layer
+epilogues, the output's cost and gradient, the L2 term, clipping and the
+optimizer's update, whose kernels compile for seconds -- is NumPy here.
 """
 
 import math
