@@ -15,18 +15,28 @@ folder ``fsync``-ed.  A crash (or a full disk) at any moment leaves either
 the previous file or the new one, never a torn one.
 """
 
+from __future__ import annotations
+
 import json
 import os
 import tempfile
 import zipfile
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from numpy.typing import ArrayLike
+
+    from .state import ModelState
 
 CHECKPOINT_FORMAT = "fastdnn.checkpoint"
 CHECKPOINT_VERSION = 1
 
 
-def atomic_write(path, write):
+def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> None:
     """Write a file through ``write(file)`` so that ``path`` is never torn.
 
     Parameters
@@ -73,7 +83,7 @@ def _remove(tmp):
             pass
 
 
-def fsync_directory(directory):
+def fsync_directory(directory: str | os.PathLike) -> None:
     """Make a rename durable (POSIX); a no-op where directories cannot be opened."""
     try:
         fd = os.open(directory, os.O_RDONLY)
@@ -87,7 +97,8 @@ def fsync_directory(directory):
         os.close(fd)
 
 
-def save(path, state, architecture, history, position, indices):
+def save(path: str | os.PathLike, state: ModelState, architecture: dict[str, Any], history: dict[str, list],
+         position: dict[str, Any], indices: ArrayLike) -> None:
     """Write the training state to ``path`` (atomically).
 
     Parameters
@@ -130,7 +141,8 @@ class _Foreign(Exception):
     """The file reads, but it is not what was asked for."""
 
 
-def read_archive(path, what, record_name, fmt, version, label, arrays, optional=()):
+def read_archive(path: str | os.PathLike, what: str, record_name: str, fmt: str, version: int, label: str,
+                 arrays: Sequence[str], optional: Sequence[str] = ()) -> dict[str, Any]:
     """Open one of fastdnn's ``.npz`` files: its JSON record and its arrays.
 
     Parameters
@@ -195,7 +207,7 @@ def read_archive(path, what, record_name, fmt, version, label, arrays, optional=
     return record
 
 
-def load(path):
+def load(path: str | os.PathLike) -> dict[str, Any]:
     """Read a checkpoint written by :func:`save`.
 
     Returns
@@ -220,7 +232,7 @@ def load(path):
     return record
 
 
-def restore(state, record, path, architecture):
+def restore(state: ModelState, record: dict[str, Any], path: str | os.PathLike, architecture: dict[str, Any]) -> None:
     """Put the training state of a checkpoint ``record`` (from :func:`load`) into ``state``.
 
     ``architecture`` is the record of the network ``state`` belongs to; the

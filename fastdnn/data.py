@@ -6,6 +6,8 @@ their transpose ``X.T`` without a copy.  Errors name the file and say what is
 wrong with it (missing, not of the format, truncated).
 """
 
+from __future__ import annotations
+
 import gzip
 import os
 import tokenize
@@ -41,7 +43,7 @@ def _read_h5(path, keys):
         raise OSError(f"cannot read {path} as HDF5: {exc}") from None
 
 
-def load_catvnoncat(directory):
+def load_catvnoncat(directory: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The course's cat/non-cat images.
 
     Parameters
@@ -67,7 +69,7 @@ def load_catvnoncat(directory):
 # ---------------------------------------------------------------- generic formats
 
 
-def _require_file(path):
+def _require_file(path: str | os.PathLike) -> str:
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no such file: {path}")
@@ -76,7 +78,8 @@ def _require_file(path):
     return path
 
 
-def load_npz(path, x_key="X", y_key="y"):
+def load_npz(path: str | os.PathLike, x_key: str = "X",
+             y_key: str | None = "y") -> tuple[np.ndarray, np.ndarray | None]:
     """Inputs and labels from a NumPy ``.npz`` archive.
 
     Parameters
@@ -129,7 +132,7 @@ def _load_npz(path, x_key, y_key, y_required):
     return X, y
 
 
-def load_npy(path, mmap=True):
+def load_npy(path: str | os.PathLike, mmap: bool = True) -> np.ndarray:
     """One array from a NumPy ``.npy`` file, memory-mapped by default.
 
     Parameters
@@ -164,7 +167,8 @@ def load_npy(path, mmap=True):
 # ---------------------------------------------------------------- the course's HDF5 files
 
 
-def load_h5(path, x_key=None, y_key=None):
+def load_h5(path: str | os.PathLike, x_key: str | None = None,
+            y_key: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Inputs and labels from one of the course's ``.h5`` files (cat/non-cat, SIGNS).
 
     Parameters
@@ -227,7 +231,7 @@ def _one_name(path, names, suffix):
 _IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
-def load_idx(path, mmap=True):
+def load_idx(path: str | os.PathLike, mmap: bool = True) -> np.ndarray:
     """An array from an idx file, the format of the classic handwritten-digit data (``.gz`` or not).
 
     The header is big-endian: two zero bytes, a type code (``0x08`` unsigned
@@ -293,7 +297,7 @@ def load_idx(path, mmap=True):
     return arr
 
 
-def idx_labels_path(images_path):
+def idx_labels_path(images_path: str | os.PathLike) -> str | None:
     """The labels file beside an idx images file: ``...-images-idx3-ubyte[.gz]`` -> ``...-labels-idx1-ubyte[.gz]``.
 
     Returns
@@ -321,7 +325,7 @@ FORMATS = {
 }
 
 
-def data_format(path):
+def data_format(path: str | os.PathLike) -> str:
     """The kind of a data file by its name: ``"npz"``, ``"npy"``, ``"h5"`` or ``"idx"``.
 
     Raises
@@ -362,7 +366,7 @@ def _is_number(text):
         return False
 
 
-def load_csv(path, label_column=-1):
+def load_csv(path: str | os.PathLike, label_column: int | str | None = -1) -> tuple[np.ndarray, np.ndarray | None]:
     """Inputs and labels from a CSV file of numbers, one example per row.
 
     Parameters
@@ -435,7 +439,8 @@ def load_csv(path, label_column=-1):
     return X, y
 
 
-def load_data(path, labels=None, x_key="X", y_key="y", label_column=-1):
+def load_data(path: str | os.PathLike, labels: str | os.PathLike | None = None, x_key: str = "X",
+              y_key: str | None = "y", label_column: int | str | None = -1) -> tuple[np.ndarray, np.ndarray | None]:
     """Inputs (one example per row, flattened) and labels from any supported file.
 
     Parameters

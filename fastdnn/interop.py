@@ -12,9 +12,23 @@ arrays, with no PyTorch needed; :func:`to_torch` builds the module itself
 where PyTorch is installed.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, cast
+
 import numpy as np
 
 from . import validation as v
+
+if TYPE_CHECKING:
+    import os
+    from collections.abc import Mapping, Sequence
+
+    import onnx
+    import torch
+    from numpy.typing import DTypeLike
+
+    from .network import Network
 
 #: ONNX operators of fastdnn's activations (linear: none).
 ACTIVATION_OPS = {"relu": "Relu", "tanh": "Tanh", "sigmoid": "Sigmoid", "leaky_relu": "LeakyRelu", "linear": None}
@@ -44,7 +58,8 @@ def _activation(helper, kind, source, target, slope):
     return helper.make_node(op, [source], [target])
 
 
-def network_graph(net, dtype=np.float32, input_scale=None, two_class_columns=False):
+def network_graph(net: Network, dtype: DTypeLike = np.float32, input_scale: float | None = None,
+                  two_class_columns: bool = False) -> onnx.ModelProto:
     """The ONNX ``ModelProto`` of ``net`` (see :func:`to_onnx`), checked by ``onnx.checker``."""
     onnx = _onnx()
     from onnx import TensorProto, helper, numpy_helper
@@ -96,7 +111,8 @@ def network_graph(net, dtype=np.float32, input_scale=None, two_class_columns=Fal
     return model
 
 
-def to_onnx(net, path, dtype=np.float32, input_scale=None):
+def to_onnx(net: Network, path: str | os.PathLike, dtype: DTypeLike = np.float32,
+            input_scale: float | None = None) -> onnx.ModelProto:
     """Write ``net`` as an ONNX file.
 
     Parameters
@@ -143,7 +159,7 @@ def _linear_indices(hidden_layers):
     return indices
 
 
-def to_torch_state_dict(net, prefix=""):
+def to_torch_state_dict(net: Network, prefix: str = "") -> dict[str, np.ndarray]:
     """The network's parameters in the key layout of PyTorch's ``nn.Sequential``, as NumPy arrays.
 
     The layout is the one of ``nn.Sequential(nn.Linear(n0, n1), nn.ReLU(),
@@ -190,7 +206,8 @@ def _as_array(name, value):
     return array
 
 
-def from_torch_state_dict(state_dict, hidden="relu", output="sigmoid", dtype=None, leaky_slope=0.01, **network):
+def from_torch_state_dict(state_dict: Mapping[str, Any], hidden: str | Sequence[str] = "relu", output: str = "sigmoid",
+                          dtype: DTypeLike | None = None, leaky_slope: float = 0.01, **network: Any) -> Network:
     """A :class:`fastdnn.Network` holding the ``nn.Linear`` parameters of a PyTorch ``state_dict``.
 
     Parameters
@@ -220,20 +237,20 @@ def from_torch_state_dict(state_dict, hidden="relu", output="sigmoid", dtype=Non
     if not hasattr(state_dict, "items"):
         raise TypeError(f"state_dict must be a mapping of parameter names to tensors, got "
                         f"{type(state_dict).__name__}")
-    layers = {}
+    layers: dict[tuple[str, int], dict[str, np.ndarray]] = {}
     for key, value in state_dict.items():
         head, _, kind = str(key).rpartition(".")
-        prefix, _, index = head.rpartition(".")
-        if kind not in ("weight", "bias") or not index.isdigit():
+        prefix, _, digits = head.rpartition(".")
+        if kind not in ("weight", "bias") or not digits.isdigit():
             raise ValueError(f"state_dict key {key!r} is not an nn.Sequential's '<index>.weight' or "
                              f"'<index>.bias'")
-        layers.setdefault((prefix, int(index)), {})[kind] = _as_array(key, value)
+        layers.setdefault((prefix, int(digits)), {})[kind] = _as_array(key, value)
     if not layers:
         raise ValueError("state_dict holds no parameters")
     if len({prefix for prefix, _ in layers}) > 1:
         raise ValueError(f"state_dict holds more than one module: {sorted({p for p, _ in layers})}")
     ordered = [layers[key] for key in sorted(layers)]
-    dims = []
+    dims: list[int] = []
     for (prefix, index), layer in zip(sorted(layers), ordered):
         if set(layer) != {"weight", "bias"}:
             raise ValueError(f"layer {prefix}{'.' if prefix else ''}{index} needs both weight and bias, "
@@ -256,7 +273,7 @@ def from_torch_state_dict(state_dict, hidden="relu", output="sigmoid", dtype=Non
     return net
 
 
-def to_torch(net):
+def to_torch(net: Network) -> torch.nn.Sequential:
     """An ``nn.Sequential`` with the network's layers, activations and parameters (needs PyTorch).
 
     The output activation is included (``nn.Sigmoid``/``nn.Softmax(dim=1)``),
@@ -271,12 +288,12 @@ def to_torch(net):
         from torch import nn
     except ImportError:
         raise ImportError("to_torch needs PyTorch (pip install torch); to_torch_state_dict does not") from None
-    modules = []
+    modules: list[nn.Module] = []
     for l, (n_in, n_out) in enumerate(zip(net.layer_dims[:-1], net.layer_dims[1:])):
         modules.append(nn.Linear(n_in, n_out))
         if l < net.n_layers - 1 and TORCH_MODULES[net.hidden_layers[l]] is not None:
             kind = TORCH_MODULES[net.hidden_layers[l]]
-            modules.append(nn.LeakyReLU(net.leaky_slope) if kind == "LeakyReLU" else getattr(nn, kind)())
+            modules.append(nn.LeakyReLU(net.leaky_slope) if kind == "LeakyReLU" else getattr(nn, cast(str, kind))())
     if net.output == "sigmoid":
         modules.append(nn.Sigmoid())
     elif net.output == "softmax":

@@ -27,8 +27,11 @@ Layout is the course's: ``X`` of shape ``(n_x, m)``, ``w`` of shape
 ``(n_x, 1)``, ``b`` a scalar, ``Y`` of shape ``(1, m)``.
 """
 
+from __future__ import annotations
+
 import numbers
 import sys
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 
@@ -42,6 +45,9 @@ from .kernels import loss
 from .kernels import skinny
 from .kernels import small
 from .kernels import update
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 __all__ = ["sigmoid", "initialize_with_zeros", "propagate", "optimize", "predict", "model", "accuracy"]
 
@@ -115,7 +121,13 @@ def _num_iterations(value):
 # ---------------------------------------------------------------- the course's functions
 
 
-def sigmoid(z):
+@overload
+def sigmoid(z: float | np.floating | np.integer) -> np.floating: ...
+@overload
+def sigmoid(z: ArrayLike) -> np.ndarray | np.floating: ...
+
+
+def sigmoid(z: ArrayLike) -> np.ndarray | np.floating:
     """Logistic sigmoid of a scalar or an array (week 2: returns ``s`` only, no cache).
 
     Parameters
@@ -136,7 +148,7 @@ def sigmoid(z):
     return s
 
 
-def initialize_with_zeros(dim):
+def initialize_with_zeros(dim: int) -> tuple[np.ndarray, float]:
     """Zero weights and bias.
 
     Parameters
@@ -154,7 +166,7 @@ def initialize_with_zeros(dim):
     return np.zeros((dim, 1)), 0.0
 
 
-def propagate(w, b, X, Y):
+def propagate(w: ArrayLike, b: float | ArrayLike, X: ArrayLike, Y: ArrayLike) -> tuple[dict[str, Any], np.float64]:
     """Cost of the current parameters and its gradient.
 
     Parameters
@@ -312,7 +324,9 @@ def _use_gram(n_x, m, num_iterations):
     return m < n_x and gram < num_iterations * 2 * n_x * m
 
 
-def optimize(w, b, X, Y, num_iterations=100, learning_rate=0.009, print_cost=False, *, method="auto"):
+def optimize(w: ArrayLike, b: float | ArrayLike, X: ArrayLike, Y: ArrayLike, num_iterations: int = 100,
+             learning_rate: float = 0.009, print_cost: bool = False, *,
+             method: str = "auto") -> tuple[dict[str, Any], dict[str, Any], list[float]]:
     """Gradient descent on the logistic-regression cost.
 
     Parameters
@@ -419,7 +433,7 @@ def optimize(w, b, X, Y, num_iterations=100, learning_rate=0.009, print_cost=Fal
     return params, grads, costs
 
 
-def predict(w, b, X):
+def predict(w: ArrayLike, b: float | ArrayLike, X: ArrayLike) -> np.ndarray:
     """0/1 predictions of a logistic regression.
 
     Parameters
@@ -443,7 +457,7 @@ def predict(w, b, X):
     return (A > 0.5).astype(dtype)
 
 
-def accuracy(Y_prediction, Y):
+def accuracy(Y_prediction: ArrayLike, Y: ArrayLike) -> float:
     """Percentage of correct 0/1 predictions, the course's way.
 
     Parameters
@@ -468,7 +482,8 @@ def accuracy(Y_prediction, Y):
     return float(100 - np.mean(np.abs(p - y)) * 100)
 
 
-def model(X_train, Y_train, X_test, Y_test, num_iterations=2000, learning_rate=0.5, print_cost=False):
+def model(X_train: ArrayLike, Y_train: ArrayLike, X_test: ArrayLike, Y_test: ArrayLike, num_iterations: int = 2000,
+          learning_rate: float = 0.5, print_cost: bool = False) -> dict[str, Any]:
     """The course's logistic-regression model: zero start, gradient descent, predictions.
 
     Parameters

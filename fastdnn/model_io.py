@@ -6,20 +6,28 @@ optimizer's state); :meth:`fastdnn.Network.load` reads it back bit for bit.
 A pickle holds the same plus the training counters.
 """
 
+from __future__ import annotations
+
 import json
 import os
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
 from . import checkpoint as _checkpoint
 from . import optimizers as opt_mod
 
+if TYPE_CHECKING:
+    from .network import Network
+
+_Net = TypeVar("_Net", bound="Network")
+
 #: Identifies a fastdnn model file; bumped when the file layout changes.
 FILE_FORMAT = "fastdnn.Network"
 FILE_VERSION = 1
 
 
-def architecture(net):
+def architecture(net: Network) -> dict[str, Any]:
     """The record saved with ``net`` (and checked when a checkpoint resumes): a JSON-ready dict."""
     return {
         "format": FILE_FORMAT,
@@ -39,7 +47,7 @@ def architecture(net):
     }
 
 
-def save(net, path, include_optimizer=False):
+def save(net: Network, path: str | os.PathLike, include_optimizer: bool = False) -> None:
     """Write ``net`` to ``path`` (see :meth:`fastdnn.Network.save`)."""
     path = os.fspath(path)
     arch = architecture(net)
@@ -58,7 +66,7 @@ def save(net, path, include_optimizer=False):
     _checkpoint.atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
-def load(cls, path):
+def load(cls: type[_Net], path: str | os.PathLike) -> _Net:
     """Read a network of class ``cls`` written by :func:`save` (see :meth:`fastdnn.Network.load`)."""
     path = os.fspath(path)
     arch = _checkpoint.read_archive(path, "model", "fastdnn_architecture", FILE_FORMAT, FILE_VERSION,
@@ -87,7 +95,7 @@ def load(cls, path):
     return net
 
 
-def pickled(net):
+def pickled(net: Network) -> dict[str, Any]:
     """What a pickle of ``net`` holds: the arenas and counters; views and workspaces are rebuilt on load."""
     model = net.model_state
     return {
@@ -102,7 +110,7 @@ def pickled(net):
     }
 
 
-def unpickle(net, saved):
+def unpickle(net: Network, saved: dict[str, Any]) -> None:
     """Fill ``net`` (built from ``saved["architecture"]``) with what :func:`pickled` kept."""
     net.model_state.load(saved["params"], opt_mod.from_config(*saved["optimizer"]), saved["state"], saved["t"],
                          saved["n_steps"], saved["rng"])

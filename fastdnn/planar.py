@@ -20,6 +20,10 @@ written here, as plain loops (:func:`_product` and friends), since a BLAS
 call from compiled code needs SciPy, which fastdnn does not require.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 from numba import njit
 
@@ -32,6 +36,14 @@ from .kernels import loss
 from .kernels import small
 from .kernels import update
 from .state import arena_views
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from numpy.typing import ArrayLike
+
+    #: A data set in scikit-learn's layout, ``(X, y)``.
+    _XY = tuple[np.ndarray, np.ndarray]
 
 __all__ = [
     "load_planar_dataset",
@@ -59,7 +71,7 @@ RECORD_EVERY = 1000
 # ---------------------------------------------------------------- data
 
 
-def load_planar_dataset(seed=1):
+def load_planar_dataset(seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """The course's two-class "flower": 400 points on the petals of a rose curve.
 
     Parameters
@@ -96,7 +108,7 @@ def load_planar_dataset(seed=1):
     return X, Y
 
 
-def load_extra_datasets(n_samples=200):
+def load_extra_datasets(n_samples: int = 200) -> tuple[_XY, _XY, _XY, _XY, _XY]:
     """The course's other planar data sets, made with scikit-learn.
 
     Parameters
@@ -188,7 +200,7 @@ def _prepared(dtype, **arrays):
 # ---------------------------------------------------------------- the course's step functions
 
 
-def layer_sizes(X, Y):
+def layer_sizes(X: ArrayLike, Y: ArrayLike) -> tuple[int, int, int]:
     """Sizes of the planar model's layers.
 
     Parameters
@@ -206,7 +218,7 @@ def layer_sizes(X, Y):
     return X_arr.shape[0], 4, Y_arr.shape[0]
 
 
-def initialize_parameters(n_x, n_h, n_y):
+def initialize_parameters(n_x: int, n_h: int, n_y: int) -> dict[str, np.ndarray]:
     """Week 3's initialization: ``np.random.seed(2)``, weights ``randn * 0.01``, zero biases.
 
     Parameters
@@ -221,7 +233,7 @@ def initialize_parameters(n_x, n_h, n_y):
     return course.initialize_parameters(n_x, n_h, n_y, seed=2)
 
 
-def forward_propagation(X, parameters):
+def forward_propagation(X: ArrayLike, parameters: dict[str, Any]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Forward pass of ``LINEAR->TANH->LINEAR->SIGMOID``.
 
     Parameters
@@ -261,7 +273,7 @@ def forward_propagation(X, parameters):
     return A2, {"Z1": Z1, "A1": A1, "Z2": Z2, "A2": A2}
 
 
-def compute_cost(A2, Y, parameters=None):
+def compute_cost(A2: ArrayLike, Y: ArrayLike, parameters: dict[str, Any] | None = None) -> float:
     """Cross-entropy of the output ``A2`` for labels ``Y``.
 
     Parameters
@@ -288,7 +300,8 @@ def compute_cost(A2, Y, parameters=None):
     return float(course.compute_cost(A2, Y))
 
 
-def backward_propagation(parameters, cache, X, Y):
+def backward_propagation(parameters: dict[str, Any], cache: dict[str, Any], X: ArrayLike,
+                         Y: ArrayLike) -> dict[str, np.ndarray]:
     """Gradients of the planar model, from the cache's ``A1`` and ``A2``.
 
     Parameters
@@ -364,7 +377,8 @@ def _fast_backward(parameters, cache, X, Y):
     return {"dW1": first[1], "db1": first[2], "dW2": second[1], "db2": second[2]}
 
 
-def update_parameters(parameters, grads, learning_rate=LEARNING_RATE):
+def update_parameters(parameters: dict[str, Any], grads: dict[str, Any],
+                      learning_rate: float = LEARNING_RATE) -> dict[str, np.ndarray]:
     """One gradient-descent step (learning rate 1.2 by default, the course's).
 
     Parameters
@@ -391,7 +405,7 @@ def update_parameters(parameters, grads, learning_rate=LEARNING_RATE):
     return course.update_parameters(parameters, grads, learning_rate)
 
 
-def predict(parameters, X):
+def predict(parameters: dict[str, Any], X: ArrayLike) -> np.ndarray:
     """Class predictions of the planar model.
 
     Parameters
@@ -411,7 +425,7 @@ def predict(parameters, X):
     return (A2 > 0.5).astype(np.int64)
 
 
-def accuracy(predictions, Y):
+def accuracy(predictions: ArrayLike, Y: ArrayLike) -> float:
     """Percentage of predictions equal to the labels.
 
     Parameters
@@ -512,7 +526,8 @@ def _train(X, Y, params, grads, layers, layer_grads, learning_rate, num_steps, s
         update.sgd_serial(params, grads, learning_rate, params)
 
 
-def nn_model(X, Y, n_h, num_iterations=10000, print_cost=False, return_costs=False, learning_rate=LEARNING_RATE):
+def nn_model(X: ArrayLike, Y: ArrayLike, n_h: int, num_iterations: int = 10000, print_cost: bool = False,
+             return_costs: bool = False, learning_rate: float = LEARNING_RATE) -> Any:
     """The course's planar model: initialize, then full-batch gradient descent.
 
     Parameters
@@ -598,7 +613,8 @@ def nn_model(X, Y, n_h, num_iterations=10000, print_cost=False, return_costs=Fal
     return (parameters, costs) if return_costs else parameters
 
 
-def hidden_layer_sweep(X, Y, hidden_sizes=HIDDEN_SIZES, num_iterations=5000, print_accuracy=False):
+def hidden_layer_sweep(X: ArrayLike, Y: ArrayLike, hidden_sizes: Iterable[int] = HIDDEN_SIZES,
+                       num_iterations: int = 5000, print_accuracy: bool = False) -> dict[int, float]:
     """The course's experiment: train :func:`nn_model` for several hidden sizes.
 
     Parameters

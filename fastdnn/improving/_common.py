@@ -1,8 +1,10 @@
 """The public pieces the four assignments share, bound to a convention by each module."""
 
+from __future__ import annotations
+
 import dis
 import sys
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, overload
 
 import numpy as np
 
@@ -14,9 +16,18 @@ from ..kernels import small
 from ..logistic import sigmoid  # noqa: F401  (the helper files' sigmoid: s alone, week 2's)
 from . import _core
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
-def relu(x):
-    """``max(0, x)`` elementwise (a new array)."""
+
+@overload
+def relu(x: float | np.integer | np.floating) -> np.number: ...
+@overload
+def relu(x: ArrayLike) -> np.ndarray | np.number: ...
+
+
+def relu(x: ArrayLike) -> np.ndarray | np.number:
+    """``max(0, x)`` elementwise (a new array; a NumPy scalar for a scalar ``x``)."""
     return np.maximum(0, v.as_array("x", x))
 
 
@@ -401,14 +412,14 @@ def optimizer_step(kind, parameters, grads, states, hyper, state_names=()):
     return tuple(dict(zip(grad_keys, c)) for c in corrected)
 
 
-def update_parameters(parameters, grads, learning_rate):
+def update_parameters(parameters: dict[str, Any], grads: dict[str, Any], learning_rate: float) -> dict[str, np.ndarray]:
     """``W_l - learning_rate * dW_l`` (and ``b``) as new arrays put into ``parameters``, which is returned."""
     lr = _core.check_learning_rate(learning_rate)
     optimizer_step(_core.GD, parameters, grads, (), (lr, 0.0, 0.0, 1.0, 1.0, 0.0))
     return parameters
 
 
-def predict(X, y, parameters):
+def predict(X: ArrayLike, y: ArrayLike, parameters: dict[str, Any]) -> np.ndarray:
     """Labels ``1 * (A_L > 0.5)`` as int64 of shape (1, m); prints ``Accuracy: ...`` against ``y``."""
     p = predict_dec(parameters, X).astype(np.int64)
     y_arr = v.as_array("y", y)
@@ -420,7 +431,7 @@ def predict(X, y, parameters):
     return p
 
 
-def predict_dec(parameters, X):
+def predict_dec(parameters: dict[str, Any], X: ArrayLike) -> np.ndarray:
     """``A_L > 0.5``, a boolean array of shape (n_y, m): the course's decision function for its plots."""
     A, _ = forward_propagation(X, parameters)
     return A > 0.5

@@ -9,10 +9,19 @@ the course's test case prints that the backward pass is fine.  The checks
 run every perturbed forward pass inside one compiled call.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, TypeVar
+
 import numpy as np
 
 from .. import validation as v
 from . import _common, _core
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from numpy.typing import ArrayLike
 
 __all__ = [
     "sigmoid",
@@ -34,16 +43,18 @@ THRESHOLD = 2e-7
 #: The layer sizes :func:`vector_to_dictionary` assumes unless told (the course's hard-coded network).
 COURSE_LAYERS_DIMS = (4, 5, 3, 1)
 
+_X = TypeVar("_X")
+
 sigmoid = _common.sigmoid
 relu = _common.relu
 
 
-def forward_propagation(x, theta):
+def forward_propagation(x: ArrayLike, theta: ArrayLike) -> np.ndarray | np.number:
     """The one-parameter "network" ``J = theta x``."""
     return np.dot(theta, x)
 
 
-def backward_propagation(x, theta):
+def backward_propagation(x: _X, theta: ArrayLike) -> _X:
     """``dJ/dtheta = x``."""
     return x
 
@@ -62,7 +73,8 @@ def _difference(grad, gradapprox, print_msg):
     return difference
 
 
-def gradient_check(x, theta, epsilon=1e-7, print_msg=False):
+def gradient_check(x: ArrayLike, theta: float | np.ndarray, epsilon: float = 1e-7,
+                   print_msg: bool = False) -> np.floating:
     """Relative difference of :func:`backward_propagation` and the two-sided difference of :func:`forward_propagation`.
 
     Notes
@@ -77,7 +89,7 @@ def gradient_check(x, theta, epsilon=1e-7, print_msg=False):
     return _difference(backward_propagation(x, theta), gradapprox, print_msg)
 
 
-def dictionary_to_vector(parameters):
+def dictionary_to_vector(parameters: dict[str, Any]) -> tuple[np.ndarray, list[str]]:
     """Every parameter in one column ``(n, 1)``, ``W1, b1, W2, ...`` each row by row; and each entry's key.
 
     Returns
@@ -95,7 +107,7 @@ def dictionary_to_vector(parameters):
     return np.concatenate(columns, axis=0), keys
 
 
-def vector_to_dictionary(theta, layers_dims=COURSE_LAYERS_DIMS):
+def vector_to_dictionary(theta: ArrayLike, layers_dims: Sequence[int] = COURSE_LAYERS_DIMS) -> dict[str, np.ndarray]:
     """The parameters dict back from :func:`dictionary_to_vector`'s column.
 
     Parameters
@@ -105,13 +117,13 @@ def vector_to_dictionary(theta, layers_dims=COURSE_LAYERS_DIMS):
         The network's sizes (the course's function knows only its own).
     """
     dims = v.layer_dims("layers_dims", layers_dims)
-    theta = v.as_array("theta", theta)
+    arr = v.as_array("theta", theta)
     sizes = [(dims[l], dims[l - 1]) for l in range(1, len(dims))]
     n = sum(r * c + r for r, c in sizes)
-    if theta.size != n or (theta.ndim == 2 and theta.shape[1] != 1) or theta.ndim > 2:
-        raise ValueError(f"theta of shape {theta.shape} must hold the {n} parameters of a network {dims} in one "
+    if arr.size != n or (arr.ndim == 2 and arr.shape[1] != 1) or arr.ndim > 2:
+        raise ValueError(f"theta of shape {arr.shape} must hold the {n} parameters of a network {dims} in one "
                          f"column")
-    flat = theta.reshape(-1)
+    flat = arr.reshape(-1)
     parameters, start = {}, 0
     for l, (r, c) in enumerate(sizes, start=1):
         parameters[f"W{l}"] = flat[start:start + r * c].reshape(r, c)
@@ -121,7 +133,7 @@ def vector_to_dictionary(theta, layers_dims=COURSE_LAYERS_DIMS):
     return parameters
 
 
-def gradients_to_vector(gradients):
+def gradients_to_vector(gradients: dict[str, Any]) -> np.ndarray:
     """``dW1, db1, dW2, ...`` in one column ``(n, 1)`` (other keys, such as ``dZ3``, are ignored)."""
     if not isinstance(gradients, dict):
         raise TypeError(f"gradients must be a dict with keys 'dW1', 'db1', ...; got {type(gradients).__name__}")
@@ -135,19 +147,20 @@ def gradients_to_vector(gradients):
     return np.concatenate(columns, axis=0)
 
 
-def forward_propagation_n(X, Y, parameters):
+def forward_propagation_n(X: ArrayLike, Y: ArrayLike, parameters: dict[str, Any]) -> tuple[np.float64, tuple[Any, ...]]:
     """The forward pass and its mean cost (``np.sum``, no NaN left out): ``(cost, cache)``."""
     A, cache = _common.forward_propagation(X, parameters)
     total, m = _common.log_loss_sum(A, Y, False, a_name="A3")
     return 1. / m * total, cache
 
 
-def backward_propagation_n(X, Y, cache):
+def backward_propagation_n(X: ArrayLike, Y: ArrayLike, cache: tuple[Any, ...] | list[Any]) -> dict[str, np.ndarray]:
     """The gradients of :func:`forward_propagation_n`'s cost: ``dZ3, dW3, db3, dA2, ...``."""
     return _common.backward_propagation(X, Y, cache, CONVENTION)
 
 
-def gradient_check_n(parameters, gradients, X, Y, epsilon=1e-7, print_msg=False):
+def gradient_check_n(parameters: dict[str, Any], gradients: dict[str, Any], X: ArrayLike, Y: ArrayLike,
+                     epsilon: float = 1e-7, print_msg: bool = False) -> np.float64:
     """Relative difference of ``gradients`` and the two-sided differences of :func:`forward_propagation_n`'s cost.
 
     Every parameter is moved by ``+epsilon`` and ``-epsilon`` in turn (two

@@ -9,11 +9,20 @@ names, arguments, returns and printed lines, run on fastdnn's kernels (see
 in the course's helper file.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from .. import validation as v
 from ..plots import plot_decision_boundary
 from . import _common, _core, _models
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from numpy.typing import ArrayLike
 
 __all__ = [
     "sigmoid",
@@ -43,7 +52,7 @@ predict = _common.predict
 predict_dec = _common.predict_dec
 
 
-def forward_propagation(X, parameters):
+def forward_propagation(X: ArrayLike, parameters: dict[str, Any]) -> tuple[np.ndarray, tuple[Any, ...]]:
     """LINEAR -> RELU -> ... -> LINEAR -> SIGMOID over every layer of ``parameters``.
 
     Parameters
@@ -62,7 +71,7 @@ def forward_propagation(X, parameters):
     return _common.forward_propagation(X, parameters)
 
 
-def backward_propagation(X, Y, cache):
+def backward_propagation(X: ArrayLike, Y: ArrayLike, cache: tuple[Any, ...] | list[Any]) -> dict[str, np.ndarray]:
     """Gradients of :func:`compute_loss` from the forward pass's cache.
 
     Returns
@@ -78,7 +87,7 @@ def backward_propagation(X, Y, cache):
     return _common.backward_propagation(X, Y, cache, CONVENTION)
 
 
-def compute_loss(a3, Y):
+def compute_loss(a3: ArrayLike, Y: ArrayLike) -> np.float64:
     """The mean cross-entropy, terms ``0 * log 0`` left out (the course's ``np.nansum``).
 
     Returns
@@ -93,17 +102,17 @@ def compute_loss(a3, Y):
     return 1. / m * total
 
 
-def initialize_parameters_zeros(layers_dims):
+def initialize_parameters_zeros(layers_dims: Sequence[int]) -> dict[str, np.ndarray]:
     """Every weight and bias zero (the course's example of a network that cannot break symmetry)."""
     return _common.initialize(layers_dims, None, seed=None)
 
 
-def initialize_parameters_random(layers_dims):
+def initialize_parameters_random(layers_dims: Sequence[int]) -> dict[str, np.ndarray]:
     """``W = randn * 10`` after ``np.random.seed(3)``, zero biases (the course's too-large start)."""
     return _common.initialize(layers_dims, lambda n: 10)
 
 
-def initialize_parameters_he(layers_dims):
+def initialize_parameters_he(layers_dims: Sequence[int]) -> dict[str, np.ndarray]:
     """He initialization: ``W = randn * sqrt(2 / n_prev)`` after ``np.random.seed(3)``, zero biases."""
     return _common.initialize(layers_dims, lambda n: np.sqrt(2. / n))
 
@@ -112,7 +121,7 @@ _STARTS = {"zeros": initialize_parameters_zeros, "random": initialize_parameters
            "he": initialize_parameters_he}
 
 
-def load_dataset(plot=False):
+def load_dataset(plot: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The course's circles: 300 training and 100 test points of scikit-learn's ``make_circles``.
 
     Drawn as the course draws them (``np.random.seed(1)`` then
@@ -142,8 +151,8 @@ def load_dataset(plot=False):
     return train_X.T, train_Y.reshape(1, -1), test_X.T, test_Y.reshape(1, -1)
 
 
-def model(X, Y, learning_rate=0.01, num_iterations=15000, print_cost=True, initialization="he", *,
-          return_costs=False):
+def model(X: ArrayLike, Y: ArrayLike, learning_rate: float = 0.01, num_iterations: int = 15000, print_cost: bool = True,
+          initialization: str = "he", *, return_costs: bool = False) -> Any:
     """The assignment's three-layer model ``[n_x, 10, 5, 1]``, trained by full-batch gradient descent.
 
     Parameters

@@ -11,7 +11,10 @@ newest course's five values, or the older three when the caller unpacks
 three.
 """
 
+from __future__ import annotations
+
 import math
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,6 +22,11 @@ from .. import validation as v
 from ..validation import finite_float  # by name: the steps' velocity argument is called v, as the course's
 from ..plots import plot_decision_boundary
 from . import _common, _core, _models
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from numpy.typing import ArrayLike
 
 __all__ = [
     "sigmoid",
@@ -53,7 +61,7 @@ predict = _common.predict
 predict_dec = _common.predict_dec
 
 
-def load_params_and_grads(seed=1):
+def load_params_and_grads(seed: int = 1) -> tuple[np.ndarray, ...]:
     """Random ``W1 (2, 3), b1 (2, 1), W2 (3, 3), b2 (3, 1)`` and gradients of those shapes (the helper file's draws).
 
     Returns
@@ -67,28 +75,28 @@ def load_params_and_grads(seed=1):
     return tuple(params + grads)
 
 
-def initialize_parameters(layer_dims):
+def initialize_parameters(layer_dims: Sequence[int]) -> dict[str, np.ndarray]:
     """He initialization after ``np.random.seed(3)``: ``W = randn * sqrt(2 / n_prev)``, zero biases."""
     return _common.initialize(layer_dims, lambda n: np.sqrt(2 / n), name="layer_dims")
 
 
-def forward_propagation(X, parameters):
+def forward_propagation(X: ArrayLike, parameters: dict[str, Any]) -> tuple[np.ndarray, tuple[Any, ...]]:
     """LINEAR -> RELU -> ... -> LINEAR -> SIGMOID: ``(a3, cache)``, cache ``(z1, a1, W1, b1, ...)``."""
     return _common.forward_propagation(X, parameters)
 
 
-def backward_propagation(X, Y, cache):
+def backward_propagation(X: ArrayLike, Y: ArrayLike, cache: tuple[Any, ...] | list[Any]) -> dict[str, np.ndarray]:
     """Gradients of the mean cost: ``dz3, dW3, db3, da2, ...`` (``1/m`` folded into ``dz3``)."""
     return _common.backward_propagation(X, Y, cache, CONVENTION)
 
 
-def compute_cost(a3, Y):
+def compute_cost(a3: ArrayLike, Y: ArrayLike) -> np.float64:
     """The cross-entropy *summed* over the examples (the model averages per epoch); a numpy.float64."""
     total, _ = _common.log_loss_sum(a3, Y, False)
     return total
 
 
-def load_dataset(plot=False):
+def load_dataset(plot: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """The course's moons: 300 points of scikit-learn's ``make_moons(noise=.2)`` after ``np.random.seed(3)``.
 
     Returns
@@ -107,12 +115,13 @@ def load_dataset(plot=False):
 # ---------------------------------------------------------------- the optimizers' steps
 
 
-def update_parameters_with_gd(parameters, grads, learning_rate):
+def update_parameters_with_gd(parameters: dict[str, Any], grads: dict[str, Any],
+                              learning_rate: float) -> dict[str, np.ndarray]:
     """One gradient-descent step, ``W - learning_rate * dW``: new arrays put into ``parameters``, which is returned."""
     return _common.update_parameters(parameters, grads, learning_rate)
 
 
-def initialize_velocity(parameters):
+def initialize_velocity(parameters: dict[str, Any]) -> dict[str, np.ndarray]:
     """Zero velocities ``dW1, db1, ...`` shaped as the parameters."""
     L = _core.n_layers(parameters)
     out = {}
@@ -122,7 +131,8 @@ def initialize_velocity(parameters):
     return out
 
 
-def update_parameters_with_momentum(parameters, grads, v, beta, learning_rate):
+def update_parameters_with_momentum(parameters: dict[str, Any], grads: dict[str, Any], v: dict[str, Any], beta: float,
+                                    learning_rate: float) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """One momentum step: ``(parameters, v)``, new arrays put into both dicts.
 
     Notes
@@ -135,13 +145,14 @@ def update_parameters_with_momentum(parameters, grads, v, beta, learning_rate):
     return parameters, v
 
 
-def initialize_adam(parameters):
+def initialize_adam(parameters: dict[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Adam's zero moving averages ``(v, s)``, each with keys ``dW1, db1, ...``."""
     return initialize_velocity(parameters), initialize_velocity(parameters)
 
 
-def update_parameters_with_adam(parameters, grads, v, s, t, learning_rate=0.01, beta1=0.9, beta2=0.999,
-                                epsilon=1e-8):
+def update_parameters_with_adam(parameters: dict[str, Any], grads: dict[str, Any], v: dict[str, Any], s: dict[str, Any],
+                                t: int, learning_rate: float = 0.01, beta1: float = 0.9, beta2: float = 0.999,
+                                epsilon: float = 1e-8) -> tuple[dict[str, np.ndarray], ...]:
     """One Adam step with bias correction; new arrays put into ``parameters``, ``v`` and ``s``.
 
     Parameters
@@ -176,7 +187,8 @@ def update_parameters_with_adam(parameters, grads, v, s, t, learning_rate=0.01, 
     return parameters, v, s, v_corrected, s_corrected
 
 
-def random_mini_batches(X, Y, mini_batch_size=64, seed=0):
+def random_mini_batches(X: ArrayLike, Y: ArrayLike, mini_batch_size: int = 64,
+                        seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
     """The examples shuffled (``np.random.seed(seed)``, ``np.random.permutation``) and cut into batches.
 
     Returns
@@ -204,20 +216,23 @@ def _take(arr, order, start, stop):
     return np.ascontiguousarray(arr[:, order[start:stop]])
 
 
-def update_lr(learning_rate0, epoch_num, decay_rate):
+def update_lr(learning_rate0: float, epoch_num: int, decay_rate: float) -> float:
     """``learning_rate0 / (1 + decay_rate * epoch_num)``."""
     return 1 / (1 + decay_rate * epoch_num) * learning_rate0
 
 
-def schedule_lr_decay(learning_rate0, epoch_num, decay_rate, time_interval=1000):
+def schedule_lr_decay(learning_rate0: float, epoch_num: int, decay_rate: float,
+                      time_interval: int = 1000) -> np.float64:
     """``learning_rate0 / (1 + decay_rate * floor(epoch_num / time_interval))``: a step per ``time_interval`` epochs."""
     if time_interval == 0:
         raise ValueError("time_interval must not be 0")
     return 1 / (1 + decay_rate * np.floor(epoch_num / time_interval)) * learning_rate0
 
 
-def model(X, Y, layers_dims, optimizer, learning_rate=0.0007, mini_batch_size=64, beta=0.9, beta1=0.9, beta2=0.999,
-          epsilon=1e-8, num_epochs=5000, print_cost=True, decay=None, decay_rate=1, *, return_costs=False):
+def model(X: ArrayLike, Y: ArrayLike, layers_dims: Sequence[int], optimizer: str, learning_rate: float = 0.0007,
+          mini_batch_size: int = 64, beta: float = 0.9, beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8,
+          num_epochs: int = 5000, print_cost: bool = True, decay: Callable[[float, int, float], float] | None = None,
+          decay_rate: float = 1, *, return_costs: bool = False) -> Any:
     """The assignment's model: mini-batch training with ``"gd"``, ``"momentum"`` or ``"adam"``.
 
     Parameters

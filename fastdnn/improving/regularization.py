@@ -9,13 +9,21 @@ course's helper file.  The course's 2-D "football" data is not distributed
 with fastdnn: :func:`load_2D_dataset` reads a user's copy.
 """
 
+from __future__ import annotations
+
 import os
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .. import validation as v
 from ..plots import plot_decision_boundary
 from . import _common, _core, _models
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from numpy.typing import ArrayLike
 
 __all__ = [
     "sigmoid",
@@ -45,28 +53,29 @@ predict = _common.predict
 predict_dec = _common.predict_dec
 
 
-def initialize_parameters(layer_dims):
+def initialize_parameters(layer_dims: Sequence[int]) -> dict[str, np.ndarray]:
     """``W = randn / sqrt(n_prev)`` after ``np.random.seed(3)``, zero biases (the helper file's start)."""
     return _common.initialize(layer_dims, lambda n: 1 / np.sqrt(n), name="layer_dims")
 
 
-def forward_propagation(X, parameters):
+def forward_propagation(X: ArrayLike, parameters: dict[str, Any]) -> tuple[np.ndarray, tuple[Any, ...]]:
     """LINEAR -> RELU -> ... -> LINEAR -> SIGMOID: ``(A3, cache)``, cache ``(Z1, A1, W1, b1, ...)``."""
     return _common.forward_propagation(X, parameters)
 
 
-def backward_propagation(X, Y, cache):
+def backward_propagation(X: ArrayLike, Y: ArrayLike, cache: tuple[Any, ...] | list[Any]) -> dict[str, np.ndarray]:
     """Gradients of :func:`compute_cost`: ``dZ3, dW3, db3, dA2, dZ2, ...`` (``1/m`` on ``dW``, ``db``)."""
     return _common.backward_propagation(X, Y, cache, CONVENTION)
 
 
-def compute_cost(a3, Y):
+def compute_cost(a3: ArrayLike, Y: ArrayLike) -> np.float64:
     """The mean cross-entropy, terms ``0 * log 0`` left out (the course's ``np.nansum``); a numpy.float64."""
     total, m = _common.log_loss_sum(a3, Y, True)
     return 1. / m * total
 
 
-def compute_cost_with_regularization(A3, Y, parameters, lambd):
+def compute_cost_with_regularization(A3: ArrayLike, Y: ArrayLike, parameters: dict[str, Any],
+                                     lambd: float) -> np.float64:
     """:func:`compute_cost` plus the L2 term of every weight matrix.
 
     Notes
@@ -82,12 +91,14 @@ def compute_cost_with_regularization(A3, Y, parameters, lambd):
     return 1. / m * total + (1. / m * lambd / 2) * _core.sum_of_squares(Ws)
 
 
-def backward_propagation_with_regularization(X, Y, cache, lambd):
+def backward_propagation_with_regularization(X: ArrayLike, Y: ArrayLike, cache: tuple[Any, ...] | list[Any],
+                                             lambd: float) -> dict[str, np.ndarray]:
     """:func:`backward_propagation` with the L2 term's gradient ``lambd / m * W`` added to each ``dW``."""
     return _common.backward_propagation(X, Y, cache, CONVENTION, lambd=_core.check_lambd(lambd))
 
 
-def forward_propagation_with_dropout(X, parameters, keep_prob=0.5):
+def forward_propagation_with_dropout(X: ArrayLike, parameters: dict[str, Any],
+                                     keep_prob: float = 0.5) -> tuple[np.ndarray, tuple[Any, ...]]:
     """The forward pass with inverted dropout on every hidden layer.
 
     As the course: ``np.random.seed(1)``, then for each hidden layer the mask
@@ -109,13 +120,15 @@ def forward_propagation_with_dropout(X, parameters, keep_prob=0.5):
     return _common.forward_propagation(X_arr, parameters, masks, keep_prob)
 
 
-def backward_propagation_with_dropout(X, Y, cache, keep_prob):
+def backward_propagation_with_dropout(X: ArrayLike, Y: ArrayLike, cache: tuple[Any, ...] | list[Any],
+                                      keep_prob: float) -> dict[str, np.ndarray]:
     """:func:`backward_propagation` through the dropout masks of the cache: ``dA = dA * D / keep_prob``."""
     keep_prob = _core.check_keep_prob(keep_prob)
     return _common.backward_propagation(X, Y, cache, CONVENTION, keep_prob=keep_prob, with_masks=True)
 
 
-def load_2D_dataset(path=os.path.join("datasets", "data.mat"), plot=False):
+def load_2D_dataset(path: str | os.PathLike = os.path.join("datasets", "data.mat"),
+                    plot: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The course's 2-D "football" data from a user's copy of its file.
 
     Parameters
@@ -158,8 +171,8 @@ def load_2D_dataset(path=os.path.join("datasets", "data.mat"), plot=False):
     return train_X, train_Y, test_X, test_Y
 
 
-def model(X, Y, learning_rate=0.3, num_iterations=30000, print_cost=True, lambd=0, keep_prob=1, *,
-          return_costs=False):
+def model(X: ArrayLike, Y: ArrayLike, learning_rate: float = 0.3, num_iterations: int = 30000, print_cost: bool = True,
+          lambd: float = 0, keep_prob: float = 1, *, return_costs: bool = False) -> Any:
     """The assignment's model ``[n_x, 20, 3, 1]``: full-batch gradient descent, with L2 and/or dropout.
 
     Parameters
