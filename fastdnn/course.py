@@ -187,7 +187,7 @@ def _fast_layer_forward(A, W, b, code):
     out = Z if code == act.LINEAR else np.empty((n, m), dtype)
     if k >= config.SKINNY_MIN_DEPTH and _skinny(W, A):  # the depth first: a shallow layer skips the call
         threads.park_spinning_blas()  # the kernel takes both cores
-        skinny.forward(W, A.T, skinny.forward_chunk(n, W.itemsize), config.BLOCK_WORKERS, Z)
+        skinny.forward(W, A.T, skinny.forward_piece(W.itemsize), config.BLOCK_WORKERS, Z)
     else:
         # np.dot into a C-contiguous out is 10-30% cheaper per call than np.matmul.
         np.dot(W, A, out=Z)

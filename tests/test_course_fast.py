@@ -413,11 +413,11 @@ def test_planar_backward_uses_the_cache_A1(rng):
         planar.backward_propagation(params, cache, X, np.array([[1, 0, np.nan]]))
 
 
-@pytest.mark.parametrize("n", [1, 2, 3, 8])
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 7, 8])  # every remainder of the four-row tile
 @pytest.mark.parametrize("m", [1, 5, 8, 13])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_narrow_layer_over_course_X_matches_reference(rng, n, m, dtype):
-    # Deep enough for the skinny product (config.SKINNY_MIN_DEPTH), with a depth chunk boundary inside.
+    # Deep enough for the skinny product (config.SKINNY_MIN_DEPTH), with depth piece boundaries inside.
     k = 1500 if n < 8 else 40000
     assert n <= config.SKINNY_MAX_ROWS and k >= config.SKINNY_MIN_DEPTH
     X = course_X(rng, k, m, dtype)
@@ -443,7 +443,7 @@ def test_skinny_product_does_not_depend_on_the_tasks(rng):
     results = []
     for tasks in (1, 2, 3, 16):
         Z = np.empty((5, 37))
-        skinny.forward(W, X.T, skinny.forward_chunk(5, 8), tasks, Z)
+        skinny.forward(W, X.T, skinny.forward_piece(8), tasks, Z)
         results.append(Z)
     for Z in results[1:]:
         np.testing.assert_array_equal(Z, results[0])

@@ -22,8 +22,6 @@ LONG_TUPLES = {
     # The newest course's Adam step returns (parameters, v, s, v_corrected, s_corrected).
     ("improving/optimization.py", "update_parameters_with_adam"),
     ("improving/reference.py", "update_parameters_with_adam"),
-    # A Numba register tile: its eight accumulators live in registers, inlined into its caller.
-    ("kernels/skinny.py", "_tile24"),
 }
 
 

@@ -5,8 +5,8 @@ The course's first layer is narrow and its input is wide: ``W1`` of 7 x
 (``X.T`` is C-contiguous, one row per example).  BLAS packs ``X`` into
 panels for the product and, with so few rows in ``W1``, spends more time
 moving ``X`` than multiplying.  :func:`forward` reads ``X`` in place: tiles
-of 2 rows of ``W`` by 4 examples, the depth split into chunks whose slice of
-``W`` stays in the core's L2, ranges of examples on Numba's threads.
+of 4 rows of ``W`` by 4 examples over a piece of the depth that stays in
+L1, ranges of examples on Numba's threads.
 
 :func:`weight_gradient` (``dW = s dZ X^T``) and :func:`input_gradient`
 (``W^T dZ``, written as rows so that its transpose has ``X``'s F order) are
@@ -30,49 +30,75 @@ from numba import njit, prange
 from .. import config
 from . import scalar
 
-#: Bytes of ``W`` that one depth chunk of :func:`forward` keeps in cache.
-_FORWARD_CHUNK_BYTES = 320 * 1024
+#: Bytes of each row that one piece of :func:`forward` keeps in L1: four
+#: rows of ``X.T`` and four of ``W``, 32 KB in all.
+_FORWARD_PIECE_BYTES = 4096
 #: Examples per tile of :func:`forward`.
 _GROUP = 4
 
 
-def forward_chunk(n, itemsize):
-    """The depth chunk of :func:`forward` for ``n`` rows of ``W``: a multiple of 64, at least 512."""
-    return max(512, (_FORWARD_CHUNK_BYTES // (itemsize * max(n, 1))) // 64 * 64)
+def forward_piece(itemsize):
+    """The depth piece of :func:`forward`: 4 KB of a row (512 values in float64, 1024 in float32)."""
+    return _FORWARD_PIECE_BYTES // itemsize
 
 
 @njit(**config.JIT_ROW)
-def _tile24(W, XT, i, j, k0, k1):
+def _tile44(W, XT, i, j, k0, k1, Z):
+    # Z[i:i+4, j:j+4] += W[i:i+4, k0:k1] @ XT[j:j+4, k0:k1].T: sixteen sums in
+    # registers, each value loaded once for four of them.  Rows past the last
+    # of W repeat it and are not written, so every layer takes this loop.
+    n = W.shape[0]
+    r1 = min(i + 1, n - 1)
+    r2 = min(i + 2, n - 1)
+    r3 = min(i + 3, n - 1)
     a0 = a1 = a2 = a3 = 0.0
     b0 = b1 = b2 = b3 = 0.0
+    c0 = c1 = c2 = c3 = 0.0
+    e0 = e1 = e2 = e3 = 0.0
     for k in range(np.uint64(k0), np.uint64(k1)):
-        w0 = W[i, k]
-        w1 = W[i + 1, k]
         x0 = XT[j, k]
         x1 = XT[j + 1, k]
         x2 = XT[j + 2, k]
         x3 = XT[j + 3, k]
-        a0 += w0 * x0
-        a1 += w0 * x1
-        a2 += w0 * x2
-        a3 += w0 * x3
-        b0 += w1 * x0
-        b1 += w1 * x1
-        b2 += w1 * x2
-        b3 += w1 * x3
-    return a0, a1, a2, a3, b0, b1, b2, b3
-
-
-@njit(**config.JIT_ROW)
-def _tile14(W, XT, i, j, k0, k1):
-    a0 = a1 = a2 = a3 = 0.0
-    for k in range(np.uint64(k0), np.uint64(k1)):
-        w0 = W[i, k]
-        a0 += w0 * XT[j, k]
-        a1 += w0 * XT[j + 1, k]
-        a2 += w0 * XT[j + 2, k]
-        a3 += w0 * XT[j + 3, k]
-    return a0, a1, a2, a3
+        w = W[i, k]
+        a0 += w * x0
+        a1 += w * x1
+        a2 += w * x2
+        a3 += w * x3
+        w = W[r1, k]
+        b0 += w * x0
+        b1 += w * x1
+        b2 += w * x2
+        b3 += w * x3
+        w = W[r2, k]
+        c0 += w * x0
+        c1 += w * x1
+        c2 += w * x2
+        c3 += w * x3
+        w = W[r3, k]
+        e0 += w * x0
+        e1 += w * x1
+        e2 += w * x2
+        e3 += w * x3
+    Z[i, j] += a0
+    Z[i, j + 1] += a1
+    Z[i, j + 2] += a2
+    Z[i, j + 3] += a3
+    if i + 1 < n:
+        Z[i + 1, j] += b0
+        Z[i + 1, j + 1] += b1
+        Z[i + 1, j + 2] += b2
+        Z[i + 1, j + 3] += b3
+    if i + 2 < n:
+        Z[i + 2, j] += c0
+        Z[i + 2, j + 1] += c1
+        Z[i + 2, j + 2] += c2
+        Z[i + 2, j + 3] += c3
+    if i + 3 < n:
+        Z[i + 3, j] += e0
+        Z[i + 3, j + 1] += e1
+        Z[i + 3, j + 2] += e2
+        Z[i + 3, j + 3] += e3
 
 
 @njit(**config.JIT_ROW)
@@ -84,7 +110,7 @@ def _dot(W, XT, i, j, k0, k1):
 
 
 @njit(**config.JIT_PARALLEL)
-def forward(W, XT, chunk, tasks, Z):
+def forward(W, XT, piece, tasks, Z):
     """``Z = W @ XT.T``: a narrow layer's product over examples stored as rows.
 
     Parameters
@@ -92,18 +118,23 @@ def forward(W, XT, chunk, tasks, Z):
     W : ndarray of shape (n, k), C-contiguous
     XT : ndarray of shape (m, k), C-contiguous
         ``X.T`` of the course's F-ordered ``X``.
-    chunk : int
-        Depth chunk (:func:`forward_chunk`).
+    piece : int
+        Depth piece (:func:`forward_piece`): four examples' piece of ``X``
+        stays in L1 while every row of ``W`` passes over it.
     tasks : int
-        Ranges of examples for the threads, one per core: each range walks
-        the depth chunks in order, so its chunk of ``W`` is read from L2 for
-        all its examples.  The result does not depend on it.
+        Ranges of examples for the threads, one per core.  The result does
+        not depend on it.
     Z : ndarray of shape (n, m)
         Written in place.
 
     Notes
     -----
     .. math:: Z_{ij} = \\sum_k W_{ik} X_{kj}
+
+    ``X`` is read from memory once, in four-example tiles; each tile's
+    piece is then read from L1 for every four rows of ``W`` (7 units over
+    the cat images, 2-core Xeon: 0.67 ms, against 0.96 ms with pieces of
+    ``W`` kept in L2 and 1.34 ms for BLAS).
     """
     n, depth = W.shape
     m = XT.shape[0]
@@ -116,28 +147,16 @@ def forward(W, XT, chunk, tasks, Z):
         for i in range(n):
             for j in range(j0, j1):
                 Z[i, j] = 0.0
-        for k0 in range(0, depth, chunk):
-            k1 = min(depth, k0 + chunk)
-            j = j0
-            while j + _GROUP <= j1:
-                for i in range(0, n - 1, 2):
-                    a0, a1, a2, a3, b0, b1, b2, b3 = _tile24(W, XT, i, j, k0, k1)
-                    Z[i, j] += a0
-                    Z[i, j + 1] += a1
-                    Z[i, j + 2] += a2
-                    Z[i, j + 3] += a3
-                    Z[i + 1, j] += b0
-                    Z[i + 1, j + 1] += b1
-                    Z[i + 1, j + 2] += b2
-                    Z[i + 1, j + 3] += b3
-                if n % 2:
-                    a0, a1, a2, a3 = _tile14(W, XT, n - 1, j, k0, k1)
-                    Z[n - 1, j] += a0
-                    Z[n - 1, j + 1] += a1
-                    Z[n - 1, j + 2] += a2
-                    Z[n - 1, j + 3] += a3
-                j += _GROUP
-            for jj in range(j, j1):
+        j = j0
+        while j + _GROUP <= j1:
+            for k0 in range(0, depth, piece):
+                k1 = min(depth, k0 + piece)
+                for i in range(0, n, 4):
+                    _tile44(W, XT, i, j, k0, k1, Z)
+            j += _GROUP
+        for jj in range(j, j1):
+            for k0 in range(0, depth, piece):
+                k1 = min(depth, k0 + piece)
                 for i in range(n):
                     Z[i, jj] += _dot(W, XT, i, jj, k0, k1)
 
