@@ -304,7 +304,7 @@ def _fast_layer_backward(dA, H, A_prev, W, code, with_dA_prev, from_pre_activati
     narrow = _skinny(W, A_prev)
     if narrow:
         threads.park_spinning_blas()
-        skinny.weight_gradient(dZ, A_prev.T, scale, skinny.GRADIENT_CHUNK, dW)
+        skinny.weight_gradient(dZ, A_prev.T, scale, skinny.gradient_piece(dZ.itemsize), config.BLOCK_WORKERS, dW)
     else:
         np.dot(dZ, A_prev.T, out=dW)
         if scale != 1.0:

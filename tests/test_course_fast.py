@@ -521,9 +521,14 @@ def test_narrow_layer_gradients_do_not_depend_on_the_tasks(rng):
         results.append(out)
     for out in results[1:]:
         np.testing.assert_array_equal(out, results[0])
-    dW = np.empty((5, 3000))
-    skinny.weight_gradient(dZ, X.T, 1 / 37, 512, dW)
-    assert_close(dW, dZ @ X.T / 37)
+    gradients = []
+    for tasks in (1, 2, 3, 16):
+        dW = np.empty((5, 3000))
+        skinny.weight_gradient(dZ, X.T, 1 / 37, skinny.gradient_piece(8), tasks, dW)
+        gradients.append(dW)
+    for dW in gradients[1:]:
+        np.testing.assert_array_equal(dW, gradients[0])
+    assert_close(gradients[0], dZ @ X.T / 37)
 
 
 @pytest.mark.parametrize("size", [50, 200_000])  # serial and blocked sums
