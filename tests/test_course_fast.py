@@ -508,6 +508,26 @@ def test_read_only_dA_on_both_routes(rng, route):
         assert_close(g, e)
 
 
+@pytest.mark.parametrize("n", [1, 3, 4, 5, 7, 8, 9, 12])  # one pass up to 8 units, passes of four beyond
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_narrow_layer_kernels_match_the_products(rng, n, dtype):
+    from fastdnn.kernels import skinny
+
+    k, m = 1100, 39  # a depth piece boundary inside, a tail of three examples
+    X = course_X(rng, k, m, dtype)
+    W = rng.standard_normal((n, k)).astype(dtype)
+    dZ = rng.standard_normal((n, m)).astype(dtype)
+    Z = np.empty((n, m), dtype)
+    skinny.forward(W, X.T, skinny.forward_piece(W.itemsize), 2, Z)
+    assert_close(Z, W.astype(np.float64) @ X, dtype)
+    dW = np.empty((n, k), dtype)
+    skinny.weight_gradient(dZ, X.T, 1 / m, skinny.gradient_piece(W.itemsize), 2, dW)
+    assert_close(dW, dZ.astype(np.float64) @ X.T / m, dtype)
+    dA = np.empty((m, k), dtype)
+    skinny.input_gradient(W, dZ, 2, dA)
+    assert_close(dA.T, W.T.astype(np.float64) @ dZ, dtype)
+
+
 def test_narrow_layer_gradients_do_not_depend_on_the_tasks(rng):
     from fastdnn.kernels import skinny
 

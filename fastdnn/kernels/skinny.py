@@ -296,6 +296,47 @@ def _four_rows(W, dZ, i, j, k0, k1, first, out):
             out[j + 3, k] += c3 * w0 + e3 * w1 + f3 * w2 + h3 * w3
 
 
+@njit(**config.JIT_ROW)
+def _coefficients(dZ, i, j):
+    # dZ[i, j:j+4], or zeros past the last row.
+    if i < dZ.shape[0]:
+        return dZ[i, j], dZ[i, j + 1], dZ[i, j + 2], dZ[i, j + 3]
+    return 0.0, 0.0, 0.0, 0.0
+
+
+@njit(**config.JIT_ROW)
+def _eight_rows(W, dZ, j, out):
+    # out[j:j+4, :] = dZ[:8, j:j+4]^T W[:8, :] for a W of 5 to 8 rows, in one
+    # pass: each row of out written once (two passes of _four_rows store it
+    # twice and read it back once).  Rows past the last repeat it, times 0.
+    n, depth = W.shape
+    r4 = min(4, n - 1)
+    r5 = min(5, n - 1)
+    r6 = min(6, n - 1)
+    r7 = min(7, n - 1)
+    a0, a1, a2, a3 = _coefficients(dZ, 0, j)
+    b0, b1, b2, b3 = _coefficients(dZ, 1, j)
+    c0, c1, c2, c3 = _coefficients(dZ, 2, j)
+    e0, e1, e2, e3 = _coefficients(dZ, 3, j)
+    f0, f1, f2, f3 = _coefficients(dZ, 4, j)
+    g0, g1, g2, g3 = _coefficients(dZ, 5, j)
+    h0, h1, h2, h3 = _coefficients(dZ, 6, j)
+    p0, p1, p2, p3 = _coefficients(dZ, 7, j)
+    for k in range(np.uint64(depth)):
+        w0 = W[0, k]
+        w1 = W[1, k]
+        w2 = W[2, k]
+        w3 = W[3, k]
+        w4 = W[r4, k]
+        w5 = W[r5, k]
+        w6 = W[r6, k]
+        w7 = W[r7, k]
+        out[j, k] = (a0 * w0 + b0 * w1 + c0 * w2 + e0 * w3) + (f0 * w4 + g0 * w5 + h0 * w6 + p0 * w7)
+        out[j + 1, k] = (a1 * w0 + b1 * w1 + c1 * w2 + e1 * w3) + (f1 * w4 + g1 * w5 + h1 * w6 + p1 * w7)
+        out[j + 2, k] = (a2 * w0 + b2 * w1 + c2 * w2 + e2 * w3) + (f2 * w4 + g2 * w5 + h2 * w6 + p2 * w7)
+        out[j + 3, k] = (a3 * w0 + b3 * w1 + c3 * w2 + e3 * w3) + (f3 * w4 + g3 * w5 + h3 * w6 + p3 * w7)
+
+
 @njit(**config.JIT_PARALLEL)
 def input_gradient(W, dZ, tasks, out):
     """``out = (W.T @ dZ).T``: the gradient with respect to the input, one row per example.
@@ -317,7 +358,9 @@ def input_gradient(W, dZ, tasks, out):
     Four rows of ``out`` at a time, a piece of them small enough to stay in
     L1 while the rows of ``W`` are added four by four: ``W`` is read once
     per four examples (7 units over the cat images: 1.3 ms, against 1.9-2.1
-    ms one example at a time and 1.15-2.0 ms for BLAS).
+    ms one example at a time and 1.15-2.0 ms for BLAS).  A layer of 5 to 8
+    units takes all its rows in one pass, so each value of ``out`` is
+    stored once (7 units, 2-core Xeon: 0.80 against 1.02 ms).
     """
     n, depth = W.shape
     m = dZ.shape[1]
@@ -327,7 +370,9 @@ def input_gradient(W, dZ, tasks, out):
     for task in prange(tasks):
         for group in range(task * per, min(groups, (task + 1) * per)):
             j = group * 4
-            if j + 4 <= m:
+            if j + 4 <= m and 4 < n <= 8:
+                _eight_rows(W, dZ, j, out)
+            elif j + 4 <= m:
                 for k0 in range(0, depth, _ROW_PIECE):
                     k1 = min(depth, k0 + _ROW_PIECE)
                     for i in range(0, n, 4):
