@@ -83,7 +83,7 @@ SMALL_FORWARD_DEPTH = _FROM_ENVIRONMENT["small_forward_depth"]
 #: The product of a layer of at most this many units over an F-ordered input
 #: of at least ``SKINNY_MIN_DEPTH`` rows (the course's first layer over its
 #: ``X``) runs as :func:`fastdnn.kernels.skinny.forward`.  Measured on the
-#: cat images (12288 x 209): 7 units 0.81 ms against 1.6-2.1 ms for BLAS, 20
+#: cat images (12288 x 209): 7 units 0.67 ms against 1.34 ms for BLAS (Xeon; was 0.81), 20
 #: units 2.4 against 2.5-3.0 -- and inside a student's loop, where the step
 #: before it was a multi-threaded BLAS product whose threads still spin, 20
 #: units lost (L-layer loop 7.2 ms against 5.5-6.1 ms with BLAS).
