@@ -448,8 +448,7 @@ class StreamLoop(TrainLoop):
             data = self.batch_data(item, epoch, step)
             b = data.m
             X, Y = self.schedule.whole_batch(data, np.arange(b, dtype=np.int64), True)
-            case = self.schedule.whole_batch_case(X, Y, settings.keep_prob, self.opt_kind, settings.l2)
-            case = case._replace(numpy_optimizer=bool(state.optimizer.numpy_form()))
+            case = self.schedule.fit_whole_case(X, Y, settings, self.opt_kind)
             executor = self.schedule.executor(self.schedule.plan_for(case, steps=1))
             batch = Batch(X, Y, 0, b)
             if data.weights is not None:

@@ -190,6 +190,16 @@ class Schedule:
             data = ""
         return plan_mod.Case("whole", X.shape[1], keep_prob < 1.0, optimizer, l2 > 0.0, data)
 
+    def fit_whole_case(self, X, Y, settings, opt_kind):
+        """The :class:`fastdnn.plan.Case` of a fit's step on the whole batch ``(X, Y)``: the fit's options
+        (``settings``, :class:`fastdnn.fitting.FitSettings`) and its optimizer's."""
+        case = self.whole_batch_case(X, Y, settings.keep_prob, opt_kind, settings.l2)
+        return case._replace(numpy_optimizer=self._numpy_optimizer())
+
+    def _numpy_optimizer(self):
+        # Whether the fit's optimizer has a NumPy step, which the route numpy needs.
+        return bool(self.state.optimizer.numpy_form())
+
     def fit_plans(self, data, whole, loop):
         """The plan of each size of batch of a fit (a :class:`fastdnn.loop.TrainLoop`): ``{size: plan}``.
 
@@ -202,11 +212,11 @@ class Schedule:
         """
         settings = loop.settings
         opt_kind = plan_mod.optimizer_kind(self.state.optimizer, settings.clip is not None)
-        numpy_optimizer = bool(self.state.optimizer.numpy_form())
         dropout, l2 = settings.keep_prob < 1.0, settings.l2 > 0.0
         if whole is not None:
-            case = self.whole_batch_case(whole[0], whole[1], settings.keep_prob, opt_kind, settings.l2)
-            return {loop.m: self.plan_for(case._replace(numpy_optimizer=numpy_optimizer), steps=loop.steps_left())}
+            return {loop.m: self.plan_for(self.fit_whole_case(whole[0], whole[1], settings, opt_kind),
+                                          steps=loop.steps_left())}
+        numpy_optimizer = self._numpy_optimizer()
         sizes = loop.sizes()
         if loop.reducer is not None:
             # Planned for the widest shard, so that every rank decides (or refuses) alike; each shard is
